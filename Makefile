@@ -1,0 +1,174 @@
+# shmkit - build, test, bench, demo, install.
+#
+#   make            libshmkit.a, libshmkit.so, the shmkit CLI, examples
+#   make demo       the F1 timing board (the project's main job)
+#   make test       every test: plain build, ASan+UBSan build, TSan, short fuzz runs
+#   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ
+#   make install    PREFIX=/usr/local DESTDIR= (header, libs, shmkit.pc, man, CLI)
+#
+# Sources are found by wildcard: a new src/*.c joins the library, a new
+# tests/t_*.c becomes a test program, a new examples/NAME.c (or examples/NAME/)
+# an example, a new tools/*.c part of the CLI.
+
+VERSION     := 0.1.0
+SOVERSION   := 0
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+
+CC          ?= cc
+BUILD       ?= build
+OPT         ?= -O2
+SANFLAGS    ?=
+WARN        := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc $(CPPFLAGS)
+CFLAGS_ALL   = $(WARN) $(OPT) -g -fvisibility=hidden -fPIC -pthread $(SANFLAGS) $(CFLAGS)
+LDLIBS_ALL   = -pthread -lrt $(LDLIBS)
+
+LIB_SRC     := $(sort $(wildcard src/*.c))
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC    := $(sort $(wildcard tools/*.c))
+TOOL_OBJ    := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC    := $(sort $(wildcard tests/t_*.c))
+TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SH     := $(sort $(wildcard tests/t_*.t))
+TEST_SHLINK := $(TEST_SH:tests/%=$(BUILD)/tests/%)
+TSAN_SRC    := $(sort $(wildcard tests/tsan/t_*.c))
+EX_SRC      := $(sort $(wildcard examples/*.c))
+EX_DIRS     := $(sort $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
+EX_BIN      := $(EX_SRC:examples/%.c=$(BUILD)/examples/%) \
+               $(EX_DIRS:examples/%=$(BUILD)/examples/%)
+BENCH_SRC   := $(sort $(wildcard bench/*.c))
+BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+HEADERS     := include/shmkit.h $(wildcard include/shmkit/*.h) src/internal.h
+
+LIB_A       := $(BUILD)/libshmkit.a
+LIB_SO      := $(BUILD)/libshmkit.so.$(VERSION)
+CLI         := $(BUILD)/bin/shmkit
+
+.PHONY: all lib test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
+.DELETE_ON_ERROR:
+
+CLI_IF_ANY  := $(if $(TOOL_SRC),$(CLI))
+
+all: lib $(CLI_IF_ANY) $(EX_BIN)
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) src/shmkit.map
+	$(CC) -shared -Wl,-soname,libshmkit.so.$(SOVERSION) -Wl,--version-script=src/shmkit.map \
+	    $(CFLAGS_ALL) -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
+	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so.$(SOVERSION)
+	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so
+
+$(CLI): $(TOOL_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJ) $(LIB_A) $(LDLIBS_ALL)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL) -lm
+
+.SECONDEXPANSION:
+$(EX_DIRS:examples/%=$(BUILD)/examples/%): $(BUILD)/examples/%: $$(wildcard examples/%/*.c) $$(wildcard examples/%/*.h) $(LIB_A) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS_ALL) -lm
+
+$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(LIB_A) $(HEADERS) tests/lib/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Itests/lib $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(LIB_A) $(LDLIBS_ALL) -lm
+
+$(BUILD)/tests/%.t: tests/%.t
+	@mkdir -p $(@D)
+	ln -sf $(abspath $<) $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL) -lm
+
+# Everything one build variant needs to run the suite.
+test-build: all $(TEST_BIN) $(TEST_SHLINK)
+
+# ThreadSanitizer: the concurrent code, driven by threads (tests/tsan/t_*.c).
+TSAN_FLAGS := -O1 -fsanitize=thread
+tsan-build:
+	@mkdir -p build/tsan/tests
+	@for t in $(TSAN_SRC); do \
+	    n=$$(basename $$t .c); \
+	    $(CC) $(CPPFLAGS_ALL) -Itests/lib $(WARN) -g $(TSAN_FLAGS) -pthread -o build/tsan/tests/$$n \
+	        $$t $(TESTLIB_SRC) $(LIB_SRC) $(LDLIBS_ALL) -lm || exit 1; \
+	done
+
+# libFuzzer targets (clang only): tests/fuzz/fuzz_*.c.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz-build:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    $(FUZZ_CC) $(CPPFLAGS_ALL) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/$$n $$f $(LIB_SRC) -pthread -lrt || exit 1; \
+	done
+
+# The library and CLI must also build warning-free with clang.
+check-clang:
+	$(MAKE) --no-print-directory BUILD=build/clang CC=clang lib $(patsubst build/%,build/clang/%,$(CLI_IF_ANY))
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+test:
+	@tests/setup-deps
+	$(MAKE) --no-print-directory test-build
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SANFLAGS="$(ASAN_FLAGS)" test-build
+	$(MAKE) --no-print-directory tsan-build
+	$(MAKE) --no-print-directory fuzz-build
+	$(MAKE) --no-print-directory check-clang
+	@tests/run-all build build/asan
+
+bench: all $(BENCH_BIN)
+	@bench/setup-deps
+	@bench/run $(BUILD)
+
+demo: all
+	@$(BUILD)/examples/f1 $(DEMO_ARGS)
+
+$(BUILD)/shmkit.pc: shmkit.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $(BUILD)/shmkit.pc
+
+install: all $(BUILD)/shmkit.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/shmkit $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 include/shmkit.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/shmkit/*.h $(DESTDIR)$(INCLUDEDIR)/shmkit/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libshmkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkit.so.$(SOVERSION)
+	ln -sf libshmkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkit.so
+	install -m 644 $(BUILD)/shmkit.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/shmkit.h $(DESTDIR)$(LIBDIR)/libshmkit.* \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/shmkit.pc $(DESTDIR)$(BINDIR)/shmkit
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/shmkit
+	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
+	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build results

@@ -1,0 +1,112 @@
+/* header.c - what a segment says about itself, and validating it before trusting it. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HDR_CRC_LEN offsetof(struct shmkit__hdr, hdr_crc)
+
+const char *shmkit_layout_name(uint32_t layout)
+{
+    switch (layout) {
+    case SHMKIT_LAYOUT_BYTES:
+        return "bytes";
+    case SHMKIT_LAYOUT_RING:
+        return "ring";
+    case SHMKIT_LAYOUT_BUS:
+        return "bus";
+    case SHMKIT_LAYOUT_TABLE:
+        return "table";
+    default:
+        return "unknown";
+    }
+}
+
+void shmkit__hdr_init(struct shmkit__hdr *h, uint64_t payload_size, uint32_t layout)
+{
+    struct shmkit_owner me = {0};
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, SHMKIT_MAGIC, sizeof h->magic);
+    h->format = SHMKIT__FORMAT;
+    h->hdr_size = SHMKIT_HEADER_SIZE;
+    h->payload_size = payload_size;
+    h->layout = layout;
+    shmkit_owner_self(&me);
+    h->creator_pid = me.pid;
+    h->creator_start = me.start;
+    h->creator_uid = (uint32_t)geteuid();
+    h->created = (int64_t)time(NULL);
+    h->generation = 1;
+}
+
+void shmkit__hdr_finish(struct shmkit__hdr *h)
+{
+    h->hdr_crc = shmkit_crc32c(0, h, HDR_CRC_LEN);
+}
+
+static int all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return 0;
+    return 1;
+}
+
+/* Validates the copy in *H against a mapping of MAPPED bytes. Checks run in
+ * the order that gives the most telling error: magic, version, checksum,
+ * then each field's range. */
+static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
+{
+    if (memcmp(h->magic, SHMKIT_MAGIC, sizeof h->magic))
+        return SHMKIT_ENOTSHMKIT;
+    if ((h->format >> 16) != SHMKIT_FORMAT_VERSION)
+        return SHMKIT_EVERSION;
+    if (h->hdr_crc != shmkit_crc32c(0, h, HDR_CRC_LEN))
+        return SHMKIT_EBADHEADER;
+    if (h->hdr_size != SHMKIT_HEADER_SIZE || (h->format & 0xffffu) != 0 ||
+        (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_TABLE ||
+        !all_zero(h->reserved, sizeof h->reserved) || h->reserved0 || h->reserved1)
+        return SHMKIT_EBADHEADER;
+    if (h->payload_size > mapped - SHMKIT_HEADER_SIZE)
+        return SHMKIT_ETRUNCATED;
+    return 0;
+}
+
+int shmkit__hdr_load(const void *mapping, uint64_t mapped, struct shmkit__hdr *copy)
+{
+    if (mapped < SHMKIT_HEADER_SIZE)
+        return SHMKIT_ETRUNCATED;
+    /* one copy; every check below looks at the copy, never at shared memory */
+    memcpy(copy, mapping, sizeof *copy);
+    return hdr_validate(copy, mapped);
+}
+
+void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info)
+{
+    info->has_header = 1;
+    info->layout = h->layout;
+    info->format = h->format;
+    info->creator_pid = h->creator_pid;
+    info->creator_uid = h->creator_uid;
+    info->creator_start = h->creator_start;
+    info->created = h->created;
+    info->generation = h->generation;
+    info->sealed = !!(h->flags & SHMKIT__HF_SEALED);
+    info->payload_size = h->payload_size;
+}
+
+int shmkit_header_check(const void *buf, size_t len, uint64_t mapped, struct shmkit_info *info)
+{
+    struct shmkit__hdr h;
+    if (!buf)
+        return -EINVAL;
+    if (len < SHMKIT_HEADER_SIZE || mapped < SHMKIT_HEADER_SIZE)
+        return SHMKIT_ETRUNCATED;
+    int rc = shmkit__hdr_load(buf, mapped, &h);
+    if (rc == 0 && info)
+        shmkit__hdr_to_info(&h, info);
+    return rc;
+}

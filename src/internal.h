@@ -1,0 +1,56 @@
+/*
+ * internal.h - what the library's files share and users never see.
+ * Internal, non-static symbols are named shmkit__*; the version script
+ * keeps them out of the shared library's exports.
+ */
+#ifndef SHMKIT_INTERNAL_H
+#define SHMKIT_INTERNAL_H
+
+#include "shmkit.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define SHMKIT__CACHELINE 64
+
+/* The on-segment header. Fixed little-endian-native layout, 256 bytes.
+ * Readers copy it out (shmkit__hdr_load) before looking at any field. */
+struct shmkit__hdr {
+    char magic[8];           /* SHMKIT_MAGIC                                  */
+    uint32_t format;         /* version << 16 | feature bits                  */
+    uint32_t hdr_size;       /* SHMKIT_HEADER_SIZE                            */
+    uint64_t payload_size;   /* bytes after the header                        */
+    uint32_t layout;         /* enum shmkit_layout                            */
+    uint32_t flags;          /* SHMKIT__HF_*                                  */
+    uint64_t layout_param[4];
+    int32_t creator_pid;
+    uint32_t creator_uid;
+    uint64_t creator_start;
+    int64_t created;         /* seconds since the epoch                       */
+    uint64_t generation;
+    uint32_t payload_crc;    /* valid when SHMKIT__HF_SEALED                  */
+    uint32_t reserved0;
+    uint8_t reserved[144];   /* zero; room for later format versions          */
+    uint32_t reserved1;
+    uint32_t hdr_crc;        /* CRC-32C of the 252 bytes before it            */
+};
+
+_Static_assert(sizeof(struct shmkit__hdr) == SHMKIT_HEADER_SIZE, "header is 256 bytes");
+
+#define SHMKIT__HF_SEALED 1u
+#define SHMKIT__HF_KNOWN (SHMKIT__HF_SEALED)
+#define SHMKIT__FORMAT (SHMKIT_FORMAT_VERSION << 16)
+
+/* header.c */
+void shmkit__hdr_init(struct shmkit__hdr *h, uint64_t payload_size, uint32_t layout);
+void shmkit__hdr_finish(struct shmkit__hdr *h);
+int shmkit__hdr_load(const void *mapping, uint64_t mapped, struct shmkit__hdr *copy);
+void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info);
+
+/* Size arithmetic that reports overflow instead of wrapping. */
+static inline bool shmkit__add_overflow(uint64_t a, uint64_t b, uint64_t *r)
+{
+    return __builtin_add_overflow(a, b, r);
+}
+
+#endif

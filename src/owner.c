@@ -1,0 +1,93 @@
+/* owner.c - process identity = pid + start time, and whether it still lives. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+/* Reads state and start time (field 22) of /proc/PID/stat. The command name
+ * (field 2) may hold spaces and parentheses, so parsing starts after the
+ * last ')'. */
+static int proc_stat(int32_t pid, char *state, uint64_t *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = errno;
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -err : -ESRCH;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -EIO;
+    p += 2; /* field 3: state */
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -EIO;
+        p++;
+    }
+    unsigned long long v = 0;
+    if (sscanf(p, "%llu", &v) != 1)
+        return -EIO;
+    *start = v;
+    return 0;
+}
+#else
+static int proc_stat(int32_t pid, char *state, uint64_t *start)
+{
+    /* Portable fallback: existence only; start time unknown (0). */
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return -ESRCH;
+    *state = 'R';
+    *start = 0;
+    return 0;
+}
+#endif
+
+int shmkit_owner_of(int32_t pid, struct shmkit_owner *o)
+{
+    if (!o || pid <= 0)
+        return -EINVAL;
+    char st;
+    uint64_t start;
+    int rc = proc_stat(pid, &st, &start);
+    if (rc < 0)
+        return rc;
+    o->pid = pid;
+    o->pad = 0;
+    o->start = start;
+    return 0;
+}
+
+int shmkit_owner_self(struct shmkit_owner *o)
+{
+    return shmkit_owner_of((int32_t)getpid(), o);
+}
+
+int shmkit_owner_alive(const struct shmkit_owner *o)
+{
+    if (!o)
+        return 0;
+    /* copy once: the record may change under us */
+    int32_t pid = __atomic_load_n(&o->pid, __ATOMIC_ACQUIRE);
+    uint64_t start = __atomic_load_n(&o->start, __ATOMIC_RELAXED);
+    if (pid <= 0 || pid > (1 << 22))
+        return 0;
+    char st;
+    uint64_t now;
+    if (proc_stat(pid, &st, &now) < 0)
+        return 0;
+    if (st == 'Z' || st == 'X') /* exited, not yet reaped */
+        return 0;
+    return start == 0 || now == start;
+}

@@ -1,0 +1,117 @@
+/* seg_sysv.c - System V shared memory: ftok/key/IPC_PRIVATE, shmget, shmat, shmctl. */
+#include "segment.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+static int sysv_key(const struct shmkit_opts *o, key_t *key)
+{
+    int chosen = !!o->key + !!o->ftok_path + !!o->sysv_private;
+    if (chosen != 1)
+        return SHMKIT_EBADKEY;
+    if (o->sysv_private) {
+        *key = IPC_PRIVATE;
+        return (o->flags & SHMKIT_CREATE) ? 0 : SHMKIT_EBADKEY;
+    }
+    if (o->ftok_path) {
+        if (o->ftok_proj < 1 || o->ftok_proj > 255)
+            return SHMKIT_EBADKEY;
+        key_t k = ftok(o->ftok_path, o->ftok_proj);
+        if (k == (key_t)-1)
+            return errno == ENOENT ? -ENOENT : SHMKIT_EBADKEY;
+        *key = k;
+        return 0;
+    }
+    *key = (key_t)o->key;
+    return 0;
+}
+
+int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
+{
+    int rdonly = (o->flags & SHMKIT_RDONLY) != 0;
+    int mode = (int)(o->mode ? o->mode : 0600) & 0777;
+    int id;
+    key_t key = IPC_PRIVATE;
+    if (o->flags & SHMKIT_SHMID) {
+        if (o->key || o->ftok_path || o->sysv_private || (o->flags & SHMKIT_CREATE))
+            return SHMKIT_EBADKEY;
+        if (o->shmid < 0)
+            return -EINVAL;
+        id = o->shmid;
+    } else {
+        int rc = sysv_key(o, &key);
+        if (rc < 0)
+            return rc;
+        if (o->flags & SHMKIT_CREATE) {
+            id = shmget(key, total, IPC_CREAT | IPC_EXCL | mode);
+            if (id >= 0) {
+                *created = 1;
+            } else {
+                if (errno != EEXIST || (o->flags & SHMKIT_EXCL))
+                    return -errno;
+                id = shmget(key, 0, 0);
+            }
+        } else {
+            id = shmget(key, 0, 0);
+        }
+        if (id < 0)
+            return -errno;
+    }
+    seg->shmid = id;
+    seg->key = (int32_t)key;
+    seg->writable = !rdonly;
+    /* the size of what we attach comes from the kernel, not from the caller */
+    struct shmid_ds ds;
+    if (shmctl(id, IPC_STAT, &ds) < 0)
+        return -errno;
+    seg->key = (int32_t)ds.shm_perm.__key;
+    void *m = shmat(id, NULL, rdonly ? SHM_RDONLY : 0);
+    if (m == (void *)-1)
+        return -errno;
+    seg->map = m;
+    seg->map_len = ds.shm_segsz;
+    if (*created && !(o->flags & SHMKIT_NORESERVE)) {
+        int rc = shmkit__reserve_mapping(m, seg->map_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int shmkit__sysv_stat(const shmkit_seg *seg, struct shmkit_info *info)
+{
+    struct shmid_ds ds;
+    if (shmctl(seg->shmid, IPC_STAT, &ds) < 0)
+        return -errno;
+    info->shmid = seg->shmid;
+    info->key = (int32_t)ds.shm_perm.__key;
+    info->size = ds.shm_segsz;
+    info->mode = ds.shm_perm.mode & 0777;
+    info->uid = ds.shm_perm.uid;
+    info->gid = ds.shm_perm.gid;
+    info->cpid = ds.shm_cpid;
+    info->lpid = ds.shm_lpid;
+    info->nattch = (int64_t)ds.shm_nattch;
+    info->atime = ds.shm_atime;
+    info->dtime = ds.shm_dtime;
+    info->ctime = ds.shm_ctime;
+    return 0;
+}
+
+int shmkit_sysv_set(shmkit_seg *seg, mode_t mode, uid_t uid, gid_t gid)
+{
+    struct shmid_ds ds;
+    if (!seg || seg->kind != SHMKIT_SYSV)
+        return -EINVAL;
+    if (shmctl(seg->shmid, IPC_STAT, &ds) < 0)
+        return -errno;
+    if (mode != (mode_t)-1)
+        ds.shm_perm.mode = (ds.shm_perm.mode & ~0777u) | (mode & 0777u);
+    if (uid != (uid_t)-1)
+        ds.shm_perm.uid = uid;
+    if (gid != (gid_t)-1)
+        ds.shm_perm.gid = gid;
+    return shmctl(seg->shmid, IPC_SET, &ds) < 0 ? -errno : 0;
+}

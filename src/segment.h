@@ -1,0 +1,45 @@
+/* segment.h - the handle behind shmkit_seg, and what each kind provides. */
+#ifndef SHMKIT_SEGMENT_H
+#define SHMKIT_SEGMENT_H
+
+#include "internal.h"
+
+struct shmkit_seg {
+    int kind;
+    unsigned flags;
+    char name[256];   /* POSIX name, FILE path or MEMFD debug name */
+    int fd;           /* POSIX, MEMFD, FILE; -1 otherwise */
+    int shmid;        /* SYSV; -1 otherwise */
+    int32_t key;      /* SYSV */
+    int writable;     /* mapped PROT_WRITE */
+    void *map;        /* whole mapping (header + payload) */
+    size_t map_len;
+    void *data;       /* payload */
+    size_t data_len;
+};
+
+/* What a kind's open leaves in SEG: map, map_len, fd/shmid/key, writable.
+ * TOTAL is the size wanted at create (header included). *CREATED says
+ * whether this call made the segment (so a failed open can undo it). */
+int shmkit__posix_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created);
+int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created);
+int shmkit__anon_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created);
+int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created);
+int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created);
+int shmkit__sysv_stat(const shmkit_seg *seg, struct shmkit_info *info);
+int shmkit__memfd_seal(shmkit_seg *seg);
+uint32_t shmkit__memfd_seals(int fd);
+
+/* Shared by the descriptor-backed kinds (POSIX, MEMFD, FILE): sizes a new
+ * object and reserves its memory, or measures an existing one, then maps it. */
+int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int created,
+                   int private_map);
+
+/* Commits memory for a fresh shared mapping so that a full tmpfs fails here
+ * with -ENOSPC/-ENOMEM rather than with SIGBUS at first touch. */
+int shmkit__reserve_mapping(void *map, size_t len);
+
+/* Current size of the backing object, to catch truncation after open. */
+int shmkit__backing_size(const shmkit_seg *seg, uint64_t *size);
+
+#endif

@@ -1,0 +1,116 @@
+/* tap.c - TAP producer for test programs; see tap.h. */
+#include "tap.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int planned = -1, run, failed;
+
+void tap_plan(int n)
+{
+    planned = n;
+    printf("1..%d\n", n);
+    fflush(stdout);
+}
+
+int tap_ok(int cond, const char *fmt, ...)
+{
+    va_list ap;
+    run++;
+    if (!cond)
+        failed++;
+    printf("%sok %d - ", cond ? "" : "not ", run);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    return cond;
+}
+
+void tap_diag(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("# ", stdout);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+void tap_skip_all(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("1..0 # SKIP ", stdout);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    exit(77);
+}
+
+void tap_bail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("Bail out! ", stdout);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    exit(1);
+}
+
+int tap_done(void)
+{
+    if (planned < 0)
+        printf("1..%d\n", run);
+    else if (planned != run)
+        printf("# planned %d tests but ran %d\n", planned, run);
+    fflush(stdout);
+    exit(failed || (planned >= 0 && planned != run) ? 1 : 0);
+}
+
+const char *tu_name(char *buf, size_t len, const char *tag)
+{
+    static int n;
+    snprintf(buf, len, "/shmkit-t-%ld-%d-%s", (long)getpid(), n++, tag);
+    return buf;
+}
+
+uint64_t tu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int tu_wait(pid_t pid, int timeout_ms, int *status)
+{
+    uint64_t end = tu_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0)
+            return -1;
+        if (tu_now_ns() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return -1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+const char *tu_built(char *buf, size_t len, const char *rel)
+{
+    const char *b = getenv("SHMKIT_BUILD");
+    snprintf(buf, len, "%s/%s", b && *b ? b : "build", rel);
+    return buf;
+}

@@ -1,0 +1,55 @@
+/*
+ * tap.h - Test Anything Protocol output for shmkit's test programs.
+ *
+ * Each test is its own program; prove(1) runs them (through tests/run1,
+ * which adds a timeout) and prints the summary. A test that cannot run here
+ * calls tap_skip_all(), which prints the TAP skip plan and exits 77.
+ */
+#ifndef SHMKIT_TAP_H
+#define SHMKIT_TAP_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+void tap_plan(int n);
+/* Prints "ok N - msg" or "not ok N - msg" and returns COND. */
+int tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tap_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void tap_bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Prints the plan if none was given and exits: 0 when every test passed. */
+int tap_done(void);
+
+#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+#define is_int(got, want, ...)                                                                     \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
+            tap_diag("  got %lld, want %lld (%s)", g_, w_, #got);                                  \
+    } while (0)
+/* A shmkit call expected to return CODE; shows both codes' names on failure. */
+#define is_rc(got, want, ...)                                                                      \
+    do {                                                                                           \
+        int g_ = (int)(got), w_ = (int)(want);                                                     \
+        if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
+            tap_diag("  got %d %s, want %d %s (%s)", g_, shmkit_errname(g_), w_,                   \
+                     shmkit_errname(w_), #got);                                                    \
+    } while (0)
+
+/* ---- helpers for multi-process tests (tests/lib/testutil.c) ---- */
+
+/* A unique POSIX segment name "/shmkit-t-PID-N-TAG" in BUF (size >= 64). */
+const char *tu_name(char *buf, size_t len, const char *tag);
+/* waitpid with a timeout; kills (SIGKILL) and reaps the child on timeout.
+ * Returns 0 and *STATUS, or -1 on timeout. */
+int tu_wait(pid_t pid, int timeout_ms, int *status);
+/* Path of a built program: $SHMKIT_BUILD/REL (default build/REL). */
+const char *tu_built(char *buf, size_t len, const char *rel);
+/* Monotonic time in nanoseconds. */
+uint64_t tu_now_ns(void);
+
+#endif
