@@ -322,5 +322,7 @@ SHMKIT_API int shmkit_parse_key(const char *s, int32_t *out);
 #endif
 
 #include "shmkit/sync.h"
+#include "shmkit/channel.h"
+#include "shmkit/table.h"
 
 #endif /* SHMKIT_H */
