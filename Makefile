@@ -125,17 +125,17 @@ fuzz-build:
 
 # The library and CLI must also build warning-free with clang.
 check-clang:
-	$(MAKE) --no-print-directory BUILD=build/clang CC=clang lib $(patsubst build/%,build/clang/%,$(CLI_IF_ANY))
+	$(MAKE) -s --no-print-directory BUILD=build/clang CC=clang lib $(patsubst build/%,build/clang/%,$(CLI_IF_ANY))
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 test:
 	@tests/setup-deps
-	$(MAKE) --no-print-directory test-build
-	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SANFLAGS="$(ASAN_FLAGS)" test-build
-	$(MAKE) --no-print-directory tsan-build
-	$(MAKE) --no-print-directory fuzz-build
-	$(MAKE) --no-print-directory check-clang
+	$(MAKE) -s --no-print-directory test-build
+	$(MAKE) -s --no-print-directory BUILD=build/asan OPT=-O1 SANFLAGS="$(ASAN_FLAGS)" test-build
+	$(MAKE) -s --no-print-directory tsan-build
+	$(MAKE) -s --no-print-directory fuzz-build
+	$(MAKE) -s --no-print-directory check-clang
 	@tests/run-all build build/asan
 
 bench: all $(BENCH_BIN)
@@ -159,7 +159,7 @@ install: all $(BUILD)/shmkit.pc
 	ln -sf libshmkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkit.so.$(SOVERSION)
 	ln -sf libshmkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkit.so
 	install -m 644 $(BUILD)/shmkit.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	$(if $(CLI_IF_ANY),install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/)
 	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 

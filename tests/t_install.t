@@ -1,0 +1,61 @@
+#!/bin/sh
+# t_install.t - `make install` into a staging DESTDIR, then build a consumer
+# against the installed header and libraries through pkg-config, as C and as
+# C++, linked both shared and static, and run it.
+case ${SHMKIT_BUILD:-build} in
+    build) ;;
+    *) echo "1..0 # SKIP install is checked once, in the plain build"; exit 77 ;;
+esac
+command -v pkg-config >/dev/null 2>&1 || { echo "1..0 # SKIP pkg-config missing"; exit 77; }
+echo "1..6"
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+n=0
+check() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+
+make -s install DESTDIR="$stage" PREFIX=/usr >"$stage/log" 2>&1
+rc=$?; [ $rc -eq 0 ] || sed 's/^/# /' "$stage/log"
+check $rc "make install DESTDIR=... PREFIX=/usr"
+
+export PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_LIBDIR="$stage/usr/lib/pkgconfig"
+cflags=$(pkg-config --cflags shmkit) && libs=$(pkg-config --libs shmkit)
+check $? "pkg-config finds shmkit ($(pkg-config --modversion shmkit 2>/dev/null))"
+
+cat >"$stage/consumer.c" <<'EOC'
+#include <shmkit.h>
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+    shmkit_seg *seg = NULL;
+    struct shmkit_opts o;
+    memset(&o, 0, sizeof o);
+    o.kind = SHMKIT_ANON;
+    o.size = 4096;
+    o.flags = SHMKIT_CREATE;
+    int rc = shmkit_open(&seg, &o);
+    if (rc < 0) {
+        fprintf(stderr, "shmkit_open: %s\n", shmkit_strerror(rc));
+        return 1;
+    }
+    strcpy((char *)shmkit_seg_data(seg), "installed");
+    printf("%s %s\n", shmkit_version(), (char *)shmkit_seg_data(seg));
+    return shmkit_close(seg) < 0;
+}
+EOC
+cc -std=c11 -Wall -Wextra -Werror $cflags -o "$stage/consumer" "$stage/consumer.c" $libs 2>"$stage/err"
+rc=$?; sed 's/^/# /' "$stage/err"
+check $rc "a C11 consumer compiles and links against the shared library"
+out=$(LD_LIBRARY_PATH="$stage/usr/lib" "$stage/consumer")
+check $? "it runs: $out"
+cc -std=c11 $cflags -o "$stage/consumer-static" "$stage/consumer.c" "$stage/usr/lib/libshmkit.a" -pthread -lrt &&
+    "$stage/consumer-static" >/dev/null
+check $? "static library links and runs"
+if command -v c++ >/dev/null 2>&1; then
+    cp "$stage/consumer.c" "$stage/consumer.cc"
+    c++ -Wall -Wextra -Werror $cflags -o "$stage/consumer-cxx" "$stage/consumer.cc" $libs 2>"$stage/err"
+    rc=$?; sed 's/^/# /' "$stage/err"
+    check $rc "the header compiles as C++"
+else
+    echo "ok 6 # SKIP no C++ compiler"
+fi
