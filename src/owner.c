@@ -1,8 +1,9 @@
 /* owner.c - process identity = pid + start time, and whether it still lives. */
-#include "internal.h"
+#include "sync_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,4 +91,43 @@ int shmkit_owner_alive(const struct shmkit_owner *o)
     if (st == 'Z' || st == 'X') /* exited, not yet reaped */
         return 0;
     return start == 0 || now == start;
+}
+
+/* The calling process's identity, cached: reading /proc on every seqlock
+ * write would cost microseconds. A child after fork() must not inherit the
+ * parent's cache, so an atfork handler clears it. */
+static struct shmkit_owner self_cache;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_forget(void)
+{
+    /* relaxed: the child is single-threaded right after fork */
+    __atomic_store_n(&self_cache.pid, 0, __ATOMIC_RELAXED);
+}
+
+static void self_register(void)
+{
+    pthread_atfork(NULL, NULL, self_forget);
+}
+
+int shmkit__owner_self_cached(struct shmkit_owner *o)
+{
+    /* acquire: pairs with the release below, so start goes with the pid */
+    int32_t pid = __atomic_load_n(&self_cache.pid, __ATOMIC_ACQUIRE);
+    if (pid > 0) {
+        o->pid = pid;
+        o->pad = 0;
+        o->start = __atomic_load_n(&self_cache.start, __ATOMIC_RELAXED);
+        return 0;
+    }
+    pthread_once(&self_once, self_register);
+    struct shmkit_owner me;
+    int rc = shmkit_owner_self(&me);
+    if (rc < 0)
+        return rc;
+    __atomic_store_n(&self_cache.start, me.start, __ATOMIC_RELAXED);
+    /* release: publishes start before the pid that marks the cache valid */
+    __atomic_store_n(&self_cache.pid, me.pid, __ATOMIC_RELEASE);
+    *o = me;
+    return 0;
 }

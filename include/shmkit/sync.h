@@ -46,6 +46,416 @@ SHMKIT_API int shmkit_owner_of(int32_t pid, struct shmkit_owner *o);
  * pid is simply not alive. */
 SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
 
+/* ------------------------------------------------------------------------
+ * FUTEX WAIT / WAKE
+ *
+ * Blocking without burning CPU, across processes. On Linux these are thin
+ * wrappers around futex(2) on a 32-bit word in shared memory (shared, not
+ * FUTEX_PRIVATE, futexes: the word may be mapped at different addresses
+ * in different processes). Elsewhere (or when the library is built with
+ * -DSHMKIT_FUTEX_FALLBACK) the same calls poll the word with short,
+ * growing sleeps (capped at 1 ms): correct, slower to react, and a wake
+ * is a no-op. All of it lives in src/futex.c.
+ *
+ * TIMEOUTS everywhere in this header are relative, in nanoseconds, measured
+ * on CLOCK_MONOTONIC: -1 (any negative value) waits forever, 0 does not
+ * block at all.
+ * ------------------------------------------------------------------------ */
+
+/* Blocks while *ADDR == EXPECTED, until woken by shmkit_futex_wake, the
+ * timeout passes, or a signal arrives. ADDR must be 4-byte aligned.
+ * Returns:
+ *   0           woken (or a spurious wake-up: always re-check your condition)
+ *   -EAGAIN     *ADDR did not hold EXPECTED when the call was made
+ *   -ETIMEDOUT  TIMEOUT_NS passed (0 returns -ETIMEDOUT at once if
+ *               *ADDR == EXPECTED)
+ *   -EINTR      interrupted by a signal handler (not restarted, so a
+ *               handler that sets a stop flag is seen by the caller)
+ *   -EINVAL     ADDR is NULL or misaligned
+ *   -EFAULT     ADDR is not mapped */
+SHMKIT_API int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns);
+
+/* Wakes up to N (>= 1; INT_MAX for all) waiters blocked on ADDR.
+ * Always makes the system call; use a wait queue (below) to skip it when
+ * no one waits. Returns the number woken (>= 0), -EINVAL (NULL,
+ * misaligned, N < 1) or -EFAULT. The fallback returns 0. */
+SHMKIT_API int shmkit_futex_wake(uint32_t *addr, int n);
+
+/* Test and diagnostics hook: the number of futex system calls (wait and
+ * wake) this process made through shmkit so far. Never fails. */
+SHMKIT_API uint64_t shmkit_futex_syscalls(void);
+
+/* ------------------------------------------------------------------------
+ * WAIT QUEUE - "wake only when someone waits"
+ *
+ * An 8-byte structure in shared memory: a sequence word that every wake
+ * bumps and a count of the processes asleep on it. A wake with no waiter
+ * is one atomic add and one load, no system call. Zero-filled memory is a
+ * valid, empty queue (shmkit_waitq_init just zeroes it).
+ *
+ * Protocol (the order matters: it is what makes lost wake-ups impossible):
+ *
+ *   waiter:                                 waker:
+ *     for (;;) {                              make the condition true
+ *         uint32_t s = shmkit_waitq_prepare(q);   (e.g. publish a message)
+ *         if (condition) break;               shmkit_waitq_wake(q, 1);
+ *         rc = shmkit_waitq_wait(q, s, t);
+ *         if (rc == -ETIMEDOUT) ...;
+ *     }
+ *
+ * The waker's wake comes after its condition store; the waiter reads the
+ * sequence before it tests the condition. If the wake happens between the
+ * test and the sleep, the sequence has moved and the wait returns at once.
+ * A waiter killed while asleep leaves the count high: harmless, later
+ * wakes only make a system call they did not need.
+ * ------------------------------------------------------------------------ */
+
+struct shmkit_waitq {
+    uint32_t seq;     /* bumped by every wake (the futex word) */
+    uint32_t waiters; /* processes inside shmkit_waitq_wait  */
+};
+
+/* Empties *Q (all zero). Only while no one uses it. */
+SHMKIT_API void shmkit_waitq_init(struct shmkit_waitq *q);
+
+/* Reads the sequence (acquire: what the waker published before its wake is
+ * visible after this call). Pass the value to shmkit_waitq_wait. */
+SHMKIT_API uint32_t shmkit_waitq_prepare(const struct shmkit_waitq *q);
+
+/* Sleeps until a wake that happened after shmkit_waitq_prepare returned
+ * SEQ, or the timeout. Returns at once if such a wake already happened.
+ * Returns:
+ *   0           woken, the sequence moved, or a spurious wake-up (signal):
+ *               re-check the condition
+ *   -ETIMEDOUT  TIMEOUT_NS passed without a wake
+ *   -EINVAL     Q is NULL or misaligned
+ *   -EFAULT     Q is not mapped */
+SHMKIT_API int shmkit_waitq_wait(struct shmkit_waitq *q, uint32_t seq, int64_t timeout_ns);
+
+/* Bumps the sequence and wakes up to N waiters (N >= 1, INT_MAX for all).
+ * Makes no system call when no one waits. Returns the number woken (0 when
+ * no one waited), -EINVAL (Q NULL, N < 1) or -EFAULT. */
+SHMKIT_API int shmkit_waitq_wake(struct shmkit_waitq *q, int n);
+
+/* ------------------------------------------------------------------------
+ * SEQLOCK - one writer, any number of readers, readers never block it
+ *
+ * A 24-byte structure next to the data it guards (both in shared memory).
+ * The sequence is even while the data is stable and odd while a write is in
+ * progress; a reader copies the data and retries if the sequence was odd
+ * or moved. The writer's identity (pid + start time) is recorded, so a
+ * reader facing a sequence that stays odd can tell "slow writer" from
+ * "writer died in the middle of a write" instead of spinning forever.
+ *
+ * ONE WRITER: at most one thread writes at a time (per lock). Writers from
+ * different processes, one after another, are fine; concurrent writers
+ * must serialize among themselves (e.g. with a shmkit_mutex).
+ *
+ * The data must only be accessed through shmkit_seqlock_load/store (or the
+ * read/write helpers): they copy with relaxed atomic accesses, so the
+ * race a seqlock lives with is not undefined behaviour in C11 and
+ * ThreadSanitizer stays quiet. Zero-filled memory is a valid seqlock
+ * (sequence 0, no writer yet).
+ *
+ * Snapshot:                         Update:
+ *   struct rec r;                     shmkit_seqlock_write(&lk, &shared,
+ *   rc = shmkit_seqlock_read(&lk,                          &r, sizeof r);
+ *            &r, &shared, sizeof r);
+ *
+ * Or by hand, for a reader that only needs a few fields:
+ *   uint32_t s;
+ *   do {
+ *       s = shmkit_seqlock_read_begin(&lk);
+ *       shmkit_seqlock_load(&x, &shared.x, sizeof x);
+ *   } while (shmkit_seqlock_read_retry(&lk, s));
+ * (this loop spins as long as a dead writer left the sequence odd; check
+ * shmkit_seqlock_writer_alive() now and then, as shmkit_seqlock_read does.)
+ * ------------------------------------------------------------------------ */
+
+struct shmkit_seqlock {
+    uint32_t seq;               /* even: stable, odd: write in progress */
+    uint32_t waiters;           /* readers asleep in shmkit_seqlock_wait */
+    struct shmkit_owner writer; /* last process that began a write       */
+};
+
+/* Zeroes *LOCK. Only while no one uses it. */
+SHMKIT_API void shmkit_seqlock_init(struct shmkit_seqlock *lock);
+
+/* Starts a read: returns the sequence to hand to shmkit_seqlock_read_retry
+ * (acquire: data the writer published before this sequence is visible).
+ * An odd value means a write is in progress; the retry will say so. */
+SHMKIT_API uint32_t shmkit_seqlock_read_begin(const struct shmkit_seqlock *lock);
+
+/* Ends a read: 1 if the copy made since read_begin returned SEQ may be torn
+ * (SEQ was odd or a write happened since) and must be redone, 0 if it is a
+ * consistent snapshot. */
+SHMKIT_API int shmkit_seqlock_read_retry(const struct shmkit_seqlock *lock, uint32_t seq);
+
+/* Starts a write (makes the sequence odd, records the writer).
+ * Returns:
+ *   0                 the write is started
+ *   1                 started, taking over from a writer that died in the
+ *                     middle of a write: the data may be torn; rewrite all
+ *                     of it before shmkit_seqlock_write_end
+ *   SHMKIT_EPROTO     another live writer is in the middle of a write (the
+ *                     single-writer rule was broken); nothing changed
+ *   -EINVAL           LOCK is NULL */
+SHMKIT_API int shmkit_seqlock_write_begin(struct shmkit_seqlock *lock);
+
+/* Ends a write (makes the sequence even again, release: publishes every
+ * store since write_begin) and wakes readers blocked in
+ * shmkit_seqlock_wait, with no system call when there are none. Only
+ * after a successful write_begin. */
+SHMKIT_API void shmkit_seqlock_write_end(struct shmkit_seqlock *lock);
+
+/* Copies N bytes from SRC (shared, guarded by LOCK) to DST (private) as one
+ * consistent snapshot, retrying while a write is in progress.
+ * Returns:
+ *   0                 DST holds a consistent copy
+ *   SHMKIT_EPEERDEAD  the writer died in the middle of a write; DST holds
+ *                     an unspecified (possibly torn) copy
+ *   -EINVAL           LOCK, DST or SRC NULL with N > 0 */
+SHMKIT_API int shmkit_seqlock_read(const struct shmkit_seqlock *lock, void *dst, const void *src,
+                                   size_t n);
+
+/* Copies N bytes from SRC (private) to DST (shared, guarded by LOCK) as one
+ * write. Returns 0, 1 (took over from a dead writer; the record is whole
+ * again now) or the errors of shmkit_seqlock_write_begin. */
+SHMKIT_API int shmkit_seqlock_write(struct shmkit_seqlock *lock, void *dst, const void *src,
+                                    size_t n);
+
+/* The copy loops the read and write helpers use, for hand-written read and
+ * write sections: copy N bytes with relaxed atomic accesses on the shared
+ * side (load: SRC is shared; store: DST is shared). Any alignment. */
+SHMKIT_API void shmkit_seqlock_load(void *dst, const void *src, size_t n);
+SHMKIT_API void shmkit_seqlock_store(void *dst, const void *src, size_t n);
+
+/* 1 if no write is in progress or its writer is still alive; 0 if the
+ * sequence is odd and the process that began the write is gone. */
+SHMKIT_API int shmkit_seqlock_writer_alive(const struct shmkit_seqlock *lock);
+
+/* Blocks until a write that began after the snapshot with sequence SEQ has
+ * ended (the sequence is even and differs from SEQ). Makes readers that
+ * poll for changes cheap: the writer wakes them only if they sleep.
+ * Returns 0, -ETIMEDOUT, SHMKIT_EPEERDEAD (the writer died in the middle
+ * of a write; checked every 100 ms while the sequence stays odd) or
+ * -EINVAL (LOCK NULL). */
+SHMKIT_API int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * ROBUST MUTEX
+ *
+ * A pthread mutex with PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST (and
+ * error checking) living inside shared memory. If its holder dies, the
+ * kernel hands it to the next locker together with the news.
+ *
+ * THE OWNER-DIED PROTOCOL
+ *   A lock call returns SHMKIT_EOWNERDEAD when the previous holder died
+ *   while holding the mutex. The caller now HOLDS the mutex. The protected
+ *   state may be half-updated: repair it (or reinitialise it), then call
+ *   shmkit_mutex_consistent(), then unlock as usual. If the caller unlocks
+ *   without calling consistent (it could not repair), the mutex becomes
+ *   unrecoverable: every later lock call returns SHMKIT_ENOTRECOVERABLE and
+ *   the only way out is to reinitialise it (shmkit_mutex_init) when no one
+ *   uses it.
+ *
+ *     int rc = shmkit_mutex_lock(&shared->lock);
+ *     if (rc == SHMKIT_EOWNERDEAD) {
+ *         repair(shared);                      // e.g. recount, roll back
+ *         rc = shmkit_mutex_consistent(&shared->lock);
+ *     }
+ *     if (rc < 0)
+ *         return rc;                           // ENOTRECOVERABLE, ...
+ *     shared->counter++;
+ *     shmkit_mutex_unlock(&shared->lock);
+ *
+ * The mutex is not recursive: locking it again from the thread that holds
+ * it returns -EDEADLK. It must be unlocked by the thread that locked it.
+ * The mutex memory itself is trusted to the pthread library: a mutex
+ * scribbled over by a buggy process cannot be fully validated (a magic
+ * word catches uninitialised memory).
+ * ------------------------------------------------------------------------ */
+
+struct shmkit_mutex {
+    union {
+        unsigned char bytes[64]; /* a pthread_mutex_t, then a magic word */
+        uint64_t align_;
+    } u;
+};
+
+/* Initialises *M as an unlocked robust process-shared mutex. Call once,
+ * by the process that creates the segment, before anyone else uses it
+ * (calling it on a mutex in use is undefined, as for pthread).
+ * Returns 0, -EINVAL (M NULL), -ENOMEM, -EAGAIN, -ENOTSUP (the system has
+ * no robust or process-shared mutexes). */
+SHMKIT_API int shmkit_mutex_init(struct shmkit_mutex *m);
+
+/* Locks M, waiting as long as it takes.
+ * Returns:
+ *   0                       locked
+ *   SHMKIT_EOWNERDEAD       locked; the previous holder died (see protocol)
+ *   SHMKIT_ENOTRECOVERABLE  not locked; the mutex is unrecoverable
+ *   -EDEADLK                the calling thread already holds it
+ *   -EINVAL                 M is NULL or not initialised by shmkit_mutex_init */
+SHMKIT_API int shmkit_mutex_lock(struct shmkit_mutex *m);
+
+/* Like shmkit_mutex_lock, without waiting: -EBUSY if another thread holds
+ * it (-EDEADLK is reported as -EBUSY too when the caller holds it). */
+SHMKIT_API int shmkit_mutex_trylock(struct shmkit_mutex *m);
+
+/* Like shmkit_mutex_lock, giving up after TIMEOUT_NS (CLOCK_MONOTONIC;
+ * -1 = forever, 0 = try once): -ETIMEDOUT when it did. */
+SHMKIT_API int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns);
+
+/* Unlocks M. Returns 0, -EPERM (the caller does not hold it) or -EINVAL. */
+SHMKIT_API int shmkit_mutex_unlock(struct shmkit_mutex *m);
+
+/* Marks the state protected by M repaired after SHMKIT_EOWNERDEAD; the
+ * caller still holds M. Returns 0, -EINVAL (M not initialised, or not in
+ * the owner-died state, or the caller does not hold it). */
+SHMKIT_API int shmkit_mutex_consistent(struct shmkit_mutex *m);
+
+/* Destroys an unlocked M (clears the magic). Returns 0, -EBUSY (locked),
+ * -EINVAL. Accepts NULL (returns 0). */
+SHMKIT_API int shmkit_mutex_destroy(struct shmkit_mutex *m);
+
+/* ------------------------------------------------------------------------
+ * READER/WRITER LOCK THAT SURVIVES A DEAD HOLDER
+ *
+ * pthread rwlocks are not robust, so this one is built from:
+ *   - a robust mutex (above) that writers hold for the whole write and
+ *     readers hold only while they register. A writer that dies is
+ *     therefore detected by the kernel at once, exactly as for the mutex.
+ *   - a fixed table of SHMKIT_RWLOCK_SLOTS reader slots, each an owner
+ *     record (pid + start time). A reader claims a slot (under the mutex)
+ *     and frees it (without the mutex) when it is done.
+ *   - a futex on the count of occupied slots: a writer waits on it for the
+ *     readers to drain. While it waits it checks, every 1 ms and then less
+ *     often (up to every 50 ms), whether the owners of the occupied slots
+ *     still live, and reclaims the slots of the dead.
+ * Writers are preferred: once a writer holds the mutex no new reader gets
+ * in. Readers never modify the protected state, so a reader that dies is
+ * cleaned up silently; a writer that dies triggers the owner-died
+ * protocol of the mutex for the next locker, reader or writer.
+ *
+ * Not recursive: a thread that holds a read lock must not take it again
+ * while a writer may be waiting (deadlock), nor upgrade it.
+ * ------------------------------------------------------------------------ */
+
+#define SHMKIT_RWLOCK_SLOTS 64
+
+/* Fields are private; the structure is public so it can be placed in a
+ * segment (sizeof is part of the ABI). */
+struct shmkit_rwlock {
+    struct shmkit_mutex wm;    /* writers; reader registration          */
+    uint32_t nreaders;         /* futex word: occupied reader slots      */
+    uint32_t wwait;            /* a writer sleeps on nreaders            */
+    uint32_t state;            /* what the holder of wm is doing         */
+    uint32_t magic;
+    struct shmkit_owner readers[SHMKIT_RWLOCK_SLOTS];
+};
+
+/* Initialises *L, unlocked. Once, before anyone uses it.
+ * Returns 0 or the errors of shmkit_mutex_init. */
+SHMKIT_API int shmkit_rwlock_init(struct shmkit_rwlock *l);
+
+/* Takes a shared (read) lock, waiting at most TIMEOUT_NS (-1 forever, 0
+ * try once).
+ * Returns:
+ *   >= 0                    a read TICKET (slot number): pass it to
+ *                           shmkit_rwlock_rdunlock
+ *   SHMKIT_EOWNERDEAD       a writer died while holding the lock: the
+ *                           caller now holds it EXCLUSIVELY (as a writer),
+ *                           must repair the state, call
+ *                           shmkit_rwlock_consistent and release it with
+ *                           shmkit_rwlock_wrunlock
+ *   SHMKIT_ENOTRECOVERABLE  a dead writer's state was never repaired
+ *   -ETIMEDOUT              not locked within TIMEOUT_NS
+ *   -EBUSY                  TIMEOUT_NS == 0 and a writer holds or waits
+ *   -EAGAIN                 all reader slots stay taken by live readers
+ *                           (only with a finite timeout; otherwise waits)
+ *   -EDEADLK                the calling thread holds the write lock
+ *   -EINVAL                 L is NULL or not initialised
+ *   SHMKIT_ECORRUPT         the shared bookkeeping is inconsistent */
+SHMKIT_API int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns);
+
+/* Releases the read lock identified by TICKET. Returns 0, -EINVAL (bad
+ * ticket, or the slot does not belong to this process). */
+SHMKIT_API int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket);
+
+/* Takes the exclusive (write) lock, waiting at most TIMEOUT_NS for other
+ * writers and for the readers to drain (dead readers are reclaimed).
+ * Returns 0, SHMKIT_EOWNERDEAD (held; repair, consistent, wrunlock),
+ * SHMKIT_ENOTRECOVERABLE, -ETIMEDOUT, -EBUSY (TIMEOUT_NS == 0 and the lock
+ * is busy), -EDEADLK (caller already holds it), -EINVAL,
+ * SHMKIT_ECORRUPT. */
+SHMKIT_API int shmkit_rwlock_wrlock(struct shmkit_rwlock *l, int64_t timeout_ns);
+
+/* Releases the write lock. Returns 0, -EPERM (caller does not hold it),
+ * -EINVAL. Releasing after SHMKIT_EOWNERDEAD without
+ * shmkit_rwlock_consistent makes the lock unrecoverable. */
+SHMKIT_API int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l);
+
+/* After SHMKIT_EOWNERDEAD: marks the state repaired. Returns 0 or -EINVAL. */
+SHMKIT_API int shmkit_rwlock_consistent(struct shmkit_rwlock *l);
+
+/* Destroys an unlocked L. Returns 0, -EBUSY (held), -EINVAL. Accepts NULL. */
+SHMKIT_API int shmkit_rwlock_destroy(struct shmkit_rwlock *l);
+
+/* ------------------------------------------------------------------------
+ * FCNTL LOCK - reader/writer locking through a lock file
+ *
+ * The classic answer: every party opens the same file (any path they all
+ * know; it need not be the segment) and takes a shared (read) or
+ * exclusive (write) record lock on a byte range. The kernel releases the
+ * locks of a process that dies, whatever killed it. On Linux the locks are
+ * open-file-description locks (F_OFD_SETLK/F_OFD_SETLKW): they belong to
+ * the handle, so two handles in one process (or two threads with their own
+ * handles) exclude each other, and closing an unrelated descriptor of the
+ * same file does not drop them. Where OFD locks are missing, classic
+ * per-process POSIX locks (F_SETLK/F_SETLKW) are used instead.
+ *
+ * Timed waits poll with F_OFD_SETLK and sleeps growing from 50 us to 10 ms
+ * (no signals, no timers): a timed waiter may take up to ~10 ms longer to
+ * notice a release than a blocking one.
+ * ------------------------------------------------------------------------ */
+
+typedef struct shmkit_flock shmkit_flock;
+
+enum shmkit_flock_flags {
+    SHMKIT_FLOCK_CREATE = 1u << 0 /* create the lock file (mode 0600) if missing */
+};
+
+/* Opens the lock file PATH (read-write if allowed, else read-only: then
+ * only shared locks work) and stores a handle in *OUT.
+ * Errors: -EINVAL (NULL, empty path, unknown flags), -ENOENT (missing and
+ * no SHMKIT_FLOCK_CREATE), -EACCES, -EISDIR, -ENOMEM, other -errno from
+ * open(2). */
+SHMKIT_API int shmkit_flock_open(shmkit_flock **out, const char *path, unsigned flags);
+
+/* Closes the handle, releasing every lock it holds. Accepts NULL.
+ * Returns 0 or -errno from close(2). */
+SHMKIT_API int shmkit_flock_close(shmkit_flock *l);
+
+/* Takes a shared (rdlock) or exclusive (wrlock) lock on LEN bytes at
+ * START (LEN 0 = to the end of the file, however it grows), waiting at
+ * most TIMEOUT_NS (-1 forever, 0 try once). A lock the handle already
+ * holds on the range is converted (shared <-> exclusive).
+ * Returns 0, -EBUSY (TIMEOUT_NS == 0 and a conflicting lock is held),
+ * -ETIMEDOUT, -EINTR (a signal interrupted a blocking wait), -EDEADLK
+ * (the kernel found a deadlock; classic locks only), -EBADF (wrlock on a
+ * handle opened read-only), -EINVAL (NULL, negative START or LEN),
+ * -ENOLCK, other -errno from fcntl(2). */
+SHMKIT_API int shmkit_flock_rdlock(shmkit_flock *l, int64_t start, int64_t len, int64_t timeout_ns);
+SHMKIT_API int shmkit_flock_wrlock(shmkit_flock *l, int64_t start, int64_t len, int64_t timeout_ns);
+
+/* Releases the handle's locks on LEN bytes at START (0 = to the end).
+ * Returns 0, -EINVAL, other -errno from fcntl(2). */
+SHMKIT_API int shmkit_flock_unlock(shmkit_flock *l, int64_t start, int64_t len);
+
+/* The lock file's descriptor (the handle keeps ownership). -1 for NULL. */
+SHMKIT_API int shmkit_flock_fd(const shmkit_flock *l);
+
 #ifdef __cplusplus
 }
 #endif
