@@ -1,0 +1,147 @@
+/* mutex.c - robust, process-shared, error-checking pthread mutex in shared
+ * memory, with shmkit's owner-died protocol. */
+#include "sync_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define MUTEX_MAGIC 0x6d78746bu /* "mxtk" */
+#define MAGIC_OFF (sizeof(((struct shmkit_mutex *)0)->u.bytes) - sizeof(uint32_t))
+
+_Static_assert(sizeof(pthread_mutex_t) <= MAGIC_OFF, "pthread_mutex_t fits before the magic");
+_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(uint64_t), "alignment of pthread_mutex_t");
+
+static pthread_mutex_t *pm(struct shmkit_mutex *m)
+{
+    return (pthread_mutex_t *)(void *)m->u.bytes;
+}
+
+static uint32_t *magic(struct shmkit_mutex *m)
+{
+    return (uint32_t *)(void *)(m->u.bytes + MAGIC_OFF);
+}
+
+static int valid(struct shmkit_mutex *m)
+{
+    /* acquire: pairs with init's release, the mutex is initialised */
+    return m && __atomic_load_n(magic(m), __ATOMIC_ACQUIRE) == MUTEX_MAGIC;
+}
+
+/* pthread's error numbers to shmkit's codes. */
+static int lock_rc(int e)
+{
+    switch (e) {
+    case 0:
+        return 0;
+    case EOWNERDEAD:
+        return SHMKIT_EOWNERDEAD;
+    case ENOTRECOVERABLE:
+        return SHMKIT_ENOTRECOVERABLE;
+    default:
+        return -e;
+    }
+}
+
+int shmkit_mutex_init(struct shmkit_mutex *m)
+{
+    if (!m)
+        return -EINVAL;
+    pthread_mutexattr_t a;
+    int e = pthread_mutexattr_init(&a);
+    if (e)
+        return -e;
+    if ((e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) ||
+        (e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) ||
+        (e = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK)))
+        goto destroy_attr;
+    memset(m, 0, sizeof *m);
+    e = pthread_mutex_init(pm(m), &a);
+    if (!e)
+        /* release: the initialised mutex is visible before the magic */
+        __atomic_store_n(magic(m), MUTEX_MAGIC, __ATOMIC_RELEASE);
+destroy_attr:
+    pthread_mutexattr_destroy(&a);
+    return e == EINVAL ? -ENOTSUP : -e;
+}
+
+int shmkit_mutex_lock(struct shmkit_mutex *m)
+{
+    if (!valid(m))
+        return -EINVAL;
+    return lock_rc(pthread_mutex_lock(pm(m)));
+}
+
+int shmkit_mutex_trylock(struct shmkit_mutex *m)
+{
+    if (!valid(m))
+        return -EINVAL;
+    int e = pthread_mutex_trylock(pm(m));
+    return lock_rc(e == EDEADLK ? EBUSY : e);
+}
+
+int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
+{
+    if (!valid(m))
+        return -EINVAL;
+    if (timeout_ns < 0)
+        return lock_rc(pthread_mutex_lock(pm(m)));
+    if (timeout_ns == 0) {
+        int e = pthread_mutex_trylock(pm(m));
+        return lock_rc(e == EBUSY ? ETIMEDOUT : e);
+    }
+    struct timespec ts;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+    /* CLOCK_MONOTONIC: a wall-clock step must not stretch or cut the wait */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#define SHMKIT__CLOCKLOCK 1
+#else
+    clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+    int64_t ns = ts.tv_nsec + timeout_ns % 1000000000;
+    ts.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+#ifdef SHMKIT__CLOCKLOCK
+    return lock_rc(pthread_mutex_clocklock(pm(m), CLOCK_MONOTONIC, &ts));
+#else
+    return lock_rc(pthread_mutex_timedlock(pm(m), &ts));
+#endif
+}
+
+int shmkit_mutex_unlock(struct shmkit_mutex *m)
+{
+    if (!valid(m))
+        return -EINVAL;
+    return -pthread_mutex_unlock(pm(m));
+}
+
+int shmkit_mutex_consistent(struct shmkit_mutex *m)
+{
+    if (!valid(m))
+        return -EINVAL;
+    return -pthread_mutex_consistent(pm(m));
+}
+
+int shmkit_mutex_destroy(struct shmkit_mutex *m)
+{
+    if (!m)
+        return 0;
+    if (!valid(m))
+        return -EINVAL;
+    /* glibc does not refuse to destroy a locked robust mutex: find out */
+    int e = pthread_mutex_trylock(pm(m));
+    if (e == EOWNERDEAD)
+        e = pthread_mutex_consistent(pm(m));
+    if (e == EBUSY || e == EDEADLK)
+        return -EBUSY;
+    if (e == 0)
+        e = pthread_mutex_unlock(pm(m));
+    if (e == 0)
+        e = pthread_mutex_destroy(pm(m));
+    if (e)
+        return -e;
+    /* relaxed: nobody may use a destroyed mutex anyway */
+    __atomic_store_n(magic(m), 0, __ATOMIC_RELAXED);
+    return 0;
+}

@@ -1,0 +1,339 @@
+/* rwlock.c - reader/writer lock in shared memory that survives a dead
+ * holder: a robust mutex for writers (and reader registration), a bitmap of
+ * reader slots holding owner records, a futex for writers waiting on
+ * readers. See the RWLOCK section of include/shmkit/sync.h. */
+#include "sync_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RW_MAGIC 0x72776c6bu /* "rwlk" */
+
+/* What the holder of the internal mutex is doing; tells the next locker,
+ * after the kernel reported the holder dead, whether user state is at risk. */
+enum {
+    ST_FREE = 0,     /* nobody, or a reader between lock and unlock of wm */
+    ST_REGISTER = 1, /* a reader is taking a slot: nothing user-visible   */
+    ST_DRAIN = 2,    /* a writer waits for readers: it never wrote        */
+    ST_WRITE = 3,    /* a writer holds the lock: state may be half-written */
+    ST_DEAD = 4      /* held after a dead writer; not yet consistent      */
+};
+
+/* Liveness checks of reader slots while waiting: first after 1 ms, the
+ * period doubling up to 50 ms. */
+#define CHECK_FIRST_NS 1000000
+#define CHECK_MAX_NS 50000000
+
+/* The calling thread's (pid, tid), cached per thread; the pid half notices
+ * a fork (the owner cache is reset in the child). */
+static _Thread_local int32_t tl_pid, tl_tid;
+
+static int self_ids(int32_t *pid, int32_t *tid, struct shmkit_owner *me)
+{
+    int rc = shmkit__owner_self_cached(me);
+    if (rc < 0) {
+        /* no /proc: a start time of 0 means "pid only" to owner_alive */
+        me->pid = (int32_t)getpid();
+        me->pad = 0;
+        me->start = 0;
+    }
+    if (tl_pid != me->pid) {
+        tl_tid = (int32_t)syscall(SYS_gettid);
+        tl_pid = me->pid;
+    }
+    *pid = tl_pid;
+    *tid = tl_tid;
+    return 0;
+}
+
+static int valid(const struct shmkit_rwlock *l)
+{
+    /* acquire: pairs with init's release: everything else is initialised */
+    return l && __atomic_load_n(&l->magic, __ATOMIC_ACQUIRE) == RW_MAGIC;
+}
+
+int shmkit_rwlock_init(struct shmkit_rwlock *l)
+{
+    if (!l)
+        return -EINVAL;
+    memset(l, 0, sizeof *l);
+    int rc = shmkit_mutex_init(&l->wm);
+    if (rc < 0)
+        return rc;
+    /* release: publishes the initialised lock before the magic */
+    __atomic_store_n(&l->magic, RW_MAGIC, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int shmkit_rwlock_destroy(struct shmkit_rwlock *l)
+{
+    if (!l)
+        return 0;
+    if (!valid(l))
+        return -EINVAL;
+    /* relaxed: a snapshot; destroying a lock in use is the caller's bug */
+    if (__atomic_load_n(&l->readers_map, __ATOMIC_RELAXED) != 0)
+        return -EBUSY;
+    int rc = shmkit_mutex_destroy(&l->wm);
+    if (rc < 0)
+        return rc;
+    __atomic_store_n(&l->magic, 0, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Locks the internal mutex before DEADLINE (-1 forever; TRY: once).
+ * Returns 0, SHMKIT_EOWNERDEAD only when user state is at risk (the dead
+ * holder was writing), or an error; internal-only deaths are repaired here. */
+static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
+{
+    int rc;
+    if (try) {
+        /* a reader registering holds wm for a moment: do not call that busy */
+        for (int i = 0;; i++) {
+            rc = shmkit_mutex_trylock(&l->wm);
+            /* relaxed: a hint whether the holder is a registering reader */
+            if (rc != -EBUSY || i == 100 ||
+                __atomic_load_n(&l->state, __ATOMIC_RELAXED) != ST_REGISTER)
+                break;
+            shmkit__cpu_relax();
+        }
+    } else {
+        rc = shmkit_mutex_timedlock(&l->wm, shmkit__time_left(deadline));
+    }
+    if (rc != SHMKIT_EOWNERDEAD)
+        return rc;
+    /* relaxed: state is only written under wm, which we now hold */
+    uint32_t st = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    if (st == ST_WRITE || st == ST_DEAD) {
+        __atomic_store_n(&l->state, ST_DEAD, __ATOMIC_RELAXED);
+        return SHMKIT_EOWNERDEAD;
+    }
+    if (st > ST_DEAD) {
+        /* garbage: cannot tell, so assume the worst and let the user repair */
+        __atomic_store_n(&l->state, ST_DEAD, __ATOMIC_RELAXED);
+        return SHMKIT_EOWNERDEAD;
+    }
+    /* a reader died registering (its slot is reclaimed as dead later) or a
+     * writer died before it was granted the lock: user state untouched */
+    __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->waiting, 0, __ATOMIC_RELAXED);
+    return shmkit_mutex_consistent(&l->wm);
+}
+
+/* Frees the slots in the reader map whose owners are dead. Called with wm
+ * held (no reader registers meanwhile). Returns the map left. */
+static uint64_t reclaim_dead(struct shmkit_rwlock *l)
+{
+    /* acquire: slot records written before the bits were set */
+    uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < SHMKIT_RWLOCK_SLOTS; i++) {
+        uint64_t bit = (uint64_t)1 << i;
+        if ((map & bit) && !shmkit_owner_alive(&l->readers[i]))
+            /* seq_cst: same pair as a reader's own release (see rdunlock) */
+            map = __atomic_and_fetch(&l->readers_map, ~bit, __ATOMIC_SEQ_CST);
+    }
+    return map;
+}
+
+/* Waits, holding wm, until the reader map is empty, reclaiming the slots
+ * of dead readers. 0, -ETIMEDOUT or -EBUSY (TRY). */
+static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
+{
+    /* seq_cst: the waiting count vs a leaving reader's map update is a
+     * store-buffering pair: one of us sees the other */
+    if (__atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST) == 0)
+        return 0;
+    if (try)
+        return reclaim_dead(l) ? -EBUSY : 0;
+    int rc = 0;
+    int64_t period = CHECK_FIRST_NS, check = shmkit__now_ns() + period;
+    __atomic_fetch_add(&l->waiting, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        /* acquire: a bump means a reader left; its map update is visible */
+        uint32_t s = __atomic_load_n(&l->rseq, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST) == 0)
+            break;
+        int64_t now = shmkit__now_ns();
+        if (now >= check) {
+            if (reclaim_dead(l) == 0)
+                break;
+            period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
+            check = now + period;
+        }
+        int64_t left = shmkit__time_left(deadline);
+        if (left == 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        int64_t t = check - now;
+        if (left > 0 && left < t)
+            t = left;
+        shmkit_futex_wait(&l->rseq, s, t); /* any return: re-check */
+    }
+    __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int write_locked(struct shmkit_rwlock *l, int dead)
+{
+    int32_t pid, tid;
+    struct shmkit_owner me;
+    self_ids(&pid, &tid, &me);
+    /* relaxed: read and written by wm holders only */
+    __atomic_store_n(&l->wpid, pid, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->wtid, tid, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->state, dead ? ST_DEAD : ST_WRITE, __ATOMIC_RELAXED);
+    return dead ? SHMKIT_EOWNERDEAD : 0;
+}
+
+int shmkit_rwlock_wrlock(struct shmkit_rwlock *l, int64_t timeout_ns)
+{
+    if (!valid(l))
+        return -EINVAL;
+    int try = timeout_ns == 0;
+    int64_t deadline = shmkit__deadline(timeout_ns);
+    int rc = wm_lock(l, deadline, try);
+    if (rc == -ETIMEDOUT && try)
+        rc = -EBUSY;
+    if (rc == SHMKIT_EOWNERDEAD) {
+        /* the dead writer had drained the readers and none could register
+         * since; only slots of readers that died registering may remain */
+        reclaim_dead(l);
+        return write_locked(l, 1);
+    }
+    if (rc < 0)
+        return rc;
+    __atomic_store_n(&l->state, ST_DRAIN, __ATOMIC_RELAXED);
+    rc = drain(l, deadline, try);
+    if (rc < 0) {
+        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+        shmkit_mutex_unlock(&l->wm);
+        return rc;
+    }
+    return write_locked(l, 0);
+}
+
+static int holds_write(struct shmkit_rwlock *l)
+{
+    int32_t pid, tid;
+    struct shmkit_owner me;
+    if (self_ids(&pid, &tid, &me) < 0)
+        return 0;
+    /* relaxed: if we hold it, we wrote these ourselves */
+    uint32_t st = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    return (st == ST_WRITE || st == ST_DEAD) &&
+           __atomic_load_n(&l->wpid, __ATOMIC_RELAXED) == pid &&
+           __atomic_load_n(&l->wtid, __ATOMIC_RELAXED) == tid;
+}
+
+int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l)
+{
+    if (!valid(l))
+        return -EINVAL;
+    if (!holds_write(l))
+        return -EPERM;
+    __atomic_store_n(&l->wpid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->wtid, 0, __ATOMIC_RELAXED);
+    /* ST_DEAD stays: unlocking without consistent makes wm unrecoverable */
+    if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == ST_WRITE)
+        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+    return shmkit_mutex_unlock(&l->wm);
+}
+
+int shmkit_rwlock_consistent(struct shmkit_rwlock *l)
+{
+    if (!valid(l))
+        return -EINVAL;
+    if (!holds_write(l) || __atomic_load_n(&l->state, __ATOMIC_RELAXED) != ST_DEAD)
+        return -EINVAL;
+    int rc = shmkit_mutex_consistent(&l->wm);
+    if (rc == 0)
+        __atomic_store_n(&l->state, ST_WRITE, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
+{
+    if (!valid(l))
+        return -EINVAL;
+    int32_t pid, tid;
+    struct shmkit_owner me;
+    int rc = self_ids(&pid, &tid, &me);
+    if (rc < 0)
+        return rc;
+    int try = timeout_ns == 0;
+    int64_t deadline = shmkit__deadline(timeout_ns);
+    int64_t period = CHECK_FIRST_NS;
+    for (;;) {
+        rc = wm_lock(l, deadline, try);
+        if (rc == -ETIMEDOUT && try)
+            rc = -EBUSY;
+        if (rc == SHMKIT_EOWNERDEAD) {
+            reclaim_dead(l);
+            return write_locked(l, 1); /* held exclusively: the caller repairs */
+        }
+        if (rc < 0)
+            return rc;
+        __atomic_store_n(&l->state, ST_REGISTER, __ATOMIC_RELAXED);
+        /* relaxed: bits are only set under wm, which we hold */
+        uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_RELAXED);
+        if (map == UINT64_MAX)
+            map = reclaim_dead(l);
+        if (map != UINT64_MAX) {
+            int slot = __builtin_ctzll(~map);
+            struct shmkit_owner *o = &l->readers[slot];
+            /* relaxed: the slot's bit is clear, so nobody else reads these
+             * until the seq_cst bit set below publishes them */
+            __atomic_store_n(&o->start, me.start, __ATOMIC_RELAXED);
+            __atomic_store_n(&o->pid, me.pid, __ATOMIC_RELAXED);
+            __atomic_or_fetch(&l->readers_map, (uint64_t)1 << slot, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+            shmkit_mutex_unlock(&l->wm);
+            return slot;
+        }
+        /* every slot taken by a live reader: wait for one to leave */
+        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&l->waiting, 1, __ATOMIC_SEQ_CST);
+        /* acquire: pairs with a leaving reader's bump */
+        uint32_t s = __atomic_load_n(&l->rseq, __ATOMIC_ACQUIRE);
+        shmkit_mutex_unlock(&l->wm);
+        int64_t left = shmkit__time_left(deadline);
+        if (left == 0) {
+            __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+            return try ? -EBUSY : -EAGAIN;
+        }
+        int64_t t = left < 0 || left > period ? period : left;
+        shmkit_futex_wait(&l->rseq, s, t);
+        __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+        period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
+    }
+}
+
+int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket)
+{
+    if (!valid(l) || ticket < 0 || ticket >= SHMKIT_RWLOCK_SLOTS)
+        return -EINVAL;
+    int32_t pid, tid;
+    struct shmkit_owner me;
+    if (self_ids(&pid, &tid, &me) < 0)
+        return -EINVAL;
+    uint64_t bit = (uint64_t)1 << ticket;
+    /* relaxed: our own slot; set by us under wm */
+    if (!(__atomic_load_n(&l->readers_map, __ATOMIC_RELAXED) & bit) ||
+        __atomic_load_n(&l->readers[ticket].pid, __ATOMIC_RELAXED) != pid)
+        return -EINVAL;
+    /* seq_cst: clearing our bit, then reading the waiting count, against a
+     * writer's waiting increment then map read: one of us sees the other.
+     * The bit alone frees the slot; the stale owner record is harmless
+     * because only records of set bits are ever looked at. */
+    __atomic_and_fetch(&l->readers_map, ~bit, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST) != 0) {
+        /* release: the bump tells the waiter the map changed */
+        __atomic_fetch_add(&l->rseq, 1, __ATOMIC_RELEASE);
+        shmkit_futex_wake(&l->rseq, INT_MAX);
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* t_sync_futex.c - futex wait/wake and the wait queue: timeouts on time,
+ * no system call for a wake without waiters, no lost wake-up between
+ * processes, the seqlock's change wait. */
+#include "t_sync_common.h"
+
+#include <limits.h>
+#include <stdatomic.h>
+
+struct shm {
+    uint32_t word;
+    uint32_t pad;
+    struct shmkit_waitq q[2];
+    uint32_t turn; /* ping-pong: whose turn, counts up */
+    uint32_t flag;
+    struct shmkit_seqlock sl;
+    uint64_t data;
+};
+
+#define PINGS 20000
+
+/* The polling fallback wakes nobody: a sleeper notices the change itself. */
+#ifdef SHMKIT_FUTEX_FALLBACK
+#define WOKEN 0
+#else
+#define WOKEN 1
+#endif
+
+/* Waits on queue Q until *WORD != OLD or the timeout: the waiter protocol. */
+static int wait_change(struct shmkit_waitq *q, uint32_t *word, uint32_t old, int64_t timeout)
+{
+    for (;;) {
+        uint32_t s = shmkit_waitq_prepare(q);
+        /* acquire: pairs with the release store of the other side */
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != old)
+            return 0;
+        int rc = shmkit_waitq_wait(q, s, timeout);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* Child of the ping-pong: waits for odd turns, answers with even ones. */
+static int pong(void *arg, int i)
+{
+    struct shm *m = arg;
+    for (uint32_t t = 1; t < 2 * PINGS; t += 2) {
+        if (wait_change(&m->q[0], &m->turn, t - 1, 5000000000) < 0)
+            return 1;
+        if (__atomic_load_n(&m->turn, __ATOMIC_ACQUIRE) != t)
+            return 2;
+        __atomic_store_n(&m->turn, t + 1, __ATOMIC_RELEASE);
+        if (shmkit_waitq_wake(&m->q[1], 1) < 0)
+            return 3;
+    }
+    return 0;
+}
+
+static int waiter(void *arg, int i)
+{
+    struct shm *m = arg;
+    return wait_change(&m->q[0], &m->flag, 0, 5000000000) == 0 ? 0 : 1;
+}
+
+static int seq_waiter(void *arg, int i)
+{
+    struct shm *m = arg;
+    uint32_t s = shmkit_seqlock_read_begin(&m->sl);
+    int rc = shmkit_seqlock_wait(&m->sl, s, 5000000000);
+    uint64_t v;
+    if (rc != 0 || shmkit_seqlock_read(&m->sl, &v, &m->data, sizeof v) != 0)
+        return 1;
+    return v == 42 ? 0 : 2;
+}
+
+int main(void)
+{
+    shmkit_seg *seg;
+    struct shm *m = ts_shared(&seg, sizeof *m);
+
+    /* raw futex */
+    is_rc(shmkit_futex_wait(&m->word, 1, -1), -EAGAIN, "wait on a word that differs: EAGAIN");
+    is_rc(shmkit_futex_wait(NULL, 0, 0), -EINVAL, "NULL word: EINVAL");
+    is_rc(shmkit_futex_wait((uint32_t *)((char *)&m->word + 1), 0, 0), -EINVAL,
+          "misaligned word: EINVAL");
+    is_rc(shmkit_futex_wake(&m->word, 0), -EINVAL, "wake of 0 waiters: EINVAL");
+    uint64_t t0 = tu_now_ns();
+    is_rc(shmkit_futex_wait(&m->word, 0, 0), -ETIMEDOUT, "timeout 0: ETIMEDOUT at once");
+    ok(tu_now_ns() - t0 < 100000000u, "timeout 0 returned within 100 ms");
+    t0 = tu_now_ns();
+    is_rc(shmkit_futex_wait(&m->word, 0, 50000000), -ETIMEDOUT, "50 ms timeout: ETIMEDOUT");
+    uint64_t el = tu_now_ns() - t0;
+    ok(el >= 50000000u && el < 1050000000u, "returned after %.1f ms (>= 50, < 1050)", el / 1e6);
+    is_int(shmkit_futex_wake(&m->word, 1), 0, "raw wake with no waiter wakes 0");
+
+    /* wait queue: no syscall without waiters */
+    uint64_t c0 = shmkit_futex_syscalls();
+    int sum = 0;
+    for (int i = 0; i < 1000; i++)
+        sum += shmkit_waitq_wake(&m->q[0], 1);
+    is_int(sum, 0, "1000 wakes with no waiter woke nobody");
+    is_int(shmkit_futex_syscalls() - c0, 0, "... and made no futex system call");
+    is_int(m->q[0].seq, 1000, "... but each bumped the sequence");
+    shmkit_waitq_init(&m->q[0]);
+
+    uint32_t s = shmkit_waitq_prepare(&m->q[0]);
+    t0 = tu_now_ns();
+    is_rc(shmkit_waitq_wait(&m->q[0], s, 30000000), -ETIMEDOUT, "waitq 30 ms timeout");
+    el = tu_now_ns() - t0;
+    ok(el >= 30000000u && el < 1030000000u, "returned after %.1f ms", el / 1e6);
+    is_int(m->q[0].waiters, 0, "waiter count back to 0 after the timeout");
+    shmkit_waitq_wake(&m->q[0], 1);
+    is_rc(shmkit_waitq_wait(&m->q[0], s, -1), 0, "a wake after prepare: wait returns at once");
+    is_rc(shmkit_waitq_wait(NULL, 0, 0), -EINVAL, "NULL queue: EINVAL");
+    is_rc(shmkit_waitq_wake(&m->q[0], 0), -EINVAL, "wake 0: EINVAL");
+
+    /* a sleeping waiter in another process is woken */
+    shmkit_waitq_init(&m->q[0]);
+    pid_t p = ts_spawn(waiter, m, 0);
+    /* give it time to fall asleep; correctness does not depend on it */
+    for (int i = 0; i < 200 && __atomic_load_n(&m->q[0].waiters, __ATOMIC_ACQUIRE) == 0; i++)
+        usleep(1000);
+    ok(__atomic_load_n(&m->q[0].waiters, __ATOMIC_ACQUIRE) == 1, "child is asleep on the queue");
+    c0 = shmkit_futex_syscalls();
+    __atomic_store_n(&m->flag, 1, __ATOMIC_RELEASE);
+    is_int(shmkit_waitq_wake(&m->q[0], 1), WOKEN, "wake with a sleeper wakes %d", WOKEN);
+    is_int(shmkit_futex_syscalls() - c0, WOKEN, "... with %d system call", WOKEN);
+    is_int(ts_reap(&p, 1, 5000), 1, "child saw the flag and exited");
+
+    /* ping-pong: any lost wake-up hangs (and the 5 s timeouts fail it) */
+    shmkit_waitq_init(&m->q[0]);
+    shmkit_waitq_init(&m->q[1]);
+    m->turn = 0;
+    p = ts_spawn(pong, m, 0);
+    int bad = 0;
+    t0 = tu_now_ns();
+    for (uint32_t t = 0; t < 2 * PINGS && !bad; t += 2) {
+        __atomic_store_n(&m->turn, t + 1, __ATOMIC_RELEASE);
+        if (shmkit_waitq_wake(&m->q[0], 1) < 0 ||
+            wait_change(&m->q[1], &m->turn, t + 1, 5000000000) < 0)
+            bad = 1;
+    }
+    el = tu_now_ns() - t0;
+    ok(!bad, "%d round trips between processes, no lost wake-up", PINGS);
+    is_int(ts_reap(&p, 1, 10000), 1, "pong child finished cleanly");
+    tap_diag("%.2f us per round trip", el / 1e3 / PINGS);
+
+    /* seqlock change wait */
+    shmkit_seqlock_init(&m->sl);
+    p = ts_spawn(seq_waiter, m, 0);
+    usleep(20000);
+    uint64_t v = 42;
+    is_rc(shmkit_seqlock_write(&m->sl, &m->data, &v, sizeof v), 0, "seqlock write");
+    is_int(ts_reap(&p, 1, 5000), 1, "seqlock waiter woke and read the new value");
+    s = shmkit_seqlock_read_begin(&m->sl);
+    t0 = tu_now_ns();
+    is_rc(shmkit_seqlock_wait(&m->sl, s, 20000000), -ETIMEDOUT, "seqlock wait times out");
+    ok(tu_now_ns() - t0 >= 20000000u, "... not early");
+
+    shmkit_close(seg);
+    return tap_done();
+}
