@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 const char *shmkit_version(void)
@@ -23,6 +24,8 @@ const char *shmkit_errname(int code)
 {
     if (code > 0)
         code = -code;
+    if (code == INT_MIN)
+        return "UNKNOWN"; /* cannot be negated */
     switch (code) {
     case 0:
         return "OK";

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 int shmkit_fd_send(int sock, const shmkit_seg *seg)
 {
@@ -41,10 +42,13 @@ int shmkit_fd_recv(int sock, int *fd)
     *fd = -1;
     char byte;
     struct iovec iov = {&byte, 1};
+    /* room for a few descriptors: a peer that sends more than one must not
+     * leave the extra ones open in this process (they are closed below) */
     union {
         struct cmsghdr hdr;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(8 * sizeof(int))];
     } ctl;
+    memset(&ctl, 0, sizeof ctl);
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -56,14 +60,26 @@ int shmkit_fd_recv(int sock, int *fd)
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
-    if (n == 0)
-        return -ECONNRESET;
+    int got = -1, count = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(fd, CMSG_DATA(c), sizeof(int));
-            return 0;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int one;
+            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
+            if (count++ == 0)
+                got = one;
+            else
+                close(one);
         }
     }
-    return -EBADMSG;
+    if (count == 1 && !(msg.msg_flags & MSG_CTRUNC)) {
+        *fd = got;
+        return 0;
+    }
+    if (got >= 0)
+        close(got); /* several descriptors or a truncated message: trust none */
+    return n == 0 && count == 0 ? -ECONNRESET : -EBADMSG;
 }

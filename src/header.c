@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,22 +67,50 @@ static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
         return SHMKIT_EVERSION;
     if (h->hdr_crc != shmkit_crc32c(0, h, HDR_CRC_LEN))
         return SHMKIT_EBADHEADER;
+    /* the CRC only proves someone computed it: still check every field */
     if (h->hdr_size != SHMKIT_HEADER_SIZE || (h->format & 0xffffu) != 0 ||
         (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_TABLE ||
+        h->generation == 0 || h->creator_pid < 0 || h->payload_size == 0 ||
+        (!(h->flags & SHMKIT__HF_SEALED) && h->payload_crc) ||
         !all_zero(h->reserved, sizeof h->reserved) || h->reserved0 || h->reserved1)
         return SHMKIT_EBADHEADER;
-    if (h->payload_size > mapped - SHMKIT_HEADER_SIZE)
+    if (mapped < SHMKIT_HEADER_SIZE || h->payload_size > mapped - SHMKIT_HEADER_SIZE)
         return SHMKIT_ETRUNCATED;
     return 0;
 }
 
+/* Copies the first min(AVAIL, header size) bytes at SRC into *COPY (zero
+ * filled beyond) and validates the copy. AVAIL is how many bytes at SRC may
+ * be read; MAPPED how many the segment holds. The magic is read first and
+ * the rest after an acquire fence, so a header published concurrently by
+ * hdr_publish() is seen either without its magic or whole. */
+static int hdr_copy_check(const void *src, uint64_t avail, uint64_t mapped,
+                          struct shmkit__hdr *copy)
+{
+    size_t n = avail < sizeof *copy ? (size_t)avail : sizeof *copy;
+    memset(copy, 0, sizeof *copy);
+    if (n < sizeof copy->magic) {
+        if (n)
+            memcpy(copy, src, n);
+        return SHMKIT_ETRUNCATED;
+    }
+    memcpy(copy->magic, src, sizeof copy->magic);
+    /* acquire: pairs with the release in hdr_publish/hdr_store; the body is
+     * read only after the magic that vouches for it */
+    atomic_thread_fence(memory_order_acquire);
+    memcpy((char *)copy + sizeof copy->magic, (const char *)src + sizeof copy->magic,
+           n - sizeof copy->magic);
+    if (memcmp(copy->magic, SHMKIT_MAGIC, sizeof copy->magic))
+        return SHMKIT_ENOTSHMKIT; /* say "not ours" even when it is also short */
+    if (n < sizeof *copy || mapped < SHMKIT_HEADER_SIZE)
+        return SHMKIT_ETRUNCATED;
+    return hdr_validate(copy, mapped);
+}
+
 int shmkit__hdr_load(const void *mapping, uint64_t mapped, struct shmkit__hdr *copy)
 {
-    if (mapped < SHMKIT_HEADER_SIZE)
-        return SHMKIT_ETRUNCATED;
-    /* one copy; every check below looks at the copy, never at shared memory */
-    memcpy(copy, mapping, sizeof *copy);
-    return hdr_validate(copy, mapped);
+    /* one copy; every check looks at the copy, never at shared memory */
+    return hdr_copy_check(mapping, mapped, mapped, copy);
 }
 
 void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info)
@@ -103,9 +132,7 @@ int shmkit_header_check(const void *buf, size_t len, uint64_t mapped, struct shm
     struct shmkit__hdr h;
     if (!buf)
         return -EINVAL;
-    if (len < SHMKIT_HEADER_SIZE || mapped < SHMKIT_HEADER_SIZE)
-        return SHMKIT_ETRUNCATED;
-    int rc = shmkit__hdr_load(buf, mapped, &h);
+    int rc = hdr_copy_check(buf, len, mapped, &h);
     if (rc == 0 && info)
         shmkit__hdr_to_info(&h, info);
     return rc;

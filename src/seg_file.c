@@ -12,6 +12,9 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     int private_map = (o->flags & SHMKIT_PRIVATE) != 0;
     int nofollow = (o->flags & SHMKIT_FOLLOW) ? 0 : O_NOFOLLOW;
     mode_t mode = o->mode ? o->mode : 0600;
+    /* O_NONBLOCK: opening a FIFO by mistake must fail (not a regular file),
+     * not hang waiting for a writer; it changes nothing for regular files */
+    nofollow |= O_NONBLOCK;
     int fd;
     if (o->flags & SHMKIT_CREATE) {
         fd = open(o->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | nofollow, mode);

@@ -11,28 +11,43 @@
 
 #if defined(__linux__) && defined(MFD_ALLOW_SEALING)
 
+/* A descriptor received read-only is reopened read-only (through /proc):
+ * a shared mapping of a descriptor open for writing counts as "may write"
+ * even with PROT_READ, and would stop the sender from ever sealing it. */
+static int reopen_rdonly(shmkit_seg *seg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", seg->fd);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* no /proc: keep the descriptor we have */
+    close(seg->fd);
+    seg->fd = fd;
+    return 0;
+}
+
 int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
 {
-    int fd = o->fd;
-    if (fd > 0) {
-        if (o->flags & SHMKIT_CREATE)
-            return -EINVAL;
-        seg->fd = fd; /* ours now, whatever happens */
+    if (seg->fd >= 0) {
+        /* a descriptor received from another process (shmkit_open gave it to SEG) */
+        int acc = fcntl(seg->fd, F_GETFL);
+        if (acc < 0)
+            return -errno;
+        int rdonly = (o->flags & SHMKIT_RDONLY) || (acc & O_ACCMODE) == O_RDONLY;
         /* a write-sealed memfd cannot be mapped writable: map it read-only */
-        seg->writable = !(o->flags & SHMKIT_RDONLY) && !(shmkit__memfd_seals(fd) & F_SEAL_WRITE);
-        if (!seg->name[0])
-            snprintf(seg->name, sizeof seg->name, "memfd:%d", fd);
+        seg->writable = !rdonly && !(shmkit__memfd_seals(seg->fd) & F_SEAL_WRITE);
+        if ((o->flags & SHMKIT_RDONLY) && (acc & O_ACCMODE) != O_RDONLY)
+            reopen_rdonly(seg);
         return shmkit__fd_map(seg, o, 0, 0, 0);
     }
-    if (!(o->flags & SHMKIT_CREATE))
-        return -EINVAL; /* nothing to open: a memfd has no name to look up */
-    fd = memfd_create(o->name && *o->name ? o->name : "shmkit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd = memfd_create(o->name && *o->name ? o->name : "shmkit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
     seg->fd = fd;
     seg->writable = 1;
     *created = 1;
-    if (o->mode && fchmod(fd, o->mode) < 0)
+    /* memfd_create makes it 0777: give it the mode every other kind gets */
+    if (fchmod(fd, o->mode ? o->mode : 0600) < 0)
         return -errno;
     return shmkit__fd_map(seg, o, total, 1, 0);
 }
@@ -45,23 +60,26 @@ uint32_t shmkit__memfd_seals(int fd)
 
 /* F_SEAL_WRITE is refused while any writable shared mapping exists, ours
  * included: remap read-only first, and restore the writable mapping if the
- * kernel still says no (someone else maps it writable). */
+ * kernel still says no (someone else maps it writable). The new mapping is
+ * asked for at the old address so the payload pointer usually stays put. */
 int shmkit__memfd_seal(shmkit_seg *seg)
 {
+    void *old = seg->map;
     if (munmap(seg->map, seg->map_len) < 0)
         return -errno;
     seg->map = NULL;
+    seg->data = NULL;
     int rc = 0;
     int prot = PROT_READ;
     if (fcntl(seg->fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
         rc = -errno;
         prot |= PROT_WRITE;
     }
-    void *m = mmap(NULL, seg->map_len, prot, MAP_SHARED, seg->fd, 0);
+    void *m = mmap(old, seg->map_len, prot, MAP_SHARED, seg->fd, 0);
     if (m == MAP_FAILED)
-        return rc ? rc : -errno;
-    seg->data = (char *)m + (seg->flags & SHMKIT_RAW ? 0 : SHMKIT_HEADER_SIZE);
+        return rc ? rc : -errno; /* handle now has no mapping: data() is NULL */
     seg->map = m;
+    seg->data = (char *)m + (seg->flags & SHMKIT_RAW ? 0 : SHMKIT_HEADER_SIZE);
     seg->writable = (prot & PROT_WRITE) != 0;
     return rc;
 }

@@ -35,8 +35,8 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     int id;
     key_t key = IPC_PRIVATE;
     if (o->flags & SHMKIT_SHMID) {
-        if (o->key || o->ftok_path || o->sysv_private || (o->flags & SHMKIT_CREATE))
-            return SHMKIT_EBADKEY;
+        if (o->key || o->ftok_path || o->sysv_private)
+            return SHMKIT_EBADKEY; /* an id and a key: which one? */
         if (o->shmid < 0)
             return -EINVAL;
         id = o->shmid;
@@ -45,10 +45,13 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
         if (rc < 0)
             return rc;
         if (o->flags & SHMKIT_CREATE) {
-            id = shmget(key, total, IPC_CREAT | IPC_EXCL | mode);
+            int extra = (o->flags & SHMKIT_NORESERVE) ? SHM_NORESERVE : 0;
+            id = shmget(key, total, IPC_CREAT | IPC_EXCL | extra | mode);
             if (id >= 0) {
                 *created = 1;
             } else {
+                if (errno == EINVAL)
+                    return SHMKIT_EBADSIZE; /* outside SHMMIN..SHMMAX */
                 if (errno != EEXIST || (o->flags & SHMKIT_EXCL))
                     return -errno;
                 id = shmget(key, 0, 0);

@@ -2,6 +2,7 @@
 #include "segment.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,19 +29,25 @@ static int opts_check(const struct shmkit_opts *o)
         return -EINVAL; /* a new segment must be written (at least its header) */
     if ((f & (SHMKIT_PRIVATE | SHMKIT_FOLLOW)) && o->kind != SHMKIT_FILE)
         return -EINVAL;
-    if ((f & SHMKIT_SHMID) && o->kind != SHMKIT_SYSV)
-        return -EINVAL;
-    if ((f & SHMKIT_RAW) && o->layout)
-        return -EINVAL;
+    if ((f & SHMKIT_SHMID) && (o->kind != SHMKIT_SYSV || (f & SHMKIT_CREATE)))
+        return -EINVAL; /* an id names an existing segment: nothing to create */
+    if ((f & SHMKIT_RAW) && (o->layout || (f & SHMKIT_VERIFY)))
+        return -EINVAL; /* no header: no layout to record, no seal to check */
     if (o->layout > SHMKIT_LAYOUT_TABLE)
         return -EINVAL;
+    if (o->mode & ~(mode_t)0777)
+        return -EINVAL; /* permission bits only: no setuid, sticky or type bits */
     switch (o->kind) {
     case SHMKIT_POSIX:
         return shmkit_name_check(o->name);
     case SHMKIT_FILE:
         return o->name && *o->name ? 0 : SHMKIT_EBADNAME;
     case SHMKIT_SYSV:
+        return 0;
     case SHMKIT_MEMFD:
+        /* either make a new one or map one received: never both */
+        if ((o->fd > 0) == !!(f & SHMKIT_CREATE))
+            return -EINVAL;
         return 0;
     case SHMKIT_ANON:
         return (f & SHMKIT_CREATE) ? 0 : -EINVAL; /* an anonymous mapping can only be made */
@@ -59,22 +67,42 @@ static void hdr_publish(void *map, const struct shmkit__hdr *h)
     memcpy(map, h->magic, sizeof h->magic);
 }
 
-static int hdr_load_waiting(const shmkit_seg *seg, struct shmkit__hdr *h)
+static int magic_is_zero(const struct shmkit__hdr *h)
 {
-    int rc = SHMKIT_ENOTSHMKIT;
-    /* A creator may be between ftruncate and hdr_publish: give it ~50 ms. */
+    static const char zero[sizeof h->magic];
+    return !memcmp(h->magic, zero, sizeof zero);
+}
+
+/* Reads and validates the header of SEG's mapping, of which AVAIL bytes are
+ * backed. Two situations look like damage but pass: a creator between
+ * sizing the segment and publishing its header (no magic yet), and a writer
+ * rewriting the header (hdr_store) while we copy it (a torn copy fails its
+ * CRC). Both are waited out for up to ~50 ms. A header that fails the same
+ * way on two back-to-back copies that are identical is damaged, not in
+ * flux, and is reported at once. */
+static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h)
+{
+    struct shmkit__hdr again;
+    int rc = 0;
     for (int tries = 0; tries < 25; tries++) {
-        rc = shmkit__hdr_load(seg->map, seg->map_len, h);
-        if (rc != SHMKIT_ENOTSHMKIT)
-            break;
-        static const char zero[8];
-        if (memcmp(h->magic, zero, sizeof zero))
-            break; /* a foreign segment, not one being made */
+        rc = shmkit__hdr_load(seg->map, avail, h);
+        if (rc == 0 || rc == SHMKIT_ETRUNCATED)
+            return rc;
+        if (rc == SHMKIT_ENOTSHMKIT) {
+            if (!magic_is_zero(h))
+                return rc; /* a foreign segment, not one being made */
+        } else {
+            int rc2 = shmkit__hdr_load(seg->map, avail, &again);
+            if (rc2 == 0) {
+                *h = again;
+                return 0;
+            }
+            if (rc2 == rc && !memcmp(h, &again, sizeof again))
+                return rc;
+        }
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
-    /* acquire: pairs with hdr_publish's release */
-    atomic_thread_fence(memory_order_acquire);
     return rc;
 }
 
@@ -93,36 +121,62 @@ static int unmap(shmkit_seg *seg)
     else
         rc = munmap(seg->map, seg->map_len) < 0 ? -errno : 0;
     seg->map = NULL;
+    seg->data = NULL;
     return rc;
+}
+
+/* The name the handle keeps (and removes by): a copy of opts.name, or for a
+ * received MEMFD descriptor without one, "memfd:FD". */
+static char *seg_name(const struct shmkit_opts *o, int given_fd)
+{
+    if (given_fd >= 0 && (!o->name || !*o->name)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "memfd:%d", given_fd);
+        return strdup(buf);
+    }
+    return strdup(o->name && o->kind != SHMKIT_SYSV && o->kind != SHMKIT_ANON ? o->name : "");
 }
 
 int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
 {
-    if (!out || !o)
-        return -EINVAL;
+    int rc;
+    shmkit_seg *seg = NULL;
+    /* A MEMFD descriptor handed in is ours from here on, whatever happens:
+     * on every failure it is closed, so the caller never has to guess. */
+    int given_fd = (o && o->kind == SHMKIT_MEMFD && o->fd > 0) ? o->fd : -1;
+    if (!out || !o) {
+        rc = -EINVAL;
+        goto close_given;
+    }
     *out = NULL;
-    int rc = opts_check(o);
+    rc = opts_check(o);
     if (rc < 0)
-        return rc;
+        goto close_given;
     unsigned raw = o->flags & SHMKIT_RAW;
     uint64_t total = 0;
     if (o->flags & SHMKIT_CREATE) {
+        rc = SHMKIT_EBADSIZE;
         if (o->size == 0)
-            return SHMKIT_EBADSIZE;
+            goto close_given;
         if (shmkit__add_overflow(o->size, raw ? 0 : SHMKIT_HEADER_SIZE, &total) ||
             total > (uint64_t)INT64_MAX || total > SIZE_MAX)
-            return SHMKIT_EBADSIZE;
+            goto close_given;
     }
 
-    shmkit_seg *seg = calloc(1, sizeof *seg);
+    rc = -ENOMEM;
+    seg = calloc(1, sizeof *seg);
     if (!seg)
-        return -ENOMEM;
+        goto close_given;
     seg->kind = o->kind;
     seg->flags = o->flags;
     seg->fd = -1;
     seg->shmid = -1;
-    if (o->name)
-        snprintf(seg->name, sizeof seg->name, "%s", o->name);
+    seg->name = seg_name(o, given_fd);
+    if (!seg->name) {
+        free(seg);
+        goto close_given;
+    }
+    seg->fd = given_fd; /* from now on shmkit_close() closes it */
 
     int created = 0;
     switch (o->kind) {
@@ -153,16 +207,19 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
         shmkit__hdr_init(&h, o->size, o->layout);
         shmkit__hdr_finish(&h);
         hdr_publish(seg->map, &h);
-        if (seg->kind == SHMKIT_FILE && (o->flags & SHMKIT_PRIVATE) &&
-            pwrite(seg->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
-            rc = -errno;
-            goto fail;
+        if (seg->kind == SHMKIT_FILE && (o->flags & SHMKIT_PRIVATE)) {
+            /* a private mapping never reaches the file: write the header there too */
+            ssize_t n = pwrite(seg->fd, &h, sizeof h, 0);
+            if (n != (ssize_t)sizeof h) {
+                rc = n < 0 ? -errno : -EIO;
+                goto fail;
+            }
         }
         seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
         seg->data_len = o->size;
     } else {
         struct shmkit__hdr h;
-        rc = hdr_load_waiting(seg, &h);
+        rc = hdr_read(seg, seg->map_len, &h);
         if (rc < 0)
             goto fail;
         if (o->layout && h.layout != o->layout) {
@@ -170,7 +227,7 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
             goto fail;
         }
         seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
-        seg->data_len = (size_t)h.payload_size;
+        seg->data_len = (size_t)h.payload_size; /* <= map_len - header: checked */
         if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED) &&
             payload_crc(seg) != h.payload_crc) {
             rc = SHMKIT_ETAMPERED;
@@ -178,7 +235,7 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
         }
     }
     if (o->size && seg->data_len < o->size) {
-        rc = SHMKIT_ETRUNCATED;
+        rc = SHMKIT_EBADSIZE; /* an existing segment smaller than the caller needs */
         goto fail;
     }
     *out = seg;
@@ -189,6 +246,11 @@ fail:
         shmkit_seg_remove(seg);
     shmkit_close(seg);
     return rc;
+
+close_given:
+    if (given_fd >= 0)
+        close(given_fd);
+    return rc;
 }
 
 int shmkit_close(shmkit_seg *seg)
@@ -198,6 +260,7 @@ int shmkit_close(shmkit_seg *seg)
     int rc = unmap(seg);
     if (seg->fd >= 0 && close(seg->fd) < 0 && rc == 0)
         rc = -errno;
+    free(seg->name);
     free(seg);
     return rc;
 }
@@ -271,8 +334,7 @@ int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
     info->nattch = -1;
     info->size = seg->map_len;
     info->payload_size = seg->data_len;
-    if (seg->kind != SHMKIT_SYSV && seg->kind != SHMKIT_ANON)
-        snprintf(info->name, sizeof info->name, "%s", seg->name);
+    snprintf(info->name, sizeof info->name, "%s", seg->name); /* may truncate a long path */
     if (seg->kind == SHMKIT_SYSV) {
         int rc = shmkit__sysv_stat(seg, info);
         if (rc < 0)
@@ -282,7 +344,7 @@ int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
         if (fstat(seg->fd, &st) < 0)
             return -errno;
         info->size = (uint64_t)st.st_size;
-        info->mode = st.st_mode & 07777;
+        info->mode = st.st_mode & 0777;
         info->uid = st.st_uid;
         info->gid = st.st_gid;
         info->atime = st.st_atime;
@@ -291,11 +353,12 @@ int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
         if (seg->kind == SHMKIT_MEMFD)
             info->seals = shmkit__memfd_seals(seg->fd);
     } else {
+        /* ANON: only this process and its children can reach it */
         info->mode = 0600;
         info->uid = (uint32_t)geteuid();
         info->gid = (uint32_t)getegid();
     }
-    if (!(seg->flags & SHMKIT_RAW)) {
+    if (!(seg->flags & SHMKIT_RAW) && seg->map) {
         struct shmkit__hdr h;
         uint64_t now = 0;
         int rc = shmkit__backing_size(seg, &now);
@@ -303,56 +366,62 @@ int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
             return rc;
         if (now > seg->map_len)
             now = seg->map_len;
-        if (shmkit__hdr_load(seg->map, now, &h) == 0)
+        /* a damaged header leaves has_header 0; verify says why */
+        if (hdr_read(seg, now, &h) == 0)
             shmkit__hdr_to_info(&h, info);
     }
     return 0;
 }
 
 /* Loads and validates the live header of an open handle, refusing to touch
- * pages that a truncation has removed. */
+ * pages that a truncation has removed (reading them would raise SIGBUS). */
 static int live_header(const shmkit_seg *seg, struct shmkit__hdr *h)
 {
     uint64_t now = 0;
     if (seg->flags & SHMKIT_RAW)
         return -EINVAL;
+    if (!seg->map)
+        return -EBADF; /* lost its mapping in a failed memfd seal */
     int rc = shmkit__backing_size(seg, &now);
     if (rc < 0)
         return rc;
     if (now < seg->map_len)
         return SHMKIT_ETRUNCATED;
-    rc = shmkit__hdr_load(seg->map, seg->map_len, h);
+    rc = hdr_read(seg, seg->map_len, h);
     if (rc == 0 && h->payload_size != seg->data_len)
         rc = SHMKIT_EBADHEADER; /* rewritten since we opened it */
     return rc;
 }
 
-static int hdr_store(shmkit_seg *seg, struct shmkit__hdr *h)
+/* Rewrites the header of a live segment. Readers copying it meanwhile see a
+ * torn copy that fails its CRC; hdr_read() copies twice and retries. */
+static void hdr_store(shmkit_seg *seg, struct shmkit__hdr *h)
 {
     shmkit__hdr_finish(h);
     memcpy(seg->map, h, sizeof *h);
-    return 0;
 }
 
 int shmkit_seg_seal(shmkit_seg *seg)
 {
-    struct shmkit__hdr h;
-    if (!seg)
-        return -EINVAL;
-    if (seg->flags & SHMKIT_RAW)
+    struct shmkit__hdr h, old;
+    if (!seg || (seg->flags & SHMKIT_RAW))
         return -EINVAL;
     if (!seg->writable)
         return -EBADF;
     int rc = live_header(seg, &h);
     if (rc < 0)
         return rc;
+    old = h;
     h.flags |= SHMKIT__HF_SEALED;
     h.payload_crc = payload_crc(seg);
     h.generation++;
     hdr_store(seg, &h);
-    if (seg->kind == SHMKIT_MEMFD)
-        return shmkit__memfd_seal(seg);
-    return 0;
+    if (seg->kind != SHMKIT_MEMFD)
+        return 0;
+    rc = shmkit__memfd_seal(seg);
+    if (rc < 0 && seg->map && seg->writable)
+        hdr_store(seg, &old); /* the kernel refused: do not claim a seal */
+    return rc;
 }
 
 int shmkit_seg_verify(const shmkit_seg *seg)
@@ -383,7 +452,7 @@ int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val)
 int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param[4])
 {
     struct shmkit__hdr h;
-    if (!seg || layout > SHMKIT_LAYOUT_TABLE)
+    if (!seg || (seg->flags & SHMKIT_RAW) || layout > SHMKIT_LAYOUT_TABLE)
         return -EINVAL;
     if (!seg->writable)
         return -EBADF;
@@ -394,7 +463,8 @@ int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param
     if (param)
         memcpy(h.layout_param, param, sizeof h.layout_param);
     h.generation++;
-    return hdr_store(seg, &h);
+    hdr_store(seg, &h);
+    return 0;
 }
 
 int shmkit__reserve_mapping(void *map, size_t len)
@@ -403,7 +473,8 @@ int shmkit__reserve_mapping(void *map, size_t len)
     if (madvise(map, len, MADV_POPULATE_WRITE) == 0)
         return 0;
     if (errno == EINVAL || errno == ENOSYS)
-        return 0; /* older kernel: pages come at first touch */
+        return 0; /* kernel before 5.14: pages come at first touch */
+    /* EFAULT: a page could not be had (the fault would have been SIGBUS) */
     return errno == EFAULT ? -ENOMEM : -errno;
 #else
     (void)map;
@@ -412,11 +483,28 @@ int shmkit__reserve_mapping(void *map, size_t len)
 #endif
 }
 
+int shmkit__space_check(int fd, uint64_t total)
+{
+    struct statvfs sv;
+    uint64_t room;
+    if (fstatvfs(fd, &sv) < 0 || sv.f_blocks == 0)
+        return 0; /* unknown or unlimited (e.g. the kernel's internal tmpfs): let fallocate say */
+    if (__builtin_mul_overflow((uint64_t)sv.f_bfree, (uint64_t)sv.f_frsize, &room))
+        return 0;
+    return total > room ? -ENOSPC : 0;
+}
+
 int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int created,
                    int private_map)
 {
     int rc;
+    struct stat st;
     if (created) {
+        if (!(o->flags & SHMKIT_NORESERVE)) {
+            rc = shmkit__space_check(seg->fd, total);
+            if (rc < 0)
+                return rc;
+        }
         if (ftruncate(seg->fd, (off_t)total) < 0)
             return -errno;
         if (!(o->flags & SHMKIT_NORESERVE)) {
@@ -425,13 +513,20 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
                 return -rc;
         }
     } else {
-        struct stat st;
-        if (fstat(seg->fd, &st) < 0)
-            return -errno;
-        if (!S_ISREG(st.st_mode))
-            return -EINVAL;
-        if (st.st_size == 0)
-            return SHMKIT_ETRUNCATED;
+        /* A creator sizes the object right after making it: an empty one
+         * may be a moment old. Give it the same ~50 ms as a missing magic. */
+        for (int tries = 0;; tries++) {
+            if (fstat(seg->fd, &st) < 0)
+                return -errno;
+            if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+            if (st.st_size > 0)
+                break;
+            if (tries == 25 || (o->flags & SHMKIT_RAW))
+                return SHMKIT_ETRUNCATED;
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
         if ((uint64_t)st.st_size > SIZE_MAX)
             return -EFBIG;
         total = (size_t)st.st_size;

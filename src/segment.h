@@ -7,7 +7,9 @@
 struct shmkit_seg {
     int kind;
     unsigned flags;
-    char name[256];   /* POSIX name, FILE path or MEMFD debug name */
+    char *name;       /* POSIX name, FILE path or MEMFD debug name (owned); "" otherwise.
+                       * Heap-allocated: a POSIX name may be 256 bytes and a path
+                       * PATH_MAX, and remove must use the whole of it. */
     int fd;           /* POSIX, MEMFD, FILE; -1 otherwise */
     int shmid;        /* SYSV; -1 otherwise */
     int32_t key;      /* SYSV */
@@ -41,5 +43,10 @@ int shmkit__reserve_mapping(void *map, size_t len);
 
 /* Current size of the backing object, to catch truncation after open. */
 int shmkit__backing_size(const shmkit_seg *seg, uint64_t *size);
+
+/* Refuses up front a reservation the file system FD lives on cannot hold, so
+ * a too-big create fails with -ENOSPC without filling the tmpfs (and making
+ * other processes' page faults fail) while posix_fallocate gives up. */
+int shmkit__space_check(int fd, uint64_t total);
 
 #endif
