@@ -73,12 +73,32 @@ int shmkit_mutex_lock(struct shmkit_mutex *m)
     return lock_rc(pthread_mutex_lock(pm(m)));
 }
 
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+/* CLOCK_MONOTONIC: a wall-clock step must not stretch or cut the wait */
+#define LOCK_CLOCK CLOCK_MONOTONIC
+#define abs_lock(mx, ts) pthread_mutex_clocklock(mx, CLOCK_MONOTONIC, ts)
+#else
+#define LOCK_CLOCK CLOCK_REALTIME
+#define abs_lock(mx, ts) pthread_mutex_timedlock(mx, ts)
+#endif
+
+/* Tries once. Not pthread_mutex_trylock: in glibc (seen in 2.36), trylock
+ * on an unrecoverable robust mutex returns ENOTRECOVERABLE but leaves the
+ * caller's thread id in the lock word, and every later call on the mutex
+ * then fails with EDEADLK. A timed lock with a deadline already past tries
+ * once too (one CAS when free) and has no such bug. */
+static int try_once(struct shmkit_mutex *m)
+{
+    static const struct timespec past = {0, 0};
+    return abs_lock(pm(m), &past);
+}
+
 int shmkit_mutex_trylock(struct shmkit_mutex *m)
 {
     if (!valid(m))
         return -EINVAL;
-    int e = pthread_mutex_trylock(pm(m));
-    return lock_rc(e == EDEADLK ? EBUSY : e);
+    int e = try_once(m);
+    return lock_rc(e == EDEADLK || e == ETIMEDOUT ? EBUSY : e);
 }
 
 int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
@@ -87,26 +107,14 @@ int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
         return -EINVAL;
     if (timeout_ns < 0)
         return lock_rc(pthread_mutex_lock(pm(m)));
-    if (timeout_ns == 0) {
-        int e = pthread_mutex_trylock(pm(m));
-        return lock_rc(e == EBUSY ? ETIMEDOUT : e);
-    }
+    if (timeout_ns == 0)
+        return lock_rc(try_once(m));
     struct timespec ts;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
-    /* CLOCK_MONOTONIC: a wall-clock step must not stretch or cut the wait */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#define SHMKIT__CLOCKLOCK 1
-#else
-    clock_gettime(CLOCK_REALTIME, &ts);
-#endif
+    clock_gettime(LOCK_CLOCK, &ts);
     int64_t ns = ts.tv_nsec + timeout_ns % 1000000000;
     ts.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
-#ifdef SHMKIT__CLOCKLOCK
-    return lock_rc(pthread_mutex_clocklock(pm(m), CLOCK_MONOTONIC, &ts));
-#else
-    return lock_rc(pthread_mutex_timedlock(pm(m), &ts));
-#endif
+    return lock_rc(abs_lock(pm(m), &ts));
 }
 
 int shmkit_mutex_unlock(struct shmkit_mutex *m)
@@ -130,7 +138,9 @@ int shmkit_mutex_destroy(struct shmkit_mutex *m)
     if (!valid(m))
         return -EINVAL;
     /* glibc does not refuse to destroy a locked robust mutex: find out */
-    int e = pthread_mutex_trylock(pm(m));
+    int e = try_once(m);
+    if (e == ETIMEDOUT)
+        e = EBUSY;
     if (e == EOWNERDEAD)
         e = pthread_mutex_consistent(pm(m));
     if (e == EBUSY || e == EDEADLK)
