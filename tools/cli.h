@@ -1,0 +1,232 @@
+/*
+ * cli.h - what the files of the shmkit command-line tool share.
+ *
+ * main.c dispatches to one cmd_*() per command group; discover.c finds
+ * segments and what the system and their headers say about them; output.c
+ * prints rows through the column table (table, raw or JSON); util.c holds
+ * error reporting, option parsing and formatting helpers.
+ */
+#ifndef SHMKIT_CLI_H
+#define SHMKIT_CLI_H
+
+#include <shmkit.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses, documented in man/shmkit.1. */
+enum {
+    EXIT_OKAY = 0,      /* done                                              */
+    EXIT_USAGE = 1,     /* bad usage or input (incl. no such segment)        */
+    EXIT_SYSTEM = 2,    /* a system call failed (permissions, no memory, ...) */
+    EXIT_INTEGRITY = 3  /* a header or payload failed its check              */
+};
+
+/* ---- util.c: errors -------------------------------------------------- */
+
+extern const char *cli_cmd; /* the command being run, for "try 'shmkit CMD --help'" */
+
+/* "shmkit: WHAT: WHY" on stderr. */
+void cli_err(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage mistake: the error line plus "try 'shmkit [CMD] --help'"; returns EXIT_USAGE. */
+int cli_usage(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Exit status for a shmkit/-errno code: input errors 1, integrity 3, others 2. */
+int cli_status(int code);
+/* Prints "shmkit: WHAT: <shmkit_strerror(code)>" and returns cli_status(code). */
+int cli_fail(const char *what, int code);
+
+/* ---- util.c: option parsing ------------------------------------------ */
+
+/* Each returns 0 or prints a usage error and returns EXIT_USAGE. OPT is the
+ * option's spelling for the message ("--size"). */
+int opt_size(const char *opt, const char *arg, uint64_t *out);
+int opt_offset(const char *opt, const char *arg, uint64_t *out); /* size syntax or 0x hex */
+int opt_key(const char *opt, const char *arg, int32_t *out);
+int opt_id(const char *opt, const char *arg, int *out);
+int opt_mode(const char *opt, const char *arg, uint32_t *out);
+int opt_interval(const char *opt, const char *arg, double *out);
+/* "PATH:PROJ", PROJ 1..255 or one character. PATH points into ARG (modified). */
+int opt_ftok(const char *opt, char *arg, const char **path, int *proj);
+/* Reports getopt's '?' / ':' results as usage errors; returns EXIT_USAGE. */
+int opt_bad(int c, char **argv);
+
+/* A segment named on the command line. */
+enum target_type { T_NAME = 1, T_ID, T_KEY, T_MEMFD };
+struct target {
+    int type;
+    const char *name; /* T_NAME: "/x" (checked) */
+    int id;           /* T_ID */
+    int32_t key;      /* T_KEY */
+    int pid, fd;      /* T_MEMFD */
+    char label[300];  /* how messages name it: "/x", "id 5", "key 0x..", "memfd 12:4" */
+};
+int target_name(struct target *t, const char *name);
+void target_id(struct target *t, int id);
+void target_key(struct target *t, int32_t key);
+int target_memfd(struct target *t, const char *opt, const char *arg);
+
+/* The segments a command names: positional NAMEs plus --id/--key/--memfd. */
+struct targets {
+    struct target *v;
+    int n, cap;
+};
+/* C is the option letter: 'i' (--id), 'k' (--key), 'm' (--memfd). Returns 0
+ * or EXIT_USAGE after printing the error. */
+int targets_opt(struct targets *ts, int c, const char *arg);
+/* Adds argv[first..argc-1] as names. */
+int targets_names(struct targets *ts, int argc, char **argv, int first);
+void targets_free(struct targets *ts);
+/* Exactly one target: copies it to *T, or prints a usage error (EXIT_USAGE). */
+int targets_one(const struct targets *ts, struct target *t);
+
+/* ---- util.c: formatting ---------------------------------------------- */
+
+/* "4K", "1.5M", "512"; buf of at least 16 bytes. */
+const char *fmt_human(uint64_t bytes, char *buf, size_t len);
+/* "rw-r-----" */
+const char *fmt_perms(uint32_t mode, char *buf, size_t len);
+/* user name or decimal uid, cached; the string lives until exit. */
+const char *user_name(uint32_t uid);
+/* short: "19:23" today, "Nov24" this year, "2023" before; iso: 2025-11-24T19:23:05+0000 */
+const char *fmt_time_short(int64_t t, char *buf, size_t len);
+const char *fmt_time_iso(int64_t t, char *buf, size_t len);
+/* command name of a process (/proc/PID/comm), "?" when gone. */
+const char *proc_comm(int pid, char *buf, size_t len);
+
+/* Arms a SIGBUS handler so a segment truncated under a read reports an
+ * error (exit 2) instead of a crash. */
+void guard_sigbus(void);
+
+/* ---- discover.c ------------------------------------------------------ */
+
+enum seg_status { ST_OK, ST_STALE, ST_CORRUPT, ST_FOREIGN, ST_UNKNOWN };
+const char *status_name(int st);
+
+struct pid_use {
+    int32_t pid;
+    unsigned maps : 1; /* maps it */
+    unsigned fds : 1;  /* holds a descriptor on it */
+};
+
+struct seg_row {
+    int kind;             /* SHMKIT_POSIX, SHMKIT_SYSV or SHMKIT_MEMFD */
+    char name[256];       /* POSIX "/x"; MEMFD the memfd_create name   */
+    int32_t key;          /* SYSV */
+    int shmid;            /* SYSV; -1 otherwise */
+    int memfd_pid, memfd_fd; /* MEMFD: one process holding it, and its fd */
+    uint64_t ino;         /* POSIX/MEMFD inode (SYSV: shmid in /proc maps) */
+    uint32_t mode, uid, gid;
+    uint64_t size;        /* bytes, header included */
+    int64_t nattch;       /* processes attached (SYSV: kernel; others: /proc maps) */
+    int64_t holders;      /* processes holding a descriptor (POSIX, MEMFD) */
+    int hidden;           /* processes whose maps/fds we could not read */
+    int32_t cpid, lpid;   /* SYSV */
+    int64_t ctime, atime, dtime;
+    int hdr_rc;           /* 0 valid header; SHMKIT_ENOTSHMKIT foreign; other SHMKIT_E*
+                             corrupt; -errno unreadable; 1 not read */
+    struct shmkit_info hdr; /* header fields when hdr_rc == 0 */
+    int creator_alive;    /* 1, 0, or -1 unknown */
+    int status;           /* enum seg_status */
+    struct pid_use *users; /* with want_pids: who maps/holds it */
+    size_t n_users;
+};
+
+struct scan_opts {
+    int posix, sysv, memfd; /* kinds to list */
+    int header;             /* read headers (LAYOUT, STATUS, CREATOR...) */
+    int procs;              /* scan /proc for attachments (NATTCH of POSIX, memfds, STATUS) */
+    int pids;               /* keep the list of processes per segment */
+};
+
+struct seg_list {
+    struct seg_row *v;
+    size_t n, cap;
+    int hidden; /* processes whose maps/fds could not be read (not counted) */
+};
+
+/* Lists segments of the chosen kinds, sorted (POSIX by name, SYSV by id,
+ * MEMFD by pid/fd). Returns 0 or -errno (e.g. /proc unreadable). */
+int scan(const struct scan_opts *o, struct seg_list *out);
+/* Finds one target; fills *ROW (the caller frees with seg_list_free-like
+ * row_free). Returns 0, -ENOENT, -EINVAL (no such id), or -errno. */
+int scan_target(const struct target *t, const struct scan_opts *o, struct seg_row *row);
+void row_free(struct seg_row *r);
+/* Re-reads who uses the rows (a fresh /proc scan; IPC_STAT for System V)
+ * and recomputes their STATUS, just before acting on them. Rows of System V
+ * segments that vanished get nattch -1. Returns 0 or -errno. */
+int scan_refresh(struct seg_list *l);
+void seg_list_free(struct seg_list *l);
+
+/* Opens a target with the library. FLAGS: SHMKIT_RDONLY and/or SHMKIT_RAW.
+ * Without RAW a segment that has no shmkit magic is reopened RAW and *RAW_OUT
+ * set to 1 (foreign segments are all payload). */
+int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out);
+
+/* ---- output.c -------------------------------------------------------- */
+
+enum out_mode { OUT_TABLE, OUT_RAW, OUT_JSON };
+
+struct out_opts {
+    int mode;
+    int bytes;      /* sizes in bytes */
+    int noheadings;
+    int cols[32];   /* column ids, in order */
+    int ncols;
+};
+
+/* Parses "-o LIST" ("+LIST" appends to the defaults) into O. Returns 0 or
+ * EXIT_USAGE after printing the error. */
+int out_columns(struct out_opts *o, const char *list);
+void out_default_columns(struct out_opts *o);
+/* Which columns need the header / the /proc scan. */
+int out_needs_header(const struct out_opts *o);
+int out_needs_procs(const struct out_opts *o);
+void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f);
+void out_help_columns(FILE *f);
+
+/* JSON helpers shared by info/watch. */
+void json_str(FILE *f, const char *s);
+
+/* Key/value output shared by info and watch: aligned "key: value" lines,
+ * JSON object members, or one "key=value ..." line per sample. */
+enum emit_mode { EM_TEXT, EM_JSON, EM_LINE };
+struct emit {
+    FILE *f;
+    int mode;
+    int n; /* members written in the current object/line */
+};
+void emit_str(struct emit *e, const char *key, const char *val); /* NULL val: null / "-" */
+void emit_num(struct emit *e, const char *key, long long v);
+void emit_fmt(struct emit *e, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- layout.c: layout-specific statistics ---------------------------- */
+
+/* What watch remembers between samples to compute rates. */
+struct layout_state {
+    double t;      /* when the previous sample was taken (seconds) */
+    uint64_t v[8]; /* counters of the previous sample */
+    int have;
+};
+/* Emits what the layout held by SEG says about itself (ring fill, bus
+ * subscribers, table rows; a checksum of plain bytes). ST (zeroed before
+ * the first call) and NOW give watch its rates. Returns 0 or a negative
+ * code (the segment is corrupt). */
+int layout_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct layout_state *st,
+                 double now);
+
+/* ---- commands -------------------------------------------------------- */
+
+int cmd_ls(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+
+#endif

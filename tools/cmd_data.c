@@ -1,0 +1,307 @@
+/* cmd_data.c - the bytes inside a segment: `cat`, `dump` (hexdump -C
+ * style) and `write` (stdin into the payload, bounds-checked). */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { O_RAW = 256, O_SEAL };
+
+/* Options every data command shares: the target and --raw. */
+struct data_args {
+    struct targets ts;
+    struct target t;
+    int raw;
+    uint64_t offset, length;
+    int have_length, seal;
+};
+
+static void data_help(const char *cmd)
+{
+    printf("Usage:\n shmkit %s NAME | --id ID | --key KEY | --memfd PID:FD [options]%s\n\n", cmd,
+           !strcmp(cmd, "write") ? " < DATA" : "");
+    if (!strcmp(cmd, "cat"))
+        fputs("Copy the payload (the bytes after the shmkit header) to stdout.\n", stdout);
+    else if (!strcmp(cmd, "dump"))
+        fputs("Hex dump of the payload, in the format of hexdump -C. Offsets count\n"
+              "from the start of the payload.\n",
+              stdout);
+    else
+        fputs("Copy stdin into the payload at OFFSET. Nothing is written if the data\n"
+              "does not fit between OFFSET and the end of the payload. A sealed segment\n"
+              "is only written with --seal, which records the new checksum.\n",
+              stdout);
+    fputs("\nA segment without a shmkit header (foreign or --raw) is all payload.\n\n"
+          "Options:\n"
+          "  -i, --id ID          System V segment by shmid\n"
+          "  -k, --key KEY        System V segment by key\n"
+          "  -m, --memfd PID:FD   memfd held by process PID as descriptor FD\n"
+          "      --raw            the whole segment, header bytes included, unchecked\n",
+          stdout);
+    if (strcmp(cmd, "cat"))
+        fputs("  -o, --offset N       start N bytes into the payload (K/M suffix or 0x hex)\n",
+              stdout);
+    if (!strcmp(cmd, "dump"))
+        fputs("  -n, --length N       dump at most N bytes\n", stdout);
+    if (!strcmp(cmd, "write"))
+        fputs("      --seal           seal the segment after writing\n", stdout);
+    fputs("  -h, --help           display this help\n", stdout);
+}
+
+/* Returns -1 to go on, or the exit status (help shown or usage error). */
+static int data_parse(const char *cmd, int argc, char **argv, struct data_args *a)
+{
+    static const struct option opts[] = {
+        {"id", required_argument, NULL, 'i'},     {"key", required_argument, NULL, 'k'},
+        {"memfd", required_argument, NULL, 'm'},  {"raw", no_argument, NULL, O_RAW},
+        {"offset", required_argument, NULL, 'o'}, {"length", required_argument, NULL, 'n'},
+        {"seal", no_argument, NULL, O_SEAL},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc;
+    int is_cat = !strcmp(cmd, "cat"), is_dump = !strcmp(cmd, "dump");
+    memset(a, 0, sizeof *a);
+    while ((c = getopt_long(argc, argv, ":i:k:m:o:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+        case 'k':
+        case 'm':
+            if ((rc = targets_opt(&a->ts, c, optarg)))
+                return rc;
+            break;
+        case O_RAW:
+            a->raw = 1;
+            break;
+        case 'o':
+            if (is_cat)
+                return cli_usage("--offset", "not an option of cat (see 'shmkit dump')");
+            if (opt_offset("--offset", optarg, &a->offset))
+                return EXIT_USAGE;
+            break;
+        case 'n':
+            if (!is_dump)
+                return cli_usage("--length", "only an option of dump");
+            if (opt_offset("--length", optarg, &a->length))
+                return EXIT_USAGE;
+            a->have_length = 1;
+            break;
+        case O_SEAL:
+            if (strcmp(cmd, "write"))
+                return cli_usage("--seal", "only an option of write");
+            a->seal = 1;
+            break;
+        case 'h':
+            data_help(cmd);
+            return EXIT_OKAY;
+        default:
+            return opt_bad(c, argv);
+        }
+    }
+    if (a->seal && a->raw)
+        return cli_usage("--seal, --raw", "mutually exclusive");
+    if ((rc = targets_names(&a->ts, argc, argv, optind)) || (rc = targets_one(&a->ts, &a->t)))
+        return rc;
+    return -1;
+}
+
+/* Opens the target: read-only unless WRITABLE. Header errors are integrity
+ * failures (exit 3) with a hint that --raw still reads the bytes. */
+static int data_open(const struct data_args *a, int writable, shmkit_seg **seg, int *raw)
+{
+    unsigned flags = (writable ? 0 : SHMKIT_RDONLY) | (a->raw ? SHMKIT_RAW : 0);
+    int rc = open_target(&a->t, flags, seg, raw);
+    if (rc < 0) {
+        int st = cli_fail(a->t.label, rc);
+        if (st == EXIT_INTEGRITY && !a->raw)
+            fprintf(stderr, "shmkit: %s: use --raw to see the bytes anyway\n", a->t.label);
+        return st;
+    }
+    return -1;
+}
+
+int cmd_cat(int argc, char **argv)
+{
+    struct data_args a;
+    shmkit_seg *seg = NULL;
+    int raw, st = data_parse("cat", argc, argv, &a);
+    if (st >= 0 || (st = data_open(&a, 0, &seg, &raw)) >= 0)
+        goto free_args;
+    const char *p = shmkit_seg_data(seg);
+    size_t left = shmkit_seg_size(seg);
+    while (left) {
+        size_t n = left < (1u << 20) ? left : (1u << 20);
+        if (fwrite(p, 1, n, stdout) != n)
+            break; /* reported at exit */
+        p += n;
+        left -= n;
+    }
+    st = EXIT_OKAY;
+    shmkit_close(seg);
+free_args:
+    targets_free(&a.ts);
+    return st;
+}
+
+static void hex_line(uint64_t off, const unsigned char *b, size_t n)
+{
+    char line[100];
+    int k = snprintf(line, sizeof line, "%08llx  ", (unsigned long long)off);
+    for (size_t i = 0; i < 16; i++) {
+        if (i < n)
+            k += snprintf(line + k, sizeof line - (size_t)k, "%02x ", b[i]);
+        else
+            k += snprintf(line + k, sizeof line - (size_t)k, "   ");
+        if (i == 7)
+            line[k++] = ' ';
+    }
+    line[k++] = ' ';
+    line[k++] = '|';
+    for (size_t i = 0; i < n; i++)
+        line[k++] = (b[i] >= 0x20 && b[i] < 0x7f) ? (char)b[i] : '.';
+    line[k++] = '|';
+    line[k++] = '\n';
+    fwrite(line, 1, (size_t)k, stdout);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+    struct data_args a;
+    shmkit_seg *seg = NULL;
+    int raw, st = data_parse("dump", argc, argv, &a);
+    if (st >= 0 || (st = data_open(&a, 0, &seg, &raw)) >= 0)
+        goto free_args;
+    size_t size = shmkit_seg_size(seg);
+    if (a.offset > size) {
+        st = cli_usage("--offset", "%llu is past the end (the payload is %zu bytes)",
+                       (unsigned long long)a.offset, size);
+        goto close_seg;
+    }
+    uint64_t len = size - a.offset;
+    if (a.have_length && a.length < len)
+        len = a.length;
+    const unsigned char *base = (const unsigned char *)shmkit_seg_data(seg) + a.offset;
+    unsigned char prev[16], cur[16];
+    int have_prev = 0, starred = 0;
+    for (uint64_t pos = 0; pos < len; pos += 16) {
+        size_t n = len - pos < 16 ? (size_t)(len - pos) : 16;
+        memcpy(cur, base + pos, n); /* one read of shared bytes per line */
+        if (n == 16 && have_prev && !memcmp(cur, prev, 16)) {
+            if (!starred)
+                fputs("*\n", stdout);
+            starred = 1;
+            continue;
+        }
+        hex_line(a.offset + pos, cur, n);
+        memcpy(prev, cur, n);
+        have_prev = n == 16;
+        starred = 0;
+    }
+    if (len)
+        printf("%08llx\n", (unsigned long long)(a.offset + len));
+    st = EXIT_OKAY;
+close_seg:
+    shmkit_close(seg);
+free_args:
+    targets_free(&a.ts);
+    return st;
+}
+
+/* Reads stdin up to MAX bytes; *TOO_MUCH when more is waiting. */
+static int read_input(size_t max, unsigned char **out, size_t *len, int *too_much)
+{
+    size_t cap = max + 1 < 65536 ? max + 1 : 65536, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    *too_much = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                *too_much = 1;
+                break;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(0, buf + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = -errno;
+            free(buf);
+            return err;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > max)
+        *too_much = 1;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int cmd_write(int argc, char **argv)
+{
+    struct data_args a;
+    shmkit_seg *seg = NULL;
+    unsigned char *data = NULL;
+    int raw, st = data_parse("write", argc, argv, &a);
+    if (st >= 0 || (st = data_open(&a, 1, &seg, &raw)) >= 0)
+        goto free_args;
+    struct shmkit_info info;
+    int rc = shmkit_seg_stat(seg, &info);
+    if (rc < 0) {
+        st = cli_fail(a.t.label, rc);
+        goto close_seg;
+    }
+    if (info.seals & F_SEAL_WRITE) {
+        st = cli_usage(a.t.label, "memfd is sealed against writes by the kernel");
+        goto close_seg;
+    }
+    if (!raw && info.has_header && info.sealed && !a.seal) {
+        st = cli_usage(a.t.label, "segment is sealed (use --seal to write and re-seal it)");
+        goto close_seg;
+    }
+    size_t size = shmkit_seg_size(seg);
+    if (a.offset > size) {
+        st = cli_usage("--offset", "%llu is past the end (the payload is %zu bytes)",
+                       (unsigned long long)a.offset, size);
+        goto close_seg;
+    }
+    size_t room = size - (size_t)a.offset, len = 0;
+    int too_much = 0;
+    rc = read_input(room, &data, &len, &too_much);
+    if (rc < 0) {
+        st = cli_fail("stdin", rc);
+        goto close_seg;
+    }
+    if (too_much) {
+        st = cli_usage(a.t.label,
+                       "input does not fit: %zu bytes from offset %llu to the end; nothing written",
+                       room, (unsigned long long)a.offset);
+        goto free_data;
+    }
+    memcpy((char *)shmkit_seg_data(seg) + a.offset, data, len);
+    st = EXIT_OKAY;
+    if (a.seal && (rc = shmkit_seg_seal(seg)) < 0)
+        st = cli_fail(a.t.label, rc);
+free_data:
+    free(data);
+close_seg:
+    shmkit_close(seg);
+free_args:
+    targets_free(&a.ts);
+    return st;
+}

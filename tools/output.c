@@ -1,0 +1,442 @@
+/*
+ * output.c - the column table, and rows printed as an aligned table, raw
+ * (space-separated, for scripts) or JSON. One table of column descriptors
+ * drives `ls --help`, `-o/--output` and the output, as in lsipc.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum col_id {
+    C_KIND,
+    C_NAME,
+    C_KEY,
+    C_ID,
+    C_PERMS,
+    C_OWNER,
+    C_UID,
+    C_GID,
+    C_SIZE,
+    C_NATTCH,
+    C_HOLDERS,
+    C_CPID,
+    C_LPID,
+    C_CTIME,
+    C_LAYOUT,
+    C_STATUS,
+    C_CREATED,
+    C_SEALED,
+    C_GEN,
+    C_COUNT
+};
+
+enum { J_STR, J_NUM, J_NULL };
+enum { NEED_HEADER = 1, NEED_PROCS = 2 };
+
+static const struct column {
+    const char *name;
+    int right; /* right-aligned in tables */
+    int needs;
+    const char *help;
+} columns[C_COUNT] = {
+    [C_KIND] = {"KIND", 0, 0, "posix, sysv or memfd"},
+    [C_NAME] = {"NAME", 0, 0, "POSIX name, System V key, or memfd:NAME"},
+    [C_KEY] = {"KEY", 0, 0, "System V key"},
+    [C_ID] = {"ID", 1, 0, "System V shmid; PID:FD of a process holding a memfd"},
+    [C_PERMS] = {"PERMS", 0, 0, "permissions"},
+    [C_OWNER] = {"OWNER", 0, 0, "owner's user name"},
+    [C_UID] = {"UID", 1, 0, "owner's user id"},
+    [C_GID] = {"GID", 1, 0, "owner's group id"},
+    [C_SIZE] = {"SIZE", 1, 0, "size in bytes, header included"},
+    [C_NATTCH] = {"NATTCH", 1, NEED_PROCS, "processes attached (mapping it)"},
+    [C_HOLDERS] = {"HOLDERS", 1, NEED_PROCS, "processes holding a descriptor on it"},
+    [C_CPID] = {"CPID", 1, NEED_HEADER, "creator pid (System V: kernel; else shmkit header)"},
+    [C_LPID] = {"LPID", 1, 0, "last pid to attach or detach (System V)"},
+    [C_CTIME] = {"CTIME", 0, 0, "time of last change"},
+    [C_LAYOUT] = {"LAYOUT", 0, NEED_HEADER, "raw, bytes, ring, bus or table"},
+    [C_STATUS] = {"STATUS", 0, NEED_HEADER | NEED_PROCS,
+                  "ok, stale, corrupt, foreign (or unknown)"},
+    [C_CREATED] = {"CREATED", 0, NEED_HEADER, "creation time from the shmkit header"},
+    [C_SEALED] = {"SEALED", 0, NEED_HEADER, "yes when a payload checksum is recorded"},
+    [C_GEN] = {"GEN", 1, NEED_HEADER, "header generation counter"},
+};
+
+static const int default_cols[] = {C_KIND,   C_NAME, C_ID,    C_PERMS,  C_OWNER, C_SIZE,
+                                   C_NATTCH, C_CPID, C_LPID,  C_CTIME, C_LAYOUT, C_STATUS};
+
+void out_default_columns(struct out_opts *o)
+{
+    o->ncols = 0;
+    for (size_t i = 0; i < sizeof default_cols / sizeof default_cols[0]; i++)
+        o->cols[o->ncols++] = default_cols[i];
+}
+
+int out_columns(struct out_opts *o, const char *list)
+{
+    if (list[0] == '+')
+        list++;
+    else
+        o->ncols = 0;
+    if (!*list)
+        return cli_usage("--output", "empty column list");
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int found = -1;
+        for (int c = 0; c < C_COUNT; c++)
+            if (strlen(columns[c].name) == len && !strncasecmp(columns[c].name, p, len))
+                found = c;
+        if (found < 0)
+            return cli_usage("--output", "'%.*s': unknown column", (int)len, p);
+        if (o->ncols == (int)(sizeof o->cols / sizeof o->cols[0]))
+            return cli_usage("--output", "too many columns");
+        o->cols[o->ncols++] = found;
+        if (!comma)
+            break;
+        p = comma + 1;
+        if (!*p)
+            return cli_usage("--output", "'%s': trailing comma", list);
+    }
+    return 0;
+}
+
+int out_needs_header(const struct out_opts *o)
+{
+    for (int i = 0; i < o->ncols; i++)
+        if (columns[o->cols[i]].needs & NEED_HEADER)
+            return 1;
+    return 0;
+}
+
+int out_needs_procs(const struct out_opts *o)
+{
+    for (int i = 0; i < o->ncols; i++)
+        if (columns[o->cols[i]].needs & NEED_PROCS)
+            return 1;
+    return 0;
+}
+
+void out_help_columns(FILE *f)
+{
+    for (int c = 0; c < C_COUNT; c++)
+        fprintf(f, "  %8s  %s\n", columns[c].name, columns[c].help);
+}
+
+static const char *kind_name(int kind)
+{
+    switch (kind) {
+    case SHMKIT_POSIX:
+        return "posix";
+    case SHMKIT_SYSV:
+        return "sysv";
+    case SHMKIT_MEMFD:
+        return "memfd";
+    default:
+        return "?";
+    }
+}
+
+/* The value of column C for row R: a string (in BUF or static) and its JSON type. */
+static const char *cell(const struct out_opts *o, const struct seg_row *r, int c, char *buf,
+                        size_t len, int *jt)
+{
+    int hdr = r->hdr_rc == 0;
+    *jt = J_STR;
+    switch (c) {
+    case C_KIND:
+        return kind_name(r->kind);
+    case C_NAME:
+        if (r->kind == SHMKIT_MEMFD) {
+            snprintf(buf, len, "memfd:%s", r->name);
+            return buf;
+        }
+        return r->name;
+    case C_KEY:
+        if (r->kind != SHMKIT_SYSV)
+            break;
+        snprintf(buf, len, "0x%08x", (unsigned)r->key);
+        return buf;
+    case C_ID:
+        if (r->kind == SHMKIT_SYSV) {
+            *jt = J_NUM;
+            snprintf(buf, len, "%d", r->shmid);
+        } else if (r->kind == SHMKIT_MEMFD) {
+            snprintf(buf, len, "%d:%d", r->memfd_pid, r->memfd_fd);
+        } else {
+            break;
+        }
+        return buf;
+    case C_PERMS:
+        return fmt_perms(r->mode, buf, len);
+    case C_OWNER:
+        return user_name(r->uid);
+    case C_UID:
+    case C_GID:
+        *jt = J_NUM;
+        snprintf(buf, len, "%u", c == C_UID ? r->uid : r->gid);
+        return buf;
+    case C_SIZE:
+        if (o->bytes || o->mode == OUT_JSON) {
+            *jt = J_NUM;
+            snprintf(buf, len, "%llu", (unsigned long long)r->size);
+            return buf;
+        }
+        return fmt_human(r->size, buf, len);
+    case C_NATTCH:
+    case C_HOLDERS: {
+        int64_t v = c == C_NATTCH ? r->nattch : r->holders;
+        if (v < 0)
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%lld", (long long)v);
+        return buf;
+    }
+    case C_CPID:
+    case C_LPID: {
+        int32_t v = 0;
+        if (r->kind == SHMKIT_SYSV)
+            v = c == C_CPID ? r->cpid : r->lpid;
+        else if (c == C_CPID && hdr)
+            v = r->hdr.creator_pid;
+        else
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%d", v);
+        return buf;
+    }
+    case C_CTIME:
+    case C_CREATED: {
+        int64_t t = c == C_CTIME ? r->ctime : (hdr ? r->hdr.created : 0);
+        if (t <= 0)
+            break;
+        return o->mode == OUT_TABLE ? fmt_time_short(t, buf, len) : fmt_time_iso(t, buf, len);
+    }
+    case C_LAYOUT:
+        if (hdr)
+            return shmkit_layout_name(r->hdr.layout);
+        if (r->hdr_rc == SHMKIT_ENOTSHMKIT)
+            return "raw";
+        if (r->status == ST_CORRUPT)
+            return "?";
+        break;
+    case C_STATUS:
+        return status_name(r->status);
+    case C_SEALED:
+        if (!hdr)
+            break;
+        return r->hdr.sealed ? "yes" : "no";
+    case C_GEN:
+        if (!hdr)
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%llu", (unsigned long long)r->hdr.generation);
+        return buf;
+    }
+    *jt = J_NULL;
+    return "-";
+}
+
+/* Table and raw output escape what would break a line or a field. */
+static void put_escaped(FILE *f, const char *s, int raw, int width, int right)
+{
+    char tmp[1200];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n < sizeof tmp - 5; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '\\' || (raw && *p == ' '))
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\x%02x", *p);
+        else
+            tmp[n++] = (char)*p;
+    }
+    tmp[n] = '\0';
+    if (width > 0)
+        fprintf(f, right ? "%*s" : "%-*s", width, tmp);
+    else
+        fputs(tmp, f);
+}
+
+static size_t escaped_len(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p < 0x20 || *p == 0x7f || *p == '\\') ? 4 : 1;
+    return n;
+}
+
+/* Length of a valid UTF-8 sequence at P, or 0. */
+static int utf8_len(const unsigned char *p)
+{
+    int n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+    if (*p >= 0xf5)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', f);
+            fputc(*p, f);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(f, "\\u%04x", *p);
+        } else if (*p >= 0x80) {
+            int n = utf8_len(p);
+            if (n) {
+                fwrite(p, 1, (size_t)n, f);
+                p += n - 1;
+            } else {
+                fprintf(f, "\\u%04x", *p); /* a stray byte, read as Latin-1 */
+            }
+        } else {
+            fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void lower(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        buf[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    buf[i] = '\0';
+}
+
+static void print_json(const struct out_opts *o, const struct seg_list *l, FILE *f)
+{
+    char buf[512], key[32];
+    int jt;
+    fputs("{\n  \"segments\": [", f);
+    for (size_t i = 0; i < l->n; i++) {
+        fputs(i ? ",\n    {" : "\n    {", f);
+        for (int k = 0; k < o->ncols; k++) {
+            const char *v = cell(o, &l->v[i], o->cols[k], buf, sizeof buf, &jt);
+            lower(columns[o->cols[k]].name, key, sizeof key);
+            fprintf(f, "%s\"%s\": ", k ? ", " : "", key);
+            if (jt == J_NULL)
+                fputs("null", f);
+            else if (jt == J_NUM)
+                fputs(v, f);
+            else
+                json_str(f, v);
+        }
+        fputc('}', f);
+    }
+    fputs(l->n ? "\n  ]\n}\n" : "]\n}\n", f);
+}
+
+void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f)
+{
+    char buf[512];
+    int jt, width[C_COUNT] = {0};
+    if (o->mode == OUT_JSON) {
+        print_json(o, l, f);
+        return;
+    }
+    if (o->mode == OUT_TABLE) {
+        for (int k = 0; k < o->ncols; k++) {
+            if (!o->noheadings)
+                width[k] = (int)strlen(columns[o->cols[k]].name);
+            for (size_t i = 0; i < l->n; i++) {
+                int w = (int)escaped_len(cell(o, &l->v[i], o->cols[k], buf, sizeof buf, &jt));
+                if (w > width[k])
+                    width[k] = w;
+            }
+        }
+    }
+    int raw = o->mode == OUT_RAW;
+    if (!o->noheadings) {
+        for (int k = 0; k < o->ncols; k++) {
+            const struct column *c = &columns[o->cols[k]];
+            int last = k == o->ncols - 1;
+            put_escaped(f, c->name, raw, raw || (last && !c->right) ? 0 : width[k], c->right);
+            fputc(last ? '\n' : ' ', f);
+        }
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        for (int k = 0; k < o->ncols; k++) {
+            const struct column *c = &columns[o->cols[k]];
+            int last = k == o->ncols - 1;
+            const char *v = cell(o, &l->v[i], o->cols[k], buf, sizeof buf, &jt);
+            put_escaped(f, v, raw, raw || (last && !c->right) ? 0 : width[k], c->right);
+            fputc(last ? '\n' : ' ', f);
+        }
+    }
+}
+
+/* ---- key/value emitter ---- */
+
+static void emit_key(struct emit *e, const char *key)
+{
+    switch (e->mode) {
+    case EM_JSON:
+        fputs(e->n ? ", " : "", e->f);
+        json_str(e->f, key);
+        fputs(": ", e->f);
+        break;
+    case EM_LINE:
+        fprintf(e->f, "%s%s=", e->n ? " " : "", key);
+        break;
+    default:
+        fprintf(e->f, "%-15s ", key);
+        break;
+    }
+    e->n++;
+}
+
+static void emit_end(struct emit *e)
+{
+    if (e->mode == EM_TEXT)
+        fputc('\n', e->f);
+}
+
+void emit_str(struct emit *e, const char *key, const char *val)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s:", key);
+    emit_key(e, e->mode == EM_TEXT ? k : key);
+    if (e->mode == EM_JSON) {
+        if (val)
+            json_str(e->f, val);
+        else
+            fputs("null", e->f);
+    } else if (e->mode == EM_LINE && val && strpbrk(val, " \"")) {
+        fputc('"', e->f); /* one field per value: quote the ones with spaces */
+        for (const char *p = val; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                fputc('\\', e->f);
+            fputc(*p, e->f);
+        }
+        fputc('"', e->f);
+    } else {
+        put_escaped(e->f, val ? val : "-", 0, 0, 0);
+    }
+    emit_end(e);
+}
+
+void emit_num(struct emit *e, const char *key, long long v)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s:", key);
+    emit_key(e, e->mode == EM_TEXT ? k : key);
+    fprintf(e->f, "%lld", v);
+    emit_end(e);
+}
+
+void emit_fmt(struct emit *e, const char *key, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    emit_str(e, key, buf);
+}

@@ -1,0 +1,464 @@
+/* util.c - errors, option parsing and formatting shared by the commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cli_cmd;
+
+static void verr(const char *what, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fputs("shmkit: ", stderr);
+    if (what)
+        fprintf(stderr, "%s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_err(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(what, fmt, ap);
+    va_end(ap);
+}
+
+int cli_usage(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(what, fmt, ap);
+    va_end(ap);
+    if (cli_cmd)
+        fprintf(stderr, "try 'shmkit %s --help'\n", cli_cmd);
+    else
+        fputs("try 'shmkit --help'\n", stderr);
+    return EXIT_USAGE;
+}
+
+int cli_status(int code)
+{
+    switch (code) {
+    case 0:
+        return EXIT_OKAY;
+    /* what the user typed or named is wrong */
+    case -ENOENT:
+    case -EINVAL:
+    case -EEXIST:
+    case -EIDRM:
+    case SHMKIT_EBADNAME:
+    case SHMKIT_EBADKEY:
+    case SHMKIT_EBADSIZE:
+    case SHMKIT_ELAYOUT:
+    case SHMKIT_ENOTSEALED:
+        return EXIT_USAGE;
+    /* the segment failed its integrity check */
+    case SHMKIT_ENOTSHMKIT:
+    case SHMKIT_EVERSION:
+    case SHMKIT_EBADHEADER:
+    case SHMKIT_ETAMPERED:
+    case SHMKIT_ETRUNCATED:
+    case SHMKIT_ECORRUPT:
+        return EXIT_INTEGRITY;
+    default:
+        return EXIT_SYSTEM;
+    }
+}
+
+int cli_fail(const char *what, int code)
+{
+    const char *why = shmkit_strerror(code);
+    if (code == -ENOENT)
+        why = "no such segment";
+    else if (code == -EEXIST)
+        why = "already exists";
+    cli_err(what, "%s", why);
+    return cli_status(code);
+}
+
+/* ---- option parsing ---- */
+
+int opt_size(const char *opt, const char *arg, uint64_t *out)
+{
+    int rc = shmkit_parse_size(arg, out);
+    if (rc == -ERANGE)
+        return cli_usage(opt, "'%s': size too large", arg);
+    if (rc < 0)
+        return cli_usage(opt, "'%s': invalid size (use a number with an optional K, M, G, T suffix)",
+                         arg);
+    return 0;
+}
+
+int opt_offset(const char *opt, const char *arg, uint64_t *out)
+{
+    if (arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X')) {
+        char *end;
+        errno = 0;
+        if (!arg[2] || arg[2] == '-' || arg[2] == '+')
+            return cli_usage(opt, "'%s': invalid number", arg);
+        unsigned long long v = strtoull(arg + 2, &end, 16);
+        if (errno == ERANGE)
+            return cli_usage(opt, "'%s': number too large", arg);
+        if (*end)
+            return cli_usage(opt, "'%s': invalid number", arg);
+        *out = v;
+        return 0;
+    }
+    return opt_size(opt, arg, out);
+}
+
+int opt_key(const char *opt, const char *arg, int32_t *out)
+{
+    if (shmkit_parse_key(arg, out) < 0)
+        return cli_usage(opt, "'%s': invalid key (use decimal or 0x hex, 32 bits)", arg);
+    if (*out == 0)
+        return cli_usage(opt, "'%s': key 0 is IPC_PRIVATE (use --private or --id)", arg);
+    return 0;
+}
+
+int opt_id(const char *opt, const char *arg, int *out)
+{
+    char *end;
+    errno = 0;
+    if (!*arg || *arg == '-' || *arg == '+' || *arg == ' ')
+        return cli_usage(opt, "'%s': invalid id", arg);
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || v < 0 || v > INT_MAX)
+        return cli_usage(opt, "'%s': invalid id", arg);
+    *out = (int)v;
+    return 0;
+}
+
+int opt_mode(const char *opt, const char *arg, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*arg || *arg == '-' || *arg == '+' || *arg == ' ')
+        return cli_usage(opt, "'%s': invalid mode (use octal like 0640)", arg);
+    unsigned long v = strtoul(arg, &end, 8);
+    if (errno || *end || v > 0777)
+        return cli_usage(opt, "'%s': invalid mode (use octal like 0640)", arg);
+    if (v == 0)
+        return cli_usage(opt, "'%s': mode 0 would lock everyone out", arg);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int opt_interval(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0.05 && v <= 3600))
+        return cli_usage(opt, "'%s': invalid interval (seconds, 0.05 to 3600)", arg);
+    *out = v;
+    return 0;
+}
+
+int opt_ftok(const char *opt, char *arg, const char **path, int *proj)
+{
+    char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || !colon[1])
+        return cli_usage(opt, "'%s': expected PATH:PROJ", arg);
+    *colon = '\0';
+    const char *p = colon + 1;
+    char *end;
+    errno = 0;
+    long v = strtol(p, &end, 0);
+    if (*p >= '0' && *p <= '9' && !*end && !errno) {
+        if (v < 1 || v > 255) {
+            *colon = ':';
+            return cli_usage(opt, "'%s': PROJ must be 1..255 or one character", arg);
+        }
+    } else if (p[0] && !p[1]) {
+        v = (unsigned char)p[0];
+    } else {
+        *colon = ':';
+        return cli_usage(opt, "'%s': PROJ must be 1..255 or one character", arg);
+    }
+    *path = arg;
+    *proj = (int)v;
+    return 0;
+}
+
+int opt_bad(int c, char **argv)
+{
+    extern int optind, optopt;
+    const char *arg = argv[optind - 1];
+    if (c == ':') {
+        if (optopt)
+            return cli_usage(NULL, "-%c: missing argument", optopt);
+        return cli_usage(arg, "missing argument");
+    }
+    if (optopt)
+        return cli_usage(NULL, "-%c: unknown option", optopt);
+    return cli_usage(arg, "unknown option");
+}
+
+/* ---- targets ---- */
+
+int target_name(struct target *t, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    if (shmkit_name_check(name) < 0) {
+        if (name[0] && name[0] != '/')
+            return cli_usage(name, "invalid segment name (POSIX names start with '/', "
+                                   "e.g. /%s)", name);
+        return cli_usage(name[0] ? name : "''", "invalid segment name");
+    }
+    t->type = T_NAME;
+    t->name = name;
+    snprintf(t->label, sizeof t->label, "%s", name);
+    return 0;
+}
+
+void target_id(struct target *t, int id)
+{
+    memset(t, 0, sizeof *t);
+    t->type = T_ID;
+    t->id = id;
+    snprintf(t->label, sizeof t->label, "id %d", id);
+}
+
+void target_key(struct target *t, int32_t key)
+{
+    memset(t, 0, sizeof *t);
+    t->type = T_KEY;
+    t->key = key;
+    snprintf(t->label, sizeof t->label, "key 0x%08x", (unsigned)key);
+}
+
+int target_memfd(struct target *t, const char *opt, const char *arg)
+{
+    int pid = 0, fd = 0;
+    char tail;
+    memset(t, 0, sizeof *t);
+    if (sscanf(arg, "%d:%d%c", &pid, &fd, &tail) != 2 || pid <= 0 || fd < 0)
+        return cli_usage(opt, "'%s': expected PID:FD", arg);
+    t->type = T_MEMFD;
+    t->pid = pid;
+    t->fd = fd;
+    snprintf(t->label, sizeof t->label, "memfd %d:%d", pid, fd);
+    return 0;
+}
+
+/* ---- formatting ---- */
+
+const char *fmt_human(uint64_t bytes, char *buf, size_t len)
+{
+    static const char units[] = "BKMGTPE";
+    int e = 0;
+    while (e < 6 && bytes >= (1ull << (10 * (e + 1))))
+        e++;
+    if (e == 0) {
+        snprintf(buf, len, "%llu", (unsigned long long)bytes);
+        return buf;
+    }
+    /* tenths of the unit, rounded to nearest */
+    unsigned __int128 unit = (unsigned __int128)1 << (10 * e);
+    uint64_t tenths = (uint64_t)(((unsigned __int128)bytes * 10 + unit / 2) / unit);
+    if (tenths >= 10240 && e < 6) {
+        e++;
+        unit <<= 10;
+        tenths = (uint64_t)(((unsigned __int128)bytes * 10 + unit / 2) / unit);
+    }
+    if (tenths % 10)
+        snprintf(buf, len, "%llu.%llu%c", (unsigned long long)(tenths / 10),
+                 (unsigned long long)(tenths % 10), units[e]);
+    else
+        snprintf(buf, len, "%llu%c", (unsigned long long)(tenths / 10), units[e]);
+    return buf;
+}
+
+const char *fmt_perms(uint32_t mode, char *buf, size_t len)
+{
+    static const char rwx[] = "rwxrwxrwx";
+    if (len < 10)
+        return "";
+    for (int i = 0; i < 9; i++)
+        buf[i] = (mode & (1u << (8 - i))) ? rwx[i] : '-';
+    buf[9] = '\0';
+    return buf;
+}
+
+struct uname_cache {
+    uint32_t uid;
+    char *name;
+};
+static struct uname_cache *unames;
+static size_t n_unames;
+
+const char *user_name(uint32_t uid)
+{
+    for (size_t i = 0; i < n_unames; i++)
+        if (unames[i].uid == uid)
+            return unames[i].name;
+    char tmp[32];
+    struct passwd *pw = getpwuid((uid_t)uid);
+    const char *s = pw ? pw->pw_name : tmp;
+    if (!pw)
+        snprintf(tmp, sizeof tmp, "%u", uid);
+    struct uname_cache *n = realloc(unames, (n_unames + 1) * sizeof *n);
+    char *dup = strdup(s);
+    if (!n || !dup) {
+        free(dup);
+        if (n)
+            unames = n;
+        return "?";
+    }
+    unames = n;
+    unames[n_unames].uid = uid;
+    unames[n_unames].name = dup;
+    return unames[n_unames++].name;
+}
+
+const char *fmt_time_short(int64_t t, char *buf, size_t len)
+{
+    if (t <= 0) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    time_t now = time(NULL), tt = (time_t)t;
+    struct tm a, b;
+    localtime_r(&tt, &a);
+    localtime_r(&now, &b);
+    if (a.tm_year == b.tm_year && a.tm_yday == b.tm_yday)
+        strftime(buf, len, "%H:%M", &a);
+    else if (a.tm_year == b.tm_year)
+        strftime(buf, len, "%b%d", &a);
+    else
+        strftime(buf, len, "%Y", &a);
+    return buf;
+}
+
+const char *fmt_time_iso(int64_t t, char *buf, size_t len)
+{
+    if (t <= 0) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    time_t tt = (time_t)t;
+    struct tm a;
+    localtime_r(&tt, &a);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &a);
+    return buf;
+}
+
+const char *proc_comm(int pid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    buf[n] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+    return buf;
+}
+
+static void on_sigbus(int sig)
+{
+    static const char msg[] = "shmkit: segment was truncated while being read (SIGBUS)\n";
+    (void)sig;
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(EXIT_SYSTEM);
+}
+
+void guard_sigbus(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+static struct target *targets_add(struct targets *ts)
+{
+    if (ts->n == ts->cap) {
+        int cap = ts->cap ? ts->cap * 2 : 8;
+        struct target *v = realloc(ts->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return NULL;
+        ts->v = v;
+        ts->cap = cap;
+    }
+    return &ts->v[ts->n++];
+}
+
+int targets_opt(struct targets *ts, int c, const char *arg)
+{
+    struct target *t = targets_add(ts);
+    if (!t) {
+        cli_err(NULL, "out of memory");
+        return EXIT_SYSTEM;
+    }
+    int rc = 0, id;
+    int32_t key;
+    switch (c) {
+    case 'i':
+        if ((rc = opt_id("--id", arg, &id)) == 0)
+            target_id(t, id);
+        break;
+    case 'k':
+        if ((rc = opt_key("--key", arg, &key)) == 0)
+            target_key(t, key);
+        break;
+    default:
+        rc = target_memfd(t, "--memfd", arg);
+        break;
+    }
+    if (rc)
+        ts->n--;
+    return rc;
+}
+
+int targets_names(struct targets *ts, int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; i++) {
+        struct target *t = targets_add(ts);
+        if (!t) {
+            cli_err(NULL, "out of memory");
+            return EXIT_SYSTEM;
+        }
+        int rc = target_name(t, argv[i]);
+        if (rc) {
+            ts->n--;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void targets_free(struct targets *ts)
+{
+    free(ts->v);
+    memset(ts, 0, sizeof *ts);
+}
+
+int targets_one(const struct targets *ts, struct target *t)
+{
+    if (ts->n == 0)
+        return cli_usage(NULL, "no segment named (give NAME, --id ID or --key KEY)");
+    if (ts->n > 1)
+        return cli_usage(ts->v[1].label, "one segment at a time");
+    *t = ts->v[0];
+    return 0;
+}
