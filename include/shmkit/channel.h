@@ -1,11 +1,318 @@
 /*
- * shmkit/channel.h - (being written). Included by <shmkit.h>; do not include it directly.
+ * shmkit/channel.h - moving messages between processes: ring and bus.
+ * Included by <shmkit.h>; do not include it directly.
+ *
+ * Both channels live entirely inside a shmkit segment's payload (layout tag
+ * "ring" or "bus" in the header, geometry in the header's layout
+ * parameters and again in a control block with its own magic at the start
+ * of the payload; attach checks that both agree before trusting anything).
+ *
+ * RING - one producer (or several, with SHMKIT_RING_MULTI), one consumer,
+ * variable-size messages, zero-copy on both sides:
+ *
+ *     producer                              consumer
+ *     void *p;                              const void *p; size_t n;
+ *     shmkit_ring_reserve(r, 100, &p, -1);  shmkit_ring_peek(r, &p, &n, -1);
+ *     ...write up to 100 bytes at p...      ...read n bytes at p...
+ *     shmkit_ring_commit(r, 100);           shmkit_ring_release(r);
+ *
+ * or copying with shmkit_ring_send / shmkit_ring_recv. A message is either
+ * wholly visible or not at all: a producer killed between reserve and
+ * commit leaves nothing the consumer can see, and the next producer that
+ * attaches takes the ring over.
+ *
+ * BUS - one publisher, up to max_subs subscribers (chosen at creation,
+ * 1..4096), each with its own cursor, joining and leaving at any time.
+ * Fixed slots of up to msg_max bytes. Two modes: back-pressure (the
+ * publisher waits for the slowest live subscriber) and SHMKIT_BUS_LOSSY
+ * (the publisher never waits; a subscriber that falls behind skips ahead
+ * and is told how many messages it lost).
+ *
+ * TIMEOUTS (every blocking call): relative nanoseconds; 0 = try once and
+ * return -EAGAIN at once, negative = no limit. A blocking call spins for
+ * a short while (see shmkit_ring_set_spin), then sleeps on a futex; the
+ * other side makes the wake-up system call only when someone sleeps.
+ * While asleep, the caller checks every SHMKIT_CHAN_SLICE_NS whether its
+ * peer is still alive.
+ *
+ * PEER DEATH: every producer, consumer, publisher and subscriber registers
+ * an owner record (pid + start time). A blocking call that cannot proceed
+ * because its peer died (or closed) returns SHMKIT_EPEERDEAD instead of
+ * waiting forever. A dead subscriber is dropped from a back-pressure bus.
+ *
+ * HOSTILE BYTES: every index and length read from the segment is checked;
+ * corruption gives SHMKIT_ECORRUPT, never an out-of-bounds access.
+ *
+ * THREADS: a handle is used by one thread at a time.
  */
 #ifndef SHMKIT_CHANNEL_H
 #define SHMKIT_CHANNEL_H
 
 #ifndef SHMKIT_H
 #error "include <shmkit.h>, not <shmkit/channel.h>"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How often a sleeping channel call wakes up to check its peer's liveness. */
+#define SHMKIT_CHAN_SLICE_NS 20000000 /* 20 ms */
+
+/* ------------------------------------------------------------------------
+ * RING
+ * ------------------------------------------------------------------------ */
+
+typedef struct shmkit_ring shmkit_ring;
+
+enum shmkit_ring_flags {
+    SHMKIT_RING_PRODUCER = 1u << 0, /* attach as (a) producer                      */
+    SHMKIT_RING_CONSUMER = 1u << 1, /* attach as the consumer                       */
+    SHMKIT_RING_MULTI = 1u << 2,    /* create: several producers (serialised by a  */
+                                    /* crash-safe lock in the segment)             */
+    SHMKIT_RING_TAKEOVER = 1u << 3  /* attach: replace a live consumer / producer  */
+                                    /* (single-producer ring) instead of -EBUSY    */
+};
+
+/* Most producers a SHMKIT_RING_MULTI ring accepts at once. */
+#define SHMKIT_RING_MAX_PRODUCERS 32
+
+/* Payload bytes a ring of CAPACITY data bytes needs (control block
+ * included); pass it as shmkit_opts.size. 0 if CAPACITY is not a power of
+ * two in [SHMKIT_RING_MIN_CAP, 2^40]. */
+#define SHMKIT_RING_MIN_CAP 256
+SHMKIT_API size_t shmkit_ring_size_for(size_t capacity);
+
+/* Initialises a ring in SEG's payload (overwriting it), records layout
+ * "ring" in the header, and attaches the caller with the role in FLAGS.
+ * CAPACITY: data bytes, a power of two >= SHMKIT_RING_MIN_CAP; 0 = the
+ * largest power of two that fits the payload. FLAGS: exactly one of
+ * SHMKIT_RING_PRODUCER / SHMKIT_RING_CONSUMER, optionally SHMKIT_RING_MULTI.
+ * The largest message is shmkit_ring_max_msg() = CAPACITY/2 - 16 bytes.
+ * Errors:
+ *   -EINVAL           R or SEG NULL, bad role flags, CAPACITY not a power of
+ *                     two or below SHMKIT_RING_MIN_CAP
+ *   SHMKIT_EBADSIZE   the payload is smaller than shmkit_ring_size_for(CAPACITY)
+ *   -EBADF            SEG is read-only
+ *   -ENOMEM           out of memory for the handle
+ *   any error of shmkit_seg_set_layout or shmkit_owner_self */
+SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capacity,
+                                  unsigned flags);
+
+/* Attaches to the ring in SEG as producer or consumer (FLAGS), after
+ * validating the header's layout and parameters, the control block and the
+ * current indices. A producer whose predecessor died takes the ring over
+ * (counted in stats.takeovers); a message that predecessor left half
+ * written is discarded. Errors:
+ *   -EINVAL            R or SEG NULL, bad role flags
+ *   SHMKIT_ELAYOUT     SEG does not hold a ring
+ *   SHMKIT_ECORRUPT    control block or indices fail validation
+ *   SHMKIT_EVERSION    control block of an unknown version
+ *   -EBUSY             the role is held by a live process (no TAKEOVER), or
+ *                      all SHMKIT_RING_MAX_PRODUCERS slots are taken
+ *   -EBADF             SEG is read-only
+ *   -ENOMEM, or an error of shmkit_owner_self */
+SHMKIT_API int shmkit_ring_attach(shmkit_ring **r, shmkit_seg *seg, unsigned flags);
+
+/* Detaches (the peer then sees SHMKIT_EPEERDEAD once the ring drains) and
+ * frees R. A reservation not committed is dropped. The segment stays open.
+ * Accepts NULL. Returns 0. */
+SHMKIT_API int shmkit_ring_close(shmkit_ring *r);
+
+/* Data capacity in bytes, and the largest message it accepts. */
+SHMKIT_API size_t shmkit_ring_capacity(const shmkit_ring *r);
+SHMKIT_API size_t shmkit_ring_max_msg(const shmkit_ring *r);
+
+/* How long a blocking call spins before it sleeps, in nanoseconds (default
+ * 50 us). Negative: never sleep (busy-poll; still honours the timeout). */
+SHMKIT_API void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns);
+
+/* Producer: reserves LEN contiguous bytes and stores their address in *P
+ * (8-byte aligned). Write the message there, then shmkit_ring_commit. On a
+ * SHMKIT_RING_MULTI ring this holds the producers' lock until commit or
+ * cancel. Errors:
+ *   -EINVAL            bad arguments, not a producer, a reservation is open
+ *   SHMKIT_ETOOBIG     LEN > shmkit_ring_max_msg()
+ *   -EAGAIN            TIMEOUT_NS == 0 and no room
+ *   -ETIMEDOUT         no room within TIMEOUT_NS
+ *   SHMKIT_EPEERDEAD   no room and the consumer died or closed
+ *   SHMKIT_ECORRUPT    the consumer's index is out of range
+ *   -EINTR             a signal arrived while asleep */
+SHMKIT_API int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns);
+
+/* Publishes the reserved message with its final length LEN (<= the length
+ * reserved). Returns 0, or -EINVAL (nothing reserved, LEN too long). */
+SHMKIT_API int shmkit_ring_commit(shmkit_ring *r, size_t len);
+
+/* Drops the open reservation (nothing becomes visible). Returns 0 or
+ * -EINVAL (nothing reserved). */
+SHMKIT_API int shmkit_ring_cancel(shmkit_ring *r);
+
+/* Consumer: waits for the next message and returns its address and length
+ * without copying. Valid until shmkit_ring_release. Calling peek again
+ * before release returns the same message. Errors:
+ *   -EINVAL            bad arguments, not the consumer
+ *   -EAGAIN            TIMEOUT_NS == 0 and the ring is empty
+ *   -ETIMEDOUT         still empty after TIMEOUT_NS
+ *   SHMKIT_EPEERDEAD   empty and every producer died or closed
+ *   SHMKIT_ECORRUPT    a record header is invalid (length, position)
+ *   -EINTR             a signal arrived while asleep */
+SHMKIT_API int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns);
+
+/* Consumer: frees the message returned by peek. Returns 0 or -EINVAL
+ * (nothing peeked). */
+SHMKIT_API int shmkit_ring_release(shmkit_ring *r);
+
+/* Copying helpers: reserve+memcpy+commit, and peek+memcpy+release.
+ * send returns 0 or an error of reserve. recv returns the message length
+ * (>= 0), -EMSGSIZE if it is longer than CAP (the message stays queued;
+ * peek it to learn its length), or an error of peek. */
+SHMKIT_API int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns);
+SHMKIT_API int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * BUS
+ * ------------------------------------------------------------------------ */
+
+typedef struct shmkit_bus shmkit_bus; /* the publisher's handle */
+typedef struct shmkit_sub shmkit_sub; /* a subscriber's handle  */
+
+enum shmkit_bus_flags {
+    SHMKIT_BUS_LOSSY = 1u << 0 /* the publisher never waits for subscribers */
+};
+
+#define SHMKIT_BUS_MAX_SUBS 4096
+
+/* Payload bytes a bus needs; 0 for invalid geometry (SLOTS not a power of
+ * two in [2, 2^24], MSG_MAX 0 or > 2^30, MAX_SUBS 0 or > SHMKIT_BUS_MAX_SUBS). */
+SHMKIT_API size_t shmkit_bus_size_for(size_t slots, size_t msg_max, unsigned max_subs);
+
+/* Initialises a bus in SEG's payload (layout "bus") and attaches the caller
+ * as its publisher. SLOTS messages of at most MSG_MAX bytes each are kept;
+ * MAX_SUBS subscribers may be joined at once. FLAGS: 0 (back-pressure) or
+ * SHMKIT_BUS_LOSSY. Errors: -EINVAL (NULL, bad geometry or flags),
+ * SHMKIT_EBADSIZE (payload < shmkit_bus_size_for), -EBADF (read-only),
+ * -ENOMEM, errors of shmkit_seg_set_layout / shmkit_owner_self. */
+SHMKIT_API int shmkit_bus_create(shmkit_bus **b, shmkit_seg *seg, size_t slots, size_t msg_max,
+                                 unsigned max_subs, unsigned flags);
+
+/* Attaches as the publisher of an existing bus (after validation).
+ * Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT, SHMKIT_EVERSION, -EBADF,
+ * -EBUSY (a live publisher is attached), -ENOMEM. */
+SHMKIT_API int shmkit_bus_attach(shmkit_bus **b, shmkit_seg *seg);
+
+/* Detaches the publisher (subscribers then see SHMKIT_EPEERDEAD once they
+ * have read everything) and frees B. Accepts NULL. Returns 0. */
+SHMKIT_API int shmkit_bus_close(shmkit_bus *b);
+
+/* Spin time before sleeping, as shmkit_ring_set_spin (default 50 us). */
+SHMKIT_API void shmkit_bus_set_spin(shmkit_bus *b, int64_t spin_ns);
+SHMKIT_API void shmkit_sub_set_spin(shmkit_sub *s, int64_t spin_ns);
+
+/* Largest message of the bus. */
+SHMKIT_API size_t shmkit_bus_msg_max(const shmkit_bus *b);
+
+/* Publisher, zero-copy: lends the next slot (*P, 8-byte aligned, LEN
+ * bytes); fill it, then shmkit_bus_publish. In back-pressure mode waits
+ * until the slowest live subscriber has read the slot's previous message.
+ * Errors:
+ *   -EINVAL            bad arguments, a loan is already open
+ *   SHMKIT_ETOOBIG     LEN > msg_max
+ *   -EAGAIN            TIMEOUT_NS == 0 and a subscriber still holds the slot
+ *   -ETIMEDOUT         still held after TIMEOUT_NS
+ *   SHMKIT_ECORRUPT    a subscriber record is out of range
+ *   -EINTR             a signal arrived while asleep
+ * (lossy mode returns only -EINVAL / SHMKIT_ETOOBIG) */
+SHMKIT_API int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns);
+
+/* Publishes the loaned slot with final length LEN (<= loaned); returns its
+ * sequence number (>= 1, as uint64 through *SEQ if non-NULL) and 0, or
+ * -EINVAL (no loan open, LEN too long). */
+SHMKIT_API int shmkit_bus_publish(shmkit_bus *b, size_t len, uint64_t *seq);
+
+/* loan + memcpy + publish. Errors of loan. */
+SHMKIT_API int shmkit_bus_send(shmkit_bus *b, const void *buf, size_t len, int64_t timeout_ns);
+
+/* Joins the bus in SEG as a new subscriber; its first message is the next
+ * one published. Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT,
+ * SHMKIT_EVERSION, -EBADF (read-only), -EUSERS (max_subs subscribers
+ * joined; dead ones are reclaimed first), -ENOMEM. */
+SHMKIT_API int shmkit_bus_subscribe(shmkit_sub **s, shmkit_seg *seg);
+
+/* Leaves the bus and frees S (a back-pressure publisher stops waiting for
+ * it). Accepts NULL. Returns 0. */
+SHMKIT_API int shmkit_bus_unsubscribe(shmkit_sub *s);
+
+/* Subscriber, zero-copy: the next message in place, its length and
+ * sequence number. Messages lost since the previous call (lossy mode: the
+ * publisher overwrote them before we read them) are added to *LOST if
+ * LOST is non-NULL (and to shmkit_sub_lost); the sequence numbers jump by
+ * the same amount. Errors:
+ *   -EINVAL            bad arguments
+ *   -EAGAIN            TIMEOUT_NS == 0 and nothing new
+ *   -ETIMEDOUT         nothing new within TIMEOUT_NS
+ *   SHMKIT_EPEERDEAD   nothing new and the publisher died or closed
+ *   SHMKIT_ECORRUPT    a slot header is invalid
+ *   -ENOLINK           this subscriber was dropped from the bus (its
+ *                      record was reclaimed as dead); unsubscribe
+ *   -EINTR             a signal arrived while asleep */
+SHMKIT_API int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq,
+                               uint64_t *lost, int64_t timeout_ns);
+
+/* Ends a peek. Returns 0, -EINVAL (nothing peeked) or -ESTALE (lossy mode:
+ * the publisher overwrote the slot while it was being read; the bytes seen
+ * are garbage and the message counts as lost). */
+SHMKIT_API int shmkit_bus_release(shmkit_sub *s);
+
+/* Copying receive: returns the message length (>= 0), or -EMSGSIZE (longer
+ * than CAP; the message is skipped and counted as lost), or an error of
+ * peek. Overwritten-while-copying messages are retried transparently. */
+SHMKIT_API int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *seq,
+                               uint64_t *lost, int64_t timeout_ns);
+
+/* Messages this subscriber lost so far (lossy mode). */
+SHMKIT_API uint64_t shmkit_sub_lost(const shmkit_sub *s);
+
+/* ------------------------------------------------------------------------
+ * STATISTICS (for `shmkit watch`, from any process)
+ * ------------------------------------------------------------------------ */
+
+struct shmkit_chan_stats {
+    uint32_t layout;     /* SHMKIT_LAYOUT_RING or SHMKIT_LAYOUT_BUS                  */
+    uint32_t flags;      /* ring: SHMKIT_RING_MULTI; bus: SHMKIT_BUS_LOSSY          */
+    uint64_t capacity;   /* ring: data bytes; bus: slots                            */
+    uint64_t msg_max;    /* largest message                                         */
+    uint64_t used;       /* ring: bytes queued; bus: messages the slowest sub lags  */
+    uint64_t msgs_in;    /* messages committed / published                          */
+    uint64_t bytes_in;
+    uint64_t msgs_out;   /* messages released / received (sum over subscribers)     */
+    uint64_t bytes_out;
+    uint64_t waits;      /* times any side went to sleep                            */
+    uint64_t wakes;      /* wake-up system calls made                               */
+    uint64_t overruns;   /* ring: times a producer found it full;                   */
+                         /* bus: messages lost by subscribers (lossy)               */
+    uint64_t takeovers;  /* dead producers/publishers replaced, dead subs dropped  */
+    int32_t writer_pid;  /* producer (last one to commit on MULTI) / publisher      */
+    int32_t writer_alive;
+    int32_t reader_pid;  /* consumer; bus: 0                                        */
+    int32_t reader_alive;
+    uint32_t writers;    /* producers attached (MULTI ring), else 0/1              */
+    uint32_t readers;    /* consumer (0/1) or subscribers joined                    */
+    uint32_t max_readers;
+    uint32_t pad;
+};
+
+/* Reads the statistics of the ring or bus in SEG (which may be opened
+ * read-only) after validating its control block. Never writes.
+ * Errors: -EINVAL (NULL), SHMKIT_ELAYOUT (neither a ring nor a bus),
+ * SHMKIT_ECORRUPT, SHMKIT_EVERSION. */
+SHMKIT_API int shmkit_chan_stats(const shmkit_seg *seg, struct shmkit_chan_stats *st);
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif /* SHMKIT_CHANNEL_H */

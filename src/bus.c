@@ -1,0 +1,639 @@
+/* bus.c - one publisher, many subscribers, fixed slots in a segment.
+ *
+ * Message number S (S >= 1) goes to slot S & (slots - 1). Each slot starts
+ * with the sequence number of the message it holds, stored with release
+ * ordering after the bytes: a subscriber whose cursor is C reads slot C
+ * when its sequence says C. In lossy mode the publisher first marks the
+ * slot SLOT_WRITING (a seqlock), so a subscriber that was lapped either
+ * sees a newer sequence before reading (it skips ahead, counting what it
+ * lost) or sees the sequence change after reading (the copy is discarded
+ * and counted as lost). In back-pressure mode the publisher does not
+ * reuse a slot until every live subscriber's cursor is past it; it keeps
+ * the minimum cursor cached and rescans the subscribers only when the
+ * cache says the slot may still be in use, so publishing costs the same
+ * with 1 or 64 subscribers.
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct shmkit_bus {
+    struct bus_ctl *c;
+    struct bus_sub_rec *subs;
+    unsigned char *slots;
+    struct bus_geo g;
+    uint64_t mask;
+    uint64_t seq;       /* last published */
+    uint64_t min_cache; /* lowest cursor of the live subscribers, as last seen */
+    uint64_t loan_len;
+    unsigned char *loan;
+    int loaned;
+    int64_t spin_ns;
+    struct shmkit_owner self;
+};
+
+struct shmkit_sub {
+    struct bus_ctl *c;
+    struct bus_sub_rec *rec;
+    unsigned char *slots;
+    struct bus_geo g;
+    uint64_t mask;
+    uint32_t gen;
+    uint64_t cursor, lost, lost_pending;
+    /* current message (after a successful poll) */
+    unsigned char *ptr;
+    uint64_t len;
+    int peeked;
+    int64_t spin_ns;
+    struct shmkit_owner self;
+};
+
+static uint64_t slot_size_for(uint64_t msg_max)
+{
+    return (sizeof(struct bus_slot) + chan_round8(msg_max) + 63u) & ~(uint64_t)63u;
+}
+
+size_t shmkit_bus_size_for(size_t slots, size_t msg_max, unsigned max_subs)
+{
+    if (!chan_is_pow2(slots) || slots < 2 || slots > (1u << 24) || !msg_max ||
+        msg_max > (1u << 30) || !max_subs || max_subs > SHMKIT_BUS_MAX_SUBS)
+        return 0;
+    uint64_t n = sizeof(struct bus_ctl) + (uint64_t)max_subs * sizeof(struct bus_sub_rec) +
+                 (uint64_t)slots * slot_size_for(msg_max);
+    return n > SIZE_MAX ? 0 : (size_t)n;
+}
+
+int shmkit__bus_geo(const struct bus_ctl *c, size_t size, struct bus_geo *g)
+{
+    if (size < sizeof *c)
+        return SHMKIT_ECORRUPT;
+    char magic[8];
+    memcpy(magic, c->magic, sizeof magic);
+    if (memcmp(magic, BUS_MAGIC, 8))
+        return SHMKIT_ECORRUPT;
+    if (__atomic_load_n(&c->version, __ATOMIC_RELAXED) != CHAN_VERSION)
+        return SHMKIT_EVERSION;
+    g->slots = __atomic_load_n(&c->slots, __ATOMIC_RELAXED);
+    g->slot_size = __atomic_load_n(&c->slot_size, __ATOMIC_RELAXED);
+    g->msg_max = __atomic_load_n(&c->msg_max, __ATOMIC_RELAXED);
+    g->subs_off = __atomic_load_n(&c->subs_off, __ATOMIC_RELAXED);
+    g->data_off = __atomic_load_n(&c->data_off, __ATOMIC_RELAXED);
+    g->max_subs = __atomic_load_n(&c->max_subs, __ATOMIC_RELAXED);
+    g->flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
+    size_t need = shmkit_bus_size_for(g->slots, g->msg_max, g->max_subs);
+    if (!need || need > size || g->slot_size != slot_size_for(g->msg_max) ||
+        g->subs_off != sizeof *c ||
+        g->data_off != sizeof *c + (uint64_t)g->max_subs * sizeof(struct bus_sub_rec) ||
+        (g->flags & ~(uint32_t)SHMKIT_BUS_LOSSY))
+        return SHMKIT_ECORRUPT;
+    return 0;
+}
+
+/* Validates SEG as a bus; fills the pointers. */
+static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
+{
+    struct shmkit_info info;
+    int rc = shmkit_seg_stat(seg, &info);
+    if (rc < 0)
+        return rc;
+    if (!info.has_header || info.layout != SHMKIT_LAYOUT_BUS)
+        return SHMKIT_ELAYOUT;
+    *c = shmkit_seg_data(seg);
+    rc = shmkit__bus_geo(*c, shmkit_seg_size(seg), g);
+    if (rc < 0)
+        return rc;
+    uint64_t p0, p1;
+    if (shmkit_seg_layout_param(seg, 0, &p0) < 0 || shmkit_seg_layout_param(seg, 1, &p1) < 0 ||
+        p0 != g->slots || p1 != g->msg_max)
+        return SHMKIT_ECORRUPT;
+    return 0;
+}
+
+static struct bus_slot *slot_at(unsigned char *slots, const struct bus_geo *g, uint64_t seq)
+{
+    return (struct bus_slot *)(slots + (seq & (g->slots - 1)) * g->slot_size);
+}
+
+/* ---------------------------------------------------------------- publisher */
+
+static int pub_open(shmkit_bus **out, shmkit_seg *seg)
+{
+    shmkit_bus *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    int rc = bus_map(seg, &b->c, &b->g);
+    if (rc < 0)
+        goto free_handle;
+    rc = shmkit_owner_self(&b->self);
+    if (rc < 0)
+        goto free_handle;
+    struct bus_ctl *c = b->c;
+    uint32_t st = __atomic_load_n(&c->pub_state, __ATOMIC_ACQUIRE);
+    if (st == SIDE_ATTACHED && chan_alive(&c->publisher)) {
+        rc = -EBUSY;
+        goto free_handle;
+    }
+    if (st == SIDE_ATTACHED)
+        chan_bump(&c->takeovers, 1);
+    b->subs = (struct bus_sub_rec *)((unsigned char *)c + b->g.subs_off);
+    b->slots = (unsigned char *)c + b->g.data_off;
+    b->mask = b->g.slots - 1;
+    /* acquire: the slots up to the last published sequence are complete; a
+     * message the previous publisher left half written is simply rewritten */
+    b->seq = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE);
+    b->min_cache = b->seq + 1;
+    b->spin_ns = 50000;
+    chan_set_owner(&c->publisher, &b->self);
+    /* release: owner complete before the state */
+    __atomic_store_n(&c->pub_state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+    *out = b;
+    return 0;
+free_handle:
+    free(b);
+    return rc;
+}
+
+int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t msg_max,
+                      unsigned max_subs, unsigned flags)
+{
+    if (!out || !seg || (flags & ~(unsigned)SHMKIT_BUS_LOSSY))
+        return -EINVAL;
+    size_t need = shmkit_bus_size_for(slots, msg_max, max_subs);
+    if (!need)
+        return -EINVAL;
+    if (shmkit_seg_size(seg) < need)
+        return SHMKIT_EBADSIZE;
+    uint64_t param[4] = {slots, msg_max, max_subs, flags};
+    int rc = shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_BUS, param);
+    if (rc < 0)
+        return rc;
+    struct bus_ctl *c = shmkit_seg_data(seg);
+    /* control block and subscriber table must be zero; slots only need a
+     * sequence number of 0 */
+    memset(c, 0, sizeof *c + (size_t)max_subs * sizeof(struct bus_sub_rec));
+    unsigned char *data = (unsigned char *)c + sizeof *c + (size_t)max_subs * sizeof(struct bus_sub_rec);
+    for (size_t i = 0; i < slots; i++)
+        memset(data + i * slot_size_for(msg_max), 0, sizeof(struct bus_slot));
+    memcpy(c->magic, BUS_MAGIC, 8);
+    c->version = CHAN_VERSION;
+    c->flags = flags;
+    c->slots = slots;
+    c->slot_size = slot_size_for(msg_max);
+    c->msg_max = msg_max;
+    c->max_subs = max_subs;
+    c->subs_off = sizeof *c;
+    c->data_off = sizeof *c + (uint64_t)max_subs * sizeof(struct bus_sub_rec);
+    /* release: the control block is complete before anyone attaches */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return pub_open(out, seg);
+}
+
+int shmkit_bus_attach(shmkit_bus **out, shmkit_seg *seg)
+{
+    if (!out || !seg)
+        return -EINVAL;
+    return pub_open(out, seg);
+}
+
+int shmkit_bus_close(shmkit_bus *b)
+{
+    if (!b)
+        return 0;
+    /* release: our last message is visible before subscribers see us gone */
+    __atomic_store_n(&b->c->pub_state, SIDE_DETACHED, __ATOMIC_RELEASE);
+    shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
+    free(b);
+    return 0;
+}
+
+size_t shmkit_bus_msg_max(const shmkit_bus *b)
+{
+    return b ? (size_t)b->g.msg_max : 0;
+}
+
+void shmkit_bus_set_spin(shmkit_bus *b, int64_t spin_ns)
+{
+    if (b)
+        b->spin_ns = spin_ns;
+}
+
+/* Is the slot for b->seq + 1 free of unread messages? Rescans the
+ * subscribers only when the cached minimum cursor says it may not be. */
+static int slot_free_poll(void *ctx)
+{
+    shmkit_bus *b = ctx;
+    uint64_t s = b->seq + 1;
+    if (s < b->min_cache + b->g.slots)
+        return 1;
+    uint64_t min = s;
+    for (uint32_t i = 0; i < b->g.max_subs; i++) {
+        struct bus_sub_rec *r = &b->subs[i];
+        if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != SIDE_ATTACHED)
+            continue;
+        /* acquire: the subscriber has finished reading before its cursor */
+        uint64_t cur = __atomic_load_n(&r->cursor, __ATOMIC_ACQUIRE);
+        if (cur > s)
+            return SHMKIT_ECORRUPT;
+        if (cur < min)
+            min = cur;
+    }
+    b->min_cache = min;
+    return s < min + b->g.slots;
+}
+
+/* While waiting: drop the dead subscribers that hold the slot. Never
+ * reports the publisher's peers as gone: with no subscriber left, it runs. */
+static int evict_dead(void *ctx)
+{
+    shmkit_bus *b = ctx;
+    uint64_t s = b->seq + 1;
+    for (uint32_t i = 0; i < b->g.max_subs; i++) {
+        struct bus_sub_rec *r = &b->subs[i];
+        uint32_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+        if (st != SIDE_ATTACHED || __atomic_load_n(&r->cursor, __ATOMIC_RELAXED) + b->g.slots > s)
+            continue;
+        if (chan_alive(&r->owner))
+            continue;
+        /* relaxed: only the state changes; nothing to publish with it */
+        if (__atomic_compare_exchange_n(&r->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            chan_bump(&b->c->evicted, 1);
+    }
+    return 0;
+}
+
+int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
+{
+    if (!b || !p || b->loaned)
+        return -EINVAL;
+    if (len > b->g.msg_max)
+        return SHMKIT_ETOOBIG;
+    uint64_t s = b->seq + 1;
+    struct bus_slot *sl = slot_at(b->slots, &b->g, s);
+    if (b->g.flags & SHMKIT_BUS_LOSSY) {
+        /* relaxed + release fence: the seqlock writer's entry; a reader
+         * that sees any byte we write next also sees the WRITING mark */
+        __atomic_store_n(&sl->seq, s | SLOT_WRITING, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    } else {
+        int rc = slot_free_poll(b);
+        if (rc < 0)
+            return rc;
+        if (!rc) {
+            if (timeout_ns == 0)
+                evict_dead(b); /* a try loop must not be held by the dead */
+            struct chan_waiter w = {.poll = slot_free_poll, .gone = evict_dead, .ctx = b,
+                                    .flag = &b->c->pub_parked, .waits = &b->c->pub_waits,
+                                    .spin_ns = b->spin_ns};
+            rc = shmkit__chan_wait(&w, timeout_ns);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    b->loan = (unsigned char *)(sl + 1);
+    b->loan_len = len;
+    b->loaned = 1;
+    *p = b->loan;
+    return 0;
+}
+
+int shmkit_bus_publish(shmkit_bus *b, size_t len, uint64_t *seq)
+{
+    if (!b || !b->loaned || len > b->loan_len)
+        return -EINVAL;
+    uint64_t s = b->seq + 1;
+    struct bus_slot *sl = slot_at(b->slots, &b->g, s);
+    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED); /* ordered by the next store */
+    /* release: the message bytes and length are visible with the sequence */
+    __atomic_store_n(&sl->seq, s, __ATOMIC_RELEASE);
+    b->seq = s;
+    b->loaned = 0;
+    /* release: a subscriber joining now starts after complete messages */
+    __atomic_store_n(&b->c->pub_seq, s, __ATOMIC_RELEASE);
+    chan_bump(&b->c->msgs_in, 1);
+    chan_bump(&b->c->bytes_in, len);
+    if (shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event))
+        chan_bump(&b->c->pub_wakes, 1);
+    if (seq)
+        *seq = s;
+    return 0;
+}
+
+int shmkit_bus_send(shmkit_bus *b, const void *buf, size_t len, int64_t timeout_ns)
+{
+    if (!buf && len)
+        return -EINVAL;
+    void *p;
+    int rc = shmkit_bus_loan(b, len, &p, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(p, buf, len);
+    return shmkit_bus_publish(b, len, NULL);
+}
+
+/* ---------------------------------------------------------------- subscriber */
+
+int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
+{
+    if (!out || !seg)
+        return -EINVAL;
+    shmkit_sub *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    int rc = bus_map(seg, &s->c, &s->g);
+    if (rc < 0)
+        goto free_handle;
+    rc = shmkit_owner_self(&s->self);
+    if (rc < 0)
+        goto free_handle;
+    struct bus_ctl *c = s->c;
+    struct bus_sub_rec *subs = (struct bus_sub_rec *)((unsigned char *)c + s->g.subs_off);
+    s->slots = (unsigned char *)c + s->g.data_off;
+    s->mask = s->g.slots - 1;
+    s->spin_ns = 50000;
+    rc = -EUSERS;
+    for (int pass = 0; pass < 2 && rc == -EUSERS; pass++) {
+        for (uint32_t i = 0; i < s->g.max_subs; i++) {
+            struct bus_sub_rec *r = &subs[i];
+            uint32_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+            /* first pass: free records; second: records of dead subscribers */
+            if (pass == 0 ? (st != SIDE_NEVER && st != SIDE_DETACHED)
+                          : (st != SIDE_ATTACHED || chan_alive(&r->owner)))
+                continue;
+            /* acquire: the record is ours from here */
+            if (!__atomic_compare_exchange_n(&r->state, &st, SIDE_CLAIMING, 0, __ATOMIC_ACQUIRE,
+                                             __ATOMIC_RELAXED))
+                continue;
+            if (pass)
+                chan_bump(&c->evicted, 1);
+            s->rec = r;
+            rc = 0;
+            break;
+        }
+    }
+    if (rc < 0)
+        goto free_handle;
+    struct bus_sub_rec *r = s->rec;
+    s->gen = __atomic_load_n(&r->gen, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(&r->gen, s->gen, __ATOMIC_RELAXED); /* published by the state store */
+    chan_set_owner(&r->owner, &s->self);
+    /* acquire: we start right after the last complete message */
+    s->cursor = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE) + 1;
+    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELAXED); /* published by the state store */
+    /* release: owner, cursor and generation are visible with the state */
+    __atomic_store_n(&r->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+    *out = s;
+    return 0;
+free_handle:
+    free(s);
+    return rc;
+}
+
+static int still_member(const shmkit_sub *s)
+{
+    return __atomic_load_n(&s->rec->state, __ATOMIC_RELAXED) == SIDE_ATTACHED &&
+           __atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen;
+}
+
+int shmkit_bus_unsubscribe(shmkit_sub *s)
+{
+    if (!s)
+        return 0;
+    uint32_t st = SIDE_ATTACHED;
+    /* release: our reads are done before the publisher may reuse slots */
+    if (__atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen)
+        __atomic_compare_exchange_n(&s->rec->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED);
+    if (!(s->g.flags & SHMKIT_BUS_LOSSY))
+        shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+    free(s);
+    return 0;
+}
+
+void shmkit_sub_set_spin(shmkit_sub *s, int64_t spin_ns)
+{
+    if (s)
+        s->spin_ns = spin_ns;
+}
+
+uint64_t shmkit_sub_lost(const shmkit_sub *s)
+{
+    return s ? s->lost : 0;
+}
+
+/* Skips the cursor past messages the publisher already overwrote. */
+static int resync(shmkit_sub *s)
+{
+    /* acquire: pairs with the publisher's release of pub_seq */
+    uint64_t p = __atomic_load_n(&s->c->pub_seq, __ATOMIC_ACQUIRE);
+    if (p < s->cursor)
+        return SHMKIT_ECORRUPT; /* a slot claims a message not yet published */
+    /* land halfway into the window so the next read is not lapped at once */
+    uint64_t to = p + 1 > s->g.slots / 2 ? p + 1 - s->g.slots / 2 : 1;
+    if (to <= s->cursor)
+        to = s->cursor + 1;
+    s->lost_pending += to - s->cursor;
+    s->cursor = to;
+    return 0;
+}
+
+static int sub_poll(void *ctx)
+{
+    shmkit_sub *s = ctx;
+    if (!still_member(s))
+        return -ENOLINK;
+    for (int tries = 0; tries < 4; tries++) {
+        struct bus_slot *sl = slot_at(s->slots, &s->g, s->cursor);
+        /* acquire: the message bytes are visible with their sequence */
+        uint64_t v = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+        uint64_t vs = v & ~SLOT_WRITING;
+        if (v == s->cursor) {
+            uint64_t len = __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
+            if (len > s->g.msg_max)
+                return SHMKIT_ECORRUPT;
+            s->len = len;
+            s->ptr = (unsigned char *)(sl + 1);
+            return 1;
+        }
+        if (vs <= s->cursor)
+            return 0; /* not yet published (or being written right now) */
+        if (!(s->g.flags & SHMKIT_BUS_LOSSY))
+            return SHMKIT_ECORRUPT; /* back-pressure never laps anyone */
+        int rc = resync(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int publisher_gone(void *ctx)
+{
+    shmkit_sub *s = ctx;
+    uint32_t st = __atomic_load_n(&s->c->pub_state, __ATOMIC_ACQUIRE);
+    return st == SIDE_DETACHED || (st == SIDE_ATTACHED && !chan_alive(&s->c->publisher));
+}
+
+static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
+{
+    struct bus_sub_rec *r = s->rec;
+    s->cursor++;
+    s->lost += s->lost_pending;
+    if (s->lost_pending)
+        chan_bump(&r->lost, s->lost_pending);
+    s->lost_pending = 0;
+    /* release: we are done with the slot; the publisher may reuse it */
+    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELEASE);
+    chan_bump(&r->recv, got);
+    chan_bump(&r->bytes, bytes);
+    if (!(s->g.flags & SHMKIT_BUS_LOSSY))
+        shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+}
+
+int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, uint64_t *lost,
+                    int64_t timeout_ns)
+{
+    if (!s || !p || !len)
+        return -EINVAL;
+    if (!s->peeked) {
+        struct chan_waiter w = {.poll = sub_poll, .gone = publisher_gone, .ctx = s,
+                                .count = &s->c->sub_waiters, .event = &s->c->sub_event,
+                                .waits = &s->rec->waits, .spin_ns = s->spin_ns};
+        int rc = shmkit__chan_wait(&w, timeout_ns);
+        if (rc < 0)
+            return rc;
+        s->peeked = 1;
+    }
+    *p = s->ptr;
+    *len = (size_t)s->len;
+    if (seq)
+        *seq = s->cursor;
+    if (lost)
+        *lost += s->lost_pending;
+    return 0;
+}
+
+/* Lossy mode: did the publisher overwrite the slot while we read it? */
+static int overwritten(const shmkit_sub *s)
+{
+    if (!(s->g.flags & SHMKIT_BUS_LOSSY))
+        return 0;
+    const struct bus_slot *sl = slot_at(s->slots, &s->g, s->cursor);
+    /* acquire fence: our reads of the message happen before the re-check */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&sl->seq, __ATOMIC_RELAXED) != s->cursor;
+}
+
+int shmkit_bus_release(shmkit_sub *s)
+{
+    if (!s || !s->peeked)
+        return -EINVAL;
+    s->peeked = 0;
+    if (overwritten(s)) {
+        s->lost_pending++;
+        advance(s, 0, 0);
+        return -ESTALE;
+    }
+    advance(s, 1, s->len);
+    return 0;
+}
+
+/* Copying out of a slot the publisher may overwrite (lossy mode) is a
+ * seqlock read: the race is intended and the copy is discarded when the
+ * sequence moved, so it is kept out of ThreadSanitizer's view. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHAN_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#if !defined(CHAN_NO_TSAN) && defined(__SANITIZE_THREAD__)
+#define CHAN_NO_TSAN __attribute__((no_sanitize_thread))
+#endif
+#ifndef CHAN_NO_TSAN
+#define CHAN_NO_TSAN
+#endif
+
+CHAN_NO_TSAN static void racy_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *seq, uint64_t *lost,
+                    int64_t timeout_ns)
+{
+    if (!s || (!buf && cap))
+        return -EINVAL;
+    for (;;) {
+        const void *p;
+        size_t len;
+        uint64_t sq;
+        int rc = shmkit_bus_peek(s, &p, &len, &sq, lost, timeout_ns);
+        if (rc < 0)
+            return rc;
+        if (len > cap) {
+            s->peeked = 0;
+            s->lost_pending++;
+            advance(s, 0, 0);
+            return -EMSGSIZE;
+        }
+        if (len)
+            racy_copy(buf, p, len);
+        s->peeked = 0;
+        if (overwritten(s)) {
+            s->lost_pending++;
+            if (lost)
+                *lost += 1;
+            advance(s, 0, 0);
+            continue; /* the copy is garbage; take the next message */
+        }
+        advance(s, 1, len);
+        if (seq)
+            *seq = sq;
+        return (int)len;
+    }
+}
+
+int shmkit__bus_stats(const struct bus_ctl *c, size_t size, struct shmkit_chan_stats *st)
+{
+    struct bus_geo g;
+    int rc = shmkit__bus_geo(c, size, &g);
+    if (rc < 0)
+        return rc;
+    st->layout = SHMKIT_LAYOUT_BUS;
+    st->flags = g.flags;
+    st->capacity = g.slots;
+    st->msg_max = g.msg_max;
+    uint64_t pub = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE), min = pub + 1;
+    st->msgs_in = chan_load(&c->msgs_in);
+    st->bytes_in = chan_load(&c->bytes_in);
+    st->waits = chan_load(&c->pub_waits);
+    st->wakes = chan_load(&c->pub_wakes);
+    st->takeovers = chan_load(&c->takeovers) + chan_load(&c->evicted);
+    const struct bus_sub_rec *subs =
+        (const struct bus_sub_rec *)((const unsigned char *)c + g.subs_off);
+    for (uint32_t i = 0; i < g.max_subs; i++) {
+        const struct bus_sub_rec *r = &subs[i];
+        uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+        if (state == SIDE_NEVER)
+            continue;
+        st->msgs_out += chan_load(&r->recv);
+        st->bytes_out += chan_load(&r->bytes);
+        st->overruns += chan_load(&r->lost);
+        st->waits += chan_load(&r->waits);
+        if (state == SIDE_ATTACHED && chan_alive(&r->owner)) {
+            st->readers++;
+            uint64_t cur = chan_load(&r->cursor);
+            if (cur < min)
+                min = cur;
+        }
+    }
+    st->used = pub + 1 - min;
+    st->max_readers = g.max_subs;
+    if (__atomic_load_n(&c->pub_state, __ATOMIC_ACQUIRE) == SIDE_ATTACHED) {
+        st->writer_pid = __atomic_load_n(&c->publisher.pid, __ATOMIC_RELAXED);
+        st->writer_alive = chan_alive(&c->publisher);
+        st->writers = (uint32_t)st->writer_alive;
+    }
+    return 0;
+}

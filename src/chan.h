@@ -1,0 +1,227 @@
+/* chan.h - what the ring and bus files share: on-segment layouts, the
+ * spin-then-park wait, liveness helpers. Internal. */
+#ifndef SHMKIT_CHAN_H
+#define SHMKIT_CHAN_H
+
+#include "internal.h"
+
+#include <errno.h>
+#include <time.h>
+
+#define CHAN_VERSION 1u
+
+/* ---- ring control block (payload offset 0); data follows at RING_DATA_OFF ---- */
+
+#define RING_MAGIC "SHMKRNG1"
+#define RING_PROD_SLOTS SHMKIT_RING_MAX_PRODUCERS
+
+/* Record header word (8 bytes, before every record): length in the low 32
+ * bits and exactly one kind bit. 0 means "nothing committed here yet": the
+ * producer zeroes the word after each record before it commits that record,
+ * so the word at the tail is always 0. */
+#define REC_MSG (1ull << 32)
+#define REC_PAD (1ull << 33)
+#define REC_HDR 8u
+
+/* side states (cons_state, prod slot state) */
+#define SIDE_NEVER 0u
+#define SIDE_ATTACHED 1u
+#define SIDE_DETACHED 2u
+#define SIDE_CLAIMING 3u
+
+struct ring_prod_slot {
+    struct shmkit_owner owner;
+    uint32_t state; /* SIDE_* */
+    uint32_t pad;
+    uint64_t pad2;
+};
+
+struct ring_ctl {
+    /* line 0: geometry, written once at create */
+    char magic[8];
+    uint32_t version;
+    uint32_t flags; /* SHMKIT_RING_MULTI */
+    uint64_t capacity;
+    uint64_t data_off;
+    uint64_t max_msg;
+    uint8_t pad0[24];
+    /* line 1: written by the producer (lock holder) only */
+    uint64_t tail; /* end of the committed records (the headers are the truth) */
+    uint64_t msgs_in, bytes_in, prod_waits, prod_wakes, full, takeovers;
+    int32_t last_writer;
+    uint32_t pad1;
+    /* line 2: written by the consumer only */
+    uint64_t head; /* start of the oldest record not yet released */
+    uint64_t msgs_out, bytes_out, cons_waits, cons_wakes;
+    uint8_t pad2[24];
+    /* line 3: futex words, written only around sleeping */
+    uint32_t cons_parked, prod_parked;
+    uint32_t cons_nopark, prod_nopark; /* that side busy-polls: skip the wake check */
+    uint8_t pad3[48];
+    /* line 4: consumer identity, producer lock */
+    struct shmkit_owner consumer;
+    uint32_t cons_state;
+    uint32_t plock; /* MULTI: 0 free, else holder slot + 1, | PLOCK_WAITERS */
+    uint8_t pad4[40];
+    /* lines 5..: producer slots (slot 0 only for a single-producer ring) */
+    struct ring_prod_slot prods[RING_PROD_SLOTS];
+};
+
+#define PLOCK_WAITERS 0x80000000u
+#define RING_DATA_OFF ((sizeof(struct ring_ctl) + 63u) & ~(size_t)63u)
+
+_Static_assert(offsetof(struct ring_ctl, tail) == 64, "ring producer line");
+_Static_assert(offsetof(struct ring_ctl, head) == 128, "ring consumer line");
+_Static_assert(offsetof(struct ring_ctl, cons_parked) == 192, "ring wait line");
+_Static_assert(offsetof(struct ring_ctl, consumer) == 256, "ring identity line");
+_Static_assert(offsetof(struct ring_ctl, prods) == 320, "ring producer slots");
+
+/* ---- bus control block ---- */
+
+#define BUS_MAGIC "SHMKBUS1"
+
+struct bus_ctl {
+    /* line 0: geometry */
+    char magic[8];
+    uint32_t version;
+    uint32_t flags; /* SHMKIT_BUS_LOSSY */
+    uint64_t slots;
+    uint64_t slot_size; /* bytes per slot, header included, multiple of 64 */
+    uint64_t msg_max;
+    uint64_t subs_off;
+    uint64_t data_off;
+    uint32_t max_subs;
+    uint32_t pad0;
+    /* line 1: publisher */
+    uint64_t pub_seq; /* last published sequence number (0: none yet) */
+    uint64_t msgs_in, bytes_in, pub_waits, pub_wakes, evicted, takeovers;
+    uint64_t pad1;
+    /* line 2: subscribers' wait queue: count + event word */
+    uint32_t sub_waiters;
+    uint32_t sub_event;
+    uint8_t pad2[56];
+    /* line 3: the publisher's futex word */
+    uint32_t pub_parked;
+    uint32_t pad3;
+    struct shmkit_owner publisher;
+    uint32_t pub_state;
+    uint8_t pad4[36];
+};
+
+/* One subscriber record per cache line. */
+struct bus_sub_rec {
+    uint32_t state; /* SIDE_NEVER/DETACHED = free, SIDE_CLAIMING, SIDE_ATTACHED */
+    uint32_t gen;   /* bumped at every join: a reclaimed record is noticed */
+    struct shmkit_owner owner;
+    uint64_t cursor; /* next sequence number to read */
+    uint64_t recv, bytes, lost, waits;
+};
+
+/* Slot header; the message follows (16 bytes in, so 8-aligned). */
+struct bus_slot {
+    uint64_t seq; /* sequence in the slot; | SLOT_WRITING while being filled */
+    uint32_t len;
+    uint32_t pad;
+};
+#define SLOT_WRITING (1ull << 63)
+
+_Static_assert(sizeof(struct bus_ctl) == 256, "bus control block");
+_Static_assert(sizeof(struct bus_sub_rec) == 64, "one subscriber per line");
+_Static_assert(offsetof(struct bus_ctl, sub_waiters) == 128, "bus wait line");
+
+/* ---- helpers ---- */
+
+static inline int64_t chan_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void chan_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline uint64_t chan_load(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* A statistic bumped by its single writer: relaxed, orders nothing. */
+static inline void chan_bump(uint64_t *p, uint64_t n)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline int chan_is_pow2(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+static inline uint64_t chan_round8(uint64_t v)
+{
+    return (v + 7u) & ~(uint64_t)7u;
+}
+
+/* Whether the owner recorded at O (shared) is alive; copies it first. */
+static inline int chan_alive(const struct shmkit_owner *o)
+{
+    struct shmkit_owner c;
+    c.pid = __atomic_load_n(&o->pid, __ATOMIC_ACQUIRE);
+    c.pad = 0;
+    c.start = __atomic_load_n(&o->start, __ATOMIC_RELAXED);
+    return shmkit_owner_alive(&c);
+}
+
+static inline void chan_set_owner(struct shmkit_owner *dst, const struct shmkit_owner *me)
+{
+    __atomic_store_n(&dst->start, me->start, __ATOMIC_RELAXED);
+    /* release: the start time is visible with the pid */
+    __atomic_store_n(&dst->pid, me->pid, __ATOMIC_RELEASE);
+}
+
+/* The sleeping half of the spin-then-park protocol, shared by ring and bus.
+ * See chan_wait.c. POLL returns > 0 ready, 0 not yet, < 0 error; GONE
+ * returns non-zero when the peer died or left. FLAG is the futex word set
+ * to 1 while sleeping (NULL: the bus subscribers' wait queue, see below). */
+struct chan_waiter {
+    int (*poll)(void *ctx);
+    int (*gone)(void *ctx);
+    void *ctx;
+    uint32_t *flag;  /* single sleeper: flag 0/1, cleared by the waker  */
+    uint32_t *count; /* several sleepers: waiter count ...                */
+    uint32_t *event; /* ... and the event word the waker bumps            */
+    uint64_t *waits; /* statistic, or NULL */
+    int64_t spin_ns; /* < 0: never sleep */
+};
+int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns);
+
+/* The waking half: after publishing with a release store. NOPARK non-NULL
+ * and set: the other side busy-polls and never sleeps, skip the fence.
+ * Returns 1 if a wake-up system call was made. */
+int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark);
+int shmkit__chan_wake_all(uint32_t *count, uint32_t *event);
+
+/* Stats readers (chan_stats.c) */
+int shmkit__ring_stats(const struct ring_ctl *c, size_t size, struct shmkit_chan_stats *st);
+int shmkit__bus_stats(const struct bus_ctl *c, size_t size, struct shmkit_chan_stats *st);
+
+/* Geometry checks shared by attach and stats: copy the immutable fields
+ * out of shared memory once and validate them against the payload size. */
+struct ring_geo {
+    uint64_t cap, data_off, max_msg;
+    uint32_t flags;
+};
+int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g);
+struct bus_geo {
+    uint64_t slots, slot_size, msg_max, subs_off, data_off;
+    uint32_t max_subs, flags;
+};
+int shmkit__bus_geo(const struct bus_ctl *c, size_t size, struct bus_geo *g);
+
+#endif

@@ -1,0 +1,142 @@
+/* chan_wait.c - spin briefly, then sleep on a futex, waking every slice to
+ * ask whether the peer still lives. The other side makes the wake-up system
+ * call only when a sleeper announced itself. The futex calls themselves are
+ * shmkit_futex_wait / shmkit_futex_wake (src/futex.c). */
+#include "chan.h"
+
+#include <limits.h>
+
+/* Announces a sleeper. The seq_cst fence after the announcement pairs with
+ * the fence in the wake functions (after the publishing store): of the two
+ * store-then-load sequences at least one sees the other's store, so either
+ * the waker sees the sleeper or the sleeper's re-poll sees the message. */
+static uint32_t announce(const struct chan_waiter *w)
+{
+    uint32_t ev = 0;
+    if (w->flag) {
+        __atomic_store_n(w->flag, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_fetch_add(w->count, 1, __ATOMIC_RELAXED);
+        /* acquire: what the waker published before bumping is seen by the poll */
+        ev = __atomic_load_n(w->event, __ATOMIC_ACQUIRE);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return ev;
+}
+
+static void withdraw(const struct chan_waiter *w)
+{
+    if (w->flag)
+        __atomic_store_n(w->flag, 0, __ATOMIC_RELAXED); /* a hint only: orders nothing */
+    else
+        __atomic_fetch_sub(w->count, 1, __ATOMIC_RELAXED); /* a count only: orders nothing */
+}
+
+static int sleep_once(const struct chan_waiter *w, uint32_t ev, int64_t ns)
+{
+    if (w->flag)
+        return shmkit_futex_wait(w->flag, 1, ns);
+    return shmkit_futex_wait(w->event, ev, ns);
+}
+
+int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
+{
+    int rc = w->poll(w->ctx);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    if (timeout_ns == 0)
+        return -EAGAIN;
+    int64_t start = chan_now();
+    int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+    int64_t next_check = start + SHMKIT_CHAN_SLICE_NS;
+
+    /* spin: a message that arrives within spin_ns costs no system call */
+    int64_t spin_end = w->spin_ns < 0 ? INT64_MAX : start + w->spin_ns;
+    for (unsigned i = 1;; i++) {
+        chan_relax();
+        rc = w->poll(w->ctx);
+        if (rc)
+            return rc < 0 ? rc : 0;
+        if (i % 64)
+            continue;
+        int64_t now = chan_now();
+        if (deadline >= 0 && now >= deadline)
+            return -ETIMEDOUT;
+        if (now >= spin_end)
+            break;
+        if (now >= next_check) {
+            next_check = now + SHMKIT_CHAN_SLICE_NS;
+            if (w->gone(w->ctx)) {
+                rc = w->poll(w->ctx); /* drain what the peer left first */
+                return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
+            }
+        }
+    }
+
+    /* park, in slices, checking the peer's liveness after each */
+    for (;;) {
+        uint32_t ev = announce(w);
+        rc = w->poll(w->ctx);
+        if (rc) {
+            withdraw(w);
+            return rc < 0 ? rc : 0;
+        }
+        int64_t slice = SHMKIT_CHAN_SLICE_NS;
+        if (deadline >= 0) {
+            int64_t left = deadline - chan_now();
+            if (left <= 0) {
+                withdraw(w);
+                return -ETIMEDOUT;
+            }
+            if (left < slice)
+                slice = left;
+        }
+        if (w->waits)
+            __atomic_fetch_add(w->waits, 1, __ATOMIC_RELAXED); /* statistic */
+        int s = sleep_once(w, ev, slice);
+        withdraw(w);
+        rc = w->poll(w->ctx);
+        if (rc)
+            return rc < 0 ? rc : 0;
+        if (s == -EINTR)
+            return -EINTR;
+        if (s == -ETIMEDOUT || chan_now() >= next_check) {
+            next_check = chan_now() + SHMKIT_CHAN_SLICE_NS;
+            if (w->gone(w->ctx)) {
+                rc = w->poll(w->ctx);
+                return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
+            }
+        }
+        if (s < 0 && s != -ETIMEDOUT && s != -EAGAIN)
+            return s;
+    }
+}
+
+int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark)
+{
+    /* relaxed: a busy-polling peer never sleeps; a stale value costs at
+     * most one slice of latency when the peer switches modes */
+    if (nopark && __atomic_load_n(nopark, __ATOMIC_RELAXED))
+        return 0;
+    /* seq_cst fence: pairs with the sleeper's fence in announce() */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
+        return 0;
+    /* acq_rel exchange: only one waker makes the system call */
+    if (!__atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL))
+        return 0;
+    shmkit_futex_wake(flag, 1);
+    return 1;
+}
+
+int shmkit__chan_wake_all(uint32_t *count, uint32_t *event)
+{
+    /* seq_cst fence: pairs with the sleepers' fence in announce() */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(count, __ATOMIC_RELAXED))
+        return 0;
+    /* release: a sleeper that reads the new event value sees the message */
+    __atomic_fetch_add(event, 1, __ATOMIC_RELEASE);
+    shmkit_futex_wake(event, INT_MAX);
+    return 1;
+}

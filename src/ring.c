@@ -1,0 +1,513 @@
+/* ring.c - single-consumer ring of variable-size records in a segment;
+ * one producer, or several serialised by the crash-safe lock of
+ * ring_plock.c.
+ *
+ * Positions are absolute 64-bit byte counters; index = position & mask.
+ * A record is an 8-byte header word (length | REC_MSG, or REC_PAD for the
+ * filler that skips the end of the buffer) followed by the message rounded
+ * up to 8 bytes. The header word doubles as the commit flag: the producer
+ * writes a record, zeroes the header word that follows it, then stores the
+ * record's header with release ordering. So the word at the tail is always
+ * 0, the consumer polls the header at its head (one cache line, no separate
+ * tail to read), and a producer that dies before its header store leaves
+ * nothing visible. The shared tail is only a hint for a producer taking
+ * over; it walks the committed headers from there.
+ */
+#include "chan.h"
+#include "ring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t shmkit_ring_size_for(size_t capacity)
+{
+    if (!chan_is_pow2(capacity) || capacity < SHMKIT_RING_MIN_CAP ||
+        (uint64_t)capacity > (1ull << 40))
+        return 0;
+    return RING_DATA_OFF + capacity;
+}
+
+int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
+{
+    if (size < RING_DATA_OFF)
+        return SHMKIT_ECORRUPT;
+    char magic[8];
+    memcpy(magic, c->magic, sizeof magic);
+    if (memcmp(magic, RING_MAGIC, 8))
+        return SHMKIT_ECORRUPT;
+    uint32_t ver = __atomic_load_n(&c->version, __ATOMIC_RELAXED);
+    if (ver != CHAN_VERSION)
+        return SHMKIT_EVERSION;
+    g->cap = __atomic_load_n(&c->capacity, __ATOMIC_RELAXED);
+    g->data_off = __atomic_load_n(&c->data_off, __ATOMIC_RELAXED);
+    g->max_msg = __atomic_load_n(&c->max_msg, __ATOMIC_RELAXED);
+    g->flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
+    if (!shmkit_ring_size_for(g->cap) || g->data_off != RING_DATA_OFF ||
+        g->cap > size - RING_DATA_OFF || g->max_msg != g->cap / 2 - 16 ||
+        (g->flags & ~(uint32_t)SHMKIT_RING_MULTI))
+        return SHMKIT_ECORRUPT;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int valid_role(unsigned flags)
+{
+    unsigned role = flags & (SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER);
+    return role == SHMKIT_RING_PRODUCER || role == SHMKIT_RING_CONSUMER;
+}
+
+static int attach_consumer(shmkit_ring *r, unsigned flags)
+{
+    struct ring_ctl *c = r->c;
+    uint32_t st = __atomic_load_n(&c->cons_state, __ATOMIC_ACQUIRE);
+    if (st == SIDE_ATTACHED && chan_alive(&c->consumer) && !(flags & SHMKIT_RING_TAKEOVER))
+        return -EBUSY;
+    /* head and tail as they stand: the head must be aligned and within one
+     * capacity of the tail hint */
+    uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+    uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
+    if ((head & 7u) || tail - head > r->cap)
+        return SHMKIT_ECORRUPT;
+    r->head = head;
+    chan_set_owner(&c->consumer, &r->self);
+    /* release: the owner record is complete before the state says attached */
+    __atomic_store_n(&c->cons_state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int shmkit__ring_recover_tail(shmkit_ring *r)
+{
+    struct ring_ctl *c = r->c;
+    /* acquire: the records before the tail hint are complete */
+    uint64_t t = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
+    uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+    if ((t & 7u) || (head & 7u) || t - head > r->cap)
+        return SHMKIT_ECORRUPT;
+    /* a producer killed between its header store and its tail store left
+     * committed records past the hint: walk them */
+    for (;;) {
+        uint64_t idx = t & r->mask;
+        /* acquire: the record body is visible with its header */
+        uint64_t w = __atomic_load_n((uint64_t *)(r->data + idx), __ATOMIC_ACQUIRE);
+        if (!w)
+            break;
+        uint64_t len = w & 0xffffffffu, step;
+        if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && len + REC_HDR < r->cap / 2)
+            step = r->cap - idx;
+        else if (w == (REC_MSG | len) && len <= r->max_msg &&
+                 idx + REC_HDR + chan_round8(len) <= r->cap)
+            step = REC_HDR + chan_round8(len);
+        else
+            return SHMKIT_ECORRUPT;
+        if (t + step - head > r->cap)
+            return SHMKIT_ECORRUPT;
+        t += step;
+    }
+    r->tail = t;
+    r->head_cache = head;
+    /* release: a later taker-over starts from records that are complete */
+    __atomic_store_n(&c->tail, t, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static int attach_producer(shmkit_ring *r, unsigned flags)
+{
+    struct ring_ctl *c = r->c;
+    if (!r->multi) {
+        struct ring_prod_slot *s = &c->prods[0];
+        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        int alive = chan_alive(&s->owner);
+        if (st == SIDE_ATTACHED && alive && !(flags & SHMKIT_RING_TAKEOVER))
+            return -EBUSY;
+        if (st == SIDE_ATTACHED)
+            chan_bump(&c->takeovers, 1);
+        chan_set_owner(&s->owner, &r->self);
+        /* release: owner complete before state */
+        __atomic_store_n(&s->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+        r->slot = 0;
+        return shmkit__ring_recover_tail(r);
+    }
+    for (unsigned i = 0; i < RING_PROD_SLOTS; i++) {
+        struct ring_prod_slot *s = &c->prods[i];
+        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (st == SIDE_CLAIMING || (st == SIDE_ATTACHED && chan_alive(&s->owner)))
+            continue;
+        /* acquire: we own the slot from here; others skip CLAIMING */
+        if (!__atomic_compare_exchange_n(&s->state, &st, SIDE_CLAIMING, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            continue;
+        chan_set_owner(&s->owner, &r->self);
+        /* release: owner complete before state */
+        __atomic_store_n(&s->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+        r->slot = (int)i;
+        return 0;
+    }
+    return -EBUSY;
+}
+
+static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
+{
+    struct shmkit_info info;
+    int rc = shmkit_seg_stat(seg, &info);
+    if (rc < 0)
+        return rc;
+    if (!info.has_header || info.layout != SHMKIT_LAYOUT_RING)
+        return SHMKIT_ELAYOUT;
+    shmkit_ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->seg = seg;
+    r->c = shmkit_seg_data(seg);
+    struct ring_geo g;
+    rc = shmkit__ring_geo(r->c, shmkit_seg_size(seg), &g);
+    if (rc < 0)
+        goto free_handle;
+    uint64_t p0, p1;
+    if (shmkit_seg_layout_param(seg, 0, &p0) < 0 || shmkit_seg_layout_param(seg, 1, &p1) < 0 ||
+        p0 != g.cap || p1 != g.flags) {
+        rc = SHMKIT_ECORRUPT;
+        goto free_handle;
+    }
+    r->cap = g.cap;
+    r->mask = g.cap - 1;
+    r->max_msg = g.max_msg;
+    r->multi = !!(g.flags & SHMKIT_RING_MULTI);
+    r->data = (unsigned char *)r->c + g.data_off;
+    r->spin_ns = 50000;
+    r->role = flags & (SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER);
+    r->slot = -1;
+    rc = shmkit_owner_self(&r->self);
+    if (rc < 0)
+        goto free_handle;
+    rc = r->role == SHMKIT_RING_CONSUMER ? attach_consumer(r, flags) : attach_producer(r, flags);
+    if (rc < 0)
+        goto free_handle;
+    shmkit_ring_set_spin(r, r->spin_ns);
+    *out = r;
+    return 0;
+free_handle:
+    free(r);
+    return rc;
+}
+
+int shmkit_ring_create(shmkit_ring **out, shmkit_seg *seg, size_t capacity, unsigned flags)
+{
+    if (!out || !seg || !valid_role(flags) ||
+        (flags & ~(unsigned)(SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI)))
+        return -EINVAL;
+    size_t size = shmkit_seg_size(seg);
+    if (capacity == 0) {
+        if (size < RING_DATA_OFF + SHMKIT_RING_MIN_CAP)
+            return SHMKIT_EBADSIZE;
+        capacity = SHMKIT_RING_MIN_CAP;
+        while (capacity <= (1ull << 39) && RING_DATA_OFF + capacity * 2 <= size)
+            capacity *= 2;
+    }
+    size_t need = shmkit_ring_size_for(capacity);
+    if (!need)
+        return -EINVAL;
+    if (size < need)
+        return SHMKIT_EBADSIZE;
+    uint64_t param[4] = {capacity, flags & SHMKIT_RING_MULTI, RING_DATA_OFF, CHAN_VERSION};
+    int rc = shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_RING, param);
+    if (rc < 0)
+        return rc;
+    struct ring_ctl *c = shmkit_seg_data(seg);
+    /* only the control block and the data area need to be zero */
+    memset(c, 0, need);
+    memcpy(c->magic, RING_MAGIC, 8);
+    c->version = CHAN_VERSION;
+    c->flags = flags & SHMKIT_RING_MULTI;
+    c->capacity = capacity;
+    c->data_off = RING_DATA_OFF;
+    c->max_msg = capacity / 2 - 16;
+    /* release: the control block is complete before anyone attaches
+     * (attachers read it after opening the segment, itself a barrier) */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return ring_open(out, seg, flags & ~(unsigned)SHMKIT_RING_MULTI);
+}
+
+int shmkit_ring_attach(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
+{
+    if (!out || !seg || !valid_role(flags) ||
+        (flags & ~(unsigned)(SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER | SHMKIT_RING_TAKEOVER)))
+        return -EINVAL;
+    return ring_open(out, seg, flags);
+}
+
+int shmkit_ring_close(shmkit_ring *r)
+{
+    if (!r)
+        return 0;
+    struct ring_ctl *c = r->c;
+    if (r->role == SHMKIT_RING_PRODUCER) {
+        if (r->reserved)
+            shmkit_ring_cancel(r);
+        /* release: our last commit happens before the consumer sees us gone */
+        __atomic_store_n(&c->prods[r->slot].state, SIDE_DETACHED, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->prod_nopark, 0, __ATOMIC_RELAXED);
+        shmkit__chan_wake_one(&c->cons_parked, NULL);
+    } else {
+        __atomic_store_n(&c->cons_state, SIDE_DETACHED, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->cons_nopark, 0, __ATOMIC_RELAXED);
+        shmkit__chan_wake_one(&c->prod_parked, NULL);
+    }
+    free(r);
+    return 0;
+}
+
+size_t shmkit_ring_capacity(const shmkit_ring *r)
+{
+    return r ? (size_t)r->cap : 0;
+}
+
+size_t shmkit_ring_max_msg(const shmkit_ring *r)
+{
+    return r ? (size_t)r->max_msg : 0;
+}
+
+void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns)
+{
+    if (!r)
+        return;
+    r->spin_ns = spin_ns;
+    uint32_t *np = r->role == SHMKIT_RING_PRODUCER ? &r->c->prod_nopark : &r->c->cons_nopark;
+    /* relaxed: a hint for the other side's wake check (see chan_wait.c) */
+    if (!r->multi || r->role == SHMKIT_RING_CONSUMER)
+        __atomic_store_n(np, spin_ns < 0, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------- liveness */
+
+static int consumer_gone(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    uint32_t st = __atomic_load_n(&r->c->cons_state, __ATOMIC_ACQUIRE);
+    return st == SIDE_DETACHED || (st == SIDE_ATTACHED && !chan_alive(&r->c->consumer));
+}
+
+static int producers_gone(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    unsigned n = r->multi ? RING_PROD_SLOTS : 1, seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct ring_prod_slot *s = &r->c->prods[i];
+        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (st == SIDE_CLAIMING || (st == SIDE_ATTACHED && chan_alive(&s->owner)))
+            return 0;
+        seen |= st != SIDE_NEVER;
+    }
+    return seen;
+}
+
+/* ---------------------------------------------------------------- producer */
+
+/* Room for the open reservation? > 0 yes, 0 not yet, < 0 corrupt. */
+static int room_poll(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    uint64_t used = r->tail - r->head_cache;
+    if (used <= r->cap && r->need <= r->cap - used)
+        return 1;
+    /* acquire: the consumer finished reading the bytes before its head */
+    uint64_t h = __atomic_load_n(&r->c->head, __ATOMIC_ACQUIRE);
+    if ((h & 7u) || r->tail - h > r->cap)
+        return SHMKIT_ECORRUPT;
+    r->head_cache = h;
+    return r->need <= r->cap - (r->tail - h);
+}
+
+int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns)
+{
+    if (!r || !p || r->role != SHMKIT_RING_PRODUCER || r->reserved)
+        return -EINVAL;
+    if (len > r->max_msg)
+        return SHMKIT_ETOOBIG;
+    int64_t deadline = timeout_ns < 0 ? -1 : chan_now() + timeout_ns;
+    int rc;
+    if (r->multi) {
+        rc = shmkit__ring_plock(r, timeout_ns);
+        if (rc < 0)
+            return rc;
+    }
+    uint64_t rec = REC_HDR + chan_round8(len);
+    uint64_t idx = r->tail & r->mask;
+    r->pad = idx + rec > r->cap ? r->cap - idx : 0;
+    /* the record, the filler before it and the zeroed word after it */
+    r->need = r->pad + rec + REC_HDR;
+    rc = room_poll(r);
+    if (rc < 0)
+        goto unlock;
+    if (!rc) {
+        chan_bump(&r->c->full, 1);
+        int64_t left = -1;
+        if (timeout_ns == 0) {
+            left = 0;
+        } else if (deadline >= 0) {
+            left = deadline - chan_now();
+            if (left <= 0) {
+                rc = -ETIMEDOUT;
+                goto unlock;
+            }
+        }
+        struct chan_waiter w = {.poll = room_poll, .gone = consumer_gone, .ctx = r,
+                                .flag = &r->c->prod_parked, .waits = &r->c->prod_waits,
+                                .spin_ns = r->spin_ns};
+        rc = shmkit__chan_wait(&w, left);
+        if (rc < 0)
+            goto unlock;
+    }
+    r->resv = len;
+    r->reserved = 1;
+    *p = r->data + ((r->tail + r->pad) & r->mask) + REC_HDR;
+    return 0;
+unlock:
+    if (r->multi)
+        shmkit__ring_punlock(r);
+    return rc;
+}
+
+int shmkit_ring_commit(shmkit_ring *r, size_t len)
+{
+    if (!r || !r->reserved || len > r->resv)
+        return -EINVAL;
+    struct ring_ctl *c = r->c;
+    uint64_t start = r->tail + r->pad;
+    uint64_t rec = REC_HDR + chan_round8(len);
+    uint64_t *hdr = (uint64_t *)(r->data + (start & r->mask));
+    /* relaxed: the word after the record must read 0 before the record's
+     * header is visible; the release store below orders it */
+    __atomic_store_n((uint64_t *)(r->data + ((start + rec) & r->mask)), 0, __ATOMIC_RELAXED);
+    if (r->pad) {
+        /* relaxed: reachable only through the filler, stored with release */
+        __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELAXED);
+        /* release: the record at the start of the buffer is complete */
+        __atomic_store_n((uint64_t *)(r->data + (r->tail & r->mask)), REC_PAD | (r->pad - REC_HDR),
+                         __ATOMIC_RELEASE);
+    } else {
+        /* release: the message bytes and the zeroed next word are visible
+         * before the consumer sees this header */
+        __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELEASE);
+    }
+    r->tail = start + rec;
+    /* release: a producer taking over from this hint finds complete records */
+    __atomic_store_n(&c->tail, r->tail, __ATOMIC_RELEASE);
+    chan_bump(&c->msgs_in, 1);
+    chan_bump(&c->bytes_in, len);
+    r->reserved = 0;
+    if (shmkit__chan_wake_one(&c->cons_parked, &c->cons_nopark))
+        chan_bump(&c->prod_wakes, 1);
+    if (r->multi) {
+        if (__atomic_load_n(&c->last_writer, __ATOMIC_RELAXED) != r->self.pid)
+            __atomic_store_n(&c->last_writer, r->self.pid, __ATOMIC_RELAXED); /* statistic */
+        shmkit__ring_punlock(r);
+    }
+    return 0;
+}
+
+int shmkit_ring_cancel(shmkit_ring *r)
+{
+    if (!r || !r->reserved)
+        return -EINVAL;
+    r->reserved = 0;
+    if (r->multi)
+        shmkit__ring_punlock(r);
+    return 0;
+}
+
+int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns)
+{
+    if (!buf && len)
+        return -EINVAL;
+    void *p;
+    int rc = shmkit_ring_reserve(r, len, &p, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(p, buf, len);
+    return shmkit_ring_commit(r, len);
+}
+
+/* ---------------------------------------------------------------- consumer */
+
+/* Is a message at the head? > 0 yes (r->cur_* set), 0 no, < 0 corrupt. */
+static int msg_poll(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    for (int hop = 0; hop < 2; hop++) {
+        uint64_t idx = r->head & r->mask;
+        /* acquire: the record's bytes are visible with its header */
+        uint64_t w = __atomic_load_n((uint64_t *)(r->data + idx), __ATOMIC_ACQUIRE);
+        if (!w)
+            return 0;
+        uint64_t len = w & 0xffffffffu;
+        if (w == (REC_PAD | len)) {
+            /* a filler runs exactly to the end and is shorter than the
+             * largest record it can precede */
+            if (len + REC_HDR != r->cap - idx || len + REC_HDR >= r->cap / 2 || hop)
+                return SHMKIT_ECORRUPT;
+            r->head += r->cap - idx;
+            r->skipped += r->cap - idx;
+            continue;
+        }
+        if (w != (REC_MSG | len) || len > r->max_msg ||
+            idx + REC_HDR + chan_round8(len) > r->cap)
+            return SHMKIT_ECORRUPT;
+        r->cur_len = len;
+        r->cur_ptr = r->data + idx + REC_HDR;
+        return 1;
+    }
+    return SHMKIT_ECORRUPT;
+}
+
+int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns)
+{
+    if (!r || !p || !len || r->role != SHMKIT_RING_CONSUMER)
+        return -EINVAL;
+    if (!r->peeked) {
+        struct chan_waiter w = {.poll = msg_poll, .gone = producers_gone, .ctx = r,
+                                .flag = &r->c->cons_parked, .waits = &r->c->cons_waits,
+                                .spin_ns = r->spin_ns};
+        int rc = shmkit__chan_wait(&w, timeout_ns);
+        if (rc < 0)
+            return rc;
+        r->peeked = 1;
+    }
+    *p = r->cur_ptr;
+    *len = (size_t)r->cur_len;
+    return 0;
+}
+
+int shmkit_ring_release(shmkit_ring *r)
+{
+    if (!r || !r->peeked)
+        return -EINVAL;
+    struct ring_ctl *c = r->c;
+    r->head += REC_HDR + chan_round8(r->cur_len);
+    r->peeked = 0;
+    /* release: we are done reading everything before the new head */
+    __atomic_store_n(&c->head, r->head, __ATOMIC_RELEASE);
+    chan_bump(&c->msgs_out, 1);
+    chan_bump(&c->bytes_out, r->cur_len);
+    if (shmkit__chan_wake_one(&c->prod_parked, &c->prod_nopark))
+        chan_bump(&c->cons_wakes, 1);
+    return 0;
+}
+
+int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
+{
+    const void *p;
+    size_t len;
+    if (!buf && cap)
+        return -EINVAL;
+    int rc = shmkit_ring_peek(r, &p, &len, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len > cap)
+        return -EMSGSIZE;
+    if (len)
+        memcpy(buf, p, len);
+    shmkit_ring_release(r);
+    return (int)len;
+}

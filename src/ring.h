@@ -1,0 +1,35 @@
+/* ring.h - the handle behind shmkit_ring, shared by ring.c and ring_plock.c. */
+#ifndef SHMKIT_RING_H
+#define SHMKIT_RING_H
+
+#include "chan.h"
+
+struct shmkit_ring {
+    shmkit_seg *seg;
+    struct ring_ctl *c;
+    unsigned char *data;
+    uint64_t cap, mask, max_msg;
+    unsigned role; /* SHMKIT_RING_PRODUCER or SHMKIT_RING_CONSUMER */
+    int multi;
+    int slot; /* producer slot */
+    int64_t spin_ns;
+    struct shmkit_owner self;
+    /* producer */
+    uint64_t tail, head_cache, pad, need, resv;
+    int reserved;
+    /* consumer */
+    uint64_t head, cur_len, skipped;
+    unsigned char *cur_ptr;
+    int peeked;
+};
+
+/* ring.c: walks committed records from the shared tail hint; sets r->tail
+ * and r->head_cache. 0 or SHMKIT_ECORRUPT. */
+int shmkit__ring_recover_tail(shmkit_ring *r);
+
+/* ring_plock.c: the producers' lock of a MULTI ring. lock returns 0 (and
+ * loads r->tail), -EAGAIN, -ETIMEDOUT, -EINTR, SHMKIT_ECORRUPT. */
+int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns);
+void shmkit__ring_punlock(shmkit_ring *r);
+
+#endif
