@@ -343,7 +343,7 @@ static int run_session(struct weekend *w, int kind)
     c->session++;
     c->kind = kind;
     c->laps = f1_session_laps(kind, w->cf.laps);
-    c->start_ns = now_ns() + 300 * 1000000LL; /* every car sees the start before it happens */
+    c->start_ns = now_ns() + 100 * 1000000LL; /* every car sees the start before it happens */
     c->state = F1_RUN;
     shmkit_table_write(g_ctl, 0, c, sizeof *c);
     int n = 0;
@@ -394,7 +394,7 @@ static int run_session(struct weekend *w, int kind)
     title(head, sizeof head, &v, ctl_name);
     f1_screen_frame(w->scr, &v, head);
     /* let a late board see the final classification; longer on a terminal, to read it */
-    for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 6) && !stop_sig; i++)
+    for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 4) && !stop_sig; i++)
         sleep_ms(50);
     return stop_sig != 0;
 }
