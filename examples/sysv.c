@@ -12,7 +12,9 @@
  *   it in place so you can look at it with `ipcs -m`, `shmkit ls --sysv`, then remove it.
  *   The second part does the same through shmkit (kind SHMKIT_SYSV, shmkit_seg_stat()).
  *
- * USAGE   sysv [-k] [-p PATH]    (PATH for ftok, default this program's own file)
+ * USAGE   sysv [-k | -r] [-p PATH]    (PATH for ftok, default this program's own file)
+ *         -k keeps the segment; -r finds the kept one again (shmget with the same key and no
+ *         IPC_CREAT, as any other process would) and removes it
  */
 #include <shmkit.h>
 
@@ -56,14 +58,16 @@ int main(int argc, char **argv)
 {
     char self[PATH_MAX];
     const char *path = NULL;
-    int keep = 0, c;
-    while ((c = getopt(argc, argv, "kp:h")) != -1) {
+    int keep = 0, rm = 0, c;
+    while ((c = getopt(argc, argv, "krp:h")) != -1) {
         if (c == 'k') {
             keep = 1;
+        } else if (c == 'r') {
+            rm = 1;
         } else if (c == 'p') {
             path = optarg;
         } else {
-            fprintf(stderr, "usage: %s [-k] [-p PATH]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-k | -r] [-p PATH]\n", argv[0]);
             return c == 'h' ? 0 : 2;
         }
     }
@@ -82,6 +86,15 @@ int main(int argc, char **argv)
     if (key == -1) {
         perror("ftok");
         return 1;
+    }
+    if (rm) {
+        int id = shmget(key, 0, 0); /* find the existing segment: no IPC_CREAT */
+        if (id == -1 || shmctl(id, IPC_RMID, NULL) == -1) {
+            perror("sysv -r");
+            return 1;
+        }
+        printf("shmget(key, 0, 0) = shmid %d; shmctl(IPC_RMID): removed\n", id);
+        return 0;
     }
     printf("ftok(\"%s\", 'S') = 0x%08x\n", path, (unsigned)key);
     int shmid = shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0600);
@@ -105,7 +118,7 @@ int main(int argc, char **argv)
     print_stat(shmid);
     if (keep) {
         printf("kept: look at it with `ipcs -m -i %d` or `shmkit ls --sysv`, "
-               "remove it with `ipcrm -m %d`\n", shmid, shmid);
+               "remove it with `ipcrm -m %d` or `sysv -r`\n", shmid, shmid);
         return 0;
     }
     if (shmctl(shmid, IPC_RMID, NULL) < 0) {

@@ -1,0 +1,16 @@
+#!/bin/sh
+# t_tutorial.t - every command shown in docs/tutorial.md and docs/tutoriel.md runs and prints
+# what the tutorial says it prints (variable parts written "…"), so the docs cannot rot.
+build=${SHMKIT_BUILD:-build}
+top=$(dirname "$(readlink -f "$0")")/..
+case $build in
+    build) ;;
+    *) echo "1..0 # SKIP the tutorials are checked once, in the plain build"; exit 77 ;;
+esac
+command -v python3 >/dev/null || { echo "1..0 # SKIP python3 missing"; exit 77; }
+[ -x "$build/examples/writer" ] && [ -x "$build/bin/shmkit" ] || { echo "1..0 # SKIP not built"; exit 77; }
+python3 "$top/tests/lib/tutorial_check.py" "$build" "$top/docs/tutorial.md" "$top/docs/tutoriel.md"
+rc=$?
+rm -f /dev/shm/shmkit-raw /dev/shm/shmkit-msg
+rm -rf /tmp/shmkit-tutorial
+exit $rc
