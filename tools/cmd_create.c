@@ -1,8 +1,41 @@
 /* cmd_create.c - `shmkit create`: make a POSIX or System V segment. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t released;
+
+static void on_release(int sig)
+{
+    (void)sig;
+    released = 1;
+}
+
+/* --hold: stay alive with the segment mapped until a signal says go. */
+static void hold(void)
+{
+    struct sigaction sa;
+    sigset_t block, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_release;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    /* no signal may slip in between the test and the wait */
+    sigprocmask(SIG_BLOCK, &block, &old);
+    while (!released)
+        sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
 
 static void create_help(void)
 {
@@ -24,19 +57,22 @@ static void create_help(void)
           "  -k, --key KEY          System V key (decimal or 0x hex)\n"
           "      --ftok PATH:PROJ   System V key from ftok(PATH, PROJ)\n"
           "      --private          System V IPC_PRIVATE (always a new segment)\n"
+          "      --hold             stay running with the segment mapped until SIGINT,\n"
+          "                         SIGTERM or SIGHUP (a live creator or user)\n"
           "  -h, --help             display this help\n",
           stdout);
 }
 
 int cmd_create(int argc, char **argv)
 {
-    enum { O_RAW = 256, O_SEAL, O_SYSV, O_FTOK, O_PRIVATE };
+    enum { O_RAW = 256, O_SEAL, O_SYSV, O_FTOK, O_PRIVATE, O_HOLD };
     static const struct option opts[] = {
         {"size", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
         {"excl", no_argument, NULL, 'x'},       {"raw", no_argument, NULL, O_RAW},
         {"seal", no_argument, NULL, O_SEAL},    {"sysv", no_argument, NULL, O_SYSV},
         {"key", required_argument, NULL, 'k'},  {"ftok", required_argument, NULL, O_FTOK},
-        {"private", no_argument, NULL, O_PRIVATE}, {"help", no_argument, NULL, 'h'},
+        {"private", no_argument, NULL, O_PRIVATE}, {"hold", no_argument, NULL, O_HOLD},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct shmkit_opts o;
@@ -44,7 +80,7 @@ int cmd_create(int argc, char **argv)
     o.flags = SHMKIT_CREATE;
     uint64_t size = 0;
     uint32_t mode = 0;
-    int have_size = 0, sysv = 0, seal = 0, keys = 0, c;
+    int have_size = 0, sysv = 0, seal = 0, keys = 0, hold_it = 0, c;
     while ((c = getopt_long(argc, argv, ":s:m:xk:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -82,6 +118,9 @@ int cmd_create(int argc, char **argv)
             o.sysv_private = 1;
             keys++;
             break;
+        case O_HOLD:
+            hold_it = 1;
+            break;
         case 'h':
             create_help();
             return EXIT_OKAY;
@@ -103,7 +142,7 @@ int cmd_create(int argc, char **argv)
         o.kind = SHMKIT_SYSV;
     } else {
         if (optind == argc)
-            return cli_usage(NULL, "no segment name given");
+            return cli_usage("segment name", "missing (like /orders)");
         if (argc - optind > 1)
             return cli_usage(argv[optind + 1], "one segment at a time");
         struct target t;
@@ -113,7 +152,7 @@ int cmd_create(int argc, char **argv)
         o.name = argv[optind];
     }
     if (!have_size)
-        return cli_usage(NULL, "--size is required");
+        return cli_usage("--size", "required");
     if (size == 0)
         return cli_usage("--size", "'0': a segment needs at least one byte");
     if (size > SIZE_MAX || size > (uint64_t)INT64_MAX - SHMKIT_HEADER_SIZE)
@@ -121,6 +160,8 @@ int cmd_create(int argc, char **argv)
     o.size = (size_t)size;
     o.mode = mode;
 
+    if (o.ftok_path && access(o.ftok_path, F_OK) < 0)
+        return cli_usage("--ftok", "%s: %s", o.ftok_path, strerror(errno));
     const char *what = o.kind == SHMKIT_POSIX ? o.name : "create";
     shmkit_seg *seg = NULL;
     int rc = shmkit_open(&seg, &o);
@@ -137,6 +178,12 @@ int cmd_create(int argc, char **argv)
             printf("%s\n", o.name);
         else
             printf("key=0x%08x id=%d\n", (unsigned)info.key, info.shmid);
+        if (hold_it) {
+            if (fflush(stdout) != 0)
+                rc = -EIO;
+            else
+                hold();
+        }
     }
     shmkit_close(seg);
     return rc < 0 ? cli_fail(what, rc) : EXIT_OKAY;

@@ -76,7 +76,7 @@ int cmd_rm(int argc, char **argv)
     if ((status = targets_names(&ts, argc, argv, optind)))
         goto free_targets;
     if (ts.n == 0) {
-        status = cli_usage(NULL, "no segment named (give NAME, --id ID or --key KEY)");
+        status = cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
         goto free_targets;
     }
     rows = calloc((size_t)ts.n, sizeof *rows);

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     if (argc < 2)
-        return cli_usage(NULL, "no command given");
+        return cli_usage("command", "missing (ls, info, create, cat, dump, write, verify, rm, gc, watch)");
     const char *c = argv[1];
     if (!strcmp(c, "-h") || !strcmp(c, "--help")) {
         usage(stdout);

@@ -456,7 +456,7 @@ void targets_free(struct targets *ts)
 int targets_one(const struct targets *ts, struct target *t)
 {
     if (ts->n == 0)
-        return cli_usage(NULL, "no segment named (give NAME, --id ID or --key KEY)");
+        return cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
     if (ts->n > 1)
         return cli_usage(ts->v[1].label, "one segment at a time");
     *t = ts->v[0];

@@ -1,0 +1,70 @@
+#!/bin/sh
+# t_cli_golden.t - every shmkit command run against segments this test
+# makes, output compared with tests/cli/*.out after normalising pids, times,
+# user names and keys (tests/cli/lib.sh: norm). SHMKIT_GOLDEN_UPDATE=1
+# rewrites the expected files.
+T=golden
+. "$(dirname "$(readlink -f "$0")")/cli/lib.sh"
+K1=$(key 1)
+
+{
+    "$S" create "${P}a" --size 4K
+    "$S" create "${P}b" --size 1.5M --mode 0640 --seal
+    "$S" create "${P}raw" --raw --size 100
+    "$S" create --sysv --key "$K1" --size 8K
+    echo "status $?"
+} 2>&1 | golden create
+hold "${P}held" --size 64K
+printf 'Hello, shared world\n' | "$S" write "${P}a"
+ok $? "write into ${P}a"
+printf 'offset' | "$S" write "${P}a" --offset 0x40
+ok $? "write --offset 0x40"
+printf 'RAW!' | "$S" write "${P}raw"
+ok $? "write into a foreign segment"
+
+"$S" cat "${P}a" | tr -d '\000' | golden cat
+"$S" dump "${P}a" | golden dump
+"$S" dump "${P}a" --offset 8 --length 70 | golden dump-range
+got=$("$S" dump "${P}a" | md5sum)
+want=$(tail -c +257 "/dev/shm${P}a" | hexdump -C | md5sum)
+is "$got" "$want" "dump is byte-for-byte hexdump -C of the payload"
+got=$("$S" dump --raw "${P}a" --offset 250 --length 100 | md5sum)
+want=$(hexdump -C -s 250 -n 100 "/dev/shm${P}a" | md5sum)
+is "$got" "$want" "dump --raw --offset --length matches hexdump -C -s -n"
+got=$("$S" cat --raw "${P}raw" | head -c 4)
+is "$got" "RAW!" "cat of a foreign segment gives its bytes"
+
+# tables: column widths depend on the names' length, so spaces are squeezed
+"$S" ls --posix -o NAME,PERMS,SIZE,NATTCH,HOLDERS,LAYOUT,STATUS,SEALED,GEN | grep -e '^NAME' -e "$P" |
+    tr -s ' ' | golden ls
+"$S" ls --posix -b -r -o NAME,KIND,SIZE,LAYOUT,STATUS | grep "$P" | golden ls-raw
+"$S" ls --posix -J -o name,size,nattch,layout,status,cpid | grep -e '^{' -e '^ *\]' -e '^}' -e 'segments' -e "$P" |
+    sed 's/},$/}/' | golden ls-json
+"$S" ls --sysv -o KEY,PERMS,SIZE,NATTCH,LAYOUT,STATUS | grep -e '^KEY' -e "$K1" | tr -s ' ' | golden ls-sysv
+"$S" ls --posix -n -o NAME,STATUS | grep -c "$P" | golden ls-noheadings
+
+"$S" info "${P}b" | golden info
+"$S" info "${P}held" | sed -n '/^processes/,/^bytes/p' | golden info-procs
+"$S" info -J "${P}b" >"$tmp/info.json"
+"$PY" -m json.tool "$tmp/info.json" >/dev/null
+ok $? "info -J is valid JSON"
+norm <"$tmp/info.json" | golden info-json
+"$S" info --key "$K1" | golden info-sysv
+
+"$S" verify "${P}a" "${P}b" 2>&1 | golden verify
+printf 'HACKED' | dd of="/dev/shm${P}b" bs=1 seek=1000 conv=notrunc 2>/dev/null
+"$S" verify "${P}a" "${P}b" >"$tmp/v.out" 2>"$tmp/v.err"
+is $? 3 "verify of a tampered segment exits 3"
+cat "$tmp/v.out" "$tmp/v.err" | golden verify-tampered
+"$S" verify "${P}raw" 2>&1 | golden verify-foreign
+printf 'x' | "$S" write "${P}b" 2>&1 | golden write-sealed
+printf 'fixed' | "$S" write --seal "${P}b" && "$S" verify -q "${P}b"
+ok $? "write --seal re-seals; verify passes"
+
+"$S" watch --once "${P}a" | golden watch
+"$S" watch --once --key "$K1" | golden watch-sysv
+
+"$S" gc --dry-run -v "${P}a" "${P}raw" "${P}held" 2>&1 | golden gc-dry-run
+"$S" rm -v "${P}a" --key "$K1" 2>&1 | golden rm
+"$S" ls -o NAME | grep -c "${P}a" | golden rm-gone
+done_testing
