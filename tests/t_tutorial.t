@@ -1,6 +1,7 @@
 #!/bin/sh
-# t_tutorial.t - every command shown in docs/tutorial.md and docs/tutoriel.md runs and prints
-# what the tutorial says it prints (variable parts written "…"), so the docs cannot rot.
+# t_tutorial.t - every command shown in docs/tutorial.md runs and prints what the tutorial says
+# it prints (variable parts written "…"), so the docs cannot rot; docs/tutoriel.md (French) must
+# show exactly the same commands and outputs.
 build=${SHMKIT_BUILD:-build}
 top=$(dirname "$(readlink -f "$0")")/..
 case $build in

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""tutorial_check.py BUILD FILE... - runs every command of the tutorials and checks its output.
+"""tutorial_check.py BUILD FILE [TRANSLATION...] - runs every command of FILE and checks its output.
+
+A TRANSLATION must hold exactly the same console blocks as FILE (one test each); its commands
+are then not run a second time.
 
 In a ```console block, a line "$ CMD" is a command (run from the repository root with bash,
 stderr merged into stdout, "build/" replaced by BUILD/) and the lines after it, up to the next
@@ -8,7 +11,7 @@ any text, a line holding only "…" matches any number of lines. NUL bytes and t
 are ignored. Prints TAP (one test per command); exit 0."""
 import os, re, subprocess, sys
 
-build, files = sys.argv[1], sys.argv[2:]
+build, files, translations = sys.argv[1], sys.argv[2:3], sys.argv[3:]
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 cmds = []
 for f in files:
@@ -35,7 +38,10 @@ def pattern(lines):
             parts.append(".*?".join(re.escape(p) for p in l.rstrip().split("…")) + r"\n")
     return re.compile("".join(parts) + r"\Z", re.S)
 
-print(f"1..{len(cmds)}")
+def blocks(path):
+    return re.findall(r"```console\n.*?```", open(path, encoding="utf-8").read(), re.S)
+
+print(f"1..{len(cmds) + len(translations)}")
 env = dict(os.environ, LC_ALL="C")
 for i, (doc, cmd, want) in enumerate(cmds, 1):
     real = re.sub(r"(^|[\s=])build/", lambda m: m.group(1) + build.rstrip("/") + "/", cmd)
@@ -53,3 +59,7 @@ for i, (doc, cmd, want) in enumerate(cmds, 1):
             print("#   want:", l)
         for l in got.split("\n"):
             print("#   got: ", l)
+for k, t in enumerate(translations, len(cmds) + 1):
+    same = blocks(t) == blocks(files[0])
+    print(("ok" if same else "not ok"), k, "-", os.path.basename(t) + ": same commands and outputs as",
+          os.path.basename(files[0]))
