@@ -14,6 +14,7 @@ struct shm {
     uint32_t flag;
     struct shmkit_seqlock sl;
     uint64_t data;
+    uint32_t seen; /* the sequence the seqlock waiter starts from */
 };
 
 #define PINGS 20000
@@ -64,8 +65,9 @@ static int waiter(void *arg, int i)
 static int seq_waiter(void *arg, int i)
 {
     struct shm *m = arg;
-    uint32_t s = shmkit_seqlock_read_begin(&m->sl);
-    int rc = shmkit_seqlock_wait(&m->sl, s, 5000000000);
+    /* taken by the parent before the fork: the write may come before this
+     * child even runs, and must still count as "after" */
+    int rc = shmkit_seqlock_wait(&m->sl, m->seen, 5000000000);
     uint64_t v;
     if (rc != 0 || shmkit_seqlock_read(&m->sl, &v, &m->data, sizeof v) != 0)
         return 1;
@@ -146,6 +148,7 @@ int main(void)
 
     /* seqlock change wait */
     shmkit_seqlock_init(&m->sl);
+    m->seen = shmkit_seqlock_read_begin(&m->sl);
     p = ts_spawn(seq_waiter, m, 0);
     usleep(20000);
     uint64_t v = 42;
