@@ -222,8 +222,11 @@ void f1_screen_line(struct f1_screen *s, const char *fmt, ...)
 void f1_screen_event(struct f1_screen *s, const struct f1_event *e)
 {
     char line[120];
-    snprintf(line, sizeof line, "[%s%s%d] %s", (unsigned)e->kind < F1_KINDS ? f1_kind_name[e->kind] : "?",
-             e->kind == F1_RACE ? " L" : " lap ", e->lap, e->text);
+    if ((unsigned)e->kind < F1_KINDS)
+        snprintf(line, sizeof line, "[%s%s%d] %s", f1_kind_name[e->kind],
+                 e->kind == F1_RACE ? " L" : " lap ", e->lap, e->text);
+    else
+        snprintf(line, sizeof line, "%s", e->text);
     if (s->tty) {
         memmove(s->ticker[1], s->ticker[0], sizeof s->ticker[0] * (TICKER - 1));
         snprintf(s->ticker[0], sizeof s->ticker[0], "%s", line);

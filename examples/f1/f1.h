@@ -24,7 +24,6 @@
 #define F1_MAX_CARS 20
 #define F1_MAX_LAPS 99
 #define F1_MAX_SESSIONS 5
-#define F1_EVENTS 32 /* the control record keeps the last F1_EVENTS events */
 
 #define F1_TYPE_CARS 0x46312d4341525331ull /* "F1-CARS1": table type ids */
 #define F1_TYPE_CTL 0x46312d4354524c31ull  /* "F1-CTRL1" */
@@ -86,8 +85,6 @@ struct f1_ctl {
     int32_t participates[F1_MAX_CARS];
     int32_t grid[F1_MAX_CARS];  /* race: grid slot (1 = pole) per car, 0 none   */
     int32_t director_pid;
-    uint32_t nevents;           /* events published so far                     */
-    struct f1_event ev[F1_EVENTS]; /* event n is ev[n % F1_EVENTS]               */
 };
 
 struct f1_driver {
@@ -147,7 +144,7 @@ void f1_screen_line(struct f1_screen *s, const char *fmt, ...)
 /* results.c: DIR/<session>.csv and .json. Returns 0 or -errno. */
 int f1_results_write(const char *dir, const struct f1_view *v);
 
-/* events.c: the ticker. Race control publishes, boards poll. */
+/* events.c: the ticker on a bus (segment BASE-events). Race control publishes, boards poll. */
 struct f1_events;
 int f1_events_create(struct f1_events **out, const char *base);
 int f1_events_attach(struct f1_events **out, const char *base, shmkit_table *ctl);

@@ -39,6 +39,7 @@ static volatile sig_atomic_t stop_sig;
 static pid_t director_pid;
 static char ctl_name[96], cars_name[112];
 static shmkit_table *g_ctl, *g_cars;
+static struct f1_events *g_ev;
 static pid_t kids[F1_MAX_CARS];
 static int nkids;
 
@@ -72,6 +73,8 @@ static void cleanup(void)
         if (kids[i] > 0)
             waitpid(kids[i], NULL, 0);
     nkids = 0;
+    f1_events_close(g_ev, 1);
+    g_ev = NULL;
     if (g_cars)
         shmkit_table_remove(g_cars);
     if (g_ctl)
@@ -431,7 +434,8 @@ static int weekend(struct config *cf)
     if (rc == 0)
         rc = shmkit_table_claim(g_ctl, 0);
     if (rc == 0)
-        rc = f1_events_create(&w.ev, ctl_name);
+        rc = f1_events_create(&g_ev, ctl_name);
+    w.ev = g_ev;
     if (rc < 0) {
         fprintf(stderr, "f1: creating the tables %s: %s\n", ctl_name, shmkit_strerror(rc));
         return 2;
@@ -520,7 +524,6 @@ static int weekend(struct config *cf)
         printf("weekend over: results in %s/ (csv and json per session)\n", cf->results);
         status = 0;
     }
-    f1_events_close(w.ev, 1);
     cleanup();
     return status;
 }
@@ -537,7 +540,8 @@ static int find_weekend(char *name, size_t len)
     int64_t newest = -1;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
-        if (strncmp(e->d_name, "shmkit-f1-", 10) || (l > 5 && !strcmp(e->d_name + l - 5, "-cars")))
+        if (strncmp(e->d_name, "shmkit-f1-", 10) || (l > 5 && !strcmp(e->d_name + l - 5, "-cars")) ||
+            (l > 7 && !strcmp(e->d_name + l - 7, "-events")))
             continue;
         char n[300];
         snprintf(n, sizeof n, "/%s", e->d_name);
