@@ -26,6 +26,21 @@ struct shm {
 #define WOKEN 1
 #endif
 
+/* State letter of process PID from /proc/PID/stat, '?' if unknown. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
 /* Waits on queue Q until *WORD != OLD or the timeout: the waiter protocol. */
 static int wait_change(struct shmkit_waitq *q, uint32_t *word, uint32_t old, int64_t timeout)
 {
@@ -118,10 +133,14 @@ int main(void)
     /* a sleeping waiter in another process is woken */
     shmkit_waitq_init(&m->q[0]);
     pid_t p = ts_spawn(waiter, m, 0);
-    /* give it time to fall asleep; correctness does not depend on it */
-    for (int i = 0; i < 200 && __atomic_load_n(&m->q[0].waiters, __ATOMIC_ACQUIRE) == 0; i++)
+    /* wait (up to 5 s, the machine may be loaded) until it is registered
+     * and asleep in the kernel: state S after the waiter count went up */
+    int asleep = 0;
+    for (int i = 0; i < 5000 && !asleep; i++) {
         usleep(1000);
-    ok(__atomic_load_n(&m->q[0].waiters, __ATOMIC_ACQUIRE) == 1, "child is asleep on the queue");
+        asleep = __atomic_load_n(&m->q[0].waiters, __ATOMIC_ACQUIRE) == 1 && proc_state(p) == 'S';
+    }
+    ok(asleep, "child is asleep on the queue");
     c0 = shmkit_futex_syscalls();
     __atomic_store_n(&m->flag, 1, __ATOMIC_RELEASE);
     is_int(shmkit_waitq_wake(&m->q[0], 1), WOKEN, "wake with a sleeper wakes %d", WOKEN);
