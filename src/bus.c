@@ -14,6 +14,7 @@
  * with 1 or 64 subscribers.
  */
 #include "chan.h"
+#include "segment.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
         return rc;
     if (!info.has_header || info.layout != SHMKIT_LAYOUT_BUS)
         return SHMKIT_ELAYOUT;
+    if (!seg->writable)
+        return -EBADF;
     *c = shmkit_seg_data(seg);
     rc = shmkit__bus_geo(*c, shmkit_seg_size(seg), g);
     if (rc < 0)

@@ -73,6 +73,12 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
         }
     }
 
+    /* about to sleep: a peer that died while we spun is found now, not a
+     * slice later (one /proc read, cheap next to a sleep) */
+    if (w->gone(w->ctx)) {
+        rc = w->poll(w->ctx);
+        return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
+    }
     /* park, in slices, checking the peer's liveness after each */
     for (;;) {
         uint32_t ev = announce(w);

@@ -15,6 +15,7 @@
  */
 #include "chan.h"
 #include "ring.h"
+#include "segment.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,9 @@ static int attach_consumer(shmkit_ring *r, unsigned flags)
      * capacity of the tail hint */
     uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
     uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
-    if ((head & 7u) || tail - head > r->cap)
+    /* the tail is a hint that may lag the head (a producer killed between
+     * its header store and its tail store), but never by more than a lap */
+    if ((head & 7u) || (tail - head > r->cap && head - tail > r->cap))
         return SHMKIT_ECORRUPT;
     r->head = head;
     chan_set_owner(&c->consumer, &r->self);
@@ -82,8 +85,11 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
     /* acquire: the records before the tail hint are complete */
     uint64_t t = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
     uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
-    if ((t & 7u) || (head & 7u) || t - head > r->cap)
+    if ((t & 7u) || (head & 7u) || (t - head > r->cap && head - t > r->cap))
         return SHMKIT_ECORRUPT;
+    /* everything before the head was committed and consumed */
+    if (t - head > r->cap)
+        t = head;
     /* a producer killed between its header store and its tail store left
      * committed records past the hint: walk them */
     for (;;) {
@@ -154,6 +160,8 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
         return rc;
     if (!info.has_header || info.layout != SHMKIT_LAYOUT_RING)
         return SHMKIT_ELAYOUT;
+    if (!seg->writable)
+        return -EBADF;
     shmkit_ring *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;

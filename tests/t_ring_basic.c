@@ -1,0 +1,266 @@
+/* t_ring_basic.c - the ring's contract in one process (plus a child for
+ * the dead-peer cases): sizes, try/timeout, wrap-around, zero-copy,
+ * errors, statistics, hostile bytes. */
+#include "chan.h"
+#include "t_ring_util.h"
+
+#include <string.h>
+
+static char name[96];
+static shmkit_seg *seg;
+
+static void cleanup(void)
+{
+    if (seg) {
+        shmkit_seg_remove(seg);
+        shmkit_close(seg);
+    }
+}
+
+static void fresh(size_t cap, unsigned flags, shmkit_ring **cons, shmkit_ring **prod)
+{
+    *cons = *prod = NULL;
+    int rc = shmkit_ring_create(cons, seg, cap, SHMKIT_RING_CONSUMER | flags);
+    if (rc < 0)
+        tap_bail("create: %s", shmkit_strerror(rc));
+    rc = shmkit_ring_attach(prod, seg, SHMKIT_RING_PRODUCER);
+    if (rc < 0)
+        tap_bail("attach producer: %s", shmkit_strerror(rc));
+}
+
+int main(void)
+{
+    atexit(cleanup);
+    shmkit_ring *c = NULL, *p = NULL;
+    char buf[8192];
+
+    is_int(shmkit_ring_size_for(4096), RING_DATA_OFF + 4096, "size_for(4096)");
+    is_int(shmkit_ring_size_for(1000), 0, "size_for(not a power of two) = 0");
+    is_int(shmkit_ring_size_for(128), 0, "size_for(below the minimum) = 0");
+
+    seg = t_seg_new(name, sizeof name, "ringb", shmkit_ring_size_for(4096));
+    is_rc(shmkit_ring_create(&c, seg, 4096, 0), -EINVAL, "create without a role");
+    is_rc(shmkit_ring_create(&c, seg, 3000, SHMKIT_RING_CONSUMER), -EINVAL, "capacity 3000");
+    is_rc(shmkit_ring_create(&c, seg, 8192, SHMKIT_RING_CONSUMER), SHMKIT_EBADSIZE,
+          "capacity larger than the payload");
+    is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_ELAYOUT,
+          "attach before create: not a ring");
+    is_rc(shmkit_ring_create(&c, seg, 0, SHMKIT_RING_CONSUMER), 0, "create, capacity 0 = fit");
+    is_int(shmkit_ring_capacity(c), 4096, "capacity fitted to the payload");
+    is_int(shmkit_ring_max_msg(c), 4096 / 2 - 16, "max message = capacity/2 - 16");
+    shmkit_ring_close(c);
+
+    fresh(4096, 0, &c, &p);
+    shmkit_ring *c2 = NULL;
+    is_rc(shmkit_ring_attach(&c2, seg, SHMKIT_RING_CONSUMER), -EBUSY, "second consumer: EBUSY");
+    is_rc(shmkit_ring_attach(&c2, seg, SHMKIT_RING_PRODUCER), -EBUSY,
+          "second producer on a single-producer ring: EBUSY");
+
+    const void *m;
+    size_t len;
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "empty: try peek gives EAGAIN");
+    uint64_t t0 = tu_now_ns();
+    is_rc(shmkit_ring_peek(c, &m, &len, 5000000), -ETIMEDOUT, "empty: 5 ms peek times out");
+    ok(tu_now_ns() - t0 >= 5000000, "... after at least 5 ms");
+
+    is_rc(shmkit_ring_send(p, "hello", 5, 0), 0, "send 5 bytes");
+    is_rc(shmkit_ring_send(p, NULL, 0, 0), 0, "send an empty message");
+    is_int(shmkit_ring_recv(c, buf, 2, 0), -EMSGSIZE, "recv into 2 bytes: EMSGSIZE");
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), 5, "... the message stayed: 5 bytes");
+    ok(!memcmp(buf, "hello", 5), "... intact");
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), 0, "empty message received");
+    is_rc(shmkit_ring_send(p, buf, shmkit_ring_max_msg(p) + 1, 0), SHMKIT_ETOOBIG,
+          "max+1 bytes: ETOOBIG");
+    memset(buf, 0xab, sizeof buf);
+    is_rc(shmkit_ring_send(p, buf, shmkit_ring_max_msg(p), 0), 0, "max bytes fit");
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), (long long)shmkit_ring_max_msg(c),
+           "... and come out");
+    is_rc(shmkit_ring_release(c), -EINVAL, "release without peek: EINVAL");
+    is_rc(shmkit_ring_commit(p, 1), -EINVAL, "commit without reserve: EINVAL");
+
+    /* zero-copy: reserve 100, commit 40; cancel leaves nothing */
+    void *w;
+    is_rc(shmkit_ring_reserve(p, 100, &w, 0), 0, "reserve 100");
+    ok(((uintptr_t)w & 7u) == 0, "reservation 8-byte aligned");
+    is_rc(shmkit_ring_reserve(p, 10, &w, 0), -EINVAL, "second reserve while one is open");
+    msg_fill(w, 40, 7, 1);
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "nothing visible before commit");
+    is_rc(shmkit_ring_commit(p, 40), 0, "commit 40 of 100");
+    uint32_t id;
+    uint64_t sq;
+    ok(shmkit_ring_peek(c, &m, &len, 0) == 0 && len == 40 && !msg_check(m, len, &id, &sq),
+       "peek in place: 40 bytes intact");
+    ok(shmkit_ring_peek(c, &m, &len, 0) == 0 && len == 40, "peek again: same message");
+    is_rc(shmkit_ring_release(c), 0, "release");
+    is_rc(shmkit_ring_reserve(p, 64, &w, 0), 0, "reserve");
+    is_rc(shmkit_ring_cancel(p), 0, "cancel");
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "cancelled reservation never visible");
+
+    /* fill until full, then drain; then many laps of random sizes */
+    int n = 0;
+    while (shmkit_ring_send(p, buf, 100, 0) == 0)
+        n++;
+    ok(n >= 4096 / 112 - 1 && n <= 4096 / 112, "full after %d messages of 100 bytes", n);
+    is_rc(shmkit_ring_send(p, buf, 100, 0), -EAGAIN, "full: try send gives EAGAIN");
+    int drained = 0;
+    while (shmkit_ring_recv(c, buf, sizeof buf, 0) >= 0)
+        drained++;
+    is_int(drained, n, "drained every message");
+    uint64_t sent = 0, got = 0;
+    int bad = 0;
+    for (int round = 0; round < 20000; round++) {
+        int k = (int)(t_mix((uint64_t)round) % 6);
+        for (int i = 0; i < k; i++) {
+            size_t l = msg_len(1, sent, 700);
+            void *q;
+            if (shmkit_ring_reserve(p, l, &q, 0) < 0)
+                break;
+            msg_fill(q, l, 1, sent++);
+            shmkit_ring_commit(p, l);
+        }
+        k = (int)(t_mix((uint64_t)round + 77) % 6);
+        for (int i = 0; i < k; i++) {
+            if (shmkit_ring_peek(c, &m, &len, 0) < 0)
+                break;
+            if (msg_check(m, len, &id, &sq) || sq != got || id != 1)
+                bad++;
+            got++;
+            shmkit_ring_release(c);
+        }
+    }
+    while (shmkit_ring_peek(c, &m, &len, 0) == 0) {
+        if (msg_check(m, len, &id, &sq) || sq != got)
+            bad++;
+        got++;
+        shmkit_ring_release(c);
+    }
+    ok(sent > 20000 && got == sent && !bad, "%llu random-size messages over many laps: %d bad",
+       (unsigned long long)sent, bad);
+
+    /* statistics from a read-only mapping */
+    shmkit_seg *ro = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name, .flags = SHMKIT_RDONLY};
+    struct shmkit_chan_stats st;
+    is_rc(shmkit_open(&ro, &o), 0, "open read-only for stats");
+    is_rc(shmkit_chan_stats(ro, &st), 0, "chan_stats");
+    ok(st.layout == SHMKIT_LAYOUT_RING && st.capacity == 4096 && st.msgs_in == st.msgs_out &&
+           st.msgs_in == sent + n + 4 && st.used == 0 && st.overruns >= 1,
+       "stats: %llu in, %llu out, %llu full", (unsigned long long)st.msgs_in,
+       (unsigned long long)st.msgs_out, (unsigned long long)st.overruns);
+    ok(st.writer_pid == getpid() && st.writer_alive && st.reader_pid == getpid() &&
+           st.reader_alive,
+       "stats: both ends are this live process");
+    is_rc(shmkit_ring_attach(&c2, ro, SHMKIT_RING_CONSUMER), -EBADF, "attach read-only: EBADF");
+    shmkit_close(ro);
+
+    /* close of either end is a dead peer once the ring drains */
+    shmkit_ring_send(p, "x", 1, 0);
+    shmkit_ring_close(p);
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 1000000000), 1, "producer closed: queued message first");
+    t0 = tu_now_ns();
+    is_rc(shmkit_ring_peek(c, &m, &len, 1000000000), SHMKIT_EPEERDEAD, "then EPEERDEAD");
+    ok(tu_now_ns() - t0 < 500000000, "... at once, not after the timeout");
+    is_rc(shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER), 0, "a new producer attaches");
+    shmkit_ring_close(c);
+    while (shmkit_ring_send(p, buf, 200, 0) == 0)
+        ;
+    is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_EPEERDEAD,
+          "consumer closed, ring full: producer gets EPEERDEAD");
+    shmkit_ring_close(p);
+
+    /* a dead producer (child killed) is reported */
+    fresh(4096, 0, &c, &p);
+    shmkit_ring_close(p);
+    is_rc(shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER), 0, "re-attach producer");
+    shmkit_ring_close(p);
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        tap_bail("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmkit_ring *cp = NULL;
+        if (shmkit_ring_attach(&cp, seg, SHMKIT_RING_PRODUCER) < 0)
+            _exit(1);
+        shmkit_ring_send(cp, "abc", 3, 0);
+        if (write(pfd[1], "k", 1) != 1)
+            _exit(2);
+        pause();
+        _exit(0);
+    }
+    ok(read(pfd[0], buf, 1) == 1, "child attached and sent");
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 5000000000), 3, "child producer's message");
+    kill(pid, SIGKILL);
+    int status;
+    tu_wait(pid, 5000, &status);
+    t0 = tu_now_ns();
+    is_rc(shmkit_ring_peek(c, &m, &len, 5000000000), SHMKIT_EPEERDEAD,
+          "producer killed: EPEERDEAD");
+    tap_diag("dead producer noticed in %.1f ms", (tu_now_ns() - t0) / 1e6);
+    shmkit_ring_close(c);
+
+    /* multi-producer ring in one process */
+    shmkit_ring *p2 = NULL;
+    c = p = NULL;
+    is_rc(shmkit_ring_create(&c, seg, 4096, SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI), 0,
+          "create a MULTI ring");
+    is_rc(shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER), 0, "producer 1");
+    is_rc(shmkit_ring_attach(&p2, seg, SHMKIT_RING_PRODUCER), 0, "producer 2");
+    is_rc(shmkit_ring_reserve(p, 8, &w, 0), 0, "producer 1 reserves (holds the lock)");
+    is_rc(shmkit_ring_reserve(p2, 8, &w, 0), -EAGAIN, "producer 2 try-reserve: EAGAIN");
+    shmkit_ring_commit(p, 8);
+    is_rc(shmkit_ring_recv(c, buf, sizeof buf, 0), 8, "first message");
+    bad = 0;
+    for (int i = 0; i < 1000; i++) {
+        shmkit_ring *pp = i & 1 ? p2 : p;
+        msg_fill(buf, 40, (uint32_t)(i & 1), (uint64_t)i);
+        if (shmkit_ring_send(pp, buf, 40, 0) < 0)
+            bad++;
+        if (shmkit_ring_recv(c, buf, sizeof buf, 0) != 40 || msg_check(buf, 40, &id, &sq) ||
+            sq != (uint64_t)i)
+            bad++;
+    }
+    is_int(bad, 0, "1000 messages from two producers in order");
+    shmkit_ring_close(p);
+    shmkit_ring_close(p2);
+    shmkit_ring_close(c);
+
+    /* hostile bytes */
+    fresh(4096, 0, &c, &p);
+    struct ring_ctl *ctl = shmkit_seg_data(seg);
+    unsigned char *data = (unsigned char *)ctl + RING_DATA_OFF;
+    uint64_t evil[] = {REC_MSG | 5000, REC_MSG | 4090, REC_PAD | 100, REC_MSG | REC_PAD | 4,
+                       (1ull << 40) | 4};
+    for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
+        memcpy(data, &evil[i], 8);
+        is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_ECORRUPT, "bad record header %#llx",
+              (unsigned long long)evil[i]);
+    }
+    memset(data, 0, 8);
+    ctl->head = 12345;
+    while (shmkit_ring_send(p, buf, 300, 0) == 0)
+        ;
+    is_rc(shmkit_ring_send(p, buf, 300, 0), SHMKIT_ECORRUPT, "consumer index out of range");
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    uint64_t *fields[] = {&ctl->capacity, &ctl->data_off, &ctl->max_msg};
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t keep = *fields[i];
+        *fields[i] = keep * 2;
+        is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_ECORRUPT,
+              "control block field %zu altered: ECORRUPT", i);
+        *fields[i] = keep;
+    }
+    ctl->head = 0;
+    ctl->tail = 1u << 20;
+    is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_ECORRUPT,
+          "tail a megabyte past head: ECORRUPT");
+    ctl->tail = 0;
+    ctl->magic[0] = 'X';
+    is_rc(shmkit_chan_stats(seg, &st), SHMKIT_ECORRUPT, "bad magic: stats refuse");
+    is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_ECORRUPT,
+          "bad magic: attach refuses");
+    ctl->magic[0] = 'S';
+    ctl->version = 9;
+    is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_EVERSION, "version 9");
+    return tap_done();
+}

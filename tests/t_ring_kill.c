@@ -1,0 +1,220 @@
+/* t_ring_kill.c - peer death. 1,000 rounds of a producer process killed
+ * with SIGKILL at a random point (between reserve and commit included): the
+ * consumer never sees a partial message, gets SHMKIT_EPEERDEAD instead of
+ * hanging, and the next round's producer takes the ring over. Then a killed
+ * consumer (the producer is told), and a killed lock holder on a MULTI ring
+ * (the next producer takes the lock over). */
+#include "t_ring_util.h"
+
+static char name[96];
+static shmkit_seg *seg;
+
+static void cleanup(void)
+{
+    if (seg) {
+        shmkit_seg_remove(seg);
+        shmkit_close(seg);
+    }
+}
+
+/* Producer of round ID. DIE_AT: the message number at which it kills
+ * itself (PHASE says where: 0 after reserve, 1 mid-fill, 2 before commit),
+ * or UINT64_MAX to run until killed. Tells the parent through FD once
+ * attached. */
+static void producer(uint32_t id, uint64_t die_at, int phase, int fd)
+{
+    shmkit_ring *r = NULL;
+    if (shmkit_ring_attach(&r, seg, SHMKIT_RING_PRODUCER) < 0)
+        _exit(2);
+    if (write(fd, "a", 1) != 1)
+        _exit(2);
+    for (uint64_t s = 0;; s++) {
+        size_t len = msg_len(id, s, 600);
+        void *p;
+        if (shmkit_ring_reserve(r, len, &p, 10000000000) < 0)
+            _exit(3);
+        if (s == die_at && phase == 0)
+            kill(getpid(), SIGKILL);
+        if (s == die_at && phase == 1) {
+            msg_fill(p, len / 2, id, s);
+            kill(getpid(), SIGKILL);
+        }
+        msg_fill(p, len, id, s);
+        if (s == die_at)
+            kill(getpid(), SIGKILL);
+        shmkit_ring_commit(r, len);
+    }
+}
+
+int main(void)
+{
+    atexit(cleanup);
+    seg = t_seg_new(name, sizeof name, "ringk", shmkit_ring_size_for(1 << 14));
+    shmkit_ring *c = NULL;
+    if (shmkit_ring_create(&c, seg, 1 << 14, SHMKIT_RING_CONSUMER) < 0)
+        tap_bail("create");
+    int rounds = 1000, bad = 0, hung = 0, peerdead = 0, waitbad = 0;
+    uint64_t msgs = 0, worst = 0;
+    for (int round = 0; round < rounds; round++) {
+        uint64_t rnd = t_mix((uint64_t)round * 7919);
+        int self_kill = round & 1;
+        uint64_t k = rnd % 300;
+        int fds[2];
+        if (pipe(fds) < 0)
+            tap_bail("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            producer((uint32_t)round, self_kill ? k : UINT64_MAX, (int)((rnd >> 20) % 3), fds[1]);
+        }
+        close(fds[1]);
+        char ch;
+        int attached = read(fds[0], &ch, 1) == 1;
+        close(fds[0]);
+        uint64_t next = 0;
+        int status;
+        for (;;) {
+            if (!self_kill && next == k) {
+                kill(pid, SIGKILL);
+                if (tu_wait(pid, 10000, &status) < 0)
+                    waitbad++;
+                pid = 0;
+            }
+            const void *m;
+            size_t len;
+            uint64_t t0 = tu_now_ns();
+            int rc = shmkit_ring_peek(c, &m, &len, 10000000000);
+            uint64_t dt = tu_now_ns() - t0;
+            if (rc == SHMKIT_EPEERDEAD) {
+                peerdead++;
+                if (dt > worst)
+                    worst = dt;
+                break;
+            }
+            if (rc < 0) {
+                hung++;
+                tap_diag("round %d: peek %s", round, shmkit_errname(rc));
+                break;
+            }
+            uint32_t id = 0;
+            uint64_t sq = 0;
+            if (msg_check(m, len, &id, &sq) || id != (uint32_t)round || sq != next) {
+                bad++;
+                tap_diag("round %d: bad message (id %u seq %llu, want %llu)", round, id,
+                         (unsigned long long)sq, (unsigned long long)next);
+            }
+            next++;
+            msgs++;
+            shmkit_ring_release(c);
+        }
+        if (pid && (tu_wait(pid, 10000, &status) < 0 || !WIFSIGNALED(status)))
+            waitbad++;
+        if (!attached)
+            waitbad++;
+        if (self_kill && next != k)
+            bad++; /* died at message k: exactly k were committed */
+        if (hung > 3)
+            break;
+    }
+    struct shmkit_chan_stats st;
+    shmkit_chan_stats(seg, &st);
+    ok(!bad, "%d rounds, %llu messages: %d partial/foreign/missing", rounds,
+       (unsigned long long)msgs, bad);
+    is_int(peerdead, rounds, "every round ended with SHMKIT_EPEERDEAD (%d hung)", hung);
+    is_int(waitbad, 0, "every producer attached and died by SIGKILL");
+    ok(st.takeovers >= (uint64_t)rounds - 1, "each new producer took the ring over (%llu)",
+       (unsigned long long)st.takeovers);
+    tap_diag("slowest dead-producer detection: %.1f ms", worst / 1e6);
+    shmkit_ring_close(c);
+
+    /* killed consumer: a producer blocked on a full ring is told */
+    int told = 0;
+    for (int round = 0; round < 20; round++) {
+        shmkit_ring *p = NULL;
+        int fds[2];
+        if (pipe(fds) < 0)
+            tap_bail("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            shmkit_ring *cc = NULL;
+            if (shmkit_ring_attach(&cc, seg, SHMKIT_RING_CONSUMER) < 0)
+                _exit(2);
+            char b[1024];
+            for (int i = 0; i < round; i++)
+                shmkit_ring_recv(cc, b, sizeof b, 1000000000);
+            if (write(fds[1], "a", 1) != 1)
+                _exit(2);
+            pause();
+            _exit(0);
+        }
+        char ch, b[500] = {0};
+        close(fds[1]);
+        if (read(fds[0], &ch, 1) != 1)
+            tap_bail("consumer child");
+        close(fds[0]);
+        if (shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER) < 0)
+            tap_bail("attach producer");
+        while (shmkit_ring_send(p, b, sizeof b, 0) == 0)
+            ;
+        kill(pid, SIGKILL);
+        int status;
+        tu_wait(pid, 10000, &status);
+        told += shmkit_ring_send(p, b, sizeof b, 10000000000) == SHMKIT_EPEERDEAD;
+        shmkit_ring_close(p);
+        /* drain with a fresh consumer for the next round */
+        if (shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER) < 0)
+            tap_bail("new consumer after a dead one");
+        while (shmkit_ring_recv(c, b, sizeof b, 0) >= 0)
+            ;
+        shmkit_ring_close(c);
+    }
+    is_int(told, 20, "consumer killed: blocked producer gets EPEERDEAD (20 rounds)");
+
+    /* MULTI: lock holder killed between reserve and commit */
+    c = NULL;
+    if (shmkit_ring_create(&c, seg, 1 << 14, SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI) < 0)
+        tap_bail("create multi");
+    shmkit_ring *p = NULL;
+    if (shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER) < 0)
+        tap_bail("attach");
+    int took = 0, clean = 0;
+    for (int round = 0; round < 10; round++) {
+        int fds[2];
+        if (pipe(fds) < 0)
+            tap_bail("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            shmkit_ring *pp = NULL;
+            void *w;
+            if (shmkit_ring_attach(&pp, seg, SHMKIT_RING_PRODUCER) < 0 ||
+                shmkit_ring_send(pp, "whole", 5, 1000000000) < 0 ||
+                shmkit_ring_reserve(pp, 64, &w, 1000000000) < 0)
+                _exit(2);
+            memset(w, 'X', 64); /* never committed */
+            if (write(fds[1], "a", 1) != 1)
+                _exit(2);
+            pause();
+            _exit(0);
+        }
+        char ch;
+        close(fds[1]);
+        if (read(fds[0], &ch, 1) != 1)
+            tap_bail("holder child");
+        close(fds[0]);
+        kill(pid, SIGKILL);
+        int status;
+        tu_wait(pid, 10000, &status);
+        took += shmkit_ring_send(p, "after", 5, 5000000000) == 0;
+        char b[100];
+        int n1 = shmkit_ring_recv(c, b, sizeof b, 0);
+        int ok1 = n1 == 5 && !memcmp(b, "whole", 5);
+        int n2 = shmkit_ring_recv(c, b, sizeof b, 0);
+        clean += ok1 && n2 == 5 && !memcmp(b, "after", 5) &&
+                 shmkit_ring_recv(c, b, sizeof b, 0) == -EAGAIN;
+    }
+    is_int(took, 10, "MULTI: lock holder killed mid-message, next producer takes over (10 rounds)");
+    is_int(clean, 10, "... and the half-written message never appears");
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    return tap_done();
+}

@@ -1,0 +1,113 @@
+/* t_ring_util.h - self-checking messages and segment helpers for the
+ * ring and bus tests. A message is [seq u64][id u32][len u32] followed by
+ * bytes derived from (id, seq): any torn, partial, shifted or foreign byte
+ * fails msg_check. */
+#ifndef T_RING_UTIL_H
+#define T_RING_UTIL_H
+
+#include "shmkit.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MSG_HDR 16u
+
+#if defined(__SANITIZE_ADDRESS__)
+#define T_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_UNDER_ASAN 1
+#endif
+#endif
+#ifndef T_UNDER_ASAN
+#define T_UNDER_ASAN 0
+#endif
+/* Sanitized builds run a tenth of the iterations (stated in a diag line). */
+#define T_SCALE(n) (T_UNDER_ASAN ? (n) / 10 : (n))
+
+static inline uint64_t t_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* A length in [MSG_HDR, max] that depends on seq. */
+static inline size_t msg_len(uint32_t id, uint64_t seq, size_t max)
+{
+    return MSG_HDR + (size_t)(t_mix(seq * 31 + id) % (max - MSG_HDR + 1));
+}
+
+static inline void msg_fill(void *p, size_t len, uint32_t id, uint64_t seq)
+{
+    unsigned char *b = p;
+    uint32_t l = (uint32_t)len;
+    memcpy(b, &seq, 8);
+    memcpy(b + 8, &id, 4);
+    memcpy(b + 12, &l, 4);
+    uint64_t k = t_mix(seq ^ ((uint64_t)id << 40));
+    size_t i = MSG_HDR;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = k + i;
+        memcpy(b + i, &w, 8);
+    }
+    for (; i < len; i++)
+        b[i] = (unsigned char)(k + i);
+}
+
+/* 0 when P holds a complete message; fills *ID and *SEQ. */
+static inline int msg_check(const void *p, size_t len, uint32_t *id, uint64_t *seq)
+{
+    const unsigned char *b = p;
+    uint32_t l;
+    if (len < MSG_HDR)
+        return -1;
+    memcpy(seq, b, 8);
+    memcpy(id, b + 8, 4);
+    memcpy(&l, b + 12, 4);
+    if (l != len)
+        return -2;
+    uint64_t k = t_mix(*seq ^ ((uint64_t)*id << 40));
+    size_t i = MSG_HDR;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w != k + i)
+            return -3;
+    }
+    for (; i < len; i++)
+        if (b[i] != (unsigned char)(k + i))
+            return -3;
+    return 0;
+}
+
+/* A fresh POSIX segment of SIZE payload bytes; removed at exit of the test
+ * through t_seg_cleanup (call it on every path). */
+static inline shmkit_seg *t_seg_new(char *name, size_t namelen, const char *tag, size_t size)
+{
+    shmkit_seg *s = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, namelen, tag),
+                            .size = size, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
+    int rc = shmkit_open(&s, &o);
+    if (rc < 0)
+        tap_bail("cannot create %s: %s", name, shmkit_strerror(rc));
+    return s;
+}
+
+static inline shmkit_seg *t_seg_open(const char *name)
+{
+    shmkit_seg *s = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
+    int rc = shmkit_open(&s, &o);
+    if (rc < 0) {
+        fprintf(stderr, "open %s: %s\n", name, shmkit_strerror(rc));
+        _exit(90);
+    }
+    return s;
+}
+
+#endif
