@@ -10,6 +10,11 @@
 
 int shmkit__anon_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
 {
+    if (!(o->flags & SHMKIT_NORESERVE)) {
+        int rc = shmkit__mem_check(total);
+        if (rc < 0)
+            return rc;
+    }
     void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return -errno;

@@ -40,6 +40,11 @@ int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
             reopen_rdonly(seg);
         return shmkit__fd_map(seg, o, 0, 0, 0);
     }
+    if (!(o->flags & SHMKIT_NORESERVE)) {
+        int rc = shmkit__mem_check(total);
+        if (rc < 0)
+            return rc;
+    }
     int fd = memfd_create(o->name && *o->name ? o->name : "shmkit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;

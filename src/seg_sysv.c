@@ -46,6 +46,8 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
             return rc;
         if (o->flags & SHMKIT_CREATE) {
             int extra = (o->flags & SHMKIT_NORESERVE) ? SHM_NORESERVE : 0;
+            if (!extra && (rc = shmkit__mem_check(total)) < 0)
+                return rc;
             id = shmget(key, total, IPC_CREAT | IPC_EXCL | extra | mode);
             if (id >= 0) {
                 *created = 1;

@@ -11,6 +11,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -492,6 +493,19 @@ int shmkit__space_check(int fd, uint64_t total)
     if (__builtin_mul_overflow((uint64_t)sv.f_bfree, (uint64_t)sv.f_frsize, &room))
         return 0;
     return total > room ? -ENOSPC : 0;
+}
+
+int shmkit__mem_check(uint64_t total)
+{
+    struct sysinfo si;
+    uint64_t ram, swap, room;
+    if (sysinfo(&si) < 0)
+        return 0;
+    if (__builtin_mul_overflow((uint64_t)si.totalram, (uint64_t)si.mem_unit, &ram) ||
+        __builtin_mul_overflow((uint64_t)si.totalswap, (uint64_t)si.mem_unit, &swap) ||
+        __builtin_add_overflow(ram, swap, &room))
+        return 0;
+    return total > room ? -ENOMEM : 0;
 }
 
 int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int created,

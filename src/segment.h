@@ -49,4 +49,9 @@ int shmkit__backing_size(const shmkit_seg *seg, uint64_t *size);
  * other processes' page faults fail) while posix_fallocate gives up. */
 int shmkit__space_check(int fd, uint64_t total);
 
+/* The same for memory that is not in a sized file system (ANON, SYSV,
+ * MEMFD): a reservation larger than RAM + swap can never succeed, and trying
+ * would push the machine into the OOM killer before failing. -ENOMEM. */
+int shmkit__mem_check(uint64_t total);
+
 #endif

@@ -285,6 +285,9 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "memfd-recv"))
         return memfd_receiver(ts_atoi(argv[2]), !strcmp(argv[3], "rdonly"));
+    int h = ts_helper(argc, argv);
+    if (h >= 0)
+        return h;
     test_pass_and_seal();
     test_seal_then_send();
     test_seal_busy();

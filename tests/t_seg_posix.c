@@ -222,11 +222,11 @@ static int enospc_child(void)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "enospc"))
+        return enospc_child();
     int h = ts_helper(argc, argv);
     if (h >= 0)
         return h;
-    if (argc > 1 && !strcmp(argv[1], "enospc"))
-        return enospc_child();
     test_roundtrip();
     test_mode_umask();
     test_long_name();

@@ -36,7 +36,7 @@ static inline const char *ts_self(void)
 static inline pid_t ts_spawn(const char *const *prefix, const char *const *args)
 {
     const char *argv[32];
-    int n = 0;
+    int n = 0, prefixed = prefix && prefix[0];
     for (; prefix && *prefix && n < 16; prefix++)
         argv[n++] = *prefix;
     argv[n++] = ts_self();
@@ -49,7 +49,8 @@ static inline pid_t ts_spawn(const char *const *prefix, const char *const *args)
     if (pid < 0)
         tap_bail("fork: %s", strerror(errno));
     if (pid == 0) {
-        if (prefix && prefix[0])
+        setenv("SHMKIT_TS_HELPER", "1", 1); /* see ts_helper: never recurse */
+        if (prefixed)
             execvp(argv[0], (char *const *)argv);
         else
             execv(self, (char *const *)argv);
@@ -250,6 +251,12 @@ static inline int ts_helper(int argc, char **argv)
         }
         shmkit_close(s);
         return 0;
+    }
+    if (getenv("SHMKIT_TS_HELPER")) {
+        /* a helper started with arguments nobody understands must not run
+         * the whole test again (and spawn helpers of its own) */
+        printf("# helper: unknown arguments\n");
+        return 98;
     }
     return -1; /* not a helper invocation */
 }
