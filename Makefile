@@ -104,7 +104,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_A) $(HEADERS)
 test-build: all $(TEST_BIN) $(TEST_SHLINK)
 
 # ThreadSanitizer: the concurrent code, driven by threads (tests/tsan/t_*.c).
-TSAN_FLAGS := -O1 -fsanitize=thread
+TSAN_FLAGS := -O1 -fsanitize=thread -Wno-tsan
 tsan-build:
 	@mkdir -p build/tsan/tests
 	@for t in $(TSAN_SRC); do \
