@@ -286,14 +286,21 @@ static int scan_sysv(struct seg_list *l, int header)
             return 0;
         }
         while (fgets(line, sizeof line, f)) {
-            int key, id, cpid, lpid;
-            unsigned perms, uid, gid, cuid, cgid;
-            unsigned long long size, nattch;
-            long long atime, dtime, ctime;
-            if (sscanf(line, "%d %d %o %llu %d %d %llu %u %u %u %u %lld %lld %lld", &key, &id,
-                       &perms, &size, &cpid, &lpid, &nattch, &uid, &gid, &cuid, &cgid, &atime,
-                       &dtime, &ctime) != 14)
+            /* key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime ... */
+            long long v[14];
+            char *p = line, *end;
+            int k = 0;
+            for (; k < 14; k++, p = end) {
+                v[k] = strtoll(p, &end, k == 2 ? 8 : 10);
+                if (end == p)
+                    break;
+            }
+            if (k != 14)
                 continue;
+            int key = (int)v[0], id = (int)v[1], cpid = (int)v[4], lpid = (int)v[5];
+            unsigned perms = (unsigned)v[2], uid = (unsigned)v[7], gid = (unsigned)v[8];
+            unsigned long long size = (unsigned long long)v[3], nattch = (unsigned long long)v[6];
+            long long atime = v[11], dtime = v[12], ctime = v[13];
             struct seg_row *r = list_add(l);
             if (!r) {
                 fclose(f);

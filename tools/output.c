@@ -333,20 +333,64 @@ static void print_json(const struct out_opts *o, const struct seg_list *l, FILE 
     fputs(l->n ? "\n  ]\n}\n" : "]\n}\n", f);
 }
 
+/* Cell strings of every row, formatted once: widths first, then output. */
+struct cells {
+    char *buf;
+    size_t len, cap;
+    size_t *off; /* row * ncols + col -> offset in buf */
+};
+
+static int cells_fill(const struct out_opts *o, const struct seg_list *l, struct cells *c)
+{
+    char tmp[512];
+    int jt;
+    memset(c, 0, sizeof *c);
+    c->off = malloc((l->n * (size_t)o->ncols + 1) * sizeof *c->off);
+    if (!c->off)
+        return -1;
+    for (size_t i = 0; i < l->n; i++) {
+        for (int k = 0; k < o->ncols; k++) {
+            const char *v = cell(o, &l->v[i], o->cols[k], tmp, sizeof tmp, &jt);
+            size_t n = strlen(v) + 1;
+            if (c->len + n > c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 65536;
+                while (cap < c->len + n)
+                    cap *= 2;
+                char *b = realloc(c->buf, cap);
+                if (!b)
+                    return -1;
+                c->buf = b;
+                c->cap = cap;
+            }
+            memcpy(c->buf + c->len, v, n);
+            c->off[i * (size_t)o->ncols + (size_t)k] = c->len;
+            c->len += n;
+        }
+    }
+    return 0;
+}
+
 void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f)
 {
-    char buf[512];
-    int jt, width[C_COUNT] = {0};
+    int width[C_COUNT] = {0};
+    struct cells cs;
     if (o->mode == OUT_JSON) {
         print_json(o, l, f);
         return;
     }
+    if (cells_fill(o, l, &cs) < 0) {
+        free(cs.buf);
+        free(cs.off);
+        cli_err("ls", "out of memory");
+        return;
+    }
+#define CELL(i, k) (cs.buf + cs.off[(i) * (size_t)o->ncols + (size_t)(k)])
     if (o->mode == OUT_TABLE) {
         for (int k = 0; k < o->ncols; k++) {
             if (!o->noheadings)
                 width[k] = (int)strlen(columns[o->cols[k]].name);
             for (size_t i = 0; i < l->n; i++) {
-                int w = (int)escaped_len(cell(o, &l->v[i], o->cols[k], buf, sizeof buf, &jt));
+                int w = (int)escaped_len(CELL(i, k));
                 if (w > width[k])
                     width[k] = w;
             }
@@ -365,11 +409,13 @@ void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f)
         for (int k = 0; k < o->ncols; k++) {
             const struct column *c = &columns[o->cols[k]];
             int last = k == o->ncols - 1;
-            const char *v = cell(o, &l->v[i], o->cols[k], buf, sizeof buf, &jt);
-            put_escaped(f, v, raw, raw || (last && !c->right) ? 0 : width[k], c->right);
+            put_escaped(f, CELL(i, k), raw, raw || (last && !c->right) ? 0 : width[k], c->right);
             fputc(last ? '\n' : ' ', f);
         }
     }
+#undef CELL
+    free(cs.buf);
+    free(cs.off);
 }
 
 /* ---- key/value emitter ---- */
