@@ -588,7 +588,7 @@ static void scan_fds(struct use_tab *t, int procdir, const char *pidstr, int32_t
             static const char del[] = " (deleted)";
             if (len >= sizeof del - 1 && !strcmp(name + len - (sizeof del - 1), del))
                 name[len - (sizeof del - 1)] = '\0';
-            snprintf(u->name, sizeof u->name, "%s", name);
+            snprintf(u->name, sizeof u->name, "%.255s", name);
         }
     }
     closedir(d);
