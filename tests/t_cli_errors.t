@@ -83,6 +83,12 @@ bad 1 $N create --sysv --ftok /nonexistent/shmkit:1 --size 4K
 bad 1 $N create --sysv --ftok /tmp:0 --size 4K
 bad 1 $N create --sysv --ftok /tmp --size 4K
 bad 2 $N create "${P}huge" --size 64T
+bad 1 $N create "${P}x" --ring 1000
+bad 1 $N create "${P}x" --ring 4K --size 4K
+bad 1 $N create "${P}x" --table 5
+bad 1 $N create "${P}x" --bus 16 --table 4:4
+bad 1 $N create "${P}x" --size 4K --lossy
+bad 1 $N create "$E" --ring 4K
 bad 1 $N ls --json --raw
 bad 1 $N ls -o NAME,NOPE
 bad 1 $N ls -o NAME,

@@ -64,6 +64,20 @@ ok $? "write --seal re-seals; verify passes"
 "$S" watch --once "${P}a" | golden watch
 "$S" watch --once --key "$K1" | golden watch-sysv
 
+# rings, buses and tables: the CLI makes them empty; info and watch show their stats
+"$S" create "${P}ring" --ring 4K && "$S" create "${P}bus" --bus 16:64:4 --lossy &&
+    "$S" create "${P}table" --table 8:32
+ok $? "create --ring, --bus, --table"
+"$S" ls --posix -r -n -o NAME,SIZE,LAYOUT | grep -F -e "${P}ring" -e "${P}bus" -e "${P}table" | golden ls-layouts
+for l in ring bus table; do
+    "$S" info "${P}$l" | sed -n '/ stats:$/,$p' | golden "info-$l"
+done
+"$S" watch --once "${P}bus" | golden watch-bus
+hold "${P}ring2" --ring 1K
+"$S" info "${P}ring2" | grep -e '^producer:' -e '^consumer:' | golden info-ring-live
+"$S" rm "${P}ring" "${P}bus" "${P}table"
+ok $? "rm the ring, bus and table"
+
 "$S" gc --dry-run -v "${P}a" "${P}raw" "${P}held" 2>&1 | golden gc-dry-run
 "$S" rm -v "${P}a" --key "$K1" 2>&1 | golden rm
 "$S" ls -o NAME | grep -c "${P}a" | golden rm-gone

@@ -162,6 +162,10 @@ void seg_list_free(struct seg_list *l);
  * Without RAW a segment that has no shmkit magic is reopened RAW and *RAW_OUT
  * set to 1 (foreign segments are all payload). */
 int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out);
+/* The shmkit_open() options that reach target T (System V keys resolved
+ * to an id; a memfd reopened through /proc, its descriptor then owned by
+ * whoever opens O). Returns 0, -ENOENT, or -errno. */
+int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o);
 
 /* ---- output.c -------------------------------------------------------- */
 
@@ -180,7 +184,7 @@ struct out_opts {
 int out_columns(struct out_opts *o, const char *list);
 void out_default_columns(struct out_opts *o);
 /* Which columns need the header / the /proc scan. */
-int out_needs_header(const struct out_opts *o);
+int out_needs_header(const struct out_opts *o, int sysv_only);
 int out_needs_procs(const struct out_opts *o);
 void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f);
 void out_help_columns(FILE *f);
@@ -207,14 +211,15 @@ void emit_fmt(struct emit *e, const char *key, const char *fmt, ...)
 struct layout_state {
     double t;      /* when the previous sample was taken (seconds) */
     uint64_t v[8]; /* counters of the previous sample */
+    uint32_t layout;
     int have;
 };
 /* Emits what the layout held by SEG says about itself (ring fill, bus
  * subscribers, table rows; a checksum of plain bytes). ST (zeroed before
  * the first call) and NOW give watch its rates. Returns 0 or a negative
  * code (the segment is corrupt). */
-int layout_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct layout_state *st,
-                 double now);
+int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struct emit *e,
+                 struct layout_state *st, double now);
 
 /* ---- commands -------------------------------------------------------- */
 

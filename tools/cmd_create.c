@@ -43,7 +43,8 @@ static void create_help(void)
           " shmkit create NAME --size SIZE [options]\n"
           " shmkit create --sysv (--key KEY | --ftok PATH:PROJ | --private) --size SIZE [options]\n"
           "\n"
-          "Create a segment and print what was made: the POSIX name, or\n"
+          "Create a segment (plain bytes, or a ring, bus or table) and print what\n"
+          "was made: the POSIX name, or\n"
           "'key=0x... id=N' for System V. Without --excl an existing segment of\n"
           "at least SIZE is reused.\n"
           "\n"
@@ -57,21 +58,109 @@ static void create_help(void)
           "  -k, --key KEY          System V key (decimal or 0x hex)\n"
           "      --ftok PATH:PROJ   System V key from ftok(PATH, PROJ)\n"
           "      --private          System V IPC_PRIVATE (always a new segment)\n"
+          "      --ring CAP         a ring of CAP data bytes (a power of two, >= 256)\n"
+          "      --bus SLOTS[:MSGMAX[:SUBS]]  a bus (defaults 256 bytes, 64 subscribers)\n"
+          "      --lossy            with --bus: the publisher never waits\n"
+          "      --table COUNT:RECSIZE        a table of COUNT records of RECSIZE bytes\n"
+          "                         (these three size the segment themselves, imply\n"
+          "                         --excl, and leave the structure empty)\n"
           "      --hold             stay running with the segment mapped until SIGINT,\n"
           "                         SIGTERM or SIGHUP (a live creator or user)\n"
           "  -h, --help             display this help\n",
           stdout);
 }
 
+/* --ring / --bus / --table */
+struct layout_args {
+    uint32_t layout;
+    uint64_t a, b, c; /* ring: capacity; bus: slots, msg_max, subs; table: count, rec_size */
+    int lossy;
+    uint64_t size;    /* payload bytes the structure needs */
+};
+
+struct layout_handles {
+    shmkit_ring *ring;
+    shmkit_bus *bus;
+    shmkit_table *table;
+};
+
+/* "N[:N[:N]]" with size syntax for each part. */
+static int parse_parts(const char *opt, const char *arg, uint64_t *v, int min, int max)
+{
+    char buf[128];
+    if (strlen(arg) >= sizeof buf)
+        return cli_usage(opt, "'%s': too long", arg);
+    strcpy(buf, arg);
+    int n = 0;
+    for (char *p = buf, *colon; p; p = colon ? colon + 1 : NULL, n++) {
+        colon = strchr(p, ':');
+        if (colon)
+            *colon = '\0';
+        if (n == max)
+            return cli_usage(opt, "'%s': too many parts", arg);
+        if (opt_size(opt, p, &v[n]))
+            return EXIT_USAGE;
+    }
+    if (n < min)
+        return cli_usage(opt, "'%s': expected %s", arg, min == 2 ? "COUNT:RECSIZE" : "a number");
+    return 0;
+}
+
+static int parse_layout(const char *opt, const char *arg, uint32_t layout, struct layout_args *l)
+{
+    uint64_t v[3] = {0, 256, 64};
+    if (parse_parts(opt, arg, v, layout == SHMKIT_LAYOUT_TABLE ? 2 : 1,
+                    layout == SHMKIT_LAYOUT_RING ? 1 : layout == SHMKIT_LAYOUT_BUS ? 3 : 2))
+        return EXIT_USAGE;
+    l->layout = layout;
+    l->a = v[0];
+    l->b = v[1];
+    l->c = v[2];
+    if (layout == SHMKIT_LAYOUT_RING)
+        l->size = shmkit_ring_size_for((size_t)l->a);
+    else if (layout == SHMKIT_LAYOUT_BUS)
+        l->size = l->c > UINT32_MAX ? 0 : shmkit_bus_size_for((size_t)l->a, (size_t)l->b, (unsigned)l->c);
+    else
+        l->size = (l->a && l->a <= UINT32_MAX && l->b && l->b <= UINT32_MAX) ? 1 : 0;
+    if (!l->size)
+        return cli_usage(opt, "'%s': %s", arg,
+                         layout == SHMKIT_LAYOUT_RING ? "capacity must be a power of two >= 256"
+                         : layout == SHMKIT_LAYOUT_BUS
+                             ? "slots a power of two, message size and subscribers in range"
+                             : "count and record size must be 1 or more");
+    return 0;
+}
+
+/* Builds the structure. A table makes its own segment (*SEG is set to it). */
+static int make_layout(const struct layout_args *l, const struct shmkit_opts *o, shmkit_seg **seg,
+                       struct layout_handles *h)
+{
+    int rc;
+    switch (l->layout) {
+    case SHMKIT_LAYOUT_RING:
+        return shmkit_ring_create(&h->ring, *seg, (size_t)l->a, SHMKIT_RING_PRODUCER);
+    case SHMKIT_LAYOUT_BUS:
+        return shmkit_bus_create(&h->bus, *seg, (size_t)l->a, (size_t)l->b, (unsigned)l->c,
+                                 l->lossy ? SHMKIT_BUS_LOSSY : 0);
+    default:
+        rc = shmkit_table_create(&h->table, o, (uint32_t)l->b, (uint32_t)l->a, 0);
+        if (rc == 0)
+            *seg = shmkit_table_seg(h->table);
+        return rc;
+    }
+}
+
 int cmd_create(int argc, char **argv)
 {
-    enum { O_RAW = 256, O_SEAL, O_SYSV, O_FTOK, O_PRIVATE, O_HOLD };
+    enum { O_RAW = 256, O_SEAL, O_SYSV, O_FTOK, O_PRIVATE, O_HOLD, O_RING, O_BUS, O_LOSSY, O_TABLE };
     static const struct option opts[] = {
         {"size", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
         {"excl", no_argument, NULL, 'x'},       {"raw", no_argument, NULL, O_RAW},
         {"seal", no_argument, NULL, O_SEAL},    {"sysv", no_argument, NULL, O_SYSV},
         {"key", required_argument, NULL, 'k'},  {"ftok", required_argument, NULL, O_FTOK},
         {"private", no_argument, NULL, O_PRIVATE}, {"hold", no_argument, NULL, O_HOLD},
+        {"ring", required_argument, NULL, O_RING}, {"bus", required_argument, NULL, O_BUS},
+        {"lossy", no_argument, NULL, O_LOSSY},     {"table", required_argument, NULL, O_TABLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,6 +169,7 @@ int cmd_create(int argc, char **argv)
     o.flags = SHMKIT_CREATE;
     uint64_t size = 0;
     uint32_t mode = 0;
+    struct layout_args lay = {0};
     int have_size = 0, sysv = 0, seal = 0, keys = 0, hold_it = 0, c;
     while ((c = getopt_long(argc, argv, ":s:m:xk:h", opts, NULL)) != -1) {
         switch (c) {
@@ -121,6 +211,21 @@ int cmd_create(int argc, char **argv)
         case O_HOLD:
             hold_it = 1;
             break;
+        case O_RING:
+        case O_BUS:
+        case O_TABLE:
+            if (lay.layout)
+                return cli_usage("--ring, --bus, --table", "give only one");
+            if (parse_layout(c == O_RING ? "--ring" : c == O_BUS ? "--bus" : "--table", optarg,
+                             c == O_RING ? SHMKIT_LAYOUT_RING
+                             : c == O_BUS ? SHMKIT_LAYOUT_BUS
+                                          : SHMKIT_LAYOUT_TABLE,
+                             &lay))
+                return EXIT_USAGE;
+            break;
+        case O_LOSSY:
+            lay.lossy = 1;
+            break;
         case 'h':
             create_help();
             return EXIT_OKAY;
@@ -128,6 +233,14 @@ int cmd_create(int argc, char **argv)
             return opt_bad(c, argv);
         }
     }
+    if (lay.lossy && lay.layout != SHMKIT_LAYOUT_BUS)
+        return cli_usage("--lossy", "only with --bus");
+    if (lay.layout && (o.flags & SHMKIT_RAW))
+        return cli_usage("--raw", "a ring, bus or table needs the shmkit header");
+    if (lay.layout && seal)
+        return cli_usage("--seal", "only for plain bytes (a ring, bus or table changes)");
+    if (lay.layout && have_size)
+        return cli_usage("--size", "not with --ring, --bus or --table (they size the segment)");
     if (seal && (o.flags & SHMKIT_RAW))
         return cli_usage("--seal, --raw", "mutually exclusive (a raw segment has no header)");
     if (keys && !sysv)
@@ -151,6 +264,11 @@ int cmd_create(int argc, char **argv)
         o.kind = SHMKIT_POSIX;
         o.name = argv[optind];
     }
+    if (lay.layout) {
+        size = lay.size;
+        have_size = 1;
+        o.flags |= SHMKIT_EXCL; /* never re-initialise someone's live structure */
+    }
     if (!have_size)
         return cli_usage("--size", "required");
     if (size == 0)
@@ -164,9 +282,16 @@ int cmd_create(int argc, char **argv)
         return cli_usage("--ftok", "%s: %s", o.ftok_path, strerror(errno));
     const char *what = o.kind == SHMKIT_POSIX ? o.name : "create";
     shmkit_seg *seg = NULL;
-    int rc = shmkit_open(&seg, &o);
+    struct layout_handles lh = {0};
+    int rc = lay.layout == SHMKIT_LAYOUT_TABLE ? 0 : shmkit_open(&seg, &o);
     if (rc < 0)
         return cli_fail(what, rc);
+    if (lay.layout && (rc = make_layout(&lay, &o, &seg, &lh)) < 0) {
+        if (seg)
+            shmkit_seg_remove(seg); /* ours: --excl */
+        shmkit_close(seg);
+        return cli_fail(what, rc);
+    }
     if (seal && (rc = shmkit_seg_seal(seg)) < 0) {
         shmkit_close(seg);
         return cli_fail(what, rc);
@@ -182,9 +307,14 @@ int cmd_create(int argc, char **argv)
             if (fflush(stdout) != 0)
                 rc = -EIO;
             else
-                hold();
+                hold(); /* with the ring's producer or bus's publisher attached */
         }
+        shmkit_ring_close(lh.ring);
+        shmkit_bus_close(lh.bus);
     }
-    shmkit_close(seg);
+    if (lh.table)
+        shmkit_table_close(lh.table); /* owns seg */
+    else
+        shmkit_close(seg);
     return rc < 0 ? cli_fail(what, rc) : EXIT_OKAY;
 }

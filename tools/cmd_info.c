@@ -224,7 +224,7 @@ int cmd_info(int argc, char **argv)
             fputs("{", stdout);
         else
             fprintf(stdout, "%s stats:\n", shmkit_layout_name(r.hdr.layout));
-        rc = layout_stats(seg, r.hdr.layout, &se, NULL, 0);
+        rc = layout_stats(&t, seg, r.hdr.layout, &se, NULL, 0);
         if (json)
             fputs("}", stdout);
         if (rc < 0 && !json)

@@ -85,7 +85,7 @@ int cmd_ls(int argc, char **argv)
     out.mode = json ? OUT_JSON : raw ? OUT_RAW : OUT_TABLE;
     if (!so.posix && !so.sysv && !so.memfd)
         so.posix = so.sysv = so.memfd = 1;
-    so.header = out_needs_header(&out);
+    so.header = out_needs_header(&out, !so.posix && !so.memfd);
     so.procs = out_needs_procs(&out) || so.memfd;
     struct seg_list l;
     int rc = scan(&so, &l);

@@ -86,7 +86,7 @@ static int sample(const struct target *t, int tty, double interval, struct layou
     shmkit_seg *seg = NULL;
     int raw = 0;
     if (r.hdr_rc == 0 && open_target(t, SHMKIT_RDONLY, &seg, &raw) == 0) {
-        rc = layout_stats(seg, r.hdr.layout, &e, ls, now_s());
+        rc = layout_stats(t, seg, r.hdr.layout, &e, ls, now_s());
         if (rc < 0)
             emit_str(&e, "stats", shmkit_strerror(rc));
         shmkit_close(seg);

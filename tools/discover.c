@@ -287,15 +287,15 @@ static int scan_sysv(struct seg_list *l, int header)
         }
         while (fgets(line, sizeof line, f)) {
             /* key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime ... */
-            long long v[14];
+            long long v[16];
             char *p = line, *end;
             int k = 0;
-            for (; k < 14; k++, p = end) {
+            for (; k < 16; k++, p = end) {
                 v[k] = strtoll(p, &end, k == 2 ? 8 : 10);
                 if (end == p)
                     break;
             }
-            if (k != 14)
+            if (k < 14)
                 continue;
             int key = (int)v[0], id = (int)v[1], cpid = (int)v[4], lpid = (int)v[5];
             unsigned perms = (unsigned)v[2], uid = (unsigned)v[7], gid = (unsigned)v[8];
@@ -320,6 +320,10 @@ static int scan_sysv(struct seg_list *l, int header)
             ds.shm_dtime = (time_t)dtime;
             ds.shm_ctime = (time_t)ctime;
             sysv_from_ds(r, id, &ds);
+            /* no page resident or swapped: never written, all zeros: no header to read
+             * (and attaching to read it would allocate a page) */
+            if (k == 16 && v[14] == 0 && v[15] == 0)
+                r->hdr_rc = SHMKIT_ENOTSHMKIT;
         }
         fclose(f);
     }
@@ -328,7 +332,7 @@ static int scan_sysv(struct seg_list *l, int header)
     /* headers after all kernel figures are taken: our attach must not show */
     size_t out = first;
     for (size_t i = first; i < l->n; i++) {
-        if (header_sysv(&l->v[i]) < 0)
+        if (l->v[i].hdr_rc == 1 && header_sysv(&l->v[i]) < 0)
             continue; /* vanished */
         if (out != i)
             l->v[out] = l->v[i];
@@ -883,40 +887,24 @@ fail_list:
     return rc;
 }
 
-int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out)
+int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o)
 {
-    struct shmkit_opts o;
-    memset(&o, 0, sizeof o);
-    *raw_out = (flags & SHMKIT_RAW) != 0;
-    if (!(flags & SHMKIT_RAW)) {
-        /* classify first: a foreign segment is all payload, opened RAW */
-        struct scan_opts so = {.header = 1};
-        struct seg_row r;
-        int rc = scan_target(t, &so, &r);
-        if (rc < 0)
-            return rc;
-        int foreign = r.hdr_rc == SHMKIT_ENOTSHMKIT;
-        row_free(&r);
-        if (foreign) {
-            flags |= SHMKIT_RAW;
-            *raw_out = 1;
-        }
-    }
-    o.flags = flags;
+    memset(o, 0, sizeof *o);
+    o->flags = flags;
     switch (t->type) {
     case T_NAME:
-        o.kind = SHMKIT_POSIX;
-        o.name = t->name;
-        break;
+        o->kind = SHMKIT_POSIX;
+        o->name = t->name;
+        return 0;
     case T_KEY:
     case T_ID: {
         int id = t->id, rc;
         if (t->type == T_KEY && (rc = sysv_id_of_key(t->key, &id)) < 0)
             return rc;
-        o.kind = SHMKIT_SYSV;
-        o.flags |= SHMKIT_SHMID;
-        o.shmid = id;
-        break;
+        o->kind = SHMKIT_SYSV;
+        o->flags |= SHMKIT_SHMID;
+        o->shmid = id;
+        return 0;
     }
     case T_MEMFD: {
         char name[256], path[64];
@@ -934,14 +922,37 @@ int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *r
                 return -errno;
             fd = fd2;
         }
-        o.kind = SHMKIT_MEMFD;
-        o.fd = fd; /* the library owns it now */
-        break;
+        o->kind = SHMKIT_MEMFD;
+        o->fd = fd; /* shmkit_open owns it from here */
+        return 0;
     }
     default:
         return -EINVAL;
     }
-    int rc = shmkit_open(seg, &o);
+}
+
+int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out)
+{
+    struct shmkit_opts o;
+    *raw_out = (flags & SHMKIT_RAW) != 0;
+    if (!(flags & SHMKIT_RAW)) {
+        /* classify first: a foreign segment is all payload, opened RAW */
+        struct scan_opts so = {.header = 1};
+        struct seg_row r;
+        int rc = scan_target(t, &so, &r);
+        if (rc < 0)
+            return rc;
+        int foreign = r.hdr_rc == SHMKIT_ENOTSHMKIT;
+        row_free(&r);
+        if (foreign) {
+            flags |= SHMKIT_RAW;
+            *raw_out = 1;
+        }
+    }
+    int rc = target_opts(t, flags, &o);
+    if (rc < 0)
+        return rc;
+    rc = shmkit_open(seg, &o);
     if ((rc == -EINVAL || rc == -EIDRM) && o.kind == SHMKIT_SYSV)
         rc = -ENOENT;
     return rc;

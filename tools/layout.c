@@ -1,8 +1,9 @@
 /*
  * layout.c - what `info` and `watch` show about the structure a segment
  * holds. One small handler per layout, chosen by the header's layout tag;
- * each reads the segment only through the library's read-only stat
- * functions (which bounds-check everything they read).
+ * each reads the segment only through the library's read-only statistics
+ * (shmkit_chan_stats, shmkit_table_stats), which validate the control
+ * blocks before reading them.
  */
 #include "cli.h"
 
@@ -11,7 +12,31 @@
 /* Payloads up to this size get a checksum per sample (a change detector). */
 #define BYTES_CRC_MAX (64u << 20)
 
-static int bytes_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, double now)
+/* Per-second rate of counter V (slot I of the previous sample), or -1 on the
+ * first sample. */
+static double rate(struct layout_state *st, unsigned i, uint64_t v, double now)
+{
+    double r = -1;
+    if (st && st->have && now > st->t && v >= st->v[i])
+        r = (double)(v - st->v[i]) / (now - st->t);
+    if (st)
+        st->v[i] = v;
+    return r;
+}
+
+static void emit_rate(struct emit *e, const char *key, double r, const char *unit)
+{
+    if (r < 0)
+        return; /* the first sample has nothing to compare with */
+    emit_fmt(e, key, "%.1f%s", r, unit);
+}
+
+static const char *alive_word(int32_t pid, int32_t alive)
+{
+    return pid <= 0 ? "none" : alive ? "alive" : "dead";
+}
+
+static int bytes_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st)
 {
     size_t len = shmkit_seg_size(seg);
     if (len > BYTES_CRC_MAX) {
@@ -24,51 +49,107 @@ static int bytes_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st,
         if (st->have)
             emit_str(e, "changed", crc != (uint32_t)st->v[0] ? "yes" : "no");
         st->v[0] = crc;
-        st->t = now;
-        st->have = 1;
     }
     return 0;
 }
 
-/* The four geometry words every layout records in the header. */
-static int params(shmkit_seg *seg, struct emit *e)
+static int chan_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct layout_state *st,
+                      double now)
 {
-    uint64_t p[4];
-    for (unsigned i = 0; i < 4; i++) {
-        int rc = shmkit_seg_layout_param(seg, i, &p[i]);
-        if (rc < 0)
-            return rc;
-    }
-    emit_fmt(e, "params", "%llu %llu %llu %llu", (unsigned long long)p[0],
-             (unsigned long long)p[1], (unsigned long long)p[2], (unsigned long long)p[3]);
-    return 0;
-}
-
-static int channel_stats(shmkit_seg *seg, uint32_t layout, struct emit *e,
-                         struct layout_state *st, double now)
-{
-    (void)layout;
-    (void)st;
-    (void)now;
-    int rc = params(seg, e);
+    struct shmkit_chan_stats cs;
+    char h1[16], h2[16];
+    int rc = shmkit_chan_stats(seg, &cs);
     if (rc < 0)
         return rc;
-    /* ring/bus/table statistics join here once the library exposes them */
-    emit_str(e, "stats", "not provided by this libshmkit");
+    int ring = layout == SHMKIT_LAYOUT_RING;
+    if (ring) {
+        emit_str(e, "mode", (cs.flags & SHMKIT_RING_MULTI) ? "multi-producer" : "single-producer");
+        emit_fmt(e, "capacity", "%s (largest message %s)", fmt_human(cs.capacity, h1, sizeof h1),
+                 fmt_human(cs.msg_max, h2, sizeof h2));
+        emit_fmt(e, "fill", "%llu bytes (%.1f%%)", (unsigned long long)cs.used,
+                 cs.capacity ? 100.0 * (double)cs.used / (double)cs.capacity : 0.0);
+    } else {
+        emit_str(e, "mode", (cs.flags & SHMKIT_BUS_LOSSY) ? "lossy" : "back-pressure");
+        emit_fmt(e, "slots", "%llu of at most %s", (unsigned long long)cs.capacity,
+                 fmt_human(cs.msg_max, h1, sizeof h1));
+        emit_fmt(e, "subscribers", "%u of %u", cs.readers, cs.max_readers);
+        emit_num(e, "lag", (long long)cs.used);
+    }
+    emit_num(e, ring ? "msgs_in" : "published", (long long)cs.msgs_in);
+    emit_num(e, "bytes_in", (long long)cs.bytes_in);
+    emit_num(e, ring ? "msgs_out" : "received", (long long)cs.msgs_out);
+    emit_num(e, "bytes_out", (long long)cs.bytes_out);
+    emit_num(e, "waits", (long long)cs.waits);
+    emit_num(e, "wakes", (long long)cs.wakes);
+    emit_num(e, ring ? "full" : "lost", (long long)cs.overruns);
+    emit_num(e, "takeovers", (long long)cs.takeovers);
+    emit_fmt(e, ring ? "producer" : "publisher", "%d (%s)", cs.writer_pid,
+             alive_word(cs.writer_pid, cs.writer_alive));
+    if (ring) {
+        emit_fmt(e, "consumer", "%d (%s)", cs.reader_pid, alive_word(cs.reader_pid, cs.reader_alive));
+        if (cs.flags & SHMKIT_RING_MULTI)
+            emit_num(e, "producers", cs.writers);
+    }
+    /* rates between samples (watch) */
+    double in = rate(st, 0, cs.msgs_in, now), out = rate(st, 1, cs.msgs_out, now);
+    double bin = rate(st, 2, cs.bytes_in, now);
+    emit_rate(e, ring ? "in_rate" : "publish_rate", in, " msg/s");
+    emit_rate(e, ring ? "out_rate" : "receive_rate", out, " msg/s");
+    emit_rate(e, "in_bandwidth", bin >= 0 ? bin / 1e6 : -1, " MB/s");
     return 0;
 }
 
-int layout_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct layout_state *st,
-                 double now)
+static int table_stats(const struct target *t, struct emit *e, struct layout_state *st, double now)
 {
+    struct shmkit_opts o;
+    shmkit_table *tab = NULL;
+    struct shmkit_table_stats ts;
+    int rc = target_opts(t, SHMKIT_RDONLY, &o);
+    if (rc < 0)
+        return rc;
+    rc = shmkit_table_open(&tab, &o, 0);
+    if (rc < 0)
+        return rc;
+    rc = shmkit_table_stats(tab, &ts);
+    shmkit_table_close(tab);
+    if (rc < 0)
+        return rc;
+    emit_num(e, "records", ts.count);
+    emit_num(e, "record_size", ts.rec_size);
+    emit_fmt(e, "type_id", "0x%llx", (unsigned long long)ts.type_id);
+    emit_num(e, "owned", ts.owned);
+    emit_num(e, "dead_owners", ts.dead);
+    emit_num(e, "writing", ts.writing);
+    emit_num(e, "writes", (long long)ts.writes);
+    emit_num(e, "read_retries", (long long)ts.read_retries);
+    emit_rate(e, "write_rate", rate(st, 0, ts.writes, now), " writes/s");
+    return 0;
+}
+
+int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struct emit *e,
+                 struct layout_state *st, double now)
+{
+    int rc;
+    if (st && st->have && st->layout != layout)
+        st->have = 0; /* re-initialised as another layout: rates restart */
     switch (layout) {
     case SHMKIT_LAYOUT_BYTES:
-        return bytes_stats(seg, e, st, now);
+        rc = bytes_stats(seg, e, st);
+        break;
     case SHMKIT_LAYOUT_RING:
     case SHMKIT_LAYOUT_BUS:
+        rc = chan_stats(seg, layout, e, st, now);
+        break;
     case SHMKIT_LAYOUT_TABLE:
-        return channel_stats(seg, layout, e, st, now);
+        rc = table_stats(t, e, st, now);
+        break;
     default:
-        return SHMKIT_ELAYOUT;
+        rc = SHMKIT_ELAYOUT;
     }
+    if (st && rc == 0) {
+        st->t = now;
+        st->layout = layout;
+        st->have = 1;
+    }
+    return rc;
 }

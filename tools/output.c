@@ -104,11 +104,14 @@ int out_columns(struct out_opts *o, const char *list)
     return 0;
 }
 
-int out_needs_header(const struct out_opts *o)
+int out_needs_header(const struct out_opts *o, int sysv_only)
 {
-    for (int i = 0; i < o->ncols; i++)
+    for (int i = 0; i < o->ncols; i++) {
+        if (o->cols[i] == C_CPID && sysv_only)
+            continue; /* the kernel knows a System V creator */
         if (columns[o->cols[i]].needs & NEED_HEADER)
             return 1;
+    }
     return 0;
 }
 

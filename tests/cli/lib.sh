@@ -80,11 +80,12 @@ norm() {
         -e 's/^(time=)[0-9:]+/\1TIME/' \
         -e 's/(creator_pid|cpid|lpid|pid|creator_uid|uid|gid)(": |: +)[0-9]+/\1\2N/g' \
         -e 's/(creator=|creator="|creator pid )[0-9]+/\1N/g' \
+        -e 's/^(producer|consumer|publisher)(: +)[0-9]+/\1\2N/' \
         -e 's/^ +[0-9]+  /  PID  /' \
         -e '/^note: .* could not be inspected/d' \
         -e 's/(owner": "|owner: +)[^ "]+/\1USER/' \
         -e 's/0x5c[0-9a-f]{6}/KEY/g' \
-        -e 's/(id=|id |"id": |id: +)[0-9]+/\1N/g' \
+        -e 's/(\bid=|\bid |"id": |^id: +)[0-9]+/\1N/g' \
         -e '/^uninspected:/d' -e 's/"uninspected": [0-9]+, //'
 }
 
