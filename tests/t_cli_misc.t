@@ -64,6 +64,27 @@ is "$("$S" cat --memfd "$pid:$fd")" "memfd payload" "cat --memfd PID:FD"
 ok $? "info --memfd: one holder"
 kill "$mpid"
 
+# watch: full screen in a terminal (script gives it one), key=value lines otherwise
+if command -v script >/dev/null; then
+    script -qec "$S watch --once ${P}a" /dev/null >"$tmp/tty" 2>&1
+    grep -q "$(printf '\033')\[H$(printf '\033')\[2J" "$tmp/tty" && grep -q "^processes: " "$tmp/tty" &&
+        grep -q "^crc32c: " "$tmp/tty"
+    ok $? "watch in a terminal clears the screen and shows the fields"
+fi
+"$S" watch -n 0.05 "${P}a" >"$tmp/lines" &
+wpid=$!
+held="$held $wpid"
+wait_for sh -c "[ \$(grep -c changed= '$tmp/lines') -ge 1 ]"
+printf 'new' | "$S" write "${P}a"
+wait_for grep -q 'changed=yes' "$tmp/lines"
+ok $? "watch notices a write (changed=yes)"
+kill -INT "$wpid"
+wait "$wpid"
+is $? 0 "watch stops on SIGINT with exit 0"
+"$S" rm "${P}a"
+wait_for sh -c "! '$S' watch --once '${P}a' 2>/dev/null"
+ok $? "watch of a removed segment fails"
+
 MANWIDTH=80 man -l "$root/man/shmkit.1" >"$tmp/man.txt" 2>"$tmp/man.err"
 st=$?
 [ $st -eq 0 ] && [ ! -s "$tmp/man.err" ] && [ -s "$tmp/man.txt" ]
