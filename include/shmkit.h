@@ -132,8 +132,10 @@ struct shmkit_opts {
     unsigned flags;       /* enum shmkit_flags, or-ed                             */
     const char *name;     /* POSIX: "/name"; FILE: a path; MEMFD: a debug name    */
     size_t size;          /* payload bytes wanted at create (not incl. header);   */
-                          /* at open: 0 = whatever the segment holds              */
-    mode_t mode;          /* permissions at create; 0 means 0600                  */
+                          /* at open: 0 = whatever the segment holds, else the   */
+                          /* least payload the caller needs (SHMKIT_EBADSIZE)     */
+    mode_t mode;          /* permission bits (0777 at most) at create; 0 = 0600;  */
+                          /* applied exactly, whatever the umask                  */
     uint32_t layout;      /* enum shmkit_layout recorded at create (0 = bytes)    */
     /* SYSV only: exactly one of key / ftok_path / sysv_private chooses the key */
     int32_t key;          /* an explicit key (not IPC_PRIVATE)                    */
@@ -142,31 +144,63 @@ struct shmkit_opts {
     int sysv_private;     /* non-zero: key IPC_PRIVATE (always creates)           */
     int shmid;            /* with SHMKIT_SHMID: attach this id, no key needed     */
     /* MEMFD only: a descriptor received from another process (see
-     * shmkit_memfd_recv); -1 or 0 to create a new one. */
+     * shmkit_fd_recv); -1 or 0 to create a new one. shmkit_open takes
+     * ownership of it in every case: it is closed on failure, and by
+     * shmkit_close otherwise. With SHMKIT_RDONLY it is reopened read-only
+     * (through /proc) so that the sender can still seal it. */
     int fd;
 };
 
 /* Opens or creates a segment described by OPTS and maps it.
- * On success *OUT holds the handle and 0 is returned.
+ * On success *OUT holds the handle and 0 is returned; on failure *OUT is
+ * NULL (when OUT is not).
+ *
+ * Creating reserves the memory (posix_fallocate for POSIX, MEMFD and FILE,
+ * MADV_POPULATE_WRITE for SYSV and ANON) unless SHMKIT_NORESERVE, so a full
+ * tmpfs fails here with -ENOSPC instead of with SIGBUS at first touch.
+ * Opening an existing segment waits up to ~50 ms for a creator that has
+ * made but not yet sized it or published its header.
+ *
  * Errors:
- *   -EINVAL             OPTS or OUT is NULL, unknown kind, contradictory flags
- *   SHMKIT_EBADNAME     POSIX name without one leading '/', with another '/',
- *                       empty, or longer than NAME_MAX; FILE path empty
- *   SHMKIT_EBADKEY      SYSV with no key chosen, IPC_PRIVATE given as .key,
- *                       ftok_proj outside 1..255, or ftok() failed
- *   SHMKIT_EBADSIZE     create with size 0, or size overflowing the header
- *   -ENOENT             open-only of a missing segment
- *   -EEXIST             CREATE|EXCL of an existing segment
+ *   -EINVAL             OPTS or OUT is NULL; unknown kind, flag or layout;
+ *                       contradictory flags (EXCL without CREATE, CREATE with
+ *                       RDONLY or SHMID, PRIVATE/FOLLOW on a kind other than
+ *                       FILE, SHMID on a kind other than SYSV, RAW with a
+ *                       layout or VERIFY); mode with bits beyond 0777; ANON
+ *                       without CREATE; MEMFD with both or neither of CREATE
+ *                       and opts.fd; SYSV SHMID of no segment; an existing
+ *                       object that is not a regular file (FIFO, directory,
+ *                       device)
+ *   SHMKIT_EBADNAME     POSIX name NULL, without exactly one leading '/',
+ *                       "/", "/.", "/..", or longer than NAME_MAX after the
+ *                       slash; FILE path NULL or empty
+ *   SHMKIT_EBADKEY      SYSV with no key chosen or more than one (key,
+ *                       ftok_path, sysv_private, SHMID), IPC_PRIVATE without
+ *                       CREATE, ftok_proj outside 1..255, or ftok() failed
+ *   SHMKIT_EBADSIZE     create with size 0, or a size that with the header
+ *                       overflows or exceeds INT64_MAX; SYSV size outside
+ *                       SHMMIN..SHMMAX; opts.size larger than the payload of
+ *                       the existing segment that was opened
+ *   -ENOENT             open-only of a missing segment; ftok_path missing
+ *   -EEXIST             CREATE|EXCL of an existing segment (or symlink)
  *   -EACCES, -EPERM     permissions
- *   -ENOSPC, -ENOMEM    no room to reserve the memory at create
+ *   -ENOSPC             no room to reserve the memory at create (the file
+ *                       system's free space is checked first, then
+ *                       posix_fallocate)
+ *   -ENOMEM             ANON, SYSV, MEMFD: more than RAM + swap, or the
+ *                       kernel could not provide the pages
  *   -ELOOP              FILE path is a symlink and SHMKIT_FOLLOW not given
+ *   -EISDIR             FILE path is a directory (read-write)
+ *   -ENAMETOOLONG, -EFBIG  path or size beyond what the file system takes
  *   -ENOSYS             MEMFD on a system without memfd_create
  *   SHMKIT_ENOTSHMKIT, SHMKIT_EVERSION, SHMKIT_EBADHEADER, SHMKIT_ETRUNCATED
- *                       opened segment does not carry a valid header
+ *                       opened segment does not carry a valid header, or is
+ *                       empty / smaller than its header says
  *   SHMKIT_ETAMPERED    SHMKIT_VERIFY and the sealed payload changed
  *   SHMKIT_ELAYOUT      opts->layout non-zero and the segment holds another
  *   any other -errno from the underlying system calls
- * Nothing is left behind on failure: a segment this call created is removed.
+ * Nothing is left behind on failure: a segment this call created is
+ * removed; one that existed before is never removed.
  */
 SHMKIT_API int shmkit_open(shmkit_seg **out, const struct shmkit_opts *opts);
 
@@ -174,11 +208,14 @@ SHMKIT_API int shmkit_open(shmkit_seg **out, const struct shmkit_opts *opts);
  * shmkit_seg_remove). Accepts NULL. Returns 0 or -errno from munmap/shmdt. */
 SHMKIT_API int shmkit_close(shmkit_seg *seg);
 
-/* Removes the segment's name (shm_unlink, IPC_RMID, unlink for FILE) so no
- * one new can open it; existing mappings stay valid until closed. ANON and
- * MEMFD segments have no name: 0 is returned. Returns 0, -ENOENT if already
- * removed, or another -errno. The handle stays usable and must still be
- * closed. */
+/* Removes the segment's name (shm_unlink, IPC_RMID, unlink for FILE, by
+ * the name or path exactly as given at open) so no one new can open it;
+ * existing mappings stay valid until closed. ANON and MEMFD segments have
+ * no name: 0 is returned. Returns 0, -EINVAL (SEG NULL), -ENOENT if already
+ * removed (POSIX, FILE; removing a System V segment twice while still
+ * attached returns 0 again, once destroyed -EINVAL), -EACCES/-EPERM, or
+ * another -errno. The handle stays usable and must
+ * still be closed. */
 SHMKIT_API int shmkit_seg_remove(shmkit_seg *seg);
 
 /* Removes a POSIX segment by name without opening it.
@@ -225,12 +262,17 @@ struct shmkit_info {
     uint32_t seals;        /* MEMFD: F_GET_SEALS bits; 0 otherwise              */
 };
 
-/* Fills *INFO for SEG. Returns 0 or -errno (from fstat/shmctl). */
+/* Fills *INFO for SEG. INFO->name holds at most 255 bytes of a longer FILE
+ * path. The header fields are filled only if the header is valid now
+ * (has_header 0 otherwise: shmkit_seg_verify says why). Returns 0, -EINVAL
+ * (SEG or INFO NULL) or -errno (from fstat/shmctl, e.g. -EINVAL or -EIDRM
+ * for a System V segment removed and destroyed meanwhile). */
 SHMKIT_API int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info);
 
 /* System V only: IPC_SET the mode and/or owner. Pass (uid_t)-1 / (gid_t)-1
  * to keep the owner, mode (mode_t)-1 to keep the mode. Errors: -EINVAL
- * (not SYSV), -EPERM. */
+ * (SEG NULL or not SYSV, or the segment is gone), -EPERM (not the owner or
+ * creator), -EACCES (IPC_STAT refused), -EIDRM. */
 SHMKIT_API int shmkit_sysv_set(shmkit_seg *seg, mode_t mode, uid_t uid, gid_t gid);
 
 /* ------------------------------------------------------------------------
@@ -259,28 +301,45 @@ enum shmkit_layout {
 /* "bytes", "ring", "bus", "table", or "unknown". */
 SHMKIT_API const char *shmkit_layout_name(uint32_t layout);
 
-/* Records a checksum of the current payload in the header (and, for MEMFD,
- * adds F_SEAL_WRITE|F_SEAL_GROW|F_SEAL_SHRINK so the kernel refuses any
- * later write). Errors: -EINVAL (RAW segment), -EBADF (read-only),
- * -EBUSY (MEMFD still mapped writable elsewhere), -errno. */
+/* Records a checksum of the current payload in the header and bumps the
+ * generation (and, for MEMFD, adds F_SEAL_WRITE|F_SEAL_GROW|F_SEAL_SHRINK|
+ * F_SEAL_SEAL and remaps read-only, so the kernel refuses any later write:
+ * write(2) gives EPERM, a store through the mapping SIGSEGV). Sealing a
+ * FILE opened MAP_PRIVATE records the seal in this process's copy only.
+ * Errors: -EINVAL (SEG NULL or RAW), -EBADF (read-only handle, or a MEMFD
+ * handle left without a mapping by a failed remap), -EBUSY (MEMFD mapped
+ * writable by another process or an inherited mapping: the header is left
+ * unsealed and the mapping writable), SHMKIT_ETRUNCATED / EBADHEADER / ...
+ * (the header is no longer valid, see shmkit_seg_verify), -errno. */
 SHMKIT_API int shmkit_seg_seal(shmkit_seg *seg);
 
 /* Revalidates the header and, if sealed, recomputes the payload checksum.
- * Returns 0 when intact; SHMKIT_ETAMPERED, SHMKIT_EBADHEADER, ... when not;
+ * Safe after the backing object was truncated (the size is checked before
+ * any page is read, so no SIGBUS).
+ * Returns 0 when intact; when not: SHMKIT_ETAMPERED (payload changed since
+ * the seal), SHMKIT_ETRUNCATED (backing object shrank below the mapping),
+ * SHMKIT_ENOTSHMKIT / EVERSION / EBADHEADER (header damaged; EBADHEADER also
+ * when its payload size changed since this handle was opened);
  * SHMKIT_ENOTSEALED when the header is valid but no seal was recorded;
- * -EINVAL for RAW segments. */
+ * -EINVAL for NULL or RAW; -EBADF for a handle without a mapping. */
 SHMKIT_API int shmkit_seg_verify(const shmkit_seg *seg);
 
 /* Validates a header image of LEN bytes (e.g. read from a file) against a
  * mapping of MAPPED bytes. Does not need a handle, never reads past LEN.
- * Returns 0 or SHMKIT_ENOTSHMKIT / EVERSION / EBADHEADER / ETRUNCATED. On
- * success, fills INFO's header fields if INFO is non-NULL. */
+ * Returns 0, -EINVAL (BUF NULL), SHMKIT_ENOTSHMKIT (at least 8 bytes and
+ * not our magic), SHMKIT_EVERSION, SHMKIT_EBADHEADER, or SHMKIT_ETRUNCATED
+ * (our magic but fewer than SHMKIT_HEADER_SIZE bytes of image or mapping,
+ * or a payload size the mapping cannot hold). On success, fills INFO's
+ * header fields (has_header ... sealed, payload_size) if INFO is non-NULL. */
 SHMKIT_API int shmkit_header_check(const void *buf, size_t len, uint64_t mapped,
                                    struct shmkit_info *info);
 
 /* Layout parameters: four 64-bit words in the header that ring, bus and
- * table use to record their geometry. get copies them out; set writes them
- * and refreshes the header checksum. Errors: -EINVAL (RAW, index > 3). */
+ * table use to record their geometry. get copies one out; set records the
+ * layout, the four words (PARAM NULL keeps them), bumps the generation and
+ * refreshes the header checksum (a seal stays valid: the payload is not
+ * touched). Errors: -EINVAL (NULL, RAW, IDX > 3, unknown layout), -EBADF
+ * (set on a read-only handle), and the header errors of shmkit_seg_verify. */
 SHMKIT_API int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val);
 SHMKIT_API int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param[4]);
 
@@ -291,30 +350,43 @@ SHMKIT_API uint32_t shmkit_crc32c(uint32_t crc, const void *buf, size_t len);
  * MEMFD DESCRIPTOR PASSING (Linux)
  * ------------------------------------------------------------------------ */
 
-/* Sends SEG's descriptor over the connected unix socket SOCK (SCM_RIGHTS).
- * Errors: -EINVAL (not MEMFD/POSIX/FILE), -errno from sendmsg. */
+/* Sends SEG's descriptor over the connected unix socket SOCK (SCM_RIGHTS)
+ * with one byte of data. Errors: -EINVAL (SEG NULL, or a kind without a
+ * descriptor: SYSV, ANON), -errno from sendmsg (-EPIPE: peer gone; no
+ * SIGPIPE is raised). */
 SHMKIT_API int shmkit_fd_send(int sock, const shmkit_seg *seg);
 
 /* Receives a descriptor sent by shmkit_fd_send and stores it in *FD (the
  * caller owns it: pass it as opts.fd to shmkit_open with kind MEMFD, which
- * takes ownership). Errors: -EBADMSG (no descriptor in the message),
- * -ECONNRESET (peer closed), -errno. */
+ * takes ownership). It arrives close-on-exec. *FD is -1 on failure.
+ * Errors: -EINVAL (FD NULL), -EBADMSG (no descriptor in the message, or
+ * more than one, or a truncated one: whatever arrived is closed),
+ * -ECONNRESET (peer closed), -errno from recvmsg. */
 SHMKIT_API int shmkit_fd_recv(int sock, int *fd);
 
 /* ------------------------------------------------------------------------
  * PARSING HELPERS (shared by the CLI; exposed because users want them too)
  * ------------------------------------------------------------------------ */
 
-/* Checks a POSIX shared memory name. Returns 0 or SHMKIT_EBADNAME. */
+/* Checks a POSIX shared memory name: "/" then 1..NAME_MAX (255) bytes
+ * without another '/', and not "/." or "/..". Returns 0 or SHMKIT_EBADNAME
+ * (also for NULL). */
 SHMKIT_API int shmkit_name_check(const char *name);
 
-/* Parses "4096", "4K", "1.5M", "2GiB", "64kB" (powers of 1024) into *OUT.
- * Errors: SHMKIT_EBADSIZE (empty, negative, unknown suffix, trailing junk),
- * -ERANGE (overflows 64 bits). */
+/* Parses "4096", "4K", "1.5M", "2GiB", "64kB" into *OUT: DIGITS, optionally
+ * "." DIGITS, then an optional suffix B, K/KB/KiB, M/MB/MiB, G/GB/GiB,
+ * T/TB/TiB (any case; all powers of 1024). A fraction is rounded down to
+ * whole bytes (exact up to 19 fraction digits; later ones are ignored).
+ * Errors: -EINVAL (S or OUT NULL), SHMKIT_EBADSIZE (empty, sign, space,
+ * unknown suffix, trailing junk, "1." or ".5", a fraction of a byte),
+ * -ERANGE (the whole part or the result overflows 64 bits). */
 SHMKIT_API int shmkit_parse_size(const char *s, uint64_t *out);
 
-/* Parses a System V key: decimal or 0x hex, fits in 32 bits (negative
- * decimal allowed down to INT32_MIN). Errors: SHMKIT_EBADKEY. */
+/* Parses a System V key: decimal INT32_MIN..INT32_MAX, or 0x/0X hex up to
+ * 0xffffffff (stored as the int32 ipcs shows, e.g. 0xffffffff = -1). "0"
+ * parses to 0, which shmkit_opts reads as "no key": use sysv_private for
+ * IPC_PRIVATE. Errors: SHMKIT_EBADKEY (S or OUT NULL, empty, junk, out of
+ * range). */
 SHMKIT_API int shmkit_parse_key(const char *s, int32_t *out);
 
 #ifdef __cplusplus

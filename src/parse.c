@@ -33,27 +33,29 @@ int shmkit_parse_size(const char *s, uint64_t *out)
         return -EINVAL;
     const char *p = s;
     uint64_t whole = 0, frac_num = 0, frac_den = 1;
-    int digits = 0;
+    /* DIGITS [ "." DIGITS ] [ SUFFIX ]: a digit on each side of a point */
+    if (!(*p >= '0' && *p <= '9'))
+        return SHMKIT_EBADSIZE;
     while (*p >= '0' && *p <= '9') {
         if (__builtin_mul_overflow(whole, 10, &whole) ||
             __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
             return -ERANGE;
         p++;
-        digits++;
     }
     if (*p == '.') {
         p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return SHMKIT_EBADSIZE;
         while (*p >= '0' && *p <= '9') {
-            if (frac_den < 1000000000u) { /* more digits than that cannot matter */
+            /* exact for up to 19 fraction digits (frac_num < 10^19 fits 64
+             * bits, frac_num << 40 fits 128); later digits are ignored */
+            if (frac_den < 10000000000000000000u) {
                 frac_num = frac_num * 10 + (uint64_t)(*p - '0');
                 frac_den *= 10;
             }
             p++;
-            digits++;
         }
     }
-    if (!digits)
-        return SHMKIT_EBADSIZE;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(p, units[i].suffix))
             continue;
