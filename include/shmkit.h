@@ -158,8 +158,10 @@ struct shmkit_opts {
  * Creating reserves the memory (posix_fallocate for POSIX, MEMFD and FILE,
  * MADV_POPULATE_WRITE for SYSV and ANON) unless SHMKIT_NORESERVE, so a full
  * tmpfs fails here with -ENOSPC instead of with SIGBUS at first touch.
- * Opening an existing segment waits up to ~50 ms for a creator that has
- * made but not yet sized it or published its header.
+ * Opening an existing segment that is empty or has no magic yet waits for
+ * its creator: ~50-100 ms, and up to ~10 s while the creator is visibly
+ * still reserving the memory (POSIX, FILE, MEMFD: its allocated blocks grow;
+ * SYSV: a live other process made it less than 10 s ago).
  *
  * Errors:
  *   -EINVAL             OPTS or OUT is NULL; unknown kind, flag or layout;

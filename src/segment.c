@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -74,24 +75,60 @@ static int magic_is_zero(const struct shmkit__hdr *h)
     return !memcmp(h->magic, zero, sizeof zero);
 }
 
+/* Whether a segment that has no header yet is visibly still being made, so
+ * that waiting past the first ~50 ms is worth it: its memory is still being
+ * reserved (the allocated blocks grew since the last look: POSIX, FILE,
+ * MEMFD), or (SYSV, where that cannot be seen) another live process made it
+ * less than 10 s ago. A reservation of gigabytes takes a second or more. */
+static int being_made(const shmkit_seg *seg, int64_t *last_blocks)
+{
+    if (seg->fd >= 0) {
+        struct stat st;
+        if (fstat(seg->fd, &st) < 0)
+            return 0;
+        int grew = *last_blocks >= 0 && (int64_t)st.st_blocks != *last_blocks;
+        *last_blocks = (int64_t)st.st_blocks;
+        return grew;
+    }
+    if (seg->kind == SHMKIT_SYSV) {
+        struct shmid_ds ds;
+        if (shmctl(seg->shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid == getpid())
+            return 0;
+        int alive = kill(ds.shm_cpid, 0) == 0 || errno == EPERM;
+        return alive && time(NULL) - ds.shm_ctime < 10;
+    }
+    return 0;
+}
+
 /* Reads and validates the header of SEG's mapping, of which AVAIL bytes are
  * backed. Two situations look like damage but pass: a creator between
  * sizing the segment and publishing its header (no magic yet), and a writer
  * rewriting the header (hdr_store) while we copy it (a torn copy fails its
- * CRC). Both are waited out for up to ~50 ms. A header that fails the same
- * way on two back-to-back copies that are identical is damaged, not in
- * flux, and is reported at once. */
+ * CRC). Both are waited out for ~50-100 ms, a creator that is visibly
+ * still reserving memory for up to ~10 s. A header that fails the same way
+ * on two back-to-back copies that are identical is damaged, not in flux,
+ * and is reported at once. */
 static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h)
 {
     struct shmkit__hdr again;
-    int rc = 0;
-    for (int tries = 0; tries < 25; tries++) {
+    int64_t blocks = -1;
+    int making = 1, rc = 0;
+    for (int tries = 0; tries < 5000; tries++) {
         rc = shmkit__hdr_load(seg->map, avail, h);
         if (rc == 0 || rc == SHMKIT_ETRUNCATED)
             return rc;
         if (rc == SHMKIT_ENOTSHMKIT) {
             if (!magic_is_zero(h))
                 return rc; /* a foreign segment, not one being made */
+            /* progress is judged over 100 ms: on a busy machine the creator
+             * may well be off the CPU for a few milliseconds */
+            if (tries % 50 == 0) {
+                int m = being_made(seg, &blocks);
+                if (tries)
+                    making = m;
+            }
+            if (tries >= 25 && !making)
+                return rc;
         } else {
             int rc2 = shmkit__hdr_load(seg->map, avail, &again);
             if (rc2 == 0) {
@@ -99,6 +136,8 @@ static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h
                 return 0;
             }
             if (rc2 == rc && !memcmp(h, &again, sizeof again))
+                return rc;
+            if (tries >= 25)
                 return rc;
         }
         struct timespec ts = {0, 2000000};

@@ -172,6 +172,49 @@ static void test_raw(void)
     shmkit_close(s);
 }
 
+/* A big segment takes a while to reserve (fallocate of 512 MiB is ~0.1 s).
+ * A process opening it meanwhile must wait for the header, not report
+ * "not a shmkit segment". Also several processes creating one name at once
+ * without EXCL: all succeed, and all see the same creator. */
+static void test_concurrent_open(int kind)
+{
+    char name[96];
+    const char *kn = kind == SHMKIT_POSIX ? "POSIX" : "SYSV";
+    int32_t key = (int32_t)(0x48000000u | ((uint32_t)getpid() << 2));
+    struct shmkit_opts o = {.kind = kind, .size = (size_t)512 << 20};
+    if (kind == SHMKIT_POSIX)
+        o.name = tu_name(name, sizeof name, "big");
+    else
+        o.key = key;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmkit_seg *r = NULL;
+        struct shmkit_opts ro = o;
+        ro.size = 0;
+        uint64_t end = tu_now_ns() + 5000000000u;
+        int rc;
+        while ((rc = shmkit_open(&r, &ro)) == -ENOENT && tu_now_ns() < end)
+            ;
+        if (rc < 0)
+            printf("# opener: %s\n", shmkit_errname(rc)), fflush(stdout);
+        int good = rc == 0 && shmkit_seg_size(r) == o.size;
+        shmkit_close(r);
+        _exit(good ? 0 : 1);
+    }
+    shmkit_seg *s = NULL;
+    o.flags = SHMKIT_CREATE | SHMKIT_EXCL;
+    uint64_t t0 = tu_now_ns();
+    int rc = shmkit_open(&s, &o);
+    uint64_t t1 = tu_now_ns();
+    is_rc(rc, 0, "%s: create 512 MiB (%.0f ms)", kn, (t1 - t0) / 1e6);
+    is_int(ts_wait(pid), 0, "%s: a process opening it meanwhile waits for the header", kn);
+    if (s) {
+        shmkit_seg_remove(s);
+        shmkit_close(s);
+    }
+}
+
 /* Run inside a private mount namespace with a 1 MiB tmpfs on /dev/shm
  * (tests/t_seg_fulltmpfs.t). Prints its own TAP. */
 static int enospc_child(void)
@@ -231,5 +274,7 @@ int main(int argc, char **argv)
     test_mode_umask();
     test_long_name();
     test_raw();
+    test_concurrent_open(SHMKIT_POSIX);
+    test_concurrent_open(SHMKIT_SYSV);
     return tap_done();
 }
