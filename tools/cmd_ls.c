@@ -25,8 +25,6 @@ static void ls_help(void)
           "Columns:\n",
           stdout);
     out_help_columns(stdout);
-    fputs("\nDefault: KIND,NAME,ID,PERMS,OWNER,SIZE,NATTCH,CPID,LPID,CTIME,LAYOUT,STATUS\n",
-          stdout);
 }
 
 int cmd_ls(int argc, char **argv)

@@ -127,6 +127,10 @@ void out_help_columns(FILE *f)
 {
     for (int c = 0; c < C_COUNT; c++)
         fprintf(f, "  %8s  %s\n", columns[c].name, columns[c].help);
+    fputs("\nDefault: ", f);
+    for (size_t i = 0; i < sizeof default_cols / sizeof default_cols[0]; i++)
+        fprintf(f, "%s%s", i ? "," : "", columns[default_cols[i]].name);
+    fputc('\n', f);
 }
 
 static const char *kind_name(int kind)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -192,7 +193,6 @@ int opt_ftok(const char *opt, char *arg, const char **path, int *proj)
 
 int opt_bad(int c, char **argv)
 {
-    extern int optind, optopt;
     const char *arg = argv[optind - 1];
     if (c == ':') {
         if (optopt)
