@@ -96,7 +96,7 @@ struct bus_ctl {
     uint64_t pub_seq; /* last published sequence number (0: none yet) */
     uint64_t msgs_in, bytes_in, pub_waits, pub_wakes, evicted, takeovers;
     uint64_t pad1;
-    /* line 2: subscribers' wait queue: count + event word */
+    /* line 2: subscribers' wait: armed flag + event word (chan_wait.c) */
     uint32_t sub_waiters;
     uint32_t sub_event;
     uint8_t pad2[56];
@@ -194,8 +194,8 @@ struct chan_waiter {
     int (*gone)(void *ctx);
     void *ctx;
     uint32_t *flag;  /* single sleeper: flag 0/1, cleared by the waker  */
-    uint32_t *count; /* several sleepers: waiter count ...                */
-    uint32_t *event; /* ... and the event word the waker bumps            */
+    uint32_t *count; /* several sleepers: "armed" flag (someone sleeps on  */
+    uint32_t *event; /* the current value of this event word)             */
     uint64_t *waits; /* statistic, or NULL */
     int64_t spin_ns; /* < 0: never sleep */
 };

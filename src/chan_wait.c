@@ -16,9 +16,11 @@ static uint32_t announce(const struct chan_waiter *w)
     if (w->flag) {
         __atomic_store_n(w->flag, 1, __ATOMIC_RELAXED);
     } else {
-        __atomic_fetch_add(w->count, 1, __ATOMIC_RELAXED);
         /* acquire: what the waker published before bumping is seen by the poll */
         ev = __atomic_load_n(w->event, __ATOMIC_ACQUIRE);
+        /* relaxed, ordered by the fence below: "someone sleeps on the
+         * current event value" (the waker clears it when it bumps) */
+        __atomic_store_n(w->count, 1, __ATOMIC_RELAXED);
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return ev;
@@ -26,10 +28,9 @@ static uint32_t announce(const struct chan_waiter *w)
 
 static void withdraw(const struct chan_waiter *w)
 {
+    /* several sleepers: the armed flag stays, others may still sleep */
     if (w->flag)
         __atomic_store_n(w->flag, 0, __ATOMIC_RELAXED); /* a hint only: orders nothing */
-    else
-        __atomic_fetch_sub(w->count, 1, __ATOMIC_RELAXED); /* a count only: orders nothing */
 }
 
 static int sleep_once(const struct chan_waiter *w, uint32_t ev, int64_t ns)
@@ -141,7 +142,13 @@ int shmkit__chan_wake_all(uint32_t *count, uint32_t *event)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!__atomic_load_n(count, __ATOMIC_RELAXED))
         return 0;
-    /* release: a sleeper that reads the new event value sees the message */
+    /* relaxed: a sleeper that arms again after this reads the new event
+     * value (bumped below) or sees the message in its poll */
+    if (!__atomic_exchange_n(count, 0, __ATOMIC_RELAXED))
+        return 0;
+    /* release: a sleeper that reads the new event value sees the message;
+     * everyone asleep on the old value is woken, so until someone arms
+     * again, later messages need no system call */
     __atomic_fetch_add(event, 1, __ATOMIC_RELEASE);
     shmkit_futex_wake(event, INT_MAX);
     return 1;

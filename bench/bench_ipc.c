@@ -1,0 +1,1135 @@
+/*
+ * bench_ipc.c - shmkit's channels against everything else on the machine,
+ * measured in one run between two processes.
+ *
+ *   bench_ipc [--quick] [--csv FILE] [--plot FILE] [--boost PROGRAM]
+ *
+ * For every transport: 64-byte ping-pong round trip (p50/p99/p99.9, the
+ * two processes pinned to different cores), 64-byte one-way throughput,
+ * and where the transport allows, 1 MiB one-way bandwidth. Then the same
+ * ping-pong with both processes on one core, the bus publish cost with
+ * 1/4/16 subscribers, and the CPU an idle blocked consumer burns.
+ * The floor is a bare cache line bounced between the two processes; the
+ * naive ring is a minimal single-producer ring (fixed 64-byte slots, no
+ * cached indices) that shmkit's ring must beat.
+ *
+ * Every shared resource is private to the run: anonymous shared memory
+ * (gone with the processes), socketpairs, and POSIX/System V queues and a
+ * ZeroMQ socket file that are removed at exit, on SIGINT/SIGTERM and on
+ * every error path.
+ */
+#include "shmkit.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SMALL 64
+#define BIG (1u << 20)
+
+static int quick;
+static int ncpu = 2;
+static int cpu_a = 0, cpu_b = 1; /* current placement */
+static const char *placement = "cross-core";
+
+/* ------------------------------------------------------------ results */
+
+struct result {
+    char transport[40];
+    char placement[16];
+    char metric[24];
+    double value;
+    const char *unit;
+};
+static struct result results[256];
+static int nresults;
+
+static void record(const char *transport, const char *metric, double v, const char *unit)
+{
+    if (nresults == (int)(sizeof results / sizeof *results))
+        return;
+    struct result *r = &results[nresults++];
+    snprintf(r->transport, sizeof r->transport, "%s", transport);
+    snprintf(r->placement, sizeof r->placement, "%s", placement);
+    snprintf(r->metric, sizeof r->metric, "%s", metric);
+    r->value = v;
+    r->unit = unit;
+}
+
+static double find(const char *transport, const char *plc, const char *metric)
+{
+    for (int i = 0; i < nresults; i++)
+        if (!strcmp(results[i].transport, transport) && !strcmp(results[i].placement, plc) &&
+            !strcmp(results[i].metric, metric))
+            return results[i].value;
+    return 0;
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+static char mq_names[2][64];
+static int sysv_id = -1;
+static char zmq_path[108];
+static pid_t children[32];
+static int nchildren;
+
+static void cleanup(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (mq_names[i][0]) {
+            mq_unlink(mq_names[i]);
+            mq_names[i][0] = 0;
+        }
+    if (sysv_id >= 0) {
+        msgctl(sysv_id, IPC_RMID, NULL);
+        sysv_id = -1;
+    }
+    if (zmq_path[0]) {
+        unlink(zmq_path);
+        zmq_path[0] = 0;
+    }
+}
+
+static void on_signal(int sig)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGKILL);
+    cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void die(const char *what, int err)
+{
+    fprintf(stderr, "bench_ipc: %s: %s\n", what, err < 0 ? shmkit_strerror(err) : strerror(err));
+    on_signal(SIGTERM);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu % ncpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static pid_t spawn(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork", errno);
+    if (pid == 0) {
+        pin(cpu_b);
+        return 0;
+    }
+    if (nchildren < 32)
+        children[nchildren++] = pid;
+    return pid;
+}
+
+static int reap(pid_t pid, struct rusage *ru)
+{
+    int st;
+    struct rusage dummy;
+    if (wait4(pid, &st, 0, ru ? ru : &dummy) < 0)
+        return -1;
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] == pid)
+            children[i] = 0;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void *shared_map(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap", errno);
+    memset(p, 0, len);
+    return p;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void record_rtt(const char *name, uint64_t *lat, size_t n)
+{
+    qsort(lat, n, sizeof *lat, cmp_u64);
+    record(name, "rtt_p50", (double)lat[n / 2], "ns");
+    record(name, "rtt_p99", (double)lat[n * 99 / 100], "ns");
+    record(name, "rtt_p999", (double)lat[n * 999 / 1000], "ns");
+    printf("  %-26s %-10s rtt p50 %8.0f ns  p99 %8.0f ns  p99.9 %8.0f ns\n", name, placement,
+           (double)lat[n / 2], (double)lat[n * 99 / 100], (double)lat[n * 999 / 1000]);
+}
+
+/* ------------------------------------------------------------ transports
+ *
+ * A transport moves bytes between side A (the parent, pinned to cpu_a) and
+ * side B (the child, cpu_b). setup runs before fork; open runs in each
+ * process after it; send/recv move one message (recv returns its length). */
+
+struct xport {
+    const char *name;
+    size_t big; /* largest message it can carry (0: no 1 MiB run) */
+    int (*setup)(void);
+    void (*open)(int side);
+    int (*send)(int side, const void *buf, size_t len);
+    int (*recv)(int side, void *buf, size_t cap);
+    void (*teardown)(void);
+};
+
+/* -- shmkit ring: two rings, A->B and B->A, in anonymous segments */
+
+static shmkit_seg *ring_seg[2];
+static shmkit_ring *ring_tx, *ring_rx;
+static int64_t ring_spin;
+static size_t ring_cap = 256u << 10; /* 4 MiB for the 1 MiB runs */
+
+static int ring_setup(void)
+{
+    for (int i = 0; i < 2; i++) {
+        struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = shmkit_ring_size_for(ring_cap),
+                                .flags = SHMKIT_CREATE};
+        int rc = shmkit_open(&ring_seg[i], &o);
+        if (rc < 0)
+            return rc;
+    }
+    /* A produces on ring 0 and consumes ring 1; B attaches after fork */
+    int rc = shmkit_ring_create(&ring_tx, ring_seg[0], ring_cap, SHMKIT_RING_PRODUCER);
+    if (rc == 0)
+        rc = shmkit_ring_create(&ring_rx, ring_seg[1], ring_cap, SHMKIT_RING_CONSUMER);
+    return rc;
+}
+
+static void ring_open(int side)
+{
+    if (side == 1) {
+        /* the handles copied by fork belong to A: B makes its own */
+        int rc = shmkit_ring_attach(&ring_rx, ring_seg[0], SHMKIT_RING_CONSUMER | SHMKIT_RING_TAKEOVER);
+        if (rc == 0)
+            rc = shmkit_ring_attach(&ring_tx, ring_seg[1], SHMKIT_RING_PRODUCER | SHMKIT_RING_TAKEOVER);
+        if (rc < 0)
+            die("ring attach", rc);
+    }
+    shmkit_ring_set_spin(ring_tx, ring_spin);
+    shmkit_ring_set_spin(ring_rx, ring_spin);
+}
+
+static int ring_send(int side, const void *buf, size_t len)
+{
+    return shmkit_ring_send(ring_tx, buf, len, -1);
+}
+
+static int ring_recv(int side, void *buf, size_t cap)
+{
+    return shmkit_ring_recv(ring_rx, buf, cap, -1);
+}
+
+static void ring_teardown(void)
+{
+    shmkit_ring_close(ring_tx);
+    shmkit_ring_close(ring_rx);
+    ring_tx = ring_rx = NULL;
+    for (int i = 0; i < 2; i++) {
+        shmkit_close(ring_seg[i]);
+        ring_seg[i] = NULL;
+    }
+}
+
+/* -- naive spin ring: fixed 64-byte slots, indices re-read every time */
+
+#define NAIVE_SLOTS 4096
+struct naive {
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) unsigned char slot[NAIVE_SLOTS][SMALL];
+};
+static struct naive *naive[2];
+
+static int naive_setup(void)
+{
+    naive[0] = shared_map(sizeof(struct naive));
+    naive[1] = shared_map(sizeof(struct naive));
+    return 0;
+}
+
+static void naive_open(int side)
+{
+}
+
+static int naive_send(int side, const void *buf, size_t len)
+{
+    struct naive *q = naive[side];
+    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    while (t - atomic_load_explicit(&q->head, memory_order_acquire) == NAIVE_SLOTS)
+        relax();
+    memcpy(q->slot[t % NAIVE_SLOTS], buf, len);
+    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    return 0;
+}
+
+static int naive_recv(int side, void *buf, size_t cap)
+{
+    struct naive *q = naive[!side];
+    uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    while (atomic_load_explicit(&q->tail, memory_order_acquire) == h)
+        relax();
+    memcpy(buf, q->slot[h % NAIVE_SLOTS], SMALL < cap ? SMALL : cap);
+    atomic_store_explicit(&q->head, h + 1, memory_order_release);
+    return SMALL;
+}
+
+static void naive_teardown(void)
+{
+    munmap(naive[0], sizeof(struct naive));
+    munmap(naive[1], sizeof(struct naive));
+}
+
+/* -- pipe, unix stream, unix seqpacket */
+
+static int fds[2][2]; /* [direction][end] */
+static int sock_type;
+
+static int pipe_setup(void)
+{
+    if (pipe(fds[0]) < 0 || pipe(fds[1]) < 0)
+        return -errno;
+    fcntl(fds[0][1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(fds[1][1], F_SETPIPE_SZ, 1 << 20);
+    return 0;
+}
+
+static int sock_setup(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, sock_type, 0, sv) < 0)
+        return -errno;
+    int sz = 4 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    fds[0][1] = sv[0]; /* A writes A->B here */
+    fds[0][0] = sv[1]; /* B reads */
+    fds[1][1] = sv[1]; /* B writes */
+    fds[1][0] = sv[0]; /* A reads */
+    return 0;
+}
+
+static void fd_open(int side)
+{
+}
+
+static int fd_send(int side, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fds[side][1], p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Stream transports: the receiver knows the size (SMALL or BIG). */
+static size_t fd_expect = SMALL;
+
+static int fd_recv(int side, void *buf, size_t cap)
+{
+    char *p = buf;
+    size_t want = sock_type == SOCK_SEQPACKET ? cap : fd_expect, got = 0;
+    while (got < want) {
+        ssize_t n = read(fds[!side][0], p + got, want - got);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            return n < 0 ? -errno : -EPIPE;
+        }
+        got += (size_t)n;
+        if (sock_type == SOCK_SEQPACKET)
+            break;
+    }
+    return (int)got;
+}
+
+static void fd_teardown(void)
+{
+    if (sock_type) {
+        close(fds[0][0]);
+        close(fds[0][1]);
+    } else {
+        for (int i = 0; i < 2; i++) {
+            close(fds[i][0]);
+            close(fds[i][1]);
+        }
+    }
+}
+
+static int pipe_setup_x(void)
+{
+    sock_type = 0;
+    return pipe_setup();
+}
+
+static int stream_setup(void)
+{
+    sock_type = SOCK_STREAM;
+    return sock_setup();
+}
+
+static int seqpacket_setup(void)
+{
+    sock_type = SOCK_SEQPACKET;
+    return sock_setup();
+}
+
+/* -- POSIX message queues */
+
+static mqd_t mq[2];
+
+static int mq_setup(void)
+{
+    struct mq_attr a = {.mq_maxmsg = 10, .mq_msgsize = SMALL};
+    for (int i = 0; i < 2; i++) {
+        snprintf(mq_names[i], sizeof mq_names[i], "/shmkit-bench-%d-%d", (int)getpid(), i);
+        mq[i] = mq_open(mq_names[i], O_CREAT | O_EXCL | O_RDWR, 0600, &a);
+        if (mq[i] == (mqd_t)-1)
+            return -errno;
+    }
+    /* the descriptors survive fork; the names are not needed any more */
+    cleanup();
+    return 0;
+}
+
+static void mq_open_side(int side)
+{
+}
+
+static int mq_send_x(int side, const void *buf, size_t len)
+{
+    return mq_send(mq[side], buf, len, 0) < 0 ? -errno : 0;
+}
+
+static int mq_recv_x(int side, void *buf, size_t cap)
+{
+    char tmp[SMALL];
+    ssize_t n = mq_receive(mq[!side], cap >= SMALL ? buf : tmp, SMALL, NULL);
+    return n < 0 ? -errno : (int)n;
+}
+
+static void mq_teardown(void)
+{
+    mq_close(mq[0]);
+    mq_close(mq[1]);
+}
+
+/* -- System V message queue (one queue, message type = direction + 1) */
+
+struct sysv_msg {
+    long type;
+    char data[SMALL];
+};
+
+static int sysv_setup(void)
+{
+    sysv_id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    return sysv_id < 0 ? -errno : 0;
+}
+
+static void sysv_open(int side)
+{
+}
+
+static int sysv_send(int side, const void *buf, size_t len)
+{
+    struct sysv_msg m = {.type = side + 1};
+    memcpy(m.data, buf, len);
+    return msgsnd(sysv_id, &m, len, 0) < 0 ? -errno : 0;
+}
+
+static int sysv_recv(int side, void *buf, size_t cap)
+{
+    struct sysv_msg m;
+    ssize_t n = msgrcv(sysv_id, &m, SMALL, (!side) + 1, 0);
+    if (n < 0)
+        return -errno;
+    memcpy(buf, m.data, (size_t)n < cap ? (size_t)n : cap);
+    return (int)n;
+}
+
+static void sysv_teardown(void)
+{
+    cleanup();
+}
+
+/* -- ZeroMQ ipc://, loaded at run time when libzmq is installed */
+
+#define ZMQ_PAIR_ 0
+#define ZMQ_SNDHWM_ 23
+#define ZMQ_RCVHWM_ 24
+static struct {
+    void *(*ctx_new)(void);
+    int (*ctx_term)(void *);
+    void *(*socket)(void *, int);
+    int (*close)(void *);
+    int (*bind)(void *, const char *);
+    int (*connect)(void *, const char *);
+    int (*send)(void *, const void *, size_t, int);
+    int (*recv)(void *, void *, size_t, int);
+    int (*setsockopt)(void *, int, const void *, size_t);
+} zmq;
+static void *zmq_lib, *zmq_ctx, *zmq_sock;
+
+static int zmq_load(void)
+{
+    if (zmq_lib)
+        return 0;
+    zmq_lib = dlopen("libzmq.so.5", RTLD_NOW);
+    if (!zmq_lib)
+        zmq_lib = dlopen("libzmq.so", RTLD_NOW);
+    if (!zmq_lib)
+        return -ENOENT;
+#define Z(f) *(void **)&zmq.f = dlsym(zmq_lib, "zmq_" #f)
+    Z(ctx_new);
+    Z(ctx_term);
+    Z(socket);
+    Z(close);
+    Z(bind);
+    Z(connect);
+    Z(send);
+    Z(recv);
+    Z(setsockopt);
+#undef Z
+    return zmq.ctx_new && zmq.send && zmq.recv ? 0 : -ENOENT;
+}
+
+static int zmq_setup(void)
+{
+    if (zmq_load() < 0)
+        return -ENOENT;
+    snprintf(zmq_path, sizeof zmq_path, "/tmp/shmkit-bench-%d.zmq", (int)getpid());
+    return 0;
+}
+
+static void zmq_open_side(int side)
+{
+    /* each process makes its own context after fork (ZeroMQ contexts do
+     * not survive fork) */
+    char ep[128];
+    snprintf(ep, sizeof ep, "ipc://%s", zmq_path);
+    zmq_ctx = zmq.ctx_new();
+    zmq_sock = zmq.socket(zmq_ctx, ZMQ_PAIR_);
+    int hwm = 100000;
+    zmq.setsockopt(zmq_sock, ZMQ_SNDHWM_, &hwm, sizeof hwm);
+    zmq.setsockopt(zmq_sock, ZMQ_RCVHWM_, &hwm, sizeof hwm);
+    if ((side == 0 ? zmq.bind(zmq_sock, ep) : zmq.connect(zmq_sock, ep)) < 0)
+        die("zmq bind/connect", errno);
+}
+
+static int zmq_send_x(int side, const void *buf, size_t len)
+{
+    return zmq.send(zmq_sock, buf, len, 0) < 0 ? -errno : 0;
+}
+
+static int zmq_recv_x(int side, void *buf, size_t cap)
+{
+    int n = zmq.recv(zmq_sock, buf, cap, 0);
+    return n < 0 ? -errno : n;
+}
+
+static void zmq_close_side(void)
+{
+    if (zmq_sock) {
+        int linger = 0;
+        zmq.setsockopt(zmq_sock, 17 /* ZMQ_LINGER */, &linger, sizeof linger);
+        zmq.close(zmq_sock);
+        zmq.ctx_term(zmq_ctx);
+        zmq_sock = zmq_ctx = NULL;
+    }
+}
+
+static void zmq_teardown(void)
+{
+    zmq_close_side();
+    cleanup();
+}
+
+/* ------------------------------------------------------------ runs */
+
+/* Ping-pong of SMALL bytes: ITERS round trips timed one by one. */
+static void pingpong(const struct xport *x, const char *label, int iters)
+{
+    if (x->setup() < 0) {
+        printf("  %-26s skipped (setup failed)\n", label);
+        return;
+    }
+    unsigned char buf[SMALL] = {1};
+    int warm = iters / 10 + 10;
+    fd_expect = SMALL;
+    pid_t pid = spawn();
+    if (pid == 0) {
+        x->open(1);
+        for (int i = 0; i < iters + warm; i++) {
+            if (x->recv(1, buf, sizeof buf) < 0 || x->send(1, buf, SMALL) < 0)
+                _exit(1);
+        }
+        if (x->open == zmq_open_side)
+            zmq_close_side();
+        _exit(0);
+    }
+    x->open(0);
+    uint64_t *lat = malloc(sizeof *lat * (size_t)iters);
+    if (!lat)
+        die("malloc", ENOMEM);
+    int fail = 0;
+    for (int i = 0; i < iters + warm && !fail; i++) {
+        uint64_t t0 = now_ns();
+        if (x->send(0, buf, SMALL) < 0 || x->recv(0, buf, sizeof buf) < 0)
+            fail = 1;
+        if (i >= warm)
+            lat[i - warm] = now_ns() - t0;
+    }
+    if (fail)
+        kill(pid, SIGKILL);
+    if (reap(pid, NULL) < 0 || fail)
+        printf("  %-26s failed\n", label);
+    else
+        record_rtt(label, lat, (size_t)iters);
+    free(lat);
+    x->teardown();
+}
+
+/* One way: A sends N messages of LEN bytes, B receives them and answers
+ * with one message; the time until that answer gives the rate. */
+static void oneway(const struct xport *x, const char *label, size_t len, int n, const char *metric)
+{
+    if (x->setup() < 0) {
+        printf("  %-26s skipped (setup failed)\n", label);
+        return;
+    }
+    unsigned char *buf = malloc(len);
+    if (!buf)
+        die("malloc", ENOMEM);
+    memset(buf, 0x5a, len);
+    fd_expect = len;
+    pid_t pid = spawn();
+    if (pid == 0) {
+        x->open(1);
+        for (int i = 0; i < n; i++)
+            if (x->recv(1, buf, len) < 0)
+                _exit(1);
+        fd_expect = SMALL;
+        if (x->send(1, buf, SMALL) < 0)
+            _exit(1);
+        if (x->open == zmq_open_side)
+            zmq_close_side();
+        _exit(0);
+    }
+    x->open(0);
+    uint64_t t0 = now_ns();
+    int fail = 0;
+    for (int i = 0; i < n && !fail; i++)
+        fail = x->send(0, buf, len) < 0;
+    fd_expect = SMALL;
+    if (!fail)
+        fail = x->recv(0, buf, len) < 0;
+    double secs = (now_ns() - t0) / 1e9;
+    if (fail)
+        kill(pid, SIGKILL);
+    if (reap(pid, NULL) < 0 || fail) {
+        printf("  %-26s failed\n", label);
+    } else if (len == SMALL) {
+        record(label, metric, n / secs, "msg/s");
+        printf("  %-26s %-10s %6.2f M msg/s (%zu B)\n", label, placement, n / secs / 1e6, len);
+    } else {
+        record(label, metric, (double)len * n / secs / 1e9, "GB/s");
+        printf("  %-26s %-10s %6.2f GB/s (%zu KiB messages)\n", label, placement,
+               (double)len * n / secs / 1e9, len >> 10);
+    }
+    free(buf);
+    x->teardown();
+}
+
+/* The floor: one cache line, each side waits for the other's value. */
+static void floor_pingpong(int iters, int yield)
+{
+    _Atomic uint64_t *line = shared_map(4096);
+    int warm = iters / 10 + 10;
+    pid_t pid = spawn();
+    if (pid == 0) {
+        for (uint64_t i = 0; i < (uint64_t)(iters + warm); i++) {
+            while (atomic_load_explicit(line, memory_order_acquire) != 2 * i + 1)
+                yield ? (void)sched_yield() : relax();
+            atomic_store_explicit(line, 2 * i + 2, memory_order_release);
+        }
+        _exit(0);
+    }
+    uint64_t *lat = malloc(sizeof *lat * (size_t)iters);
+    if (!lat)
+        die("malloc", ENOMEM);
+    for (uint64_t i = 0; i < (uint64_t)(iters + warm); i++) {
+        uint64_t t0 = now_ns();
+        atomic_store_explicit(line, 2 * i + 1, memory_order_release);
+        while (atomic_load_explicit(line, memory_order_acquire) != 2 * i + 2)
+            yield ? (void)sched_yield() : relax();
+        if (i >= (uint64_t)warm)
+            lat[i - (uint64_t)warm] = now_ns() - t0;
+    }
+    reap(pid, NULL);
+    record_rtt("floor (cache line)", lat, (size_t)iters);
+    free(lat);
+    munmap((void *)line, 4096);
+}
+
+static void memcpy_bw(int n)
+{
+    unsigned char *a = malloc(BIG), *b = malloc(BIG);
+    if (!a || !b)
+        die("malloc", ENOMEM);
+    memset(a, 1, BIG);
+    memset(b, 2, BIG);
+    for (int i = 0; i < 10; i++)
+        memcpy(b, a, BIG);
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        memcpy(i & 1 ? a : b, i & 1 ? b : a, BIG);
+        __asm__ __volatile__("" ::"r"(a), "r"(b) : "memory");
+    }
+    double secs = (now_ns() - t0) / 1e9;
+    record("memcpy", "big_copy", (double)BIG * n / secs / 1e9, "GB/s");
+    printf("  %-26s %-10s %6.2f GB/s (1 MiB, one process)\n", "memcpy", placement,
+           (double)BIG * n / secs / 1e9);
+    free(a);
+    free(b);
+}
+
+/* 1 MiB zero-copy: the producer writes the message in place, the consumer
+ * reads it in place (one load per cache line) - no copy on either side. */
+static void ring_zerocopy(int n)
+{
+    ring_spin = -1;
+    if (ring_setup() < 0)
+        die("ring setup", 0);
+    pid_t pid = spawn();
+    if (pid == 0) {
+        ring_open(1);
+        volatile uint64_t sink = 0;
+        for (int i = 0; i < n; i++) {
+            const void *p;
+            size_t len;
+            if (shmkit_ring_peek(ring_rx, &p, &len, -1) < 0)
+                _exit(1);
+            const uint64_t *w = p;
+            uint64_t s = 0;
+            for (size_t k = 0; k < len / 8; k += 8)
+                s += w[k];
+            sink += s;
+            shmkit_ring_release(ring_rx);
+        }
+        unsigned char ack[SMALL] = {0};
+        if (shmkit_ring_send(ring_tx, ack, SMALL, -1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    ring_open(0);
+    unsigned char ack[SMALL];
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        void *p;
+        if (shmkit_ring_reserve(ring_tx, BIG, &p, -1) < 0)
+            die("reserve", 0);
+        memset(p, i, BIG);
+        shmkit_ring_commit(ring_tx, BIG);
+    }
+    shmkit_ring_recv(ring_rx, ack, sizeof ack, -1);
+    double secs = (now_ns() - t0) / 1e9;
+    reap(pid, NULL);
+    record("shmkit ring zero-copy", "big_oneway", (double)BIG * n / secs / 1e9, "GB/s");
+    printf("  %-26s %-10s %6.2f GB/s (1 MiB, written and read in place)\n",
+           "shmkit ring zero-copy", placement, (double)BIG * n / secs / 1e9);
+    ring_teardown();
+}
+
+/* Bus: the publisher's cost per 64-byte message with K subscriber
+ * processes receiving (blocking) on the other core. Lossy mode: the
+ * publisher never waits, so its time is its own. */
+static void bus_cost(int k, int n, int reading)
+{
+    shmkit_seg *seg = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = shmkit_bus_size_for(1024, SMALL, 64),
+                            .flags = SHMKIT_CREATE};
+    shmkit_bus *b = NULL;
+    if (shmkit_open(&seg, &o) < 0 || shmkit_bus_create(&b, seg, 1024, SMALL, 64, SHMKIT_BUS_LOSSY) < 0)
+        die("bus", 0);
+    pid_t pids[16];
+    for (int i = 0; i < k; i++) {
+        pids[i] = spawn();
+        if (pids[i] == 0) {
+            shmkit_sub *s = NULL;
+            if (shmkit_bus_subscribe(&s, seg) < 0)
+                _exit(1);
+            unsigned char buf[SMALL];
+            if (!reading) {
+                /* joined, not reading: the publish path alone */
+                pause();
+                _exit(0);
+            }
+            while (shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, -1) >= 0)
+                ;
+            _exit(0);
+        }
+    }
+    struct shmkit_chan_stats st;
+    do {
+        usleep(1000);
+        shmkit_chan_stats(seg, &st);
+    } while ((int)st.readers < k);
+    unsigned char buf[SMALL] = {7};
+    for (int i = 0; i < n / 10; i++)
+        shmkit_bus_send(b, buf, SMALL, -1);
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        void *p;
+        shmkit_bus_loan(b, SMALL, &p, -1);
+        memcpy(p, buf, SMALL);
+        shmkit_bus_publish(b, SMALL, NULL);
+    }
+    double ns = (double)(now_ns() - t0) / n;
+    shmkit_chan_stats(seg, &st);
+    shmkit_bus_close(b);
+    for (int i = 0; i < k; i++) {
+        if (!reading)
+            kill(pids[i], SIGKILL);
+        reap(pids[i], NULL);
+    }
+    char label[40];
+    snprintf(label, sizeof label, "shmkit bus %d sub%s%s", k, k > 1 ? "s" : "",
+             reading ? "" : " idle");
+    record(label, "publish_cost", ns, "ns");
+    printf("  %-26s %-10s %6.1f ns per publish (%llu wake calls, %llu lost by subscribers)\n",
+           label, placement, ns, (unsigned long long)st.wakes, (unsigned long long)st.overruns);
+    shmkit_close(seg);
+}
+
+/* CPU burnt by a consumer blocked (default spin, then futex) for SECS. */
+static void idle_cpu(double secs)
+{
+    ring_spin = 50000;
+    if (ring_setup() < 0)
+        die("ring setup", 0);
+    pid_t pid = spawn();
+    if (pid == 0) {
+        ring_open(1);
+        unsigned char buf[SMALL];
+        _exit(shmkit_ring_recv(ring_rx, buf, sizeof buf, -1) >= 0 ? 0 : 1);
+    }
+    ring_open(0);
+    usleep((useconds_t)(secs * 1e6));
+    unsigned char buf[SMALL] = {0};
+    shmkit_ring_send(ring_tx, buf, SMALL, -1);
+    struct rusage ru;
+    reap(pid, &ru);
+    double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    record("shmkit ring blocking", "idle_cpu", 100.0 * cpu / secs, "%");
+    printf("  %-26s %-10s %6.3f %% CPU while idle for %.1f s\n", "shmkit ring blocking",
+           placement, 100.0 * cpu / secs, secs);
+    ring_teardown();
+}
+
+/* Boost.Interprocess runs in its own C++ program; it prints CSV lines
+ * "transport,placement,metric,value,unit" that join the table. */
+static void run_boost(const char *prog)
+{
+    if (!prog || access(prog, X_OK) < 0) {
+        printf("  %-26s skipped (bench/boost_mq.cpp not built: no g++/libboost-dev)\n",
+               "boost message_queue");
+        return;
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s %s %d %d", prog, quick ? "--quick" : "", cpu_a, cpu_b);
+    fflush(stdout);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char t[40], p[16], m[24], u[8];
+        double v;
+        if (sscanf(line, "%39[^,],%15[^,],%23[^,],%lf,%7s", t, p, m, &v, u) != 5) {
+            fputs(line, stdout);
+            continue;
+        }
+        const char *save = placement;
+        placement = strcmp(p, "same-core") ? "cross-core" : "same-core";
+        record(t, m, v, !strcmp(u, "ns") ? "ns" : !strcmp(u, "GB/s") ? "GB/s" : "msg/s");
+        placement = save;
+        printf("  %-26s %-10s %s %.2f %s\n", t, p, m, v, u);
+    }
+    pclose(f);
+}
+
+/* ------------------------------------------------------------ report */
+
+static const char *const names[] = {
+    "floor (cache line)",     "shmkit ring busy-poll", "shmkit ring blocking",
+    "shmkit ring sleep-only", "naive spin ring",       "pipe",
+    "unix stream",            "unix seqpacket",        "posix mq",
+    "sysv msg",               "boost message_queue",   "zeromq ipc",
+};
+
+static void fmt(char *out, size_t n, double v, const char *unit)
+{
+    if (v <= 0)
+        snprintf(out, n, "-");
+    else if (!strcmp(unit, "msg/s"))
+        snprintf(out, n, "%.2fM", v / 1e6);
+    else if (!strcmp(unit, "GB/s"))
+        snprintf(out, n, "%.2f", v);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
+static void table(void)
+{
+    double floor50 = find("floor (cache line)", "cross-core", "rtt_p50");
+    double ring50 = find("shmkit ring busy-poll", "cross-core", "rtt_p50");
+    double ringtp = find("shmkit ring busy-poll", "cross-core", "small_oneway");
+    double ringbig = find("shmkit ring busy-poll", "cross-core", "big_oneway");
+    printf("\n64-byte round trip (ns), cross-core; one-way 64 B rate; 1 MiB one-way (GB/s)\n");
+    printf("%-24s %8s %8s %8s %8s %9s %9s %7s %9s %8s\n", "transport", "p50", "p99", "p99.9",
+           "/floor", "ring-x", "msg/s", "ring-x", "GB/s", "same-core");
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *t = names[i];
+        double p50 = find(t, "cross-core", "rtt_p50"), p99 = find(t, "cross-core", "rtt_p99"),
+               p999 = find(t, "cross-core", "rtt_p999"), tp = find(t, "cross-core", "small_oneway"),
+               big = find(t, "cross-core", "big_oneway"), same = find(t, "same-core", "rtt_p50");
+        if (!p50 && !tp && !big)
+            continue;
+        char a[16], b[16], c[16], d[16], e[16], f[16], g[16], h[16], k[16];
+        fmt(a, sizeof a, p50, "ns");
+        fmt(b, sizeof b, p99, "ns");
+        fmt(c, sizeof c, p999, "ns");
+        snprintf(d, sizeof d, p50 && floor50 ? "%.2fx" : "-", p50 / floor50);
+        /* how many times slower than shmkit's busy-poll ring */
+        snprintf(e, sizeof e, p50 && ring50 ? "%.2fx" : "-", p50 / ring50);
+        fmt(f, sizeof f, tp, "msg/s");
+        snprintf(g, sizeof g, tp && ringtp ? "%.2fx" : "-", ringtp / tp);
+        fmt(h, sizeof h, big, "GB/s");
+        fmt(k, sizeof k, same, "ns");
+        printf("%-24s %8s %8s %8s %8s %9s %9s %7s %9s %8s\n", t, a, b, c, d, e, f, g, h, k);
+    }
+    printf("(/floor: p50 over the cache-line floor; ring-x: that transport's figure relative to\n"
+           " shmkit's busy-poll ring - latency ratio, or how many times more messages/s the ring moves)\n");
+    double zc = find("shmkit ring zero-copy", "cross-core", "big_oneway");
+    double mc = find("memcpy", "cross-core", "big_copy");
+    printf("\n1 MiB: shmkit ring copying %.2f GB/s, zero-copy %.2f GB/s, memcpy %.2f GB/s\n", ringbig,
+           zc, mc);
+    double b1 = find("shmkit bus 1 sub", "cross-core", "publish_cost");
+    double b4 = find("shmkit bus 4 subs", "cross-core", "publish_cost");
+    double b16 = find("shmkit bus 16 subs", "cross-core", "publish_cost");
+    double i1 = find("shmkit bus 1 sub idle", "cross-core", "publish_cost");
+    double i16 = find("shmkit bus 16 subs idle", "cross-core", "publish_cost");
+    printf("bus publish cost, subscribers reading: 1 sub %.1f ns, 4 subs %.1f ns, 16 subs %.1f ns\n",
+           b1, b4, b16);
+    printf("bus publish cost, subscribers joined but idle: 1 sub %.1f ns, 16 subs %.1f ns\n", i1,
+           i16);
+
+    double blk50 = find("shmkit ring blocking", "cross-core", "rtt_p50");
+    double naive_tp = find("naive spin ring", "cross-core", "small_oneway");
+    double idle = find("shmkit ring blocking", "cross-core", "idle_cpu");
+    printf("\nTargets (issue 4):\n");
+#define TARGET(desc, val, op, lim)                                                                 \
+    printf("  %-52s %7.2f %s %-5.2f %s\n", desc, val, #op, lim,                                    \
+           (val) > 0 && (val)op(lim) ? "MET" : "MISSED")
+    TARGET("busy-poll 64 B RTT p50 / floor", ring50 / floor50, <=, 1.3);
+    TARGET("blocking RTT p50 / busy-poll (messages flowing)", blk50 / ring50, <=, 1.2);
+    TARGET("blocked idle consumer CPU (%)", idle, <, 1.0);
+    TARGET("64 B throughput / naive spin ring", ringtp / naive_tp, >=, 1.5);
+    TARGET("1 MiB copying / memcpy", ringbig / mc, >=, 0.9);
+    TARGET("bus publish cost 16 subs / 1 sub (subs reading)", b16 / b1, <=, 1.2);
+    TARGET("bus publish cost 16 subs / 1 sub (subs idle)", i16 / i1, <=, 1.2);
+}
+
+static void write_csv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_ipc: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "transport,placement,metric,value,unit\n");
+    for (int i = 0; i < nresults; i++)
+        fprintf(f, "%s,%s,%s,%.3f,%s\n", results[i].transport, results[i].placement,
+                results[i].metric, results[i].value, results[i].unit);
+    fclose(f);
+}
+
+/* Data for the plot: transport, p50 RTT (us), 64 B rate (M msg/s). */
+static void write_plot(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        double p50 = find(names[i], "cross-core", "rtt_p50");
+        double tp = find(names[i], "cross-core", "small_oneway");
+        if (p50 || tp)
+            fprintf(f, "\"%s\" %.4f %.4f\n", names[i], p50 / 1000, tp / 1e6);
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *csv = NULL, *plot = NULL, *boost = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+            csv = argv[++i];
+        else if (!strcmp(argv[i], "--plot") && i + 1 < argc)
+            plot = argv[++i];
+        else if (!strcmp(argv[i], "--boost") && i + 1 < argc)
+            boost = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_ipc [--quick] [--csv FILE] [--plot FILE] [--boost PROG]\n");
+            return 1;
+        }
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    atexit(cleanup);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        ncpu = CPU_COUNT(&set);
+    if (ncpu < 2)
+        cpu_b = 0;
+    pin(cpu_a);
+    int pp = quick ? 20000 : 200000;      /* shared-memory round trips */
+    int ppk = quick ? 5000 : 40000;       /* round trips through the kernel */
+    int tp = quick ? 200000 : 5000000;    /* shared-memory one-way messages */
+    int tpk = quick ? 20000 : 200000;     /* one-way messages through the kernel */
+    int nbig = quick ? 100 : 1000;        /* 1 MiB messages */
+
+    struct xport ring = {"shmkit ring busy-poll", BIG, ring_setup, ring_open, ring_send, ring_recv,
+                         ring_teardown};
+    struct xport nv = {"naive spin ring", 0, naive_setup, naive_open, naive_send, naive_recv,
+                       naive_teardown};
+    struct xport kern[] = {
+        {"pipe", BIG, pipe_setup_x, fd_open, fd_send, fd_recv, fd_teardown},
+        {"unix stream", BIG, stream_setup, fd_open, fd_send, fd_recv, fd_teardown},
+        {"unix seqpacket", 0, seqpacket_setup, fd_open, fd_send, fd_recv, fd_teardown},
+        {"posix mq", 0, mq_setup, mq_open_side, mq_send_x, mq_recv_x, mq_teardown},
+        {"sysv msg", 0, sysv_setup, sysv_open, sysv_send, sysv_recv, sysv_teardown},
+        {"zeromq ipc", BIG, zmq_setup, zmq_open_side, zmq_send_x, zmq_recv_x, zmq_teardown},
+    };
+
+    printf("bench_ipc: %d CPUs usable, processes pinned to CPU %d and %d%s\n", ncpu, cpu_a, cpu_b,
+           quick ? " (quick run)" : "");
+    printf("\n[64 B ping-pong, cross-core]\n");
+    floor_pingpong(pp, 0);
+    ring_spin = -1;
+    pingpong(&ring, "shmkit ring busy-poll", pp);
+    ring_spin = 50000;
+    pingpong(&ring, "shmkit ring blocking", pp);
+    ring_spin = 0;
+    pingpong(&ring, "shmkit ring sleep-only", ppk);
+    pingpong(&nv, "naive spin ring", pp);
+    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++) {
+        if (kern[i].setup == zmq_setup && zmq_load() < 0) {
+            printf("  %-26s skipped (libzmq not installed)\n", kern[i].name);
+            continue;
+        }
+        pingpong(&kern[i], kern[i].name, ppk);
+    }
+
+    printf("\n[64 B one-way throughput, cross-core]\n");
+    ring_spin = -1;
+    oneway(&ring, "shmkit ring busy-poll", SMALL, tp, "small_oneway");
+    ring_spin = 50000;
+    oneway(&ring, "shmkit ring blocking", SMALL, tp, "small_oneway");
+    oneway(&nv, "naive spin ring", SMALL, tp, "small_oneway");
+    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+        if (kern[i].setup != zmq_setup || zmq_load() == 0)
+            oneway(&kern[i], kern[i].name, SMALL, tpk, "small_oneway");
+
+    printf("\n[1 MiB one-way, cross-core]\n");
+    memcpy_bw(nbig * 4);
+    ring_spin = -1;
+    ring_cap = 4u << 20;
+    oneway(&ring, "shmkit ring busy-poll", BIG, nbig, "big_oneway");
+    ring_zerocopy(nbig);
+    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+        if (kern[i].big && (kern[i].setup != zmq_setup || zmq_load() == 0))
+            oneway(&kern[i], kern[i].name, BIG, nbig / 4, "big_oneway");
+
+    ring_cap = 256u << 10;
+    printf("\n[bus publish cost, lossy, subscribers on the other core]\n");
+    for (int reading = 1; reading >= 0; reading--) {
+        bus_cost(1, tp / 5, reading);
+        bus_cost(4, tp / 5, reading);
+        bus_cost(16, tp / 5, reading);
+    }
+
+    printf("\n[idle]\n");
+    idle_cpu(quick ? 0.5 : 2.0);
+
+    printf("\n[Boost.Interprocess message_queue]\n");
+    run_boost(boost);
+
+    printf("\n[64 B ping-pong, same core]\n");
+    cpu_b = cpu_a;
+    placement = "same-core";
+    floor_pingpong(ppk / 4, 1);
+    ring_spin = 0;
+    pingpong(&ring, "shmkit ring sleep-only", ppk);
+    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+        if (kern[i].setup != zmq_setup || zmq_load() == 0)
+            pingpong(&kern[i], kern[i].name, ppk);
+
+    table();
+    if (csv)
+        write_csv(csv);
+    if (plot)
+        write_plot(plot);
+    return 0;
+}
