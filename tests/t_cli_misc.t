@@ -46,6 +46,18 @@ for s in json.load(sys.stdin)["segments"]:
     if s["name"] == sys.argv[1]: print(type(s["size"]).__name__, type(s["nattch"]).__name__)' "${P}a")
 is "$got" "int int" "JSON sizes and counts are numbers"
 
+# names with spaces, quotes and backslashes survive every output mode
+odd="${P}sp ace\"q\\b"
+"$S" create "$odd" --size 1K >/dev/null
+got=$("$S" ls --posix -J -o name | "$PY" -c '
+import json, sys
+print(sum(s["name"] == sys.argv[1] for s in json.load(sys.stdin)["segments"]))' "$odd")
+is "$got" 1 "ls -J: an odd name round-trips through JSON"
+"$S" ls --posix -r -n -o NAME | grep -qF "sp\x20ace\"q\x5cb"
+ok $? "ls -r escapes spaces and backslashes as \\xHH"
+"$S" rm "$odd"
+ok $? "rm of the odd name"
+
 # a memfd held by another process is found through /proc/PID/fd
 "$PY" -c '
 import os, sys, time
