@@ -564,6 +564,12 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
             rc = posix_fallocate(seg->fd, 0, (off_t)total);
             if (rc && rc != EOPNOTSUPP && rc != EINVAL)
                 return -rc;
+        } else if (!(o->flags & SHMKIT_RAW)) {
+            /* sparse, but the header we are about to write needs its page:
+             * on a full tmpfs that write would be a SIGBUS, not an error */
+            rc = posix_fallocate(seg->fd, 0, SHMKIT_HEADER_SIZE);
+            if (rc && rc != EOPNOTSUPP && rc != EINVAL)
+                return -rc;
         }
     } else {
         /* A creator sizes the object right after making it: an empty one
