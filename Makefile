@@ -172,3 +172,24 @@ uninstall:
 
 clean:
 	rm -rf build results
+
+# ---- Abuse suites, long runs and reports (tests/README.md) ----
+.PHONY: check-long coverage valgrind
+# Long fuzzing, 1,000-round crash matrix, 100 M-message soak (an hour or more).
+check-long:
+	@tests/setup-deps
+	$(MAKE) -s --no-print-directory test-build
+	$(MAKE) -s --no-print-directory fuzz-build
+	@tests/abuse/check-long
+
+# Line coverage of src/ by the test suite: gcov + lcov, built in build/cov.
+coverage:
+	@tests/setup-deps
+	@tests/abuse/setup-tools
+	$(MAKE) -s --no-print-directory BUILD=build/cov OPT=-O0 SANFLAGS=--coverage test-build
+	@tests/abuse/coverage
+
+# Every CLI command and example under valgrind --leak-check=full.
+valgrind: all
+	@tests/abuse/setup-tools
+	@SHMKIT_BUILD=$(BUILD) tests/abuse/valgrind
