@@ -307,8 +307,9 @@ struct shmkit_chan_stats {
 
 /* Reads the statistics of the ring or bus in SEG (which may be opened
  * read-only) after validating its control block. Never writes.
- * Errors: -EINVAL (NULL), SHMKIT_ELAYOUT (neither a ring nor a bus),
- * SHMKIT_ECORRUPT, SHMKIT_EVERSION. */
+ * Errors: -EINVAL (NULL), SHMKIT_ELAYOUT (neither a ring nor a bus, or a
+ * RAW segment), SHMKIT_ECORRUPT, SHMKIT_EVERSION, or an -errno of
+ * shmkit_seg_stat. */
 SHMKIT_API int shmkit_chan_stats(const shmkit_seg *seg, struct shmkit_chan_stats *st);
 
 #ifdef __cplusplus
