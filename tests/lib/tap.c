@@ -27,6 +27,14 @@ int tap_ok(int cond, const char *fmt, ...)
     va_end(ap);
     putchar('\n');
     fflush(stdout);
+    if (!cond) {
+        /* name the failure where prove shows it, not only in the TAP stream */
+        fprintf(stderr, "# failed test %d: ", run);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
     return cond;
 }
 
@@ -39,6 +47,17 @@ void tap_diag(const char *fmt, ...)
     va_end(ap);
     putchar('\n');
     fflush(stdout);
+}
+
+void tap_fail_diag(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("# ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 void tap_skip_all(const char *fmt, ...)

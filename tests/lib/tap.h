@@ -19,6 +19,8 @@ void tap_plan(int n);
 /* Prints "ok N - msg" or "not ok N - msg" and returns COND. */
 int tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like tap_diag, on stderr: details of a failure, which prove always shows. */
+void tap_fail_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tap_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void tap_bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Prints the plan if none was given and exits: 0 when every test passed. */
@@ -29,14 +31,14 @@ int tap_done(void);
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \
         if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
-            tap_diag("  got %lld, want %lld (%s)", g_, w_, #got);                                  \
+            tap_fail_diag("  got %lld, want %lld (%s)", g_, w_, #got);                                  \
     } while (0)
 /* A shmkit call expected to return CODE; shows both codes' names on failure. */
 #define is_rc(got, want, ...)                                                                      \
     do {                                                                                           \
         int g_ = (int)(got), w_ = (int)(want);                                                     \
         if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
-            tap_diag("  got %d %s, want %d %s (%s)", g_, shmkit_errname(g_), w_,                   \
+            tap_fail_diag("  got %d %s, want %d %s (%s)", g_, shmkit_errname(g_), w_,                   \
                      shmkit_errname(w_), #got);                                                    \
     } while (0)
 
