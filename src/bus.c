@@ -30,7 +30,7 @@ struct shmkit_bus {
     uint64_t loan_len;
     unsigned char *loan;
     int loaned;
-    int64_t spin_ns;
+    int64_t spin_ns, last_check;
     struct shmkit_owner self;
 };
 
@@ -46,7 +46,7 @@ struct shmkit_sub {
     unsigned char *ptr;
     uint64_t len;
     int peeked;
-    int64_t spin_ns;
+    int64_t spin_ns, last_check;
     struct shmkit_owner self;
 };
 
@@ -288,7 +288,7 @@ int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
                 evict_dead(b); /* a try loop must not be held by the dead */
             struct chan_waiter w = {.poll = slot_free_poll, .gone = evict_dead, .ctx = b,
                                     .flag = &b->c->pub_parked, .waits = &b->c->pub_waits,
-                                    .spin_ns = b->spin_ns};
+                                    .spin_ns = b->spin_ns, .last_check = &b->last_check};
             rc = shmkit__chan_wait(&w, timeout_ns);
             if (rc < 0)
                 return rc;
@@ -502,7 +502,8 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
     if (!s->peeked) {
         struct chan_waiter w = {.poll = sub_poll, .gone = publisher_gone, .ctx = s,
                                 .count = &s->c->sub_waiters, .event = &s->c->sub_event,
-                                .waits = &s->rec->waits, .spin_ns = s->spin_ns};
+                                .waits = &s->rec->waits, .spin_ns = s->spin_ns,
+                                .last_check = &s->last_check};
         int rc = shmkit__chan_wait(&w, timeout_ns);
         if (rc < 0)
             return rc;

@@ -198,6 +198,7 @@ struct chan_waiter {
     uint32_t *event; /* the current value of this event word)             */
     uint64_t *waits; /* statistic, or NULL */
     int64_t spin_ns; /* < 0: never sleep */
+    int64_t *last_check; /* when GONE last ran (per handle), rate-limits it */
 };
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns);
 

@@ -75,10 +75,18 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
     }
 
     /* about to sleep: a peer that died while we spun is found now, not a
-     * slice later (one /proc read, cheap next to a sleep) */
-    if (w->gone(w->ctx)) {
-        rc = w->poll(w->ctx);
-        return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
+     * slice later. The check reads /proc (~10 us), so it runs at most once
+     * per millisecond per handle; when skipped, the first sleep is short. */
+    int64_t first_slice = SHMKIT_CHAN_SLICE_NS, now = chan_now();
+    if (now - *w->last_check >= 1000000) {
+        *w->last_check = now;
+        if (w->gone(w->ctx)) {
+            rc = w->poll(w->ctx);
+            return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
+        }
+    } else {
+        first_slice = 1000000;
+        next_check = now + first_slice;
     }
     /* park, in slices, checking the peer's liveness after each */
     for (;;) {
@@ -88,7 +96,8 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
             withdraw(w);
             return rc < 0 ? rc : 0;
         }
-        int64_t slice = SHMKIT_CHAN_SLICE_NS;
+        int64_t slice = first_slice;
+        first_slice = SHMKIT_CHAN_SLICE_NS;
         if (deadline >= 0) {
             int64_t left = deadline - chan_now();
             if (left <= 0) {
@@ -109,6 +118,7 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
             return -EINTR;
         if (s == -ETIMEDOUT || chan_now() >= next_check) {
             next_check = chan_now() + SHMKIT_CHAN_SLICE_NS;
+            *w->last_check = chan_now();
             if (w->gone(w->ctx)) {
                 rc = w->poll(w->ctx);
                 return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;

@@ -361,7 +361,7 @@ int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns
         }
         struct chan_waiter w = {.poll = room_poll, .gone = consumer_gone, .ctx = r,
                                 .flag = &r->c->prod_parked, .waits = &r->c->prod_waits,
-                                .spin_ns = r->spin_ns};
+                                .spin_ns = r->spin_ns, .last_check = &r->last_check};
         rc = shmkit__chan_wait(&w, left);
         if (rc < 0)
             goto unlock;
@@ -476,7 +476,7 @@ int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeou
     if (!r->peeked) {
         struct chan_waiter w = {.poll = msg_poll, .gone = producers_gone, .ctx = r,
                                 .flag = &r->c->cons_parked, .waits = &r->c->cons_waits,
-                                .spin_ns = r->spin_ns};
+                                .spin_ns = r->spin_ns, .last_check = &r->last_check};
         int rc = shmkit__chan_wait(&w, timeout_ns);
         if (rc < 0)
             return rc;

@@ -13,6 +13,7 @@ struct shmkit_ring {
     int multi;
     int slot; /* producer slot */
     int64_t spin_ns;
+    int64_t last_check; /* see struct chan_waiter */
     struct shmkit_owner self;
     /* producer */
     uint64_t tail, head_cache, pad, need, resv;
