@@ -186,7 +186,7 @@ check-long:
 coverage:
 	@tests/setup-deps
 	@tests/abuse/setup-tools
-	$(MAKE) -s --no-print-directory BUILD=build/cov OPT=-O0 SANFLAGS=--coverage test-build
+	$(MAKE) -s --no-print-directory BUILD=build/cov OPT=-O0 SANFLAGS="--coverage -DSHMKIT_COVERAGE" test-build
 	@tests/abuse/coverage
 
 # Every CLI command and example under valgrind --leak-check=full.

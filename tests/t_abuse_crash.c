@@ -102,8 +102,23 @@ static int kill_victim(pid_t pid)
     return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
 }
 
-/* `shmkit gc NAME...`; returns its exit status, -1 if it could not run. */
+/* `shmkit gc NAME...`; returns its exit status, -1 if it could not run.
+ * Exit 127 (exec failed) is retried: in a shared work tree the CLI may be
+ * being relinked by a parallel build at that very moment. */
+static int run_gc_once(char *const names[], int n, int force);
+
 static int run_gc(char *const names[], int n, int force)
+{
+    int rc = 127;
+    for (int tries = 0; tries < 50 && rc == 127; tries++) {
+        if (tries)
+            sleep_us(100000);
+        rc = run_gc_once(names, n, force);
+    }
+    return rc;
+}
+
+static int run_gc_once(char *const names[], int n, int force)
 {
     char *argv[64];
     int a = 0;

@@ -289,6 +289,18 @@ static int bus_subscriber(int me)
 
 /* ---- driver ---- */
 
+#ifdef SHMKIT_COVERAGE
+void __gcov_dump(void); /* `make coverage`: _exit() would lose the child's counts */
+#endif
+
+static void child_exit(int rc)
+{
+#ifdef SHMKIT_COVERAGE
+    __gcov_dump();
+#endif
+    _exit(rc);
+}
+
 static void run(const char *what, int (*writer)(int), int (*reader)(int))
 {
     memset(sh, 0, sizeof *sh);
@@ -300,7 +312,7 @@ static void run(const char *what, int (*writer)(int), int (*reader)(int))
         int idx = i % N;
         pids[i] = fork();
         if (pids[i] == 0)
-            _exit(rd ? reader(idx) : writer(idx));
+            child_exit(rd ? reader(idx) : writer(idx));
     }
     /* a generous limit: ~20 us per message on a loaded 2-core machine */
     int limit_ms = (int)(60000 + total / 50);
