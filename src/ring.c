@@ -306,6 +306,9 @@ static int producers_gone(void *ctx)
             return 0;
         seen |= st != SIDE_NEVER;
     }
+    /* a producer killed between its header and tail stores left a record
+     * the tail does not show: the last poll reads the headers directly */
+    r->drain = (int)seen;
     return seen;
 }
 
@@ -399,10 +402,13 @@ int shmkit_ring_commit(shmkit_ring *r, size_t len)
         __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELEASE);
     }
     r->tail = start + rec;
-    /* release: a producer taking over from this hint finds complete records */
-    __atomic_store_n(&c->tail, r->tail, __ATOMIC_RELEASE);
+    /* statistics first: they share the tail's line, which the consumer
+     * polls; one store to it after them hands it over once */
     chan_bump(&c->msgs_in, 1);
     chan_bump(&c->bytes_in, len);
+    /* release: the consumer (and a producer taking over from this hint)
+     * finds the record complete once it sees the new tail */
+    __atomic_store_n(&c->tail, r->tail, __ATOMIC_RELEASE);
     r->reserved = 0;
     if (shmkit__chan_wake_one(&c->cons_parked, &c->cons_nopark))
         chan_bump(&c->prod_wakes, 1);
@@ -443,6 +449,15 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
 static int msg_poll(void *ctx)
 {
     shmkit_ring *r = ctx;
+    /* an empty ring is watched through the producer's tail, not through
+     * the next header: polling the line the producer is filling would pull
+     * it away from the producer at every store */
+    if ((int64_t)(r->tail_seen - r->head) <= 0 && !r->drain) {
+        /* acquire: the records before the tail are complete */
+        r->tail_seen = __atomic_load_n(&r->c->tail, __ATOMIC_ACQUIRE);
+        if ((int64_t)(r->tail_seen - r->head) <= 0)
+            return 0;
+    }
     for (int hop = 0; hop < 2; hop++) {
         uint64_t idx = r->head & r->mask;
         /* acquire: the record's bytes are visible with its header */
@@ -474,6 +489,7 @@ int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeou
     if (!r || !p || !len || r->role != SHMKIT_RING_CONSUMER)
         return -EINVAL;
     if (!r->peeked) {
+        r->drain = 0;
         struct chan_waiter w = {.poll = msg_poll, .gone = producers_gone, .ctx = r,
                                 .flag = &r->c->cons_parked, .waits = &r->c->cons_waits,
                                 .spin_ns = r->spin_ns, .last_check = &r->last_check};

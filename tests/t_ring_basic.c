@@ -230,12 +230,14 @@ int main(void)
     unsigned char *data = (unsigned char *)ctl + RING_DATA_OFF;
     uint64_t evil[] = {REC_MSG | 5000, REC_MSG | 4090, REC_PAD | 100, REC_MSG | REC_PAD | 4,
                        (1ull << 40) | 4};
+    ctl->tail = 64; /* the consumer reads headers up to the tail it sees */
     for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
         memcpy(data, &evil[i], 8);
         is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_ECORRUPT, "bad record header %#llx",
               (unsigned long long)evil[i]);
     }
     memset(data, 0, 8);
+    ctl->tail = 0;
     ctl->head = 12345;
     while (shmkit_ring_send(p, buf, 300, 0) == 0)
         ;
