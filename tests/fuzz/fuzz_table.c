@@ -110,8 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((uint64_t)count * (64 + ((rs + 63u) & ~63u)) + 128 > n)
         abort();
     static unsigned char buf[SHMKIT_TABLE_MAX_RECORD];
-    /* the first two records and the last: a slot stuck odd costs ~200
-     * sched_yield calls before the reader gives up, so not all of them */
+    /* the first two records and the last (each read of a slot stuck odd
+     * costs ~200 sched_yield calls before the reader gives up) */
     int odd_reads = 0;
     for (uint32_t j = 0; j < 3 && j < count; j++) {
         uint32_t i = j < 2 ? j : count - 1;
@@ -122,6 +122,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * gives up (by design): only inputs with mode bit 16 try one */
         if ((seq & 1u) && (!(mode & 16) || odd_reads++))
             continue;
+        if (seq & 1u) {
+            /* and with a dead writer: a live one (pid 1, say) makes the
+             * read retry for its full 50 ms before -EAGAIN */
+            int32_t nopid = 0;
+            memcpy(map + SHMKIT_HEADER_SIZE + 128 + (uint64_t)i * (64 + ((rs + 63u) & ~63u)) + 8,
+                   &nopid, sizeof nopid);
+        }
         struct shmkit_owner ow;
         shmkit_table_owner(t, i, &ow);
         uint64_t ver;
