@@ -41,7 +41,9 @@ struct shmkit_sub {
     struct bus_geo g;
     uint64_t mask;
     uint32_t gen;
-    uint64_t cursor, lost, lost_pending;
+    uint64_t cursor;
+    uint64_t lost;       /* every message lost since joining (shmkit_sub_lost) */
+    uint64_t unreported; /* the part of LOST not yet added to a caller's *lost */
     /* current message (after a successful poll) */
     unsigned char *ptr;
     uint64_t len;
@@ -284,8 +286,8 @@ int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
         if (rc < 0)
             return rc;
         if (!rc) {
-            if (timeout_ns == 0)
-                evict_dead(b); /* a try loop must not be held by the dead */
+            /* a try loan evicts dead subscribers too (rate-limited, see
+             * shmkit__chan_wait): a try loop must not be held by the dead */
             struct chan_waiter w = {.poll = slot_free_poll, .gone = evict_dead, .ctx = b,
                                     .flag = &b->c->pub_parked, .waits = &b->c->pub_waits,
                                     .spin_ns = b->spin_ns, .last_check = &b->last_check};
@@ -426,6 +428,25 @@ uint64_t shmkit_sub_lost(const shmkit_sub *s)
     return s ? s->lost : 0;
 }
 
+/* N messages are lost to this subscriber: counted once in its total and
+ * its record's statistic, and held until a caller's *lost takes them. */
+static void note_lost(shmkit_sub *s, uint64_t n)
+{
+    s->lost += n;
+    s->unreported += n;
+    chan_bump(&s->rec->lost, n);
+}
+
+/* Hands the losses not yet reported to the caller's accumulator, exactly
+ * once (kept for a later call when LOST is NULL). */
+static void report_lost(shmkit_sub *s, uint64_t *lost)
+{
+    if (lost) {
+        *lost += s->unreported;
+        s->unreported = 0;
+    }
+}
+
 /* Skips the cursor past messages the publisher already overwrote. */
 static int resync(shmkit_sub *s)
 {
@@ -437,7 +458,7 @@ static int resync(shmkit_sub *s)
     uint64_t to = p + 1 > s->g.slots / 2 ? p + 1 - s->g.slots / 2 : 1;
     if (to <= s->cursor)
         to = s->cursor + 1;
-    s->lost_pending += to - s->cursor;
+    note_lost(s, to - s->cursor);
     s->cursor = to;
     return 0;
 }
@@ -482,10 +503,6 @@ static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
 {
     struct bus_sub_rec *r = s->rec;
     s->cursor++;
-    s->lost += s->lost_pending;
-    if (s->lost_pending)
-        chan_bump(&r->lost, s->lost_pending);
-    s->lost_pending = 0;
     /* release: we are done with the slot; the publisher may reuse it */
     __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELEASE);
     chan_bump(&r->recv, got);
@@ -505,6 +522,8 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
                                 .waits = &s->rec->waits, .spin_ns = s->spin_ns,
                                 .last_check = &s->last_check};
         int rc = shmkit__chan_wait(&w, timeout_ns);
+        /* losses found while looking are reported even if nothing came */
+        report_lost(s, lost);
         if (rc < 0)
             return rc;
         s->peeked = 1;
@@ -513,8 +532,7 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
     *len = (size_t)s->len;
     if (seq)
         *seq = s->cursor;
-    if (lost)
-        *lost += s->lost_pending;
+    report_lost(s, lost);
     return 0;
 }
 
@@ -535,7 +553,7 @@ int shmkit_bus_release(shmkit_sub *s)
         return -EINVAL;
     s->peeked = 0;
     if (overwritten(s)) {
-        s->lost_pending++;
+        note_lost(s, 1); /* reported by the next peek or recv */
         advance(s, 0, 0);
         return -ESTALE;
     }
@@ -587,7 +605,8 @@ int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *seq, uint64_
             return rc;
         if (len > cap) {
             s->peeked = 0;
-            s->lost_pending++;
+            note_lost(s, 1);
+            report_lost(s, lost);
             advance(s, 0, 0);
             return -EMSGSIZE;
         }
@@ -595,9 +614,7 @@ int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *seq, uint64_
             racy_copy(buf, p, len);
         s->peeked = 0;
         if (overwritten(s)) {
-            s->lost_pending++;
-            if (lost)
-                *lost += 1;
+            note_lost(s, 1); /* reported by the peek of the next round */
             advance(s, 0, 0);
             continue; /* the copy is garbage; take the next message */
         }

@@ -16,7 +16,8 @@
 #define RING_PROD_SLOTS SHMKIT_RING_MAX_PRODUCERS
 
 /* Record header word (8 bytes, before every record): length in the low 32
- * bits and exactly one kind bit. 0 means "nothing committed here yet": the
+ * bits (a message is at most SHMKIT_RING_MSG_LIMIT, a filler shorter than
+ * the largest record) and exactly one kind bit. 0 means "nothing committed here yet": the
  * producer zeroes the word after each record before it commits that record,
  * so the word at the tail is always 0. */
 #define REC_MSG (1ull << 32)
@@ -189,6 +190,11 @@ static inline void chan_set_owner(struct shmkit_owner *dst, const struct shmkit_
  * See chan_wait.c. POLL returns > 0 ready, 0 not yet, < 0 error; GONE
  * returns non-zero when the peer died or left. FLAG is the futex word set
  * to 1 while sleeping (NULL: the bus subscribers' wait queue, see below). */
+/* Peer liveness checks read /proc (~10 us): at most one per this many
+ * nanoseconds per handle outside the sleeping slices (try calls, the check
+ * before the first sleep, the MULTI ring's try lock). */
+#define CHAN_CHECK_NS 1000000
+
 struct chan_waiter {
     int (*poll)(void *ctx);
     int (*gone)(void *ctx);

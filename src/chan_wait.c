@@ -45,8 +45,22 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
     int rc = w->poll(w->ctx);
     if (rc)
         return rc < 0 ? rc : 0;
-    if (timeout_ns == 0)
-        return -EAGAIN;
+    if (timeout_ns == 0) {
+        /* a try call still reports a dead peer (a try loop would otherwise
+         * spin on -EAGAIN forever); the check reads /proc, so it runs at
+         * most once per CHAN_CHECK_NS per handle. GONE may also free what
+         * we wait for (the bus publisher evicts dead subscribers): poll
+         * once more either way. */
+        int64_t now = chan_now();
+        if (now - *w->last_check < CHAN_CHECK_NS)
+            return -EAGAIN;
+        *w->last_check = now;
+        int gone = w->gone(w->ctx);
+        rc = w->poll(w->ctx);
+        if (rc)
+            return rc < 0 ? rc : 0;
+        return gone ? SHMKIT_EPEERDEAD : -EAGAIN;
+    }
     int64_t start = chan_now();
     int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
     int64_t next_check = start + SHMKIT_CHAN_SLICE_NS;
@@ -78,14 +92,14 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
      * slice later. The check reads /proc (~10 us), so it runs at most once
      * per millisecond per handle; when skipped, the first sleep is short. */
     int64_t first_slice = SHMKIT_CHAN_SLICE_NS, now = chan_now();
-    if (now - *w->last_check >= 1000000) {
+    if (now - *w->last_check >= CHAN_CHECK_NS) {
         *w->last_check = now;
         if (w->gone(w->ctx)) {
             rc = w->poll(w->ctx);
             return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
         }
     } else {
-        first_slice = 1000000;
+        first_slice = CHAN_CHECK_NS;
         next_check = now + first_slice;
     }
     /* park, in slices, checking the peer's liveness after each */

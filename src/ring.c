@@ -28,6 +28,16 @@ size_t shmkit_ring_size_for(size_t capacity)
     return RING_DATA_OFF + capacity;
 }
 
+/* The largest message of a ring of CAP bytes: half the ring less a record
+ * header and a filler's worth, and never above SHMKIT_RING_MSG_LIMIT (the
+ * record header holds the length in 32 bits and shmkit_ring_recv returns
+ * it as an int). */
+static uint64_t max_msg_for(uint64_t cap)
+{
+    uint64_t m = cap / 2 - 16;
+    return m > SHMKIT_RING_MSG_LIMIT ? SHMKIT_RING_MSG_LIMIT : m;
+}
+
 int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
 {
     if (size < RING_DATA_OFF)
@@ -44,7 +54,7 @@ int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
     g->max_msg = __atomic_load_n(&c->max_msg, __ATOMIC_RELAXED);
     g->flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
     if (!shmkit_ring_size_for(g->cap) || g->data_off != RING_DATA_OFF ||
-        g->cap > size - RING_DATA_OFF || g->max_msg != g->cap / 2 - 16 ||
+        g->cap > size - RING_DATA_OFF || g->max_msg != max_msg_for(g->cap) ||
         (g->flags & ~(uint32_t)SHMKIT_RING_MULTI))
         return SHMKIT_ECORRUPT;
     return 0;
@@ -79,6 +89,14 @@ static int attach_consumer(shmkit_ring *r, unsigned flags)
     return 0;
 }
 
+/* A filler of LEN bytes (header excluded) is only written in front of a
+ * record that did not fit before the end, so it is shorter than the
+ * largest record. */
+static int pad_ok(const shmkit_ring *r, uint64_t len)
+{
+    return len < chan_round8(r->max_msg);
+}
+
 int shmkit__ring_recover_tail(shmkit_ring *r)
 {
     struct ring_ctl *c = r->c;
@@ -99,7 +117,7 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
         if (!w)
             break;
         uint64_t len = w & 0xffffffffu, step;
-        if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && len + REC_HDR < r->cap / 2)
+        if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && pad_ok(r, len))
             step = r->cap - idx;
         else if (w == (REC_MSG | len) && len <= r->max_msg &&
                  idx + REC_HDR + chan_round8(len) <= r->cap)
@@ -222,14 +240,17 @@ int shmkit_ring_create(shmkit_ring **out, shmkit_seg *seg, size_t capacity, unsi
     if (rc < 0)
         return rc;
     struct ring_ctl *c = shmkit_seg_data(seg);
-    /* only the control block and the data area need to be zero */
-    memset(c, 0, need);
+    /* only the control block and the first record header need to be zero:
+     * every commit zeroes the word after its record before publishing it,
+     * and nothing past the last committed record is ever read. Not zeroing
+     * the data area keeps a huge (sparse) ring from being touched whole. */
+    memset(c, 0, RING_DATA_OFF + REC_HDR);
     memcpy(c->magic, RING_MAGIC, 8);
     c->version = CHAN_VERSION;
     c->flags = flags & SHMKIT_RING_MULTI;
     c->capacity = capacity;
     c->data_off = RING_DATA_OFF;
-    c->max_msg = capacity / 2 - 16;
+    c->max_msg = max_msg_for(capacity);
     /* release: the control block is complete before anyone attaches
      * (attachers read it after opening the segment, itself a barrier) */
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -468,7 +489,7 @@ static int msg_poll(void *ctx)
         if (w == (REC_PAD | len)) {
             /* a filler runs exactly to the end and is shorter than the
              * largest record it can precede */
-            if (len + REC_HDR != r->cap - idx || len + REC_HDR >= r->cap / 2 || hop)
+            if (len + REC_HDR != r->cap - idx || !pad_ok(r, len) || hop)
                 return SHMKIT_ECORRUPT;
             r->head += r->cap - idx;
             r->skipped += r->cap - idx;

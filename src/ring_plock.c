@@ -3,10 +3,12 @@
  * One 32-bit word: 0 when free, else the holder's producer slot + 1, with
  * PLOCK_WAITERS set once someone sleeps on it (Drepper's "futexes are
  * tricky" mutex, with the holder's identity in the word). A holder killed
- * between reserve and commit is found by a waiter whose sleep timed out:
- * the slot's owner record is dead, so the waiter takes the lock over and
- * re-derives the tail from the committed records. Since nothing is visible
- * before a commit's header store, the half-written message just vanishes.
+ * between reserve and commit is found by a waiter whose sleep timed out,
+ * or by a try (timeout 0) caller that finds the lock held (at most one
+ * check per millisecond per handle): the slot's owner record is dead, so
+ * it takes the lock over and re-derives the tail from the committed
+ * records. Since nothing is visible before a commit's header store, the
+ * half-written message just vanishes.
  */
 #include "ring.h"
 
@@ -35,16 +37,20 @@ static int take_over(shmkit_ring *r, uint32_t seen, uint32_t me)
     if (id < 1 || id > RING_PROD_SLOTS)
         return SHMKIT_ECORRUPT;
     struct ring_prod_slot *s = &c->prods[id - 1];
-    if (chan_alive(&s->owner))
+    /* we never wait for a lock we hold, so a word naming our own slot was
+     * left by a dead predecessor whose slot we reclaimed at attach */
+    if (id != me && chan_alive(&s->owner))
         return 0;
     /* acquire: the dead holder's stores up to its death are visible */
     if (!__atomic_compare_exchange_n(&c->plock, &seen, me | PLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         return 0;
     uint32_t st = SIDE_ATTACHED;
-    /* relaxed: the slot only stops counting as a live producer */
-    __atomic_compare_exchange_n(&s->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELAXED,
-                                __ATOMIC_RELAXED);
+    /* relaxed: the slot only stops counting as a live producer (not ours:
+     * our own slot stays attached) */
+    if (id != me)
+        __atomic_compare_exchange_n(&s->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
     chan_bump(&c->takeovers, 1);
     int rc = shmkit__ring_recover_tail(r);
     if (rc < 0) {
@@ -61,8 +67,16 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
     /* acquire: pairs with the release in punlock */
     if (__atomic_compare_exchange_n(&c->plock, &v, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return locked(r);
-    if (timeout_ns == 0)
-        return -EAGAIN;
+    if (timeout_ns == 0) {
+        /* a try loop must not be held forever by a dead holder: check its
+         * liveness (it reads /proc) at most once per CHAN_CHECK_NS */
+        int64_t now = chan_now();
+        if (now - r->last_check < CHAN_CHECK_NS)
+            return -EAGAIN;
+        r->last_check = now;
+        int rc = take_over(r, v, me);
+        return rc < 0 ? rc : rc > 0 ? 0 : -EAGAIN;
+    }
     int64_t deadline = timeout_ns < 0 ? -1 : chan_now() + timeout_ns;
     /* a short spin, yielding: the holder may be preempted on this core */
     for (int i = 0; i < 20; i++) {

@@ -136,7 +136,59 @@ int main(void)
     for (int i = 0; i < 16; i++)
         shmkit_bus_send(b, "b", 1, 0);
     is_rc(shmkit_bus_release(s), -ESTALE, "slot overwritten while peeked: ESTALE");
+    shmkit_bus_unsubscribe(s);
+
+    /* exact accounting through every path: laps, peeking twice, a message
+     * skipped for size, one overwritten while peeked, NULL LOST */
+    is_rc(shmkit_bus_subscribe(&s, seg), 0, "subscribe again");
+    uint64_t pub = 0, recvd = 0;
+    lost = 0;
+    for (int i = 0; i < 100; i++)
+        pub += shmkit_bus_send(b, "p", 1, 0) == 0;
+    ok(!shmkit_bus_peek(s, &m, &len, &seq, &lost, 0), "peek after being lapped");
+    uint64_t lost1 = lost;
+    ok(lost1 > 0 && lost1 == shmkit_sub_lost(s), "... reports the %llu lost, as sub_lost does",
+       (unsigned long long)lost1);
+    ok(!shmkit_bus_peek(s, &m, &len, &seq, &lost, 0), "peek the same message again");
+    is_int(lost, lost1, "... adds nothing to *lost the second time");
+    recvd += shmkit_bus_release(s) == 0;
+    while (shmkit_bus_recv(s, buf, sizeof buf, NULL, &lost, 0) >= 0)
+        recvd++; /* the rest of the window it landed in */
+    lost1 = lost;
+    memset(buf, 'L', 200);
+    pub += shmkit_bus_send(b, buf, 200, 0) == 0;
+    is_rc(shmkit_bus_recv(s, buf, 4, &seq, &lost, 0), -EMSGSIZE, "200 bytes into 4: EMSGSIZE");
+    is_int(lost, lost1 + 1, "... the skipped message is added to *lost by that call");
+    is_int(shmkit_sub_lost(s), lost, "... and to sub_lost");
+    pub += shmkit_bus_send(b, "q", 1, 0) == 0;
+    ok(!shmkit_bus_peek(s, &m, &len, &seq, NULL, 0), "peek, LOST NULL");
+    for (int i = 0; i < 16; i++)
+        pub += shmkit_bus_send(b, "r", 1, 0) == 0;
+    is_rc(shmkit_bus_release(s), -ESTALE, "overwritten while peeked: ESTALE");
+    is_int(shmkit_sub_lost(s), lost + 1, "... counted in sub_lost at once");
+    uint64_t before = lost;
+    is_int(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), 1, "recv with LOST NULL");
+    recvd++;
+    int rc2;
+    while ((rc2 = shmkit_bus_recv(s, buf, sizeof buf, NULL, &lost, 0)) >= 0)
+        recvd++;
+    is_rc(rc2, -EAGAIN, "drained");
+    ok(lost > before, "the ESTALE loss and the lap reach *lost later (%llu)",
+       (unsigned long long)(lost - before));
+    is_int(lost + recvd, pub, "sum of *lost (%llu) + received (%llu) == published (%llu)",
+           (unsigned long long)lost, (unsigned long long)recvd, (unsigned long long)pub);
+    is_int(shmkit_sub_lost(s), lost, "sub_lost == sum of *lost");
+    shmkit_bus_unsubscribe(s);
+
+    /* try calls report a dead publisher too */
+    is_rc(shmkit_bus_subscribe(&s, seg), 0, "subscribe");
+    shmkit_bus_send(b, "z", 1, 0);
     shmkit_bus_close(b);
+    usleep(2000); /* past the handle's 1 ms liveness-check rate limit */
+    is_int(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), 1,
+           "publisher closed: try recv gets the last message");
+    is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), SHMKIT_EPEERDEAD,
+          "then EPEERDEAD, not EAGAIN");
     shmkit_bus_unsubscribe(s);
 
     /* hostile bytes */

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-static char name[96];
-static shmkit_seg *seg;
+static char name[96], big_name[96];
+static shmkit_seg *seg, *big;
 
 static void cleanup(void)
 {
@@ -15,6 +15,55 @@ static void cleanup(void)
         shmkit_seg_remove(seg);
         shmkit_close(seg);
     }
+    if (big) {
+        shmkit_seg_remove(big);
+        shmkit_close(big);
+    }
+}
+
+/* A ring of 2^33 bytes in a sparse segment: its largest message would be
+ * 2^32 - 16 without the INT_MAX cap, too long for the record header's 32
+ * bits and for shmkit_ring_recv's int. Only a few pages are ever touched. */
+static void huge_ring(void)
+{
+    const size_t cap = (size_t)1 << 33;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX,
+                            .name = tu_name(big_name, sizeof big_name, "ringh"),
+                            .size = shmkit_ring_size_for(cap),
+                            .flags = SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_NORESERVE};
+    int rc = shmkit_open(&big, &o);
+    if (rc < 0) {
+        big = NULL;
+        tap_diag("SKIP huge ring: no 8 GiB sparse segment here: %s", shmkit_strerror(rc));
+        return;
+    }
+    shmkit_ring *c = NULL, *p = NULL;
+    is_rc(shmkit_ring_create(&c, big, cap, SHMKIT_RING_CONSUMER), 0, "create a 2^33-byte ring");
+    is_int(shmkit_ring_max_msg(c), SHMKIT_RING_MSG_LIMIT,
+           "its largest message is capped at INT_MAX");
+    if (shmkit_ring_attach(&p, big, SHMKIT_RING_PRODUCER) < 0)
+        tap_bail("attach the huge ring's producer");
+    void *w;
+    is_rc(shmkit_ring_reserve(p, (size_t)SHMKIT_RING_MSG_LIMIT + 1, &w, 0), SHMKIT_ETOOBIG,
+          "INT_MAX + 1 bytes: ETOOBIG");
+    char buf[16];
+    shmkit_ring_send(p, "huge", 4, 0);
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), 4, "a small message through the huge ring");
+    /* a header claiming 2^31 bytes: fits the ring, not the int recv returns */
+    struct ring_ctl *ctl = shmkit_seg_data(big);
+    unsigned char *data = (unsigned char *)ctl + RING_DATA_OFF;
+    uint64_t head = ctl->head, evil = REC_MSG | 0x80000000u;
+    memcpy(data + head, &evil, 8);
+    ctl->tail = head + 16;
+    const void *m;
+    size_t len;
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_ECORRUPT,
+          "record header of 2^31 bytes: ECORRUPT");
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    shmkit_seg_remove(big);
+    shmkit_close(big);
+    big = NULL;
 }
 
 static void fresh(size_t cap, unsigned flags, shmkit_ring **cons, shmkit_ring **prod)
@@ -33,6 +82,8 @@ int main(void)
     atexit(cleanup);
     shmkit_ring *c = NULL, *p = NULL;
     char buf[8192];
+    const void *m;
+    size_t len;
 
     is_int(shmkit_ring_size_for(4096), RING_DATA_OFF + 4096, "size_for(4096)");
     is_int(shmkit_ring_size_for(1000), 0, "size_for(not a power of two) = 0");
@@ -50,14 +101,19 @@ int main(void)
     is_int(shmkit_ring_max_msg(c), 4096 / 2 - 16, "max message = capacity/2 - 16");
     shmkit_ring_close(c);
 
+    /* a consumer alone: no producer ever attached, so nobody is dead */
+    is_rc(shmkit_ring_create(&c, seg, 4096, SHMKIT_RING_CONSUMER), 0, "create, consumer only");
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "no producer yet: try peek EAGAIN");
+    is_rc(shmkit_ring_peek(c, &m, &len, 20000000), -ETIMEDOUT,
+          "no producer yet: 20 ms peek times out (not EPEERDEAD)");
+    shmkit_ring_close(c);
+
     fresh(4096, 0, &c, &p);
     shmkit_ring *c2 = NULL;
     is_rc(shmkit_ring_attach(&c2, seg, SHMKIT_RING_CONSUMER), -EBUSY, "second consumer: EBUSY");
     is_rc(shmkit_ring_attach(&c2, seg, SHMKIT_RING_PRODUCER), -EBUSY,
           "second producer on a single-producer ring: EBUSY");
 
-    const void *m;
-    size_t len;
     is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "empty: try peek gives EAGAIN");
     uint64_t t0 = tu_now_ns();
     is_rc(shmkit_ring_peek(c, &m, &len, 5000000), -ETIMEDOUT, "empty: 5 ms peek times out");
@@ -156,7 +212,11 @@ int main(void)
     /* close of either end is a dead peer once the ring drains */
     shmkit_ring_send(p, "x", 1, 0);
     shmkit_ring_close(p);
-    is_int(shmkit_ring_recv(c, buf, sizeof buf, 1000000000), 1, "producer closed: queued message first");
+    usleep(2000); /* past the handle's 1 ms liveness-check rate limit */
+    is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), 1,
+           "producer closed: try recv gets the queued message first");
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_EPEERDEAD,
+          "then a try peek reports EPEERDEAD (not EAGAIN)");
     t0 = tu_now_ns();
     is_rc(shmkit_ring_peek(c, &m, &len, 1000000000), SHMKIT_EPEERDEAD, "then EPEERDEAD");
     ok(tu_now_ns() - t0 < 500000000, "... at once, not after the timeout");
@@ -164,8 +224,11 @@ int main(void)
     shmkit_ring_close(c);
     while (shmkit_ring_send(p, buf, 200, 0) == 0)
         ;
+    usleep(2000);
+    is_rc(shmkit_ring_send(p, buf, 200, 0), SHMKIT_EPEERDEAD,
+          "consumer closed, ring full: a try send gets EPEERDEAD");
     is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_EPEERDEAD,
-          "consumer closed, ring full: producer gets EPEERDEAD");
+          "... and a blocking one");
     shmkit_ring_close(p);
 
     /* a dead producer (child killed) is reported */
@@ -192,6 +255,9 @@ int main(void)
     kill(pid, SIGKILL);
     int status;
     tu_wait(pid, 5000, &status);
+    usleep(2000);
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_EPEERDEAD,
+          "producer killed: try peek EPEERDEAD");
     t0 = tu_now_ns();
     is_rc(shmkit_ring_peek(c, &m, &len, 5000000000), SHMKIT_EPEERDEAD,
           "producer killed: EPEERDEAD");
@@ -264,5 +330,7 @@ int main(void)
     ctl->magic[0] = 'S';
     ctl->version = 9;
     is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_EVERSION, "version 9");
+    ctl->version = CHAN_VERSION;
+    huge_ring();
     return tap_done();
 }

@@ -3,7 +3,8 @@
  * consumer never sees a partial message, gets SHMKIT_EPEERDEAD instead of
  * hanging, and the next round's producer takes the ring over. Then a killed
  * consumer (the producer is told), and a killed lock holder on a MULTI ring
- * (the next producer takes the lock over). */
+ * (the next producer takes the lock over, blocking or with try calls
+ * only). */
 #include "t_ring_util.h"
 
 static char name[96];
@@ -214,6 +215,62 @@ int main(void)
     }
     is_int(took, 10, "MULTI: lock holder killed mid-message, next producer takes over (10 rounds)");
     is_int(clean, 10, "... and the half-written message never appears");
+
+    /* the same with try calls only (timeout 0): first a producer attached
+     * before the death, then one attached after it (which reclaims the dead
+     * holder's slot, so the lock word names its own slot) */
+    int try_took = 0, try_clean = 0;
+    for (int round = 0; round < 2; round++) {
+        int fds[2];
+        if (pipe(fds) < 0)
+            tap_bail("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            shmkit_ring *pp = NULL;
+            void *w;
+            if (shmkit_ring_attach(&pp, seg, SHMKIT_RING_PRODUCER) < 0 ||
+                shmkit_ring_reserve(pp, 64, &w, 1000000000) < 0)
+                _exit(2);
+            memset(w, 'X', 64);
+            if (write(fds[1], "a", 1) != 1)
+                _exit(2);
+            pause();
+            _exit(0);
+        }
+        char ch;
+        close(fds[1]);
+        if (read(fds[0], &ch, 1) != 1)
+            tap_bail("holder child");
+        close(fds[0]);
+        void *w;
+        shmkit_ring *tp = p;
+        is_rc(shmkit_ring_reserve(tp, 8, &w, 0), -EAGAIN,
+              "try reserve while a live producer holds the lock: EAGAIN");
+        kill(pid, SIGKILL);
+        int status;
+        tu_wait(pid, 10000, &status);
+        if (round == 1 && shmkit_ring_attach(&tp, seg, SHMKIT_RING_PRODUCER) < 0)
+            tap_bail("attach after the holder died");
+        /* try only, for at most 100 ms (the check runs once per ms) */
+        int rc = -EAGAIN;
+        for (int i = 0; i < 1000 && rc == -EAGAIN; i++) {
+            rc = shmkit_ring_reserve(tp, 5, &w, 0);
+            if (rc == -EAGAIN)
+                usleep(100);
+        }
+        if (rc == 0) {
+            memcpy(w, "tried", 5);
+            shmkit_ring_commit(tp, 5);
+            try_took++;
+        }
+        char b[100];
+        try_clean += shmkit_ring_recv(c, b, sizeof b, 0) == 5 && !memcmp(b, "tried", 5) &&
+                     shmkit_ring_recv(c, b, sizeof b, 0) == -EAGAIN;
+        if (tp != p)
+            shmkit_ring_close(tp);
+    }
+    is_int(try_took, 2, "MULTI: try-only producers take the lock over from a dead holder");
+    is_int(try_clean, 2, "... and the half-written message never appears");
     shmkit_ring_close(p);
     shmkit_ring_close(c);
     return tap_done();

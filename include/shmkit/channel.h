@@ -28,17 +28,34 @@
  * (the publisher never waits; a subscriber that falls behind skips ahead
  * and is told how many messages it lost).
  *
- * TIMEOUTS (every blocking call): relative nanoseconds; 0 = try once and
- * return -EAGAIN at once, negative = no limit. A blocking call spins for
- * a short while (see shmkit_ring_set_spin), then sleeps on a futex; the
- * other side makes the wake-up system call only when someone sleeps.
- * While asleep, the caller checks every SHMKIT_CHAN_SLICE_NS whether its
- * peer is still alive.
+ * TIMEOUTS (every blocking call): relative nanoseconds; 0 = try once
+ * (-EAGAIN if the call cannot proceed, or SHMKIT_EPEERDEAD, see below),
+ * negative = no limit. A blocking call spins for a short while (see
+ * shmkit_ring_set_spin), then sleeps on a futex; the other side makes the
+ * wake-up system call only when someone sleeps. While asleep, the caller
+ * checks every SHMKIT_CHAN_SLICE_NS whether its peer is still alive.
  *
  * PEER DEATH: every producer, consumer, publisher and subscriber registers
- * an owner record (pid + start time). A blocking call that cannot proceed
- * because its peer died (or closed) returns SHMKIT_EPEERDEAD instead of
- * waiting forever. A dead subscriber is dropped from a back-pressure bus.
+ * an owner record (pid + start time). A call that cannot proceed because
+ * its peer died (or closed) returns SHMKIT_EPEERDEAD instead of waiting
+ * forever - a try call (timeout 0) too: it checks the peer's owner record
+ * when it cannot proceed, at most once per millisecond per handle (the
+ * check reads /proc), so a try loop sees SHMKIT_EPEERDEAD within about a
+ * millisecond of the death and -EAGAIN in between. What the dead peer
+ * queued is delivered first. A peer that NEVER attached is not dead: a
+ * consumer (or subscriber) that attaches before any producer ever did
+ * waits for one until its timeout (-EAGAIN / -ETIMEDOUT; with no limit,
+ * for ever), and likewise a producer for a consumer that never attached.
+ * A dead subscriber is dropped from a back-pressure bus.
+ *
+ * DELIVERY: a message leaves the ring only at shmkit_ring_release (or
+ * inside shmkit_ring_recv). A consumer killed after peek and before
+ * release leaves the message queued, and the consumer that attaches next
+ * receives it again: delivery across a consumer crash is AT LEAST ONCE
+ * (deduplicate by a sequence number in the message if it matters). A
+ * producer killed before commit loses that message (nothing is visible).
+ * A bus subscriber that dies loses its cursor; a new subscriber starts
+ * with the next message published.
  *
  * HOSTILE BYTES: every index and length read from the segment is checked;
  * corruption gives SHMKIT_ECORRUPT, never an out-of-bounds access.
@@ -77,6 +94,11 @@ enum shmkit_ring_flags {
                                     /* (single-producer ring) instead of -EBUSY    */
 };
 
+/* Largest message of any ring, whatever its capacity: INT_MAX, so that a
+ * length always fits the record header's 32 bits and shmkit_ring_recv's
+ * int return value. Longer messages get SHMKIT_ETOOBIG. */
+#define SHMKIT_RING_MSG_LIMIT 2147483647u
+
 /* Most producers a SHMKIT_RING_MULTI ring accepts at once. */
 #define SHMKIT_RING_MAX_PRODUCERS 32
 
@@ -91,7 +113,10 @@ SHMKIT_API size_t shmkit_ring_size_for(size_t capacity);
  * CAPACITY: data bytes, a power of two >= SHMKIT_RING_MIN_CAP; 0 = the
  * largest power of two that fits the payload. FLAGS: exactly one of
  * SHMKIT_RING_PRODUCER / SHMKIT_RING_CONSUMER, optionally SHMKIT_RING_MULTI.
- * The largest message is shmkit_ring_max_msg() = CAPACITY/2 - 16 bytes.
+ * The largest message is shmkit_ring_max_msg() = CAPACITY/2 - 16 bytes,
+ * capped at SHMKIT_RING_MSG_LIMIT (INT_MAX; it matters from 2^33 up). Only
+ * the control block and the first record header are written, so a huge
+ * ring in a SHMKIT_NORESERVE segment stays sparse until it is used.
  * Errors:
  *   -EINVAL           R or SEG NULL, bad role flags, CAPACITY not a power of
  *                     two or below SHMKIT_RING_MIN_CAP
@@ -122,7 +147,8 @@ SHMKIT_API int shmkit_ring_attach(shmkit_ring **r, shmkit_seg *seg, unsigned fla
  * Accepts NULL. Returns 0. */
 SHMKIT_API int shmkit_ring_close(shmkit_ring *r);
 
-/* Data capacity in bytes, and the largest message it accepts. */
+/* Data capacity in bytes, and the largest message it accepts
+ * (min(capacity/2 - 16, SHMKIT_RING_MSG_LIMIT)). */
 SHMKIT_API size_t shmkit_ring_capacity(const shmkit_ring *r);
 SHMKIT_API size_t shmkit_ring_max_msg(const shmkit_ring *r);
 
@@ -133,13 +159,18 @@ SHMKIT_API void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns);
 /* Producer: reserves LEN contiguous bytes and stores their address in *P
  * (8-byte aligned). Write the message there, then shmkit_ring_commit. On a
  * SHMKIT_RING_MULTI ring this holds the producers' lock until commit or
- * cancel. Errors:
+ * cancel; a lock holder that died is taken over by the next producer that
+ * finds the lock held - by a blocking call after one sleeping slice, by a
+ * try call (TIMEOUT_NS 0) at once (one liveness check per millisecond per
+ * handle) - and its uncommitted message vanishes. Errors:
  *   -EINVAL            bad arguments, not a producer, a reservation is open
  *   SHMKIT_ETOOBIG     LEN > shmkit_ring_max_msg()
- *   -EAGAIN            TIMEOUT_NS == 0 and no room
- *   -ETIMEDOUT         no room within TIMEOUT_NS
- *   SHMKIT_EPEERDEAD   no room and the consumer died or closed
- *   SHMKIT_ECORRUPT    the consumer's index is out of range
+ *   -EAGAIN            TIMEOUT_NS == 0 and no room, or (MULTI) the lock is
+ *                      held by a live producer
+ *   -ETIMEDOUT         no room (or no lock) within TIMEOUT_NS
+ *   SHMKIT_EPEERDEAD   no room and the consumer died or closed (try calls
+ *                      included, see PEER DEATH)
+ *   SHMKIT_ECORRUPT    the consumer's index or the lock word is out of range
  *   -EINTR             a signal arrived while asleep */
 SHMKIT_API int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns);
 
@@ -152,12 +183,16 @@ SHMKIT_API int shmkit_ring_commit(shmkit_ring *r, size_t len);
 SHMKIT_API int shmkit_ring_cancel(shmkit_ring *r);
 
 /* Consumer: waits for the next message and returns its address and length
- * without copying. Valid until shmkit_ring_release. Calling peek again
- * before release returns the same message. Errors:
+ * (<= shmkit_ring_max_msg()) without copying. Valid until
+ * shmkit_ring_release. Calling peek again before release returns the same
+ * message; so does the next consumer if this one dies before release (see
+ * DELIVERY: at least once). Errors:
  *   -EINVAL            bad arguments, not the consumer
  *   -EAGAIN            TIMEOUT_NS == 0 and the ring is empty
- *   -ETIMEDOUT         still empty after TIMEOUT_NS
- *   SHMKIT_EPEERDEAD   empty and every producer died or closed
+ *   -ETIMEDOUT         still empty after TIMEOUT_NS (also when no producer
+ *                      ever attached)
+ *   SHMKIT_EPEERDEAD   empty and every producer that attached died or
+ *                      closed (try calls included, see PEER DEATH)
  *   SHMKIT_ECORRUPT    a record header is invalid (length, position)
  *   -EINTR             a signal arrived while asleep */
 SHMKIT_API int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns);
@@ -168,8 +203,9 @@ SHMKIT_API int shmkit_ring_release(shmkit_ring *r);
 
 /* Copying helpers: reserve+memcpy+commit, and peek+memcpy+release.
  * send returns 0 or an error of reserve. recv returns the message length
- * (>= 0), -EMSGSIZE if it is longer than CAP (the message stays queued;
- * peek it to learn its length), or an error of peek. */
+ * (0..SHMKIT_RING_MSG_LIMIT, so it always fits the int), -EMSGSIZE if it is
+ * longer than CAP (the message stays queued; peek it to learn its length),
+ * or an error of peek. */
 SHMKIT_API int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns);
 SHMKIT_API int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns);
 
@@ -221,10 +257,13 @@ SHMKIT_API size_t shmkit_bus_msg_max(const shmkit_bus *b);
  * Errors:
  *   -EINVAL            bad arguments, a loan is already open
  *   SHMKIT_ETOOBIG     LEN > msg_max
- *   -EAGAIN            TIMEOUT_NS == 0 and a subscriber still holds the slot
+ *   -EAGAIN            TIMEOUT_NS == 0 and a live subscriber still holds the
+ *                      slot (a try loan drops dead ones too, checking at
+ *                      most once per millisecond per handle)
  *   -ETIMEDOUT         still held after TIMEOUT_NS
  *   SHMKIT_ECORRUPT    a subscriber record is out of range
  *   -EINTR             a signal arrived while asleep
+ * Never SHMKIT_EPEERDEAD: with no subscriber left, the publisher runs.
  * (lossy mode returns only -EINVAL / SHMKIT_ETOOBIG) */
 SHMKIT_API int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns);
 
@@ -247,14 +286,27 @@ SHMKIT_API int shmkit_bus_subscribe(shmkit_sub **s, shmkit_seg *seg);
 SHMKIT_API int shmkit_bus_unsubscribe(shmkit_sub *s);
 
 /* Subscriber, zero-copy: the next message in place, its length and
- * sequence number. Messages lost since the previous call (lossy mode: the
- * publisher overwrote them before we read them) are added to *LOST if
- * LOST is non-NULL (and to shmkit_sub_lost); the sequence numbers jump by
- * the same amount. Errors:
+ * sequence number.
+ * LOSS ACCOUNTING. A message is lost to a subscriber when the publisher
+ * overwrote it before it was read (lossy mode: the sequence numbers jump),
+ * when it was overwritten while being read (release -ESTALE, or retried
+ * inside recv), or when recv skipped it as too long (-EMSGSIZE). Each lost
+ * message is counted once in shmkit_sub_lost at once, and added exactly
+ * once to the *LOST of the first peek or recv that passes a non-NULL LOST
+ * (losses found by a call are added by that call even when it fails; a
+ * loss found by release is added by the next peek or recv). Peeking the
+ * same message twice adds nothing the second time. So for every
+ * subscriber, once it has looked up to sequence number N:
+ *     sum of *LOST added + messages received == messages published from
+ *     its join up to N ("received": a peek whose release returned 0, or
+ *     a recv >= 0), and
+ *     shmkit_sub_lost == sum of *LOST added + losses not yet reported.
+ * Errors:
  *   -EINVAL            bad arguments
  *   -EAGAIN            TIMEOUT_NS == 0 and nothing new
  *   -ETIMEDOUT         nothing new within TIMEOUT_NS
- *   SHMKIT_EPEERDEAD   nothing new and the publisher died or closed
+ *   SHMKIT_EPEERDEAD   nothing new and the publisher died or closed (try
+ *                      calls included, see PEER DEATH)
  *   SHMKIT_ECORRUPT    a slot header is invalid
  *   -ENOLINK           this subscriber was dropped from the bus (its
  *                      record was reclaimed as dead); unsubscribe
@@ -264,16 +316,18 @@ SHMKIT_API int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint6
 
 /* Ends a peek. Returns 0, -EINVAL (nothing peeked) or -ESTALE (lossy mode:
  * the publisher overwrote the slot while it was being read; the bytes seen
- * are garbage and the message counts as lost). */
+ * are garbage and the message counts as lost: in shmkit_sub_lost at once,
+ * in *LOST of the next peek or recv). */
 SHMKIT_API int shmkit_bus_release(shmkit_sub *s);
 
 /* Copying receive: returns the message length (>= 0), or -EMSGSIZE (longer
- * than CAP; the message is skipped and counted as lost), or an error of
- * peek. Overwritten-while-copying messages are retried transparently. */
+ * than CAP; the message is skipped, counted as lost and added to *LOST by
+ * this call), or an error of peek. Messages overwritten while being copied
+ * count as lost (added to *LOST) and the next one is taken. */
 SHMKIT_API int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *seq,
                                uint64_t *lost, int64_t timeout_ns);
 
-/* Messages this subscriber lost so far (lossy mode). */
+/* Messages this subscriber lost since it joined (see LOSS ACCOUNTING). */
 SHMKIT_API uint64_t shmkit_sub_lost(const shmkit_sub *s);
 
 /* ------------------------------------------------------------------------

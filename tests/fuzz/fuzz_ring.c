@@ -27,7 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            SHMKIT_RING_CONSUMER | ((mode & 1) ? SHMKIT_RING_MULTI : 0)) < 0)
         __builtin_trap();
     shmkit_ring_close(r);
+    /* create writes only the control block and the first record header:
+     * clear the rest so that an input does not see the previous one's */
     size_t n = size - 1 < shmkit_seg_size(seg) ? size - 1 : shmkit_seg_size(seg);
+    memset(shmkit_seg_data(seg), 0, shmkit_seg_size(seg));
     memcpy(shmkit_seg_data(seg), data + 1, n);
 
     struct shmkit_chan_stats st;
