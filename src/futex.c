@@ -99,6 +99,8 @@ int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns)
                 nap = left;
         }
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)nap};
+        /* only a handler that interrupts the sleep is seen (documented):
+         * there is no portable way to learn that one ran in between */
         if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
             return -EINTR;
         /* acquire: as above */

@@ -29,8 +29,9 @@ static int valid(struct shmkit_mutex *m)
     return m && __atomic_load_n(magic(m), __ATOMIC_ACQUIRE) == MUTEX_MAGIC;
 }
 
-/* pthread's error numbers to shmkit's codes. */
-static int lock_rc(int e)
+/* pthread's error numbers to shmkit's codes: every call's result goes
+ * through here, so EOWNERDEAD and ENOTRECOVERABLE never leak as raw -errno. */
+static int code(int e)
 {
     switch (e) {
     case 0:
@@ -70,7 +71,7 @@ int shmkit_mutex_lock(struct shmkit_mutex *m)
 {
     if (!valid(m))
         return -EINVAL;
-    return lock_rc(pthread_mutex_lock(pm(m)));
+    return code(pthread_mutex_lock(pm(m)));
 }
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
@@ -98,7 +99,7 @@ int shmkit_mutex_trylock(struct shmkit_mutex *m)
     if (!valid(m))
         return -EINVAL;
     int e = try_once(m);
-    return lock_rc(e == EDEADLK || e == ETIMEDOUT ? EBUSY : e);
+    return code(e == EDEADLK || e == ETIMEDOUT ? EBUSY : e);
 }
 
 int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
@@ -106,29 +107,29 @@ int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
     if (!valid(m))
         return -EINVAL;
     if (timeout_ns < 0)
-        return lock_rc(pthread_mutex_lock(pm(m)));
+        return code(pthread_mutex_lock(pm(m)));
     if (timeout_ns == 0)
-        return lock_rc(try_once(m));
+        return code(try_once(m));
     struct timespec ts;
     clock_gettime(LOCK_CLOCK, &ts);
     int64_t ns = ts.tv_nsec + timeout_ns % 1000000000;
     ts.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
-    return lock_rc(abs_lock(pm(m), &ts));
+    return code(abs_lock(pm(m), &ts));
 }
 
 int shmkit_mutex_unlock(struct shmkit_mutex *m)
 {
     if (!valid(m))
         return -EINVAL;
-    return -pthread_mutex_unlock(pm(m));
+    return code(pthread_mutex_unlock(pm(m)));
 }
 
 int shmkit_mutex_consistent(struct shmkit_mutex *m)
 {
     if (!valid(m))
         return -EINVAL;
-    return -pthread_mutex_consistent(pm(m));
+    return code(pthread_mutex_consistent(pm(m)));
 }
 
 int shmkit_mutex_destroy(struct shmkit_mutex *m)
@@ -139,18 +140,32 @@ int shmkit_mutex_destroy(struct shmkit_mutex *m)
         return -EINVAL;
     /* glibc does not refuse to destroy a locked robust mutex: find out */
     int e = try_once(m);
-    if (e == ETIMEDOUT)
-        e = EBUSY;
-    if (e == EOWNERDEAD)
-        e = pthread_mutex_consistent(pm(m));
-    if (e == EBUSY || e == EDEADLK)
-        return -EBUSY;
-    if (e == 0)
+    switch (e) {
+    case 0:
         e = pthread_mutex_unlock(pm(m));
+        break;
+    case EOWNERDEAD:
+        /* the holder died: no one holds it now, and the state it guarded
+         * goes with the mutex; release it cleanly before destroying */
+        e = pthread_mutex_consistent(pm(m));
+        if (e == 0)
+            e = pthread_mutex_unlock(pm(m));
+        break;
+    case ENOTRECOVERABLE:
+        /* destroy (then init) is the documented way out of this state */
+        e = 0;
+        break;
+    case ETIMEDOUT:
+    case EBUSY:
+    case EDEADLK:
+        return -EBUSY; /* a live thread holds it, maybe the caller */
+    default:
+        return code(e);
+    }
     if (e == 0)
         e = pthread_mutex_destroy(pm(m));
     if (e)
-        return -e;
+        return code(e);
     /* relaxed: nobody may use a destroyed mutex anyway */
     __atomic_store_n(magic(m), 0, __ATOMIC_RELAXED);
     return 0;

@@ -19,8 +19,14 @@ enum {
     ST_REGISTER = 1, /* a reader is taking a slot: nothing user-visible   */
     ST_DRAIN = 2,    /* a writer waits for readers: it never wrote        */
     ST_WRITE = 3,    /* a writer holds the lock: state may be half-written */
-    ST_DEAD = 4      /* held after a dead writer; not yet consistent      */
+    ST_DEAD = 4,     /* held after a dead writer; not yet consistent      */
+    ST_CORRUPT = 5   /* bookkeeping found overwritten: SHMKIT_ECORRUPT for
+                        every locker until shmkit_rwlock_init             */
 };
+
+/* No pid is above Linux's PID_MAX_LIMIT; a slot record claiming one (or a
+ * pid <= 0) was not written by a reader. */
+#define PID_LIMIT (1 << 22)
 
 /* Liveness checks of reader slots while waiting: first after 1 ms, the
  * period doubling up to 50 ms. */
@@ -49,10 +55,55 @@ static int self_ids(int32_t *pid, int32_t *tid, struct shmkit_owner *me)
     return 0;
 }
 
-static int valid(const struct shmkit_rwlock *l)
+/* 0 if L is an initialised lock; -EINVAL for NULL or a zero magic (never
+ * initialised, or destroyed); SHMKIT_ECORRUPT for any other magic. */
+static int check(const struct shmkit_rwlock *l)
 {
+    if (!l)
+        return -EINVAL;
     /* acquire: pairs with init's release: everything else is initialised */
-    return l && __atomic_load_n(&l->magic, __ATOMIC_ACQUIRE) == RW_MAGIC;
+    uint32_t mg = __atomic_load_n(&l->magic, __ATOMIC_ACQUIRE);
+    return mg == RW_MAGIC ? 0 : mg == 0 ? -EINVAL : SHMKIT_ECORRUPT;
+}
+
+/* The internal mutex's result in rwlock terms: our magic was right, so a
+ * mutex that is not one (-EINVAL) means the memory was overwritten. */
+static int wm_rc(int rc)
+{
+    return rc == -EINVAL ? SHMKIT_ECORRUPT : rc;
+}
+
+/* Called holding wm (DEAD: handed over by a dead holder, not yet
+ * consistent) after finding the bookkeeping impossible: marks the lock
+ * corrupt for every later locker and releases wm. */
+static int corrupt(struct shmkit_rwlock *l, int dead)
+{
+    /* relaxed: state is written under wm only; the unlock publishes it */
+    __atomic_store_n(&l->state, ST_CORRUPT, __ATOMIC_RELAXED);
+    if (dead)
+        shmkit_mutex_consistent(&l->wm); /* else the unlock would make it
+                                            unrecoverable, hiding ECORRUPT */
+    shmkit_mutex_unlock(&l->wm);
+    return SHMKIT_ECORRUPT;
+}
+
+/* Whether every taken slot in MAP holds a plausible owner record. A reader
+ * writes its record before it sets its bit (both under wm), so a set bit
+ * over an empty or impossible record means the memory was overwritten.
+ * Called holding wm. Never reads outside the table: I comes from a bit of
+ * a 64-bit map and SHMKIT_RWLOCK_SLOTS is 64. */
+static int slots_sane(const struct shmkit_rwlock *l, uint64_t map)
+{
+    _Static_assert(SHMKIT_RWLOCK_SLOTS == 64, "one map bit per slot");
+    while (map) {
+        int i = __builtin_ctzll(map);
+        map &= map - 1;
+        /* relaxed: the map was read with acquire, which ordered the record */
+        int32_t pid = __atomic_load_n(&l->readers[i].pid, __ATOMIC_RELAXED);
+        if (pid <= 0 || pid > PID_LIMIT)
+            return 0;
+    }
+    return 1;
 }
 
 int shmkit_rwlock_init(struct shmkit_rwlock *l)
@@ -72,12 +123,13 @@ int shmkit_rwlock_destroy(struct shmkit_rwlock *l)
 {
     if (!l)
         return 0;
-    if (!valid(l))
-        return -EINVAL;
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
     /* relaxed: a snapshot; destroying a lock in use is the caller's bug */
     if (__atomic_load_n(&l->readers_map, __ATOMIC_RELAXED) != 0)
         return -EBUSY;
-    int rc = shmkit_mutex_destroy(&l->wm);
+    rc = wm_rc(shmkit_mutex_destroy(&l->wm));
     if (rc < 0)
         return rc;
     __atomic_store_n(&l->magic, 0, __ATOMIC_RELAXED);
@@ -86,7 +138,8 @@ int shmkit_rwlock_destroy(struct shmkit_rwlock *l)
 
 /* Locks the internal mutex before DEADLINE (-1 forever; TRY: once).
  * Returns 0, SHMKIT_EOWNERDEAD only when user state is at risk (the dead
- * holder was writing), or an error; internal-only deaths are repaired here. */
+ * holder was writing), SHMKIT_ECORRUPT (not held) or another error;
+ * internal-only deaths are repaired here. */
 static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
 {
     int rc;
@@ -103,19 +156,20 @@ static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
     } else {
         rc = shmkit_mutex_timedlock(&l->wm, shmkit__time_left(deadline));
     }
-    if (rc != SHMKIT_EOWNERDEAD)
-        return rc;
+    if (rc != 0 && rc != SHMKIT_EOWNERDEAD)
+        return wm_rc(rc);
     /* relaxed: state is only written under wm, which we now hold */
     uint32_t st = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    if (rc == 0) {
+        /* every holder that releases wm normally leaves ST_FREE behind */
+        return st == ST_FREE ? 0 : corrupt(l, 0);
+    }
     if (st == ST_WRITE || st == ST_DEAD) {
         __atomic_store_n(&l->state, ST_DEAD, __ATOMIC_RELAXED);
         return SHMKIT_EOWNERDEAD;
     }
-    if (st > ST_DEAD) {
-        /* garbage: cannot tell, so assume the worst and let the user repair */
-        __atomic_store_n(&l->state, ST_DEAD, __ATOMIC_RELAXED);
-        return SHMKIT_EOWNERDEAD;
-    }
+    if (st > ST_DEAD) /* ST_CORRUPT, or garbage */
+        return corrupt(l, 1);
     /* a reader died registering (its slot is reclaimed as dead later) or a
      * writer died before it was granted the lock: user state untouched */
     __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
@@ -124,31 +178,42 @@ static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
 }
 
 /* Frees the slots in the reader map whose owners are dead. Called with wm
- * held (no reader registers meanwhile). Returns the map left. */
-static uint64_t reclaim_dead(struct shmkit_rwlock *l)
+ * held (no reader registers meanwhile). Stores the map left in *LEFT.
+ * Returns 0, or SHMKIT_ECORRUPT (a taken slot has no plausible owner). */
+static int reclaim_dead(struct shmkit_rwlock *l, uint64_t *left)
 {
     /* acquire: slot records written before the bits were set */
     uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_ACQUIRE);
+    if (!slots_sane(l, map))
+        return SHMKIT_ECORRUPT;
     for (unsigned i = 0; i < SHMKIT_RWLOCK_SLOTS; i++) {
         uint64_t bit = (uint64_t)1 << i;
         if ((map & bit) && !shmkit_owner_alive(&l->readers[i]))
             /* seq_cst: same pair as a reader's own release (see rdunlock) */
             map = __atomic_and_fetch(&l->readers_map, ~bit, __ATOMIC_SEQ_CST);
     }
-    return map;
+    *left = map;
+    return 0;
 }
 
 /* Waits, holding wm, until the reader map is empty, reclaiming the slots
- * of dead readers. 0, -ETIMEDOUT or -EBUSY (TRY). */
+ * of dead readers. 0, -ETIMEDOUT, -EBUSY (TRY) or SHMKIT_ECORRUPT. */
 static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
 {
     /* seq_cst: the waiting count vs a leaving reader's map update is a
      * store-buffering pair: one of us sees the other */
-    if (__atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST) == 0)
+    uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST);
+    if (map == 0)
         return 0;
-    if (try)
-        return reclaim_dead(l) ? -EBUSY : 0;
+    /* no reader registers while we hold wm: checking the records of the
+     * slots taken now covers every slot we will wait for */
+    if (!slots_sane(l, map))
+        return SHMKIT_ECORRUPT;
     int rc = 0;
+    if (try) {
+        rc = reclaim_dead(l, &map);
+        return rc < 0 ? rc : map ? -EBUSY : 0;
+    }
     int64_t period = CHECK_FIRST_NS, check = shmkit__now_ns() + period;
     __atomic_fetch_add(&l->waiting, 1, __ATOMIC_SEQ_CST);
     for (;;) {
@@ -158,7 +223,8 @@ static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
             break;
         int64_t now = shmkit__now_ns();
         if (now >= check) {
-            if (reclaim_dead(l) == 0)
+            rc = reclaim_dead(l, &map);
+            if (rc < 0 || map == 0)
                 break;
             period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
             check = now + period;
@@ -189,25 +255,36 @@ static int write_locked(struct shmkit_rwlock *l, int dead)
     return dead ? SHMKIT_EOWNERDEAD : 0;
 }
 
+/* After wm_lock returned SHMKIT_EOWNERDEAD: the dead writer had drained
+ * the readers and none could register since; only slots of readers that
+ * died registering may remain. Returns SHMKIT_EOWNERDEAD (held as a
+ * writer) or SHMKIT_ECORRUPT (released). */
+static int take_over(struct shmkit_rwlock *l)
+{
+    uint64_t map;
+    if (reclaim_dead(l, &map) < 0)
+        return corrupt(l, 1);
+    return write_locked(l, 1);
+}
+
 int shmkit_rwlock_wrlock(struct shmkit_rwlock *l, int64_t timeout_ns)
 {
-    if (!valid(l))
-        return -EINVAL;
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
     int try = timeout_ns == 0;
     int64_t deadline = shmkit__deadline(timeout_ns);
-    int rc = wm_lock(l, deadline, try);
+    rc = wm_lock(l, deadline, try);
     if (rc == -ETIMEDOUT && try)
         rc = -EBUSY;
-    if (rc == SHMKIT_EOWNERDEAD) {
-        /* the dead writer had drained the readers and none could register
-         * since; only slots of readers that died registering may remain */
-        reclaim_dead(l);
-        return write_locked(l, 1);
-    }
+    if (rc == SHMKIT_EOWNERDEAD)
+        return take_over(l);
     if (rc < 0)
         return rc;
     __atomic_store_n(&l->state, ST_DRAIN, __ATOMIC_RELAXED);
     rc = drain(l, deadline, try);
+    if (rc == SHMKIT_ECORRUPT)
+        return corrupt(l, 0);
     if (rc < 0) {
         __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
         shmkit_mutex_unlock(&l->wm);
@@ -231,8 +308,9 @@ static int holds_write(struct shmkit_rwlock *l)
 
 int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l)
 {
-    if (!valid(l))
-        return -EINVAL;
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
     if (!holds_write(l))
         return -EPERM;
     __atomic_store_n(&l->wpid, 0, __ATOMIC_RELAXED);
@@ -240,16 +318,18 @@ int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l)
     /* ST_DEAD stays: unlocking without consistent makes wm unrecoverable */
     if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == ST_WRITE)
         __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
-    return shmkit_mutex_unlock(&l->wm);
+    return wm_rc(shmkit_mutex_unlock(&l->wm));
 }
 
 int shmkit_rwlock_consistent(struct shmkit_rwlock *l)
 {
-    if (!valid(l))
-        return -EINVAL;
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
     if (!holds_write(l) || __atomic_load_n(&l->state, __ATOMIC_RELAXED) != ST_DEAD)
         return -EINVAL;
-    int rc = shmkit_mutex_consistent(&l->wm);
+    /* -EINVAL here: state says owner-died, the mutex disagrees */
+    rc = wm_rc(shmkit_mutex_consistent(&l->wm));
     if (rc == 0)
         __atomic_store_n(&l->state, ST_WRITE, __ATOMIC_RELAXED);
     return rc;
@@ -257,11 +337,12 @@ int shmkit_rwlock_consistent(struct shmkit_rwlock *l)
 
 int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
 {
-    if (!valid(l))
-        return -EINVAL;
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
     int32_t pid, tid;
     struct shmkit_owner me;
-    int rc = self_ids(&pid, &tid, &me);
+    rc = self_ids(&pid, &tid, &me);
     if (rc < 0)
         return rc;
     int try = timeout_ns == 0;
@@ -271,17 +352,15 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
         rc = wm_lock(l, deadline, try);
         if (rc == -ETIMEDOUT && try)
             rc = -EBUSY;
-        if (rc == SHMKIT_EOWNERDEAD) {
-            reclaim_dead(l);
-            return write_locked(l, 1); /* held exclusively: the caller repairs */
-        }
+        if (rc == SHMKIT_EOWNERDEAD)
+            return take_over(l); /* held exclusively: the caller repairs */
         if (rc < 0)
             return rc;
         __atomic_store_n(&l->state, ST_REGISTER, __ATOMIC_RELAXED);
         /* relaxed: bits are only set under wm, which we hold */
         uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_RELAXED);
-        if (map == UINT64_MAX)
-            map = reclaim_dead(l);
+        if (map == UINT64_MAX && reclaim_dead(l, &map) < 0)
+            return corrupt(l, 0);
         if (map != UINT64_MAX) {
             int slot = __builtin_ctzll(~map);
             struct shmkit_owner *o = &l->readers[slot];
@@ -303,7 +382,7 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
         int64_t left = shmkit__time_left(deadline);
         if (left == 0) {
             __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
-            return try ? -EBUSY : -EAGAIN;
+            return -EAGAIN; /* no slot; -EBUSY is for a writer in the way */
         }
         int64_t t = left < 0 || left > period ? period : left;
         shmkit_futex_wait(&l->rseq, s, t);
@@ -314,7 +393,11 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
 
 int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket)
 {
-    if (!valid(l) || ticket < 0 || ticket >= SHMKIT_RWLOCK_SLOTS)
+    int rc = check(l);
+    if (rc < 0)
+        return rc;
+    /* the ticket indexes the slot table: checked before any use */
+    if (ticket < 0 || ticket >= SHMKIT_RWLOCK_SLOTS)
         return -EINVAL;
     int32_t pid, tid;
     struct shmkit_owner me;

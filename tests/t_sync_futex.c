@@ -5,6 +5,8 @@
 
 #include <limits.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <sys/time.h>
 
 struct shm {
     uint32_t word;
@@ -15,6 +17,8 @@ struct shm {
     struct shmkit_seqlock sl;
     uint64_t data;
     uint32_t seen; /* the sequence the seqlock waiter starts from */
+    uint32_t intr_word; /* waited on while SIGALRM interrupts */
+    uint32_t intr_hits; /* SIGALRM handler runs (the handler writes it) */
 };
 
 #define PINGS 20000
@@ -40,6 +44,57 @@ static char proc_state(pid_t pid)
     char *p = strrchr(buf, ')');
     return p && p[1] == ' ' ? p[2] : '?';
 }
+
+#ifndef SHMKIT_FUTEX_FALLBACK
+static struct shm *sig_m;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    /* relaxed: a lock-free atomic is async-signal-safe; the child polls it */
+    __atomic_fetch_add(&sig_m->intr_hits, 1, __ATOMIC_RELAXED);
+}
+
+/* Installs on_alarm for SIGALRM, with or without SA_RESTART, and fires it
+ * every 20 ms (periodic: a first one that lands before the wait even began,
+ * on a loaded machine, is followed by one that lands during it). */
+static void alarm_every_20ms(int restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 20000},
+                           .it_interval = {.tv_sec = 0, .tv_usec = 20000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void alarm_off(void)
+{
+    struct itimerval it = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    signal(SIGALRM, SIG_DFL);
+}
+
+/* Child: waits until the parent sleeps (in its futex wait) and its handler
+ * has run twice more since, then wakes it. */
+static int late_waker(void *arg, int i)
+{
+    struct shm *m = arg;
+    int k = 0;
+    while (k++ < 5000 && proc_state(getppid()) != 'S')
+        usleep(1000);
+    /* relaxed: a counter; the parent's wait is what we synchronise with */
+    uint32_t h = __atomic_load_n(&m->intr_hits, __ATOMIC_RELAXED);
+    while (k++ < 10000 && __atomic_load_n(&m->intr_hits, __ATOMIC_RELAXED) < h + 2)
+        usleep(1000);
+    /* release: the parent's wait ends with the new value */
+    __atomic_store_n(&m->intr_word, 1, __ATOMIC_RELEASE);
+    return shmkit_futex_wake(&m->intr_word, 1) < 0;
+}
+#endif
 
 /* Waits on queue Q until *WORD != OLD or the timeout: the waiter protocol. */
 static int wait_change(struct shmkit_waitq *q, uint32_t *word, uint32_t old, int64_t timeout)
@@ -108,6 +163,30 @@ int main(void)
     uint64_t el = tu_now_ns() - t0;
     ok(el >= 50000000u && el < 1050000000u, "returned after %.1f ms (>= 50, < 1050)", el / 1e6);
     is_int(shmkit_futex_wake(&m->word, 1), 0, "raw wake with no waiter wakes 0");
+
+    /* signals: when a handler ends a wait with EINTR, and when not (the
+     * polling fallback misses a signal that lands between two of its
+     * sleeps, so there these would be timing tests: Linux only) */
+#ifndef SHMKIT_FUTEX_FALLBACK
+    sig_m = m;
+    alarm_every_20ms(0);
+    int rc = shmkit_futex_wait(&m->intr_word, 0, -1);
+    alarm_off();
+    is_rc(rc, -EINTR, "no timeout, handler without SA_RESTART: EINTR");
+    alarm_every_20ms(1);
+    rc = shmkit_futex_wait(&m->intr_word, 0, 5000000000);
+    alarm_off();
+    is_rc(rc, -EINTR, "5 s timeout, handler with SA_RESTART: EINTR all the same");
+    m->intr_hits = 0;
+    pid_t w = ts_spawn(late_waker, m, 0);
+    alarm_every_20ms(1);
+    rc = shmkit_futex_wait(&m->intr_word, 0, -1);
+    alarm_off();
+    uint32_t hits = __atomic_load_n(&m->intr_hits, __ATOMIC_RELAXED);
+    is_rc(rc, 0, "no timeout, SA_RESTART handler: the kernel restarts the wait, woken later");
+    ok(hits >= 2, "... through %u runs of the handler", (unsigned)hits);
+    is_int(ts_reap(&w, 1, 10000), 1, "waker child done");
+#endif
 
     /* wait queue: no syscall without waiters */
     uint64_t c0 = shmkit_futex_syscalls();

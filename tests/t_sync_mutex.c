@@ -61,9 +61,9 @@ static int try_while_held(void *arg, int i)
     return 0;
 }
 
-/* One round: a child dies holding the lock; we must get OWNERDEAD within
- * 2 s, repair, mark consistent, unlock. Returns 1 on success. */
-static int kill_round(int expect_repair)
+/* A child locks the mutex, half-updates the state and is killed. Returns 1
+ * if it held the lock when it died. */
+static int kill_holder(void)
 {
     int pfd[2];
     if (pipe(pfd) < 0)
@@ -76,7 +76,14 @@ static int kill_round(int expect_repair)
     close(pfd[0]);
     kill(p, SIGKILL);
     waitpid(p, NULL, 0);
-    if (!ready)
+    return ready;
+}
+
+/* One round: a child dies holding the lock; we must get OWNERDEAD within
+ * 2 s, repair, mark consistent, unlock. Returns 1 on success. */
+static int kill_round(int expect_repair)
+{
+    if (!kill_holder())
         return 0;
     int rc = shmkit_mutex_timedlock(&m->mx, 2000000000);
     if (rc != SHMKIT_EOWNERDEAD) {
@@ -141,8 +148,19 @@ int main(void)
     is_rc(shmkit_mutex_trylock(&m->mx), SHMKIT_ENOTRECOVERABLE, "trylock: ENOTRECOVERABLE");
     is_rc(shmkit_mutex_timedlock(&m->mx, 1000000), SHMKIT_ENOTRECOVERABLE,
           "timedlock: ENOTRECOVERABLE");
+    is_rc(shmkit_mutex_unlock(&m->mx), -EPERM, "unlock: EPERM, not a raw errno");
+    is_rc(shmkit_mutex_destroy(&m->mx), 0, "destroy an unrecoverable mutex: 0 (the way out)");
+    is_rc(shmkit_mutex_lock(&m->mx), -EINVAL, "then it is no mutex: EINVAL");
     is_rc(shmkit_mutex_init(&m->mx), 0, "reinitialised");
     is_rc(shmkit_mutex_lock(&m->mx), 0, "usable again");
+    is_rc(shmkit_mutex_unlock(&m->mx), 0, "unlock");
+
+    /* destroy when the holder died: destroyed, the death not reported */
+    ok(kill_holder(), "holder killed");
+    is_rc(shmkit_mutex_destroy(&m->mx), 0, "destroy after the holder died: 0");
+    is_rc(shmkit_mutex_trylock(&m->mx), -EINVAL, "then it is no mutex: EINVAL");
+    is_rc(shmkit_mutex_init(&m->mx), 0, "reinitialised");
+    is_rc(shmkit_mutex_lock(&m->mx), 0, "locks cleanly (no OWNERDEAD left over)");
     is_rc(shmkit_mutex_unlock(&m->mx), 0, "unlock");
     is_rc(shmkit_mutex_destroy(&m->mx), 0, "destroy");
     is_rc(shmkit_mutex_lock(&m->mx), -EINVAL, "a destroyed mutex: EINVAL");

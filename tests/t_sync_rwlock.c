@@ -4,6 +4,7 @@
  * killed while waiting for readers, error codes. */
 #include "t_sync_common.h"
 
+#include <limits.h>
 #include <poll.h>
 
 #define PROCS 4
@@ -104,6 +105,85 @@ static int writer_waits(void *arg, int i)
     return 1;
 }
 
+/* Overwritten bookkeeping gives SHMKIT_ECORRUPT, sticky until init. */
+static void corruption(void)
+{
+    struct shmkit_rwlock *rw = &m->rw;
+    int32_t me = (int32_t)getpid();
+
+    /* the magic word */
+    is_rc(shmkit_rwlock_init(rw), 0, "init");
+    rw->magic ^= 0x1000;
+    is_rc(shmkit_rwlock_rdlock(rw, -1), SHMKIT_ECORRUPT, "bad magic: rdlock ECORRUPT");
+    is_rc(shmkit_rwlock_wrlock(rw, -1), SHMKIT_ECORRUPT, "bad magic: wrlock ECORRUPT");
+    is_rc(shmkit_rwlock_rdunlock(rw, 0), SHMKIT_ECORRUPT, "bad magic: rdunlock ECORRUPT");
+    is_rc(shmkit_rwlock_wrunlock(rw), SHMKIT_ECORRUPT, "bad magic: wrunlock ECORRUPT");
+    is_rc(shmkit_rwlock_destroy(rw), SHMKIT_ECORRUPT, "bad magic: destroy ECORRUPT");
+    rw->magic ^= 0x1000;
+    is_rc(shmkit_rwlock_wrlock(rw, 0), 0, "magic restored: write lock");
+    shmkit_rwlock_wrunlock(rw);
+
+    /* the internal mutex (its own magic word) */
+    memset(rw->wm.u.bytes + sizeof rw->wm.u.bytes - 4, 0, 4);
+    is_rc(shmkit_rwlock_wrlock(rw, -1), SHMKIT_ECORRUPT, "internal mutex overwritten: ECORRUPT");
+    is_rc(shmkit_rwlock_rdlock(rw, 0), SHMKIT_ECORRUPT, "... rdlock too");
+
+    /* an impossible internal state */
+    is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+    rw->state = 77;
+    is_rc(shmkit_rwlock_rdlock(rw, -1), SHMKIT_ECORRUPT, "garbage state: rdlock ECORRUPT");
+    is_rc(shmkit_rwlock_wrlock(rw, 0), SHMKIT_ECORRUPT, "garbage state: wrlock ECORRUPT");
+    is_rc(shmkit_rwlock_wrlock(rw, 0), SHMKIT_ECORRUPT, "... again: sticky");
+    is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+    is_rc(shmkit_rwlock_wrlock(rw, 0), 0, "reinit repairs it");
+    shmkit_rwlock_wrunlock(rw);
+
+    /* a taken slot without an owner record: wrlock finds it at once, with
+     * or without a timeout; nothing stays held */
+    static const int32_t bad_pids[] = {0, -5, INT32_MAX};
+    for (int k = 0; k < 3; k++) {
+        is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+        rw->readers[37].pid = bad_pids[k];
+        rw->readers_map = (uint64_t)1 << 37;
+        uint64_t t = tu_now_ns();
+        is_rc(shmkit_rwlock_wrlock(rw, k == 0 ? -1 : 1000000000), SHMKIT_ECORRUPT,
+              "slot 37 taken, record pid %d: wrlock ECORRUPT", (int)bad_pids[k]);
+        ok(tu_now_ns() - t < 500000000u, "... without waiting for the reader");
+        is_rc(shmkit_rwlock_rdlock(rw, 0), SHMKIT_ECORRUPT, "... then rdlock: ECORRUPT (sticky)");
+    }
+
+    /* every slot taken, one record impossible: the reader finds it */
+    is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+    for (int i = 0; i < SHMKIT_RWLOCK_SLOTS; i++)
+        shmkit_owner_self(&rw->readers[i]);
+    rw->readers[50].pid = 0;
+    rw->readers_map = UINT64_MAX;
+    is_rc(shmkit_rwlock_rdlock(rw, 0), SHMKIT_ECORRUPT, "full map, slot 50 without owner: ECORRUPT");
+    is_rc(shmkit_rwlock_rdunlock(rw, 3), 0, "a real slot record of ours still unlocks");
+
+    /* a writer died, and a slot record is garbage: ECORRUPT, not OWNERDEAD,
+     * and the internal mutex is left usable (consistent), not unrecoverable */
+    is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+    pid_t h = holder(1);
+    ok(h > 0, "writer holds");
+    kill_wait(h);
+    rw->readers[2].pid = -1;
+    rw->readers_map = 1u << 2;
+    is_rc(shmkit_rwlock_rdlock(rw, 2000000000), SHMKIT_ECORRUPT,
+          "writer died over a garbage slot: ECORRUPT");
+    is_rc(shmkit_rwlock_wrlock(rw, 0), SHMKIT_ECORRUPT, "... sticky, not ENOTRECOVERABLE");
+
+    /* the fields a ticket indexes: a reader's own slot, checked first */
+    is_rc(shmkit_rwlock_init(rw), 0, "reinit");
+    int t = shmkit_rwlock_rdlock(rw, 0);
+    ok(t >= 0, "read lock");
+    rw->readers[t].pid = me + 1;
+    is_rc(shmkit_rwlock_rdunlock(rw, t), -EINVAL, "slot record overwritten: rdunlock EINVAL");
+    rw->readers[t].pid = me;
+    is_rc(shmkit_rwlock_rdunlock(rw, t), 0, "restored: rdunlock");
+    is_rc(shmkit_rwlock_destroy(rw), 0, "destroy");
+}
+
 int main(void)
 {
     shmkit_seg *seg;
@@ -118,6 +198,9 @@ int main(void)
     is_int(ts_reap(&p, 1, 5000), 1, "other process: reads too, try-write is EBUSY");
     is_rc(shmkit_rwlock_wrlock(&m->rw, 20000000), -ETIMEDOUT, "write lock times out under readers");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, 99), -EINVAL, "bad ticket: EINVAL");
+    is_rc(shmkit_rwlock_rdunlock(&m->rw, SHMKIT_RWLOCK_SLOTS), -EINVAL, "ticket 64: EINVAL");
+    is_rc(shmkit_rwlock_rdunlock(&m->rw, -1), -EINVAL, "ticket -1: EINVAL");
+    is_rc(shmkit_rwlock_rdunlock(&m->rw, INT_MIN), -EINVAL, "ticket INT_MIN: EINVAL");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, 5), -EINVAL, "ticket not held: EINVAL");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, t0), 0, "read unlock");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, t1), 0, "read unlock");
@@ -126,6 +209,7 @@ int main(void)
     is_rc(shmkit_rwlock_wrlock(&m->rw, 0), -EBUSY, "again by the holder, try: EBUSY");
     is_rc(shmkit_rwlock_wrlock(&m->rw, -1), -EDEADLK, "again by the holder: EDEADLK");
     is_rc(shmkit_rwlock_rdlock(&m->rw, -1), -EDEADLK, "read by the writer: EDEADLK");
+    is_rc(shmkit_rwlock_rdlock(&m->rw, 0), -EBUSY, "try-read by the writer: EBUSY");
     p = ts_spawn(try_busy, &busy, 0);
     is_int(ts_reap(&p, 1, 5000), 1, "other process: try-read and try-write are EBUSY");
     is_rc(shmkit_rwlock_consistent(&m->rw), -EINVAL, "consistent when nobody died: EINVAL");
@@ -138,6 +222,7 @@ int main(void)
         n += (tk[i] = shmkit_rwlock_rdlock(&m->rw, 0)) >= 0;
     is_int(n, SHMKIT_RWLOCK_SLOTS, "%d read locks at once", SHMKIT_RWLOCK_SLOTS);
     is_rc(shmkit_rwlock_rdlock(&m->rw, 5000000), -EAGAIN, "one more: EAGAIN after the timeout");
+    is_rc(shmkit_rwlock_rdlock(&m->rw, 0), -EAGAIN, "one more, try: EAGAIN (no slot), not EBUSY");
     shmkit_rwlock_rdunlock(&m->rw, tk[7]);
     tk[7] = shmkit_rwlock_rdlock(&m->rw, 5000000);
     is_int(tk[7], 7, "a freed slot is taken again");
@@ -239,6 +324,8 @@ int main(void)
     shmkit_rwlock_wrunlock(&m->rw);
     is_rc(shmkit_rwlock_destroy(&m->rw), 0, "destroy");
     is_rc(shmkit_rwlock_destroy(NULL), 0, "destroy NULL");
+
+    corruption();
 
     shmkit_close(seg);
     return tap_done();

@@ -34,10 +34,18 @@ struct shmkit_owner {
     uint64_t start; /* start time of PID, clock ticks since boot */
 };
 
-/* Fills *O with the calling process's identity. Returns 0 or -errno. */
+/* Fills *O with the calling process's identity. Returns 0 or the errors
+ * of shmkit_owner_of (-EINVAL for a NULL O). */
 SHMKIT_API int shmkit_owner_self(struct shmkit_owner *o);
 
-/* Identity of process PID. Errors: -ESRCH (no such process), -errno. */
+/* Fills *O with the identity of process PID (read from /proc/PID/stat on
+ * Linux; elsewhere only the pid, start time 0). *O is unchanged on error.
+ * Returns:
+ *   0        done
+ *   -EINVAL  O is NULL or PID <= 0
+ *   -ESRCH   no such process (also: /proc is not mounted, or hides PID)
+ *   -EIO     /proc/PID/stat could not be parsed (no start time in it)
+ *   -errno   other failures of open(2)/read(2) on it, e.g. -EMFILE */
 SHMKIT_API int shmkit_owner_of(int32_t pid, struct shmkit_owner *o);
 
 /* 1 if the process recorded in *O (a copy of a shared record) is alive and
@@ -57,9 +65,12 @@ SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
  * growing sleeps (capped at 1 ms): correct, slower to react, and a wake
  * is a no-op. All of it lives in src/futex.c.
  *
- * TIMEOUTS everywhere in this header are relative, in nanoseconds, measured
- * on CLOCK_MONOTONIC: -1 (any negative value) waits forever, 0 does not
- * block at all.
+ * TIMEOUTS everywhere in this header are relative, in nanoseconds: -1 (any
+ * negative value) waits forever, 0 does not block at all. They are
+ * measured on CLOCK_MONOTONIC, with one exception: waits for a robust
+ * mutex (shmkit_mutex_timedlock, and the rwlock's wait for its internal
+ * mutex) use CLOCK_REALTIME unless the C library is glibc 2.30 or later;
+ * see shmkit_mutex_timedlock.
  * ------------------------------------------------------------------------ */
 
 /* Blocks while *ADDR == EXPECTED, until woken by shmkit_futex_wake, the
@@ -69,8 +80,18 @@ SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
  *   -EAGAIN     *ADDR did not hold EXPECTED when the call was made
  *   -ETIMEDOUT  TIMEOUT_NS passed (0 returns -ETIMEDOUT at once if
  *               *ADDR == EXPECTED)
- *   -EINTR      interrupted by a signal handler (not restarted, so a
- *               handler that sets a stop flag is seen by the caller)
+ *   -EINTR      a signal handler ran during the wait. Exactly when, on
+ *               Linux: with TIMEOUT_NS >= 0, for any handler; with no
+ *               timeout (negative), only for a handler installed
+ *               without SA_RESTART: after an SA_RESTART handler the
+ *               kernel restarts the wait, and the call returns only when
+ *               woken. So a stop-flag handler must be installed without
+ *               SA_RESTART (note: signal(3) in glibc sets it), or the
+ *               wait must have a timeout. Signals without a handler
+ *               (ignored, or stop/continue) never end the wait. The
+ *               polling fallback returns -EINTR when a handler, with or
+ *               without SA_RESTART, interrupts one of its sleeps; a
+ *               signal delivered between two sleeps goes unnoticed.
  *   -EINVAL     ADDR is NULL or misaligned
  *   -EFAULT     ADDR is not mapped */
 SHMKIT_API int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns);
@@ -274,6 +295,12 @@ SHMKIT_API int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, in
  * The mutex memory itself is trusted to the pthread library: a mutex
  * scribbled over by a buggy process cannot be fully validated (a magic
  * word catches uninitialised memory).
+ *
+ * Every function here reports the owner-died states with shmkit's codes
+ * (SHMKIT_EOWNERDEAD, SHMKIT_ENOTRECOVERABLE), never as -EOWNERDEAD or
+ * -ENOTRECOVERABLE. Cost: lock+unlock is that of a glibc robust mutex
+ * (dearer than a plain process-shared one: glibc keeps the robust mutexes
+ * a thread holds on a list for the kernel) plus one load of the magic.
  * ------------------------------------------------------------------------ */
 
 struct shmkit_mutex {
@@ -303,11 +330,19 @@ SHMKIT_API int shmkit_mutex_lock(struct shmkit_mutex *m);
  * it (-EDEADLK is reported as -EBUSY too when the caller holds it). */
 SHMKIT_API int shmkit_mutex_trylock(struct shmkit_mutex *m);
 
-/* Like shmkit_mutex_lock, giving up after TIMEOUT_NS (CLOCK_MONOTONIC;
- * -1 = forever, 0 = try once): -ETIMEDOUT when it did. */
+/* Like shmkit_mutex_lock, giving up after TIMEOUT_NS (-1 = forever, 0 =
+ * try once): -ETIMEDOUT when it did, also with 0 when another thread holds
+ * it (-EDEADLK stays -EDEADLK here).
+ * The clock: with glibc 2.30 or later the deadline is measured on
+ * CLOCK_MONOTONIC (pthread_mutex_clocklock). With any other C library, or
+ * an older glibc, it is an absolute CLOCK_REALTIME deadline
+ * (pthread_mutex_timedlock): a wall-clock step while waiting stretches or
+ * cuts the wait. */
 SHMKIT_API int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns);
 
-/* Unlocks M. Returns 0, -EPERM (the caller does not hold it) or -EINVAL. */
+/* Unlocks M. Returns 0, -EPERM (the caller does not hold it) or -EINVAL
+ * (M NULL or not initialised). Unlocking after SHMKIT_EOWNERDEAD without
+ * shmkit_mutex_consistent makes M unrecoverable (see the protocol). */
 SHMKIT_API int shmkit_mutex_unlock(struct shmkit_mutex *m);
 
 /* Marks the state protected by M repaired after SHMKIT_EOWNERDEAD; the
@@ -315,8 +350,16 @@ SHMKIT_API int shmkit_mutex_unlock(struct shmkit_mutex *m);
  * the owner-died state, or the caller does not hold it). */
 SHMKIT_API int shmkit_mutex_consistent(struct shmkit_mutex *m);
 
-/* Destroys an unlocked M (clears the magic). Returns 0, -EBUSY (locked),
- * -EINVAL. Accepts NULL (returns 0). */
+/* Destroys M (clears the magic; M may be initialised again). No one may
+ * use M during or after the call. Destroys, and returns 0 for, an unlocked
+ * mutex, a mutex whose holder died (nobody holds it any more: it is taken
+ * over, released and destroyed without looking at the state it guarded,
+ * and without reporting SHMKIT_EOWNERDEAD) and an unrecoverable one (the
+ * way out of SHMKIT_ENOTRECOVERABLE: destroy, then shmkit_mutex_init).
+ * Returns:
+ *   0        destroyed (also for M NULL)
+ *   -EBUSY   a live thread holds M, the caller included; nothing changed
+ *   -EINVAL  M was not initialised by shmkit_mutex_init (or destroyed) */
 SHMKIT_API int shmkit_mutex_destroy(struct shmkit_mutex *m);
 
 /* ------------------------------------------------------------------------
@@ -378,34 +421,59 @@ SHMKIT_API int shmkit_rwlock_init(struct shmkit_rwlock *l);
  *   SHMKIT_ENOTRECOVERABLE  a dead writer's state was never repaired
  *   -ETIMEDOUT              not locked within TIMEOUT_NS
  *   -EBUSY                  TIMEOUT_NS == 0 and a writer holds or waits
+ *                           (the calling thread included: see -EDEADLK)
  *   -EAGAIN                 all reader slots stay taken by live readers
- *                           (only with a finite timeout; otherwise waits)
- *   -EDEADLK                the calling thread holds the write lock
- *   -EINVAL                 L is NULL or not initialised
- *   SHMKIT_ECORRUPT         the shared bookkeeping is inconsistent */
+ *                           (with a timeout >= 0, 0 included; with no
+ *                           timeout the call waits for a slot)
+ *   -EDEADLK                the calling thread holds the write lock and
+ *                           TIMEOUT_NS != 0 (with 0, like a trylock, the
+ *                           answer is -EBUSY)
+ *   -EINVAL                 L is NULL or not initialised (magic word 0)
+ *   SHMKIT_ECORRUPT         the lock's shared memory was overwritten: a
+ *                           magic word that is neither 0 nor the lock's,
+ *                           an internal mutex that is not one, an
+ *                           impossible internal state, or a taken reader
+ *                           slot without a valid owner record. Nothing is
+ *                           held. Sticky: every later lock call returns it
+ *                           until shmkit_rwlock_init (when no one uses it)
+ * Shared memory is not trusted: every index and record of the lock is
+ * checked before use, so a corrupted lock gives SHMKIT_ECORRUPT (or, when
+ * the damage is inside the pthread mutex itself, whatever pthread makes of
+ * it), never an access outside the structure. Slot records are validated
+ * when a writer waits for readers and when a reader finds every slot
+ * taken. */
 SHMKIT_API int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns);
 
-/* Releases the read lock identified by TICKET. Returns 0, -EINVAL (bad
- * ticket, or the slot does not belong to this process). */
+/* Releases the read lock identified by TICKET.
+ * Returns 0, -EINVAL (L NULL or not initialised; TICKET outside
+ * 0..SHMKIT_RWLOCK_SLOTS-1, checked before it indexes anything; or the
+ * slot is not taken by this process) or SHMKIT_ECORRUPT (bad magic). */
 SHMKIT_API int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket);
 
 /* Takes the exclusive (write) lock, waiting at most TIMEOUT_NS for other
  * writers and for the readers to drain (dead readers are reclaimed).
  * Returns 0, SHMKIT_EOWNERDEAD (held; repair, consistent, wrunlock),
  * SHMKIT_ENOTRECOVERABLE, -ETIMEDOUT, -EBUSY (TIMEOUT_NS == 0 and the lock
- * is busy), -EDEADLK (caller already holds it), -EINVAL,
- * SHMKIT_ECORRUPT. */
+ * is held, by the caller too, or readers remain), -EDEADLK (the caller
+ * already holds it and TIMEOUT_NS != 0), -EINVAL (L NULL or not
+ * initialised), SHMKIT_ECORRUPT (as for shmkit_rwlock_rdlock). */
 SHMKIT_API int shmkit_rwlock_wrlock(struct shmkit_rwlock *l, int64_t timeout_ns);
 
 /* Releases the write lock. Returns 0, -EPERM (caller does not hold it),
- * -EINVAL. Releasing after SHMKIT_EOWNERDEAD without
+ * -EINVAL (L NULL or not initialised), SHMKIT_ECORRUPT (bad magic, or the
+ * internal mutex is not one). Releasing after SHMKIT_EOWNERDEAD without
  * shmkit_rwlock_consistent makes the lock unrecoverable. */
 SHMKIT_API int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l);
 
-/* After SHMKIT_EOWNERDEAD: marks the state repaired. Returns 0 or -EINVAL. */
+/* After SHMKIT_EOWNERDEAD: marks the state repaired. Returns 0, -EINVAL
+ * (L NULL or not initialised, or no owner-died state held by the caller)
+ * or SHMKIT_ECORRUPT (bad magic, or the internal mutex disagrees). */
 SHMKIT_API int shmkit_rwlock_consistent(struct shmkit_rwlock *l);
 
-/* Destroys an unlocked L. Returns 0, -EBUSY (held), -EINVAL. Accepts NULL. */
+/* Destroys an unlocked L. Returns 0 (also for NULL), -EBUSY (held, or a
+ * reader slot is taken), -EINVAL (not initialised), SHMKIT_ECORRUPT (bad
+ * magic; shmkit_rwlock_init is the way out). A lock whose writer died,
+ * or that is unrecoverable, is destroyed as shmkit_mutex_destroy does. */
 SHMKIT_API int shmkit_rwlock_destroy(struct shmkit_rwlock *l);
 
 /* ------------------------------------------------------------------------
