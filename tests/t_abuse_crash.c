@@ -375,7 +375,7 @@ static int judge_rwlock(const char *name, struct tally *t)
 
 /* ================= seqlock writer ================= */
 
-#define SQ_WORDS 32
+#define SQ_WORDS 1024 /* 8 KiB: long writes, so kills land inside them too */
 struct sq_shm {
     struct shmkit_seqlock lk;
     uint64_t rec[SQ_WORDS]; /* every word holds the same value when consistent */
@@ -395,8 +395,8 @@ static int victim_seqlock(const char *name)
             v[i] = k;
         if (shmkit_seqlock_write(&m->lk, m->rec, v, sizeof v) < 0)
             return 3;
-        if ((k & 63) == 0)
-            sched_yield(); /* let readers on this core through now and then */
+        if ((k & 1023) == 0)
+            sched_yield(); /* let a starved reader through now and then */
     }
 }
 
@@ -976,6 +976,7 @@ static void simple_round(const char *tag, victim_fn victim, struct tally *t, int
         uint64_t reads = 0;
         int torn = seqlock_watch(shmkit_seg_data(s), tu_now_ns() + 1000u * rnd(3000), &reads);
         t->outcome[2] += reads > 0;
+        sleep_us(rnd(500)); /* and let it write alone for a moment */
         if (kill_victim(pid) == 0)
             rc = judge_seqlock(s, t, torn);
         shmkit_close(s);
