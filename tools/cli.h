@@ -74,11 +74,19 @@ struct targets {
 /* C is the option letter: 'i' (--id), 'k' (--key), 'm' (--memfd). Returns 0
  * or EXIT_USAGE after printing the error. */
 int targets_opt(struct targets *ts, int c, const char *arg);
+/* The getopt results every segment-naming command treats alike: 'i', 'k'
+ * and 'm' add a target (targets_opt), anything else is getopt's complaint
+ * (opt_bad). For the default case of a command's option switch. Returns 0
+ * or the exit status after printing the error. */
+int targets_getopt(struct targets *ts, int c, char **argv);
 /* Adds argv[first..argc-1] as names. */
 int targets_names(struct targets *ts, int argc, char **argv, int first);
 void targets_free(struct targets *ts);
-/* Exactly one target: copies it to *T, or prints a usage error (EXIT_USAGE). */
-int targets_one(const struct targets *ts, struct target *t);
+/* Adds argv[first..] as names, then requires at least one target (SOME)
+ * or exactly one, copied to *T (ONE). Returns 0 or the exit status after
+ * printing the error. */
+int targets_some(struct targets *ts, int argc, char **argv, int first);
+int targets_one(struct targets *ts, int argc, char **argv, int first, struct target *t);
 
 /* ---- util.c: formatting ---------------------------------------------- */
 

@@ -67,12 +67,6 @@ static int data_parse(const char *cmd, int argc, char **argv, struct data_args *
     memset(a, 0, sizeof *a);
     while ((c = getopt_long(argc, argv, ":i:k:m:o:n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-        case 'k':
-        case 'm':
-            if ((rc = targets_opt(&a->ts, c, optarg)))
-                return rc;
-            break;
         case O_RAW:
             a->raw = 1;
             break;
@@ -98,12 +92,14 @@ static int data_parse(const char *cmd, int argc, char **argv, struct data_args *
             data_help(cmd);
             return EXIT_OKAY;
         default:
-            return opt_bad(c, argv);
+            if ((rc = targets_getopt(&a->ts, c, argv)))
+                return rc;
+            break;
         }
     }
     if (a->seal && a->raw)
         return cli_usage("--seal, --raw", "mutually exclusive");
-    if ((rc = targets_names(&a->ts, argc, argv, optind)) || (rc = targets_one(&a->ts, &a->t)))
+    if ((rc = targets_one(&a->ts, argc, argv, optind, &a->t)))
         return rc;
     return -1;
 }

@@ -160,12 +160,6 @@ int cmd_info(int argc, char **argv)
     int json = 0, c, status = EXIT_OKAY;
     while ((c = getopt_long(argc, argv, ":i:k:m:Jh", opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-        case 'k':
-        case 'm':
-            if ((status = targets_opt(&ts, c, optarg)))
-                goto free_targets;
-            break;
         case 'J':
             json = 1;
             break;
@@ -173,11 +167,12 @@ int cmd_info(int argc, char **argv)
             info_help();
             goto free_targets;
         default:
-            status = opt_bad(c, argv);
-            goto free_targets;
+            if ((status = targets_getopt(&ts, c, argv)))
+                goto free_targets;
+            break;
         }
     }
-    if ((status = targets_names(&ts, argc, argv, optind)) || (status = targets_one(&ts, &t)))
+    if ((status = targets_one(&ts, argc, argv, optind, &t)))
         goto free_targets;
 
     struct scan_opts so = {.header = 1, .procs = 1, .pids = 1};

@@ -57,11 +57,6 @@ int cmd_rm(int argc, char **argv)
     int verbose = 0, c, status = EXIT_OKAY;
     while ((c = getopt_long(argc, argv, ":i:k:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-        case 'k':
-            if ((status = targets_opt(&ts, c, optarg)))
-                goto free_targets;
-            break;
         case 'v':
             verbose = 1;
             break;
@@ -69,16 +64,13 @@ int cmd_rm(int argc, char **argv)
             rm_help();
             goto free_targets;
         default:
-            status = opt_bad(c, argv);
-            goto free_targets;
+            if ((status = targets_getopt(&ts, c, argv)))
+                goto free_targets;
+            break;
         }
     }
-    if ((status = targets_names(&ts, argc, argv, optind)))
+    if ((status = targets_some(&ts, argc, argv, optind)))
         goto free_targets;
-    if (ts.n == 0) {
-        status = cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
-        goto free_targets;
-    }
     rows = calloc((size_t)ts.n, sizeof *rows);
     if (!rows) {
         status = cli_fail("rm", -ENOMEM);
@@ -243,17 +235,13 @@ int cmd_gc(int argc, char **argv)
         case O_SYSV:
             sysv = 1;
             break;
-        case 'i':
-        case 'k':
-            if ((status = targets_opt(&ts, c, optarg)))
-                goto free_targets;
-            break;
         case 'h':
             gc_help();
             goto free_targets;
         default:
-            status = opt_bad(c, argv);
-            goto free_targets;
+            if ((status = targets_getopt(&ts, c, argv)))
+                goto free_targets;
+            break;
         }
     }
     if ((status = targets_names(&ts, argc, argv, optind)))

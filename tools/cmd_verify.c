@@ -68,12 +68,6 @@ int cmd_verify(int argc, char **argv)
     int quiet = 0, c, status = EXIT_OKAY;
     while ((c = getopt_long(argc, argv, ":i:k:m:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-        case 'k':
-        case 'm':
-            if ((status = targets_opt(&ts, c, optarg)))
-                goto free_targets;
-            break;
         case 'q':
             quiet = 1;
             break;
@@ -81,16 +75,13 @@ int cmd_verify(int argc, char **argv)
             verify_help();
             goto free_targets;
         default:
-            status = opt_bad(c, argv);
-            goto free_targets;
+            if ((status = targets_getopt(&ts, c, argv)))
+                goto free_targets;
+            break;
         }
     }
-    if ((status = targets_names(&ts, argc, argv, optind)))
+    if ((status = targets_some(&ts, argc, argv, optind)))
         goto free_targets;
-    if (ts.n == 0) {
-        status = cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
-        goto free_targets;
-    }
     for (int i = 0; i < ts.n; i++) {
         int st = verify_one(&ts.v[i], quiet);
         if (st > status)

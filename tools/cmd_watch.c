@@ -119,12 +119,6 @@ int cmd_watch(int argc, char **argv)
     int once = 0, c, status = EXIT_OKAY;
     while ((c = getopt_long(argc, argv, ":i:k:m:n:1h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-        case 'k':
-        case 'm':
-            if ((status = targets_opt(&ts, c, optarg)))
-                goto free_targets;
-            break;
         case 'n':
             if ((status = opt_interval("--interval", optarg, &interval)))
                 goto free_targets;
@@ -136,11 +130,12 @@ int cmd_watch(int argc, char **argv)
             watch_help();
             goto free_targets;
         default:
-            status = opt_bad(c, argv);
-            goto free_targets;
+            if ((status = targets_getopt(&ts, c, argv)))
+                goto free_targets;
+            break;
         }
     }
-    if ((status = targets_names(&ts, argc, argv, optind)) || (status = targets_one(&ts, &t)))
+    if ((status = targets_one(&ts, argc, argv, optind, &t)))
         goto free_targets;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

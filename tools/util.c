@@ -453,10 +453,28 @@ void targets_free(struct targets *ts)
     memset(ts, 0, sizeof *ts);
 }
 
-int targets_one(const struct targets *ts, struct target *t)
+int targets_getopt(struct targets *ts, int c, char **argv)
 {
+    if (c == 'i' || c == 'k' || c == 'm')
+        return targets_opt(ts, c, optarg);
+    return opt_bad(c, argv);
+}
+
+int targets_some(struct targets *ts, int argc, char **argv, int first)
+{
+    int rc = targets_names(ts, argc, argv, first);
+    if (rc)
+        return rc;
     if (ts->n == 0)
         return cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
+    return 0;
+}
+
+int targets_one(struct targets *ts, int argc, char **argv, int first, struct target *t)
+{
+    int rc = targets_some(ts, argc, argv, first);
+    if (rc)
+        return rc;
     if (ts->n > 1)
         return cli_usage(ts->v[1].label, "one segment at a time");
     *t = ts->v[0];
