@@ -102,6 +102,11 @@ const char *fmt_time_iso(int64_t t, char *buf, size_t len);
 /* command name of a process (/proc/PID/comm), "?" when gone. */
 const char *proc_comm(int pid, char *buf, size_t len);
 
+/* Room for element N of the array V (CAP elements of SIZE bytes): V itself
+ * while N < *CAP, else V reallocated to twice *CAP (FIRST when empty) with
+ * *CAP updated. NULL when out of memory; V and *CAP are then unchanged. */
+void *grow_array(void *v, size_t *cap, size_t n, size_t size, size_t first);
+
 /* Arms a SIGBUS handler so a segment truncated under a read reports an
  * error (exit 2) instead of a crash. */
 void guard_sigbus(void);

@@ -286,16 +286,12 @@ int cmd_gc(int argc, char **argv)
                 printf("kept %s: %s\n", label, why);
             continue;
         }
-        if (todo.n == todo.cap) {
-            size_t cap = todo.cap ? todo.cap * 2 : 16;
-            struct seg_row *v = realloc(todo.v, cap * sizeof *v);
-            if (!v) {
-                status = cli_fail("gc", -ENOMEM);
-                goto free_lists;
-            }
-            todo.v = v;
-            todo.cap = cap;
+        struct seg_row *v = grow_array(todo.v, &todo.cap, todo.n, sizeof *v, 16);
+        if (!v) {
+            status = cli_fail("gc", -ENOMEM);
+            goto free_lists;
         }
+        todo.v = v;
         todo.v[todo.n] = *r;
         todo.v[todo.n].users = NULL;
         todo.v[todo.n].n_users = 0;

@@ -48,14 +48,10 @@ const char *status_name(int st)
 
 static struct seg_row *list_add(struct seg_list *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct seg_row *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct seg_row *v = grow_array(l->v, &l->cap, l->n, sizeof *v, 64);
+    if (!v)
+        return NULL;
+    l->v = v;
     struct seg_row *r = &l->v[l->n++];
     memset(r, 0, sizeof *r);
     r->shmid = -1;
@@ -415,14 +411,10 @@ static struct use *tab_get(struct use_tab *t, int tag, uint64_t ino)
         return u;
     if ((t->n + 1) * 2 > t->nslot && tab_grow(t) < 0)
         return NULL;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        struct use *v = realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        t->v = v;
-        t->cap = cap;
-    }
+    struct use *v = grow_array(t->v, &t->cap, t->n, sizeof *v, 64);
+    if (!v)
+        return NULL;
+    t->v = v;
     u = &t->v[t->n];
     memset(u, 0, sizeof *u);
     u->tag = tag;
@@ -464,14 +456,10 @@ static void note_user(struct use_tab *t, struct use *u, int32_t pid, int maps)
             return;
         }
     }
-    if (u->n_users == u->cap_users) {
-        size_t cap = u->cap_users ? u->cap_users * 2 : 4;
-        struct pid_use *v = realloc(u->users, cap * sizeof *v);
-        if (!v)
-            return; /* the count above still holds */
-        u->users = v;
-        u->cap_users = cap;
-    }
+    struct pid_use *v = grow_array(u->users, &u->cap_users, u->n_users, sizeof *v, 4);
+    if (!v)
+        return; /* the count above still holds */
+    u->users = v;
     u->users[u->n_users].pid = pid;
     u->users[u->n_users].maps = maps ? 1 : 0;
     u->users[u->n_users].fds = maps ? 0 : 1;

@@ -390,6 +390,19 @@ void guard_sigbus(void)
     sigaction(SIGBUS, &sa, NULL);
 }
 
+void *grow_array(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return v;
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap > SIZE_MAX / size)
+        return NULL;
+    v = realloc(v, ncap * size);
+    if (v)
+        *cap = ncap;
+    return v;
+}
+
 static struct target *targets_add(struct targets *ts)
 {
     if (ts->n == ts->cap) {
