@@ -104,14 +104,20 @@ static int data_parse(const char *cmd, int argc, char **argv, struct data_args *
     return -1;
 }
 
-/* Opens the target: read-only unless WRITABLE. Header errors are integrity
- * failures (exit 3) with a hint that --raw still reads the bytes. */
-static int data_open(const struct data_args *a, int writable, shmkit_seg **seg, int *raw)
+/* Parses the command line of CMD into *A (the caller frees A->ts either
+ * way) and opens the target, read-only unless CMD is write. Returns -1 to
+ * go on with *SEG open, or the exit status: help shown, a usage error, or
+ * a header error (exit 3, with a hint that --raw still reads the bytes). */
+static int data_start(const char *cmd, int argc, char **argv, struct data_args *a,
+                      shmkit_seg **seg, int *raw)
 {
-    unsigned flags = (writable ? 0 : SHMKIT_RDONLY) | (a->raw ? SHMKIT_RAW : 0);
+    int st = data_parse(cmd, argc, argv, a);
+    if (st >= 0)
+        return st;
+    unsigned flags = (strcmp(cmd, "write") ? SHMKIT_RDONLY : 0) | (a->raw ? SHMKIT_RAW : 0);
     int rc = open_target(&a->t, flags, seg, raw);
     if (rc < 0) {
-        int st = cli_fail(a->t.label, rc);
+        st = cli_fail(a->t.label, rc);
         if (st == EXIT_INTEGRITY && !a->raw)
             fprintf(stderr, "shmkit: %s: use --raw to see the bytes anyway\n", a->t.label);
         return st;
@@ -119,12 +125,22 @@ static int data_open(const struct data_args *a, int writable, shmkit_seg **seg, 
     return -1;
 }
 
+/* --offset must fall inside the payload of SIZE bytes (its end included).
+ * Returns 0 or EXIT_USAGE after printing the error. */
+static int data_offset_fits(const struct data_args *a, size_t size)
+{
+    if (a->offset <= size)
+        return 0;
+    return cli_usage("--offset", "%llu is past the end (the payload is %zu bytes)",
+                     (unsigned long long)a->offset, size);
+}
+
 int cmd_cat(int argc, char **argv)
 {
     struct data_args a;
     shmkit_seg *seg = NULL;
-    int raw, st = data_parse("cat", argc, argv, &a);
-    if (st >= 0 || (st = data_open(&a, 0, &seg, &raw)) >= 0)
+    int raw, st = data_start("cat", argc, argv, &a, &seg, &raw);
+    if (st >= 0)
         goto free_args;
     const char *p = shmkit_seg_data(seg);
     size_t left = shmkit_seg_size(seg);
@@ -167,15 +183,12 @@ int cmd_dump(int argc, char **argv)
 {
     struct data_args a;
     shmkit_seg *seg = NULL;
-    int raw, st = data_parse("dump", argc, argv, &a);
-    if (st >= 0 || (st = data_open(&a, 0, &seg, &raw)) >= 0)
+    int raw, st = data_start("dump", argc, argv, &a, &seg, &raw);
+    if (st >= 0)
         goto free_args;
     size_t size = shmkit_seg_size(seg);
-    if (a.offset > size) {
-        st = cli_usage("--offset", "%llu is past the end (the payload is %zu bytes)",
-                       (unsigned long long)a.offset, size);
+    if ((st = data_offset_fits(&a, size)))
         goto close_seg;
-    }
     uint64_t len = size - a.offset;
     if (a.have_length && a.length < len)
         len = a.length;
@@ -253,8 +266,8 @@ int cmd_write(int argc, char **argv)
     struct data_args a;
     shmkit_seg *seg = NULL;
     unsigned char *data = NULL;
-    int raw, st = data_parse("write", argc, argv, &a);
-    if (st >= 0 || (st = data_open(&a, 1, &seg, &raw)) >= 0)
+    int raw, st = data_start("write", argc, argv, &a, &seg, &raw);
+    if (st >= 0)
         goto free_args;
     struct shmkit_info info;
     int rc = shmkit_seg_stat(seg, &info);
@@ -271,11 +284,8 @@ int cmd_write(int argc, char **argv)
         goto close_seg;
     }
     size_t size = shmkit_seg_size(seg);
-    if (a.offset > size) {
-        st = cli_usage("--offset", "%llu is past the end (the payload is %zu bytes)",
-                       (unsigned long long)a.offset, size);
+    if ((st = data_offset_fits(&a, size)))
         goto close_seg;
-    }
     size_t room = size - (size_t)a.offset, len = 0;
     int too_much = 0;
     rc = read_input(room, &data, &len, &too_much);
