@@ -66,6 +66,23 @@ static void *data_of(const shmkit_table *t, uint32_t idx)
     return (char *)slot_of(t, idx) + SLOT_HDR;
 }
 
+/* The argument checks every record call starts with, in one order so the
+ * codes agree: no handle, IDX out of range (the handle's own count, checked
+ * against the segment at open), LEN longer than a record, a write through a
+ * read-only handle. */
+static int rec_args(const shmkit_table *t, uint32_t idx, size_t len, int write)
+{
+    if (!t)
+        return -EINVAL;
+    if (idx >= t->count)
+        return -ERANGE;
+    if (len > t->rec_size)
+        return SHMKIT_EBADSIZE;
+    if (write && !t->writable)
+        return -EBADF;
+    return 0;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};
@@ -250,14 +267,11 @@ static struct shmkit_owner owner_copy(const struct slot *s)
 
 int shmkit_table_claim(shmkit_table *t, uint32_t idx)
 {
-    if (!t)
-        return -EINVAL;
-    if (idx >= t->count)
-        return -ERANGE;
-    if (!t->writable)
-        return -EBADF;
+    int rc = rec_args(t, idx, 0, 1);
+    if (rc < 0)
+        return rc;
     struct shmkit_owner me;
-    int rc = shmkit__owner_self_cached(&me);
+    rc = shmkit__owner_self_cached(&me);
     if (rc < 0)
         return rc;
     struct slot *s = slot_of(t, idx);
@@ -292,12 +306,9 @@ int shmkit_table_claim(shmkit_table *t, uint32_t idx)
 
 int shmkit_table_release(shmkit_table *t, uint32_t idx)
 {
-    if (!t)
-        return -EINVAL;
-    if (idx >= t->count)
-        return -ERANGE;
-    if (!t->writable)
-        return -EBADF;
+    int rc = rec_args(t, idx, 0, 1);
+    if (rc < 0)
+        return rc;
     struct slot *s = slot_of(t, idx);
     int32_t me = (int32_t)getpid();
     /* release: our last record writes are published before the slot is free */
@@ -308,10 +319,9 @@ int shmkit_table_release(shmkit_table *t, uint32_t idx)
 
 int shmkit_table_owner(const shmkit_table *t, uint32_t idx, struct shmkit_owner *owner)
 {
-    if (!t)
-        return -EINVAL;
-    if (idx >= t->count)
-        return -ERANGE;
+    int rc = rec_args(t, idx, 0, 0);
+    if (rc < 0)
+        return rc;
     struct shmkit_owner cur = owner_copy(slot_of(t, idx));
     if (owner)
         *owner = cur;
@@ -322,37 +332,33 @@ int shmkit_table_owner(const shmkit_table *t, uint32_t idx, struct shmkit_owner 
 
 int shmkit_table_write(shmkit_table *t, uint32_t idx, const void *src, size_t len)
 {
-    if (!t || (len && !src))
+    if (len && !src)
         return -EINVAL;
-    if (idx >= t->count)
-        return -ERANGE;
-    if (len > t->rec_size)
-        return SHMKIT_EBADSIZE;
-    if (!t->writable)
-        return -EBADF;
+    int rc = rec_args(t, idx, len, 1);
+    if (rc < 0)
+        return rc;
     struct slot *s = slot_of(t, idx);
     /* relaxed: only our own claim can have stored our pid here */
     if (__atomic_load_n(&s->owner.pid, __ATOMIC_RELAXED) != (int32_t)getpid())
         return -EPERM;
-    int rc = shmkit_seqlock_write(&s->lock, data_of(t, idx), src, len);
+    rc = shmkit_seqlock_write(&s->lock, data_of(t, idx), src, len);
     return rc < 0 ? rc : 0; /* 1 = took over a dead writer's torn record: now whole */
 }
 
 int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len,
                       uint64_t *version)
 {
-    if (!t || (len && !dst))
+    if (len && !dst)
         return -EINVAL;
-    if (idx >= t->count)
-        return -ERANGE;
-    if (len > t->rec_size)
-        return SHMKIT_EBADSIZE;
+    int rc = rec_args(t, idx, len, 0);
+    if (rc < 0)
+        return rc;
     const struct slot *s = slot_of(t, idx);
     const void *src = data_of(t, idx);
     int64_t deadline = 0;
     uint32_t stuck_seq = 0;
     unsigned stuck = 0, tries = 0;
-    int rc = -EAGAIN;
+    rc = -EAGAIN;
     for (;;) {
         uint32_t seq = shmkit_seqlock_read_begin(&s->lock);
         if (!(seq & 1u)) {
