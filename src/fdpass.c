@@ -7,22 +7,31 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* A message of one data byte (SCM_RIGHTS needs at least one to travel
+ * with) and the control buffer CTL of LEN bytes, zeroed, for descriptors. */
+static struct msghdr fd_msg(struct iovec *iov, char *byte, void *ctl, size_t len)
+{
+    *iov = (struct iovec){byte, 1};
+    memset(ctl, 0, len);
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl;
+    msg.msg_controllen = len;
+    return msg;
+}
+
 int shmkit_fd_send(int sock, const shmkit_seg *seg)
 {
     if (!seg || seg->fd < 0)
         return -EINVAL;
     char byte = 'S';
-    struct iovec iov = {&byte, 1};
+    struct iovec iov;
     union {
         struct cmsghdr hdr;
         char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
+    struct msghdr msg = fd_msg(&iov, &byte, ctl.buf, sizeof ctl.buf);
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -41,19 +50,14 @@ int shmkit_fd_recv(int sock, int *fd)
         return -EINVAL;
     *fd = -1;
     char byte;
-    struct iovec iov = {&byte, 1};
+    struct iovec iov;
     /* room for a few descriptors: a peer that sends more than one must not
      * leave the extra ones open in this process (they are closed below) */
     union {
         struct cmsghdr hdr;
         char buf[CMSG_SPACE(8 * sizeof(int))];
     } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
+    struct msghdr msg = fd_msg(&iov, &byte, ctl.buf, sizeof ctl.buf);
     ssize_t n;
     do
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
