@@ -155,6 +155,17 @@ static int creator_alive(const struct shmkit_info *h)
     return s->alive;
 }
 
+/* What the inode says, for a POSIX segment or a memfd alike. */
+static void row_stat(struct seg_row *r, const struct stat *st)
+{
+    r->ino = (uint64_t)st->st_ino;
+    r->mode = st->st_mode & 0777;
+    r->uid = st->st_uid;
+    r->gid = st->st_gid;
+    r->size = (uint64_t)st->st_size;
+    r->ctime = st->st_ctime;
+}
+
 /* ---- POSIX ---- */
 
 static int probe_posix(int dirfd, const char *ent, struct seg_row *r, int header)
@@ -180,12 +191,7 @@ static int probe_posix(int dirfd, const char *ent, struct seg_row *r, int header
     }
     r->kind = SHMKIT_POSIX;
     snprintf(r->name, sizeof r->name, "/%s", ent);
-    r->ino = (uint64_t)st.st_ino;
-    r->mode = st.st_mode & 0777;
-    r->uid = st.st_uid;
-    r->gid = st.st_gid;
-    r->size = (uint64_t)st.st_size;
-    r->ctime = st.st_ctime;
+    row_stat(r, &st);
     r->atime = st.st_atime;
     if (fd >= 0) {
         if (header)
@@ -660,12 +666,7 @@ static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int 
         snprintf(r->name, sizeof r->name, "%s", u->name);
         r->memfd_pid = u->pid;
         r->memfd_fd = u->fd;
-        r->ino = u->ino;
-        r->mode = u->st.st_mode & 0777;
-        r->uid = u->st.st_uid;
-        r->gid = u->st.st_gid;
-        r->size = (uint64_t)u->st.st_size;
-        r->ctime = u->st.st_ctime;
+        row_stat(r, &u->st); /* u->st.st_ino is u->ino: the table's key */
         r->nattch = u->nmap;
         r->holders = u->nfd;
         if (header) {
@@ -838,12 +839,7 @@ int scan_target(const struct target *t, const struct scan_opts *o, struct seg_ro
         r->kind = SHMKIT_MEMFD;
         r->memfd_pid = t->pid;
         r->memfd_fd = t->fd;
-        r->ino = (uint64_t)st.st_ino;
-        r->mode = st.st_mode & 0777;
-        r->uid = st.st_uid;
-        r->gid = st.st_gid;
-        r->size = (uint64_t)st.st_size;
-        r->ctime = st.st_ctime;
+        row_stat(r, &st);
         if (o->header)
             header_fd(r, fd);
         close(fd);
