@@ -209,6 +209,9 @@ static void report(const char *what, const struct tally *t, const char *o0, cons
        "%s: %d/%d rounds good, %d hangs, %d bad", what, t->good, t->rounds, t->hang, t->bad);
     tap_diag("  %s: %s %d, %s %d, %s %d", what, o0, t->outcome[0], o1, t->outcome[1],
              o2 ? o2 : "-", t->outcome[2]);
+    if (t->outcome[3])
+        tap_diag("  %s: of those, torn headers (killed during a header rewrite) %d", what,
+                 t->outcome[3]);
     if (have_cli && check_gc)
         is_int(t->gc_ok, t->rounds, "%s: gc removed what the dead creator left, every round", what);
 }
@@ -891,6 +894,11 @@ static int round_create(const char *prefix, struct tally *t)
             shmkit_close(s);
         } else if (rc == SHMKIT_ENOTSHMKIT || rc == SHMKIT_ETRUNCATED) {
             partial++; /* killed between shm_open and the header */
+        } else if (rc == SHMKIT_EBADHEADER) {
+            /* killed in the middle of a header rewrite (a table records its
+             * geometry after the first header): the CRC gives it away */
+            partial++;
+            t->outcome[3]++;
         } else {
             good = 0;
             tap_diag("create: half-made %s: open gave %s", names[i], shmkit_errname(rc));
@@ -1065,7 +1073,7 @@ int main(void)
                 t.bad++;
             t.rounds++;
         }
-        report("segment creation", &t, "whole segments found", "header-less fragments",
+        report("segment creation", &t, "whole segments found", "header-less or torn fragments",
                "left for gc --force", 1);
     }
     tap_diag("crash matrix: %d rounds in %.1f s; gc had to be asked twice %d times (a segment "
