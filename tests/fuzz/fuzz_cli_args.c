@@ -151,16 +151,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (status != 0 && status != EXIT_USAGE)
             abort();
     }
+    struct target one;
     if (optind <= argc)
-        targets_names(&ts, argc, argv, optind);
+        targets_one(&ts, argc, argv, optind, &one); /* reads the names, then wants exactly one */
     for (int i = 0; i < ts.n; i++) {
         if (ts.v[i].type == T_NAME && shmkit_name_check(ts.v[i].name) != 0)
             abort();
         if (ts.v[i].type == T_KEY && ts.v[i].key == 0)
             abort();
     }
-    struct target one;
-    targets_one(&ts, &one);
     char buf[64];
     if (ts.n > 0)
         fmt_human((uint64_t)ts.v[0].id * 977u, buf, sizeof buf);
