@@ -299,7 +299,8 @@ int cmd_write(int argc, char **argv)
                        room, (unsigned long long)a.offset);
         goto free_data;
     }
-    memcpy((char *)shmkit_seg_data(seg) + a.offset, data, len);
+    if (len) /* empty input: data may be NULL */
+        memcpy((char *)shmkit_seg_data(seg) + a.offset, data, len);
     st = EXIT_OKAY;
     if (a.seal && (rc = shmkit_seg_seal(seg)) < 0)
         st = cli_fail(a.t.label, rc);

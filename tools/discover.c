@@ -750,7 +750,8 @@ int scan(const struct scan_opts *o, struct seg_list *out)
     }
     for (size_t i = 0; i < out->n; i++)
         set_status(&out->v[i]);
-    qsort(out->v, out->n, sizeof *out->v, row_cmp);
+    if (out->n > 1) /* qsort wants a non-NULL base even for no rows */
+        qsort(out->v, out->n, sizeof *out->v, row_cmp);
     return 0;
 
 fail_list:
