@@ -46,7 +46,7 @@ EX_BIN      := $(EX_SRC:examples/%.c=$(BUILD)/examples/%) \
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
 BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HEADERS     := include/shmkit.h $(wildcard include/shmkit/*.h) src/internal.h
+HEADERS     := include/shmkit.h $(wildcard include/shmkit/*.h) $(wildcard src/*.h)
 
 LIB_A       := $(BUILD)/libshmkit.a
 LIB_SO      := $(BUILD)/libshmkit.so.$(VERSION)
@@ -88,7 +88,7 @@ $(EX_DIRS:examples/%=$(BUILD)/examples/%): $(BUILD)/examples/%: $$(wildcard exam
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS_ALL) -lm
 
-$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(LIB_A) $(HEADERS) tests/lib/tap.h
+$(BUILD)/tests/%: tests/%.c $(TESTLIB_OBJ) $(LIB_A) $(HEADERS) $(wildcard tests/*.h tests/lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Itests/lib $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(LIB_A) $(LDLIBS_ALL) -lm
 
