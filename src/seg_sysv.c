@@ -78,6 +78,10 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     seg->map = m;
     seg->map_len = ds.shm_segsz;
     if (*created && !(o->flags & SHMKIT_NORESERVE)) {
+        if (!(o->flags & SHMKIT_RAW)) {
+            seg->reserve_after_header = 1; /* see shmkit_open */
+            return 0;
+        }
         int rc = shmkit__reserve_mapping(m, seg->map_len);
         if (rc < 0)
             return rc;

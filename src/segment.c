@@ -255,6 +255,12 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
                 goto fail;
             }
         }
+        /* Reserving a large segment takes a while. Doing it only now means a
+         * creator killed meanwhile leaves a segment whose header names its
+         * dead creator, which `shmkit gc` removes, instead of a header-less
+         * one that cannot be told from a foreign segment. */
+        if (seg->reserve_after_header && (rc = shmkit__reserve_rest(seg)) < 0)
+            goto fail;
         seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
         seg->data_len = o->size;
     } else {
@@ -547,6 +553,20 @@ int shmkit__mem_check(uint64_t total)
     return total > room ? -ENOMEM : 0;
 }
 
+/* posix_fallocate, where the file system has it. */
+static int fd_reserve(int fd, uint64_t len)
+{
+    int rc = posix_fallocate(fd, 0, (off_t)len);
+    return rc && rc != EOPNOTSUPP && rc != EINVAL ? -rc : 0;
+}
+
+int shmkit__reserve_rest(shmkit_seg *seg)
+{
+    if (seg->fd >= 0)
+        return fd_reserve(seg->fd, seg->map_len);
+    return shmkit__reserve_mapping(seg->map, seg->map_len);
+}
+
 int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int created,
                    int private_map)
 {
@@ -560,16 +580,16 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
         }
         if (ftruncate(seg->fd, (off_t)total) < 0)
             return -errno;
-        if (!(o->flags & SHMKIT_NORESERVE)) {
-            rc = posix_fallocate(seg->fd, 0, (off_t)total);
-            if (rc && rc != EOPNOTSUPP && rc != EINVAL)
-                return -rc;
-        } else if (!(o->flags & SHMKIT_RAW)) {
-            /* sparse, but the header we are about to write needs its page:
-             * on a full tmpfs that write would be a SIGBUS, not an error */
-            rc = posix_fallocate(seg->fd, 0, SHMKIT_HEADER_SIZE);
-            if (rc && rc != EOPNOTSUPP && rc != EINVAL)
-                return -rc;
+        if (o->flags & SHMKIT_RAW) {
+            if (!(o->flags & SHMKIT_NORESERVE) && (rc = fd_reserve(seg->fd, total)) < 0)
+                return rc;
+        } else {
+            /* the header we are about to write needs its page (on a full
+             * tmpfs that write would be a SIGBUS, not an error); the rest is
+             * reserved once the header names its creator, see shmkit_open */
+            if ((rc = fd_reserve(seg->fd, SHMKIT_HEADER_SIZE)) < 0)
+                return rc;
+            seg->reserve_after_header = !(o->flags & SHMKIT_NORESERVE);
         }
     } else {
         /* A creator sizes the object right after making it: an empty one

@@ -13,7 +13,8 @@ struct shmkit_seg {
     int fd;           /* POSIX, MEMFD, FILE; -1 otherwise */
     int shmid;        /* SYSV; -1 otherwise */
     int32_t key;      /* SYSV */
-    int writable;     /* mapped PROT_WRITE */
+    int writable;
+    int reserve_after_header; /* created: reserve the memory once the header is out */     /* mapped PROT_WRITE */
     void *map;        /* whole mapping (header + payload) */
     size_t map_len;
     void *data;       /* payload */
@@ -40,6 +41,9 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
 /* Commits memory for a fresh shared mapping so that a full tmpfs fails here
  * with -ENOSPC/-ENOMEM rather than with SIGBUS at first touch. */
 int shmkit__reserve_mapping(void *map, size_t len);
+
+/* Reserves the whole mapping of a segment created with reserve_after_header. */
+int shmkit__reserve_rest(shmkit_seg *seg);
 
 /* Current size of the backing object, to catch truncation after open. */
 int shmkit__backing_size(const shmkit_seg *seg, uint64_t *size);
