@@ -158,10 +158,16 @@ struct shmkit_opts {
  * Creating reserves the memory (posix_fallocate for POSIX, MEMFD and FILE,
  * MADV_POPULATE_WRITE for SYSV and ANON) unless SHMKIT_NORESERVE, so a full
  * tmpfs fails here with -ENOSPC instead of with SIGBUS at first touch.
+ * The header is written first and the rest reserved after it (RAW: before
+ * anything), so a creator killed while reserving leaves a segment whose
+ * header names its dead creator, which `shmkit gc` removes; a process that
+ * opens the segment meanwhile may see it before its memory is reserved,
+ * and if reserving fails the creator removes it again.
  * Opening an existing segment that is empty or has no magic yet waits for
  * its creator: ~50-100 ms, and up to ~10 s while the creator is visibly
- * still reserving the memory (POSIX, FILE, MEMFD: its allocated blocks grow;
- * SYSV: a live other process made it less than 10 s ago).
+ * still reserving the memory of a RAW segment (POSIX, FILE, MEMFD: its
+ * allocated blocks grow; SYSV: a live other process made it less than 10 s
+ * ago).
  *
  * Errors:
  *   -EINVAL             OPTS or OUT is NULL; unknown kind, flag or layout;
