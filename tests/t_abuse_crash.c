@@ -28,16 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DEFAULT_ROUNDS 25
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DEFAULT_ROUNDS 25
-#endif
-#endif
-#ifndef DEFAULT_ROUNDS
-#define DEFAULT_ROUNDS 60
-#endif
+#define DEFAULT_ROUNDS (TAP_UNDER_ASAN ? 25 : 60)
 
 #define WAIT_NS (3 * 1000000000LL) /* any wait longer than this is a hang */
 #define RING_CAP 4096

@@ -27,19 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DEFAULT_MSGS 200000
-#define RSS_SLACK_KB 1024 /* ASan's shadow and quarantine pages come late */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DEFAULT_MSGS 200000
-#define RSS_SLACK_KB 1024
-#endif
-#endif
-#ifndef DEFAULT_MSGS
-#define DEFAULT_MSGS 2000000
-#define RSS_SLACK_KB 256
-#endif
+#define DEFAULT_MSGS (TAP_UNDER_ASAN ? 200000 : 2000000)
+/* ASan's shadow and quarantine pages come late */
+#define RSS_SLACK_KB (TAP_UNDER_ASAN ? 1024 : 256)
 
 #define N 4                /* producers = consumers = channels */
 #define RING_CAP (1u << 16)

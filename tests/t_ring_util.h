@@ -15,16 +15,7 @@
 
 #define MSG_HDR 16u
 
-#if defined(__SANITIZE_ADDRESS__)
-#define T_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define T_UNDER_ASAN 1
-#endif
-#endif
-#ifndef T_UNDER_ASAN
-#define T_UNDER_ASAN 0
-#endif
+#define T_UNDER_ASAN TAP_UNDER_ASAN
 /* Sanitized builds run a tenth of the iterations (stated in a diag line). */
 #define T_SCALE(n) (T_UNDER_ASAN ? (n) / 10 : (n))
 

@@ -66,10 +66,7 @@ static pid_t holder(void)
         tap_bail("pipe");
     pid_t p = ts_spawn(die_holding, &pfd[1], 0);
     close(pfd[1]);
-    struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
-    char c;
-    int ready = poll(&pf, 1, 2000) == 1 && read(pfd[0], &c, 1) == 1;
-    close(pfd[0]);
+    int ready = tu_ready(pfd[0], 2000);
     if (!ready)
         tap_bail("holder did not lock");
     return p;

@@ -70,10 +70,7 @@ static int kill_holder(void)
         tap_bail("pipe");
     pid_t p = ts_spawn(die_holding, &pfd[1], 0);
     close(pfd[1]);
-    struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
-    char c;
-    int ready = poll(&pf, 1, 2000) == 1 && read(pfd[0], &c, 1) == 1;
-    close(pfd[0]);
+    int ready = tu_ready(pfd[0], 2000);
     kill(p, SIGKILL);
     waitpid(p, NULL, 0);
     return ready;

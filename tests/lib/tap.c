@@ -1,6 +1,7 @@
 /* tap.c - TAP producer for test programs; see tap.h. */
 #include "tap.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -132,4 +133,13 @@ const char *tu_built(char *buf, size_t len, const char *rel)
     const char *b = getenv("SHMKIT_BUILD");
     snprintf(buf, len, "%s/%s", b && *b ? b : "build", rel);
     return buf;
+}
+
+int tu_ready(int fd, int timeout_ms)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    char c;
+    int ready = poll(&pf, 1, timeout_ms) == 1 && read(fd, &c, 1) == 1;
+    close(fd);
+    return ready;
 }

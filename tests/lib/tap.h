@@ -26,6 +26,18 @@ void tap_bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 /* Prints the plan if none was given and exits: 0 when every test passed. */
 int tap_done(void);
 
+/* 1 in an AddressSanitizer build (gcc or clang): long tests scale down there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TAP_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAP_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TAP_UNDER_ASAN
+#define TAP_UNDER_ASAN 0
+#endif
+
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 #define is_int(got, want, ...)                                                                     \
     do {                                                                                           \
@@ -51,6 +63,9 @@ const char *tu_name(char *buf, size_t len, const char *tag);
 int tu_wait(pid_t pid, int timeout_ms, int *status);
 /* Path of a built program: $SHMKIT_BUILD/REL (default build/REL). */
 const char *tu_built(char *buf, size_t len, const char *rel);
+/* Waits up to TIMEOUT_MS for one byte on FD (a child saying "ready"), then
+ * closes FD. Returns 1 if the byte came, 0 otherwise. */
+int tu_ready(int fd, int timeout_ms);
 /* Monotonic time in nanoseconds. */
 uint64_t tu_now_ns(void);
 
