@@ -147,6 +147,14 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
     /* acquire: the slots up to the last published sequence are complete; a
      * message the previous publisher left half written is simply rewritten */
     b->seq = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE);
+    /* publish stores the slot's sequence, then pub_seq: a publisher killed
+     * between the two left one message that subscribers may already have
+     * read. Count it as published, or ours would land behind their cursor. */
+    uint64_t next = b->seq + 1;
+    if (__atomic_load_n(&slot_at(b->slots, &b->g, next)->seq, __ATOMIC_ACQUIRE) == next) {
+        b->seq = next;
+        __atomic_store_n(&c->pub_seq, next, __ATOMIC_RELEASE);
+    }
     b->min_cache = b->seq + 1;
     b->spin_ns = 50000;
     chan_set_owner(&c->publisher, &b->self);

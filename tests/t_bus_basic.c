@@ -191,11 +191,31 @@ int main(void)
           "then EPEERDEAD, not EAGAIN");
     shmkit_bus_unsubscribe(s);
 
-    /* hostile bytes */
+    /* a publisher killed after storing a slot's sequence but before
+     * pub_seq: subscribers may have read that message, so the next
+     * publisher must count it as published, not write the same number */
     b = NULL;
     shmkit_bus_create(&b, seg, 16, 256, 64, 0);
     shmkit_bus_subscribe(&s, seg);
     struct bus_ctl *c = shmkit_seg_data(seg);
+    shmkit_bus_send(b, "m1", 2, 0);
+    shmkit_bus_close(b);
+    c->pub_seq--; /* as the killed publisher left it */
+    ok(shmkit_bus_recv(s, buf, sizeof buf, &seq, NULL, 0) == 2 && seq == 1,
+       "subscriber reads the message pub_seq does not count yet");
+    b = NULL;
+    is_rc(shmkit_bus_attach(&b, seg), 0, "a new publisher attaches");
+    shmkit_bus_send(b, "m2", 2, 0);
+    ok(shmkit_bus_recv(s, buf, sizeof buf, &seq, NULL, 0) == 2 && seq == 2 && !memcmp(buf, "m2", 2),
+       "... and its first message is number 2, which the subscriber receives");
+    shmkit_bus_close(b);
+    shmkit_bus_unsubscribe(s);
+
+    /* hostile bytes */
+    b = NULL;
+    shmkit_bus_create(&b, seg, 16, 256, 64, 0);
+    shmkit_bus_subscribe(&s, seg);
+    c = shmkit_seg_data(seg);
     struct bus_slot *sl = (struct bus_slot *)((char *)c + c->data_off + c->slot_size);
     shmkit_bus_send(b, "x", 1, 0);
     sl->len = 100000;
