@@ -285,9 +285,10 @@ int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
     uint64_t s = b->seq + 1;
     struct bus_slot *sl = slot_at(b->slots, &b->g, s);
     if (b->g.flags & SHMKIT_BUS_LOSSY) {
-        /* relaxed + release fence: the seqlock writer's entry; a reader
-         * that sees any byte we write next also sees the WRITING mark */
-        __atomic_store_n(&sl->seq, s | SLOT_WRITING, __ATOMIC_RELAXED);
+        /* release: a reader lapped by this mark also sees pub_seq >= s - 1
+         * (resync relies on it); the fence after it is the seqlock writer's
+         * entry: a reader that sees any byte we write next sees the mark */
+        __atomic_store_n(&sl->seq, s | SLOT_WRITING, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_RELEASE);
     } else {
         int rc = slot_free_poll(b);
