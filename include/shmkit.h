@@ -158,11 +158,24 @@ struct shmkit_opts {
  * Creating reserves the memory (posix_fallocate for POSIX, MEMFD and FILE,
  * MADV_POPULATE_WRITE for SYSV and ANON) unless SHMKIT_NORESERVE, so a full
  * tmpfs fails here with -ENOSPC instead of with SIGBUS at first touch.
- * The header is written first and the rest reserved after it (RAW: before
- * anything), so a creator killed while reserving leaves a segment whose
- * header names its dead creator, which `shmkit gc` removes; a process that
- * opens the segment meanwhile may see it before its memory is reserved,
- * and if reserving fails the creator removes it again.
+ * On Linux a POSIX or FILE segment is made whole before it has a name:
+ * created unnamed (O_TMPFILE in /dev/shm, which must be a tmpfs, or in the
+ * file's directory), given its mode, sized, reserved, its header written,
+ * then linked to its name (linkat through /proc/self/fd). The link is the
+ * exclusive create: an existing name or symlink gives -EEXIST with
+ * SHMKIT_EXCL, and plain SHMKIT_CREATE opens the existing segment instead.
+ * A creator killed at any moment leaves no name at all or a complete
+ * segment whose header names its dead creator, which `shmkit gc` removes
+ * (a RAW one: sized and reserved). Where that cannot be done (no O_TMPFILE
+ * on the kernel or file system, no /proc, or the testing knob
+ * SHMKIT_NO_TMPFILE set), and for SYSV, ANON and MEMFD, the segment is
+ * made under its name, its header written first and the rest reserved
+ * after it (RAW: before anything): a POSIX or FILE creator killed between
+ * making it and writing the header leaves a header-less segment that gc
+ * cannot tell from a foreign one; one killed while reserving leaves one gc
+ * removes. A process that opens such a segment meanwhile may see it before
+ * its memory is reserved, and if reserving fails the creator removes it
+ * again. Both ways give the same results and errors.
  * Opening an existing segment that is empty or has no magic yet waits for
  * its creator: ~50-100 ms, and up to ~10 s while the creator is visibly
  * still reserving the memory of a RAW segment (POSIX, FILE, MEMFD: its

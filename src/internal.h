@@ -47,6 +47,12 @@ void shmkit__hdr_finish(struct shmkit__hdr *h);
 int shmkit__hdr_load(const void *mapping, uint64_t mapped, struct shmkit__hdr *copy);
 void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info);
 
+/* segment.c: shmkit_open, with PARAM (when not NULL) as the layout
+ * parameters of the header a create writes: a creator that knows them
+ * (shmkit_table_create) gets a complete header at once instead of
+ * rewriting it in place afterwards. */
+int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4]);
+
 /* Size arithmetic that reports overflow instead of wrapping. */
 static inline bool shmkit__add_overflow(uint64_t a, uint64_t b, uint64_t *r)
 {

@@ -3,8 +3,43 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The directory PATH's last component lives in (malloc'ed), or NULL when
+ * the path does not name a new entry plainly ("dir/", ".", "a/.."): those
+ * go the O_EXCL way, which reports them as it always did. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return NULL;
+    if (!slash)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (dir) {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    return dir;
+}
+
+/* Creates the file unnamed and links it once whole (see shmkit__link_create).
+ * Returns 0, SHMKIT__NO_TMPFILE, or a negative code. */
+static int create_unnamed(shmkit_seg *seg, const struct shmkit_opts *o, size_t total,
+                          int private_map)
+{
+    char *dir = dir_of(o->name);
+    if (!dir)
+        return SHMKIT__NO_TMPFILE;
+    int rc = shmkit__link_create(seg, o, dir, o->name, total, private_map);
+    free(dir);
+    return rc;
+}
 
 int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
 {
@@ -15,14 +50,26 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     /* O_NONBLOCK: opening a FIFO by mistake must fail (not a regular file),
      * not hang waiting for a writer; it changes nothing for regular files */
     nofollow |= O_NONBLOCK;
+    /* a private mapping may be written even when the file may not */
+    seg->writable = !rdonly;
     int fd;
     if (o->flags & SHMKIT_CREATE) {
-        fd = open(o->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | nofollow, mode);
-        if (fd >= 0) {
+        int rc = create_unnamed(seg, o, total, private_map);
+        if (rc == 0) {
+            *created = 1;
+            return 0; /* made, mapped and named whole */
+        }
+        if (rc == SHMKIT__NO_TMPFILE) {
+            fd = open(o->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | nofollow, mode);
+            rc = fd >= 0 ? 0 : -errno;
+        }
+        if (rc == 0) {
             *created = 1;
         } else {
-            if (errno != EEXIST || (o->flags & SHMKIT_EXCL))
-                return -errno;
+            /* EEXIST also for a symlink (neither linkat nor O_EXCL follows
+             * one); opening it below refuses it without SHMKIT_FOLLOW */
+            if (rc != -EEXIST || (o->flags & SHMKIT_EXCL))
+                return rc;
             fd = open(o->name, O_RDWR | O_CLOEXEC | nofollow);
         }
     } else {
@@ -31,8 +78,6 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     if (fd < 0)
         return -errno;
     seg->fd = fd;
-    /* a private mapping may be written even when the file may not */
-    seg->writable = !rdonly;
     if (*created && fchmod(fd, mode) < 0)
         return -errno;
     return shmkit__fd_map(seg, o, total, *created, private_map);

@@ -179,7 +179,13 @@ static char *seg_name(const struct shmkit_opts *o, int given_fd)
 
 int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
 {
+    return shmkit__open_layout(out, o, NULL);
+}
+
+int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4])
+{
     int rc;
+    struct shmkit__hdr h;
     shmkit_seg *seg = NULL;
     /* A MEMFD descriptor handed in is ours from here on, whatever happens:
      * on every failure it is closed, so the caller never has to guess. */
@@ -217,6 +223,14 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
         goto close_given;
     }
     seg->fd = given_fd; /* from now on shmkit_close() closes it */
+    if ((o->flags & SHMKIT_CREATE) && !raw) {
+        /* complete before anything is named: layout parameters included */
+        shmkit__hdr_init(&h, o->size, o->layout);
+        if (param)
+            memcpy(h.layout_param, param, sizeof h.layout_param);
+        shmkit__hdr_finish(&h);
+        seg->new_hdr = &h;
+    }
 
     int created = 0;
     switch (o->kind) {
@@ -242,10 +256,11 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
     if (raw) {
         seg->data = seg->map;
         seg->data_len = seg->map_len;
+    } else if (created && seg->hdr_written) {
+        /* made unnamed, reserved and written whole, then linked */
+        seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
+        seg->data_len = o->size;
     } else if (created) {
-        struct shmkit__hdr h;
-        shmkit__hdr_init(&h, o->size, o->layout);
-        shmkit__hdr_finish(&h);
         hdr_publish(seg->map, &h);
         if (seg->kind == SHMKIT_FILE && (o->flags & SHMKIT_PRIVATE)) {
             /* a private mapping never reaches the file: write the header there too */
@@ -264,7 +279,6 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
         seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
         seg->data_len = o->size;
     } else {
-        struct shmkit__hdr h;
         rc = hdr_read(seg, seg->map_len, &h);
         if (rc < 0)
             goto fail;
@@ -284,6 +298,7 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
         rc = SHMKIT_EBADSIZE; /* an existing segment smaller than the caller needs */
         goto fail;
     }
+    seg->new_hdr = NULL; /* it lives on this stack */
     *out = seg;
     return 0;
 
@@ -440,11 +455,19 @@ static int live_header(const shmkit_seg *seg, struct shmkit__hdr *h)
 }
 
 /* Rewrites the header of a live segment. Readers copying it meanwhile see a
- * torn copy that fails its CRC; hdr_read() copies twice and retries. */
+ * torn copy that fails its CRC; hdr_read() copies twice and retries.
+ * Where the mapping is shared with a descriptor, the header goes out in one
+ * pwrite: the kernel copies a 256-byte write within one page whole once it
+ * has started (a fatal signal is only looked at before), so a writer killed
+ * with SIGKILL leaves the old header or the new one, never a torn one. A
+ * memcpy into the mapping can be cut between two stores. */
 static void hdr_store(shmkit_seg *seg, struct shmkit__hdr *h)
 {
     shmkit__hdr_finish(h);
-    memcpy(seg->map, h, sizeof *h);
+    if (seg->fd >= 0 && !(seg->flags & SHMKIT_PRIVATE) &&
+        pwrite(seg->fd, h, sizeof *h, 0) == (ssize_t)sizeof *h)
+        return;
+    memcpy(seg->map, h, sizeof *h); /* SYSV, ANON, a private mapping, or pwrite refused */
 }
 
 int shmkit_seg_seal(shmkit_seg *seg)

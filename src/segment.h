@@ -14,7 +14,9 @@ struct shmkit_seg {
     int shmid;        /* SYSV; -1 otherwise */
     int32_t key;      /* SYSV */
     int writable;
-    int reserve_after_header; /* created: reserve the memory once the header is out */     /* mapped PROT_WRITE */
+    int reserve_after_header; /* created: reserve the memory once the header is out */
+    const struct shmkit__hdr *new_hdr; /* create: the header to write (NULL for RAW) */
+    int hdr_written;  /* new_hdr is already in the object (created unnamed, then linked) */
     void *map;        /* whole mapping (header + payload) */
     size_t map_len;
     void *data;       /* payload */
@@ -32,6 +34,20 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
 int shmkit__sysv_stat(const shmkit_seg *seg, struct shmkit_info *info);
 int shmkit__memfd_seal(shmkit_seg *seg);
 uint32_t shmkit__memfd_seals(int fd);
+
+/* Creates a POSIX (DIR "/dev/shm") or FILE segment unnamed with O_TMPFILE in
+ * DIR, sizes and reserves it, writes SEG->new_hdr, maps it, and only then
+ * links it to PATH: a creator killed at any moment leaves nothing named
+ * or a whole segment. Returns 0 (SEG holds fd and mapping, hdr_written
+ * set), SHMKIT__NO_TMPFILE when this cannot be done here (no O_TMPFILE on
+ * the file system or kernel, no /proc, /dev/shm not a tmpfs, or the testing
+ * knob SHMKIT_NO_TMPFILE set: use the O_EXCL path), or a negative code:
+ * -EEXIST when PATH exists (or is a symlink), else what sizing, reserving,
+ * writing or linkat failed with. On every non-zero return SEG holds no
+ * descriptor or mapping and nothing was named. */
+#define SHMKIT__NO_TMPFILE 1
+int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char *dir,
+                        const char *path, size_t total, int private_map);
 
 /* Shared by the descriptor-backed kinds (POSIX, MEMFD, FILE): sizes a new
  * object and reserves its memory, or measures an existing one, then maps it. */

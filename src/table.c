@@ -113,7 +113,9 @@ int shmkit_table_create(shmkit_table **out, const struct shmkit_opts *opts, uint
     o.flags |= SHMKIT_CREATE | SHMKIT_EXCL;
     o.layout = SHMKIT_LAYOUT_TABLE;
     o.size = CTL_SIZE + (size_t)count * t->stride; /* within limits: < 2^41 */
-    int rc = shmkit_open(&t->seg, &o);
+    /* the geometry goes into the first header: nothing to rewrite later */
+    const uint64_t param[4] = {rec_size, count, type_id, t->stride};
+    int rc = shmkit__open_layout(&t->seg, &o, param);
     if (rc < 0)
         goto free_handle;
     t->base = shmkit_seg_data(t->seg);
@@ -126,19 +128,12 @@ int shmkit_table_create(shmkit_table **out, const struct shmkit_opts *opts, uint
     c->count = count;
     c->type_id = type_id;
     c->stride = t->stride;
-    const uint64_t param[4] = {rec_size, count, type_id, t->stride};
-    rc = shmkit_seg_set_layout(t->seg, SHMKIT_LAYOUT_TABLE, param);
-    if (rc < 0)
-        goto remove_segment;
     /* release: the control block and the header parameters are visible
      * before the magic that says the table is ready */
     __atomic_store_n(&c->magic, CTL_MAGIC, __ATOMIC_RELEASE);
     *out = t;
     return 0;
 
-remove_segment:
-    shmkit_seg_remove(t->seg);
-    shmkit_close(t->seg);
 free_handle:
     free(t);
     return rc;
