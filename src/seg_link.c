@@ -86,9 +86,11 @@ int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char
         goto drop_object;
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    /* the exclusive create: EEXIST if the name (or a symlink) is there */
+    /* the exclusive create: EEXIST if the name (or a symlink) is there.
+     * Any other refusal (a security module, a too-long path, a full
+     * directory) is left to the O_EXCL path, which reports it as always */
     if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
-        rc = -errno;
+        rc = errno == EEXIST ? -EEXIST : SHMKIT__NO_TMPFILE;
         goto drop_object;
     }
     return 0;

@@ -40,10 +40,11 @@ uint32_t shmkit__memfd_seals(int fd);
  * links it to PATH: a creator killed at any moment leaves nothing named
  * or a whole segment. Returns 0 (SEG holds fd and mapping, hdr_written
  * set), SHMKIT__NO_TMPFILE when this cannot be done here (no O_TMPFILE on
- * the file system or kernel, no /proc, /dev/shm not a tmpfs, or the testing
- * knob SHMKIT_NO_TMPFILE set: use the O_EXCL path), or a negative code:
- * -EEXIST when PATH exists (or is a symlink), else what sizing, reserving,
- * writing or linkat failed with. On every non-zero return SEG holds no
+ * the file system or kernel, no /proc, /dev/shm not a tmpfs, the testing
+ * knob SHMKIT_NO_TMPFILE set, or linkat refused for another reason than an
+ * existing name: use the O_EXCL path), or a negative code: -EEXIST when
+ * PATH exists (or is a symlink), else what sizing, reserving or writing
+ * failed with. On every non-zero return SEG holds no
  * descriptor or mapping and nothing was named. */
 #define SHMKIT__NO_TMPFILE 1
 int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char *dir,

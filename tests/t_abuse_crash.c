@@ -16,7 +16,6 @@
 
 #include <shmkit.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -843,17 +842,19 @@ static int victim_create(const char *prefix)
     return 0;
 }
 
+/* The victim's segments that exist: it names them PREFIX-0, PREFIX-1, ...
+ * Looked up one by one (not by reading /dev/shm, which other processes
+ * change all the time), so none is missed. */
 static int names_with(const char *prefix, char names[][300], int max)
 {
-    DIR *d = opendir("/dev/shm");
     int n = 0;
-    size_t pl = strlen(prefix + 1);
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < max)
-        if (!strncmp(e->d_name, prefix + 1, pl) && e->d_name[pl] == '-')
-            snprintf(names[n++], 300, "/%s", e->d_name);
-    if (d)
-        closedir(d);
+    for (int i = 0; i < CREATE_MAX && n < max; i++) {
+        char path[320];
+        struct stat sb;
+        snprintf(path, sizeof path, "/dev/shm%s-%d", prefix, i);
+        if (stat(path, &sb) == 0)
+            snprintf(names[n++], 300, "%s-%d", prefix, i);
+    }
     return n;
 }
 
