@@ -73,6 +73,11 @@ int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char
         if (statfs(dir, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
             return SHMKIT__NO_TMPFILE;
     }
+    /* a name already there (or a symlink): say so before reserving memory
+     * for an object that linkat would refuse, or that opening does not need */
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return -EEXIST;
     mode_t mode = o->mode ? o->mode : 0600;
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
     if (fd < 0)

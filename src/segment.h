@@ -13,7 +13,7 @@ struct shmkit_seg {
     int fd;           /* POSIX, MEMFD, FILE; -1 otherwise */
     int shmid;        /* SYSV; -1 otherwise */
     int32_t key;      /* SYSV */
-    int writable;
+    int writable;     /* mapped PROT_WRITE */
     int reserve_after_header; /* created: reserve the memory once the header is out */
     const struct shmkit__hdr *new_hdr; /* create: the header to write (NULL for RAW) */
     int hdr_written;  /* new_hdr is already in the object (created unnamed, then linked) */

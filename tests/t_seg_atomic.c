@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <time.h>
 
@@ -22,8 +23,8 @@
 
 static char tmpdir[64];
 static unsigned rng_state;
-static _Atomic int *shared;
-static int fallback_now; /* the knob is set: the O_EXCL path runs */ /* [0] ready, [1] go, [2] segments finished */
+static _Atomic int *shared; /* [0] ready, [1] go, [2] segments finished */
+static int fallback_now;    /* the knob is set: the O_EXCL path runs */
 
 static unsigned rnd(unsigned n)
 {
@@ -366,6 +367,16 @@ static void semantics(void)
     same_both(&o, 0, "POSIX plain CREATE opens the existing one");
     o.size = 8192;
     same_both(&o, SHMKIT_EBADSIZE, "POSIX plain CREATE of an existing smaller one");
+    /* an existing name is found before any memory is reserved: asking for
+     * more than /dev/shm holds still says EEXIST (or opens), not ENOSPC */
+    struct statvfs vfs;
+    if (statvfs("/dev/shm", &vfs) == 0) {
+        o.size = (size_t)vfs.f_bavail * vfs.f_frsize * 2 + 4096;
+        o.flags = SHMKIT_CREATE | SHMKIT_EXCL;
+        same_both(&o, -EEXIST, "POSIX EXCL of an existing name, bigger than /dev/shm's free space");
+        o.flags = SHMKIT_CREATE;
+        same_both(&o, SHMKIT_EBADSIZE, "... plain CREATE of it: too small, not ENOSPC");
+    }
     shmkit_seg_remove(s);
     shmkit_close(s);
 
