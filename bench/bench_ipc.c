@@ -2,7 +2,7 @@
  * bench_ipc.c - shmkit's channels against everything else on the machine,
  * measured in one run between two processes.
  *
- *   bench_ipc [--quick] [--csv FILE] [--plot FILE] [--boost PROGRAM]
+ *   bench_ipc [--quick] [--ring-only] [--csv FILE] [--plot FILE] [--boost PROGRAM]
  *
  * For every transport: 64-byte ping-pong round trip (p50/p99/p99.9, the
  * two processes pinned to different cores), 64-byte one-way throughput,
@@ -43,6 +43,7 @@
 #define BIG (1u << 20)
 
 static int quick;
+static int ring_only; /* --ring-only: the floor, shmkit's ring, the naive ring, memcpy */
 static int ncpu = 2;
 static int cpu_a = 0, cpu_b = 1; /* current placement */
 static const char *placement = "cross-core";
@@ -1061,6 +1062,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1, reps = 1;
+        else if (!strcmp(argv[i], "--ring-only"))
+            ring_only = 1;
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
             csv = argv[++i];
         else if (!strcmp(argv[i], "--plot") && i + 1 < argc)
@@ -1068,7 +1071,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--boost") && i + 1 < argc)
             boost = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_ipc [--quick] [--csv FILE] [--plot FILE] [--boost PROG]\n");
+            fprintf(stderr, "usage: bench_ipc [--quick] [--ring-only] [--csv FILE] [--plot FILE] "
+                            "[--boost PROG]\n");
             return 1;
         }
     }
@@ -1111,7 +1115,7 @@ int main(int argc, char **argv)
     ring_spin = 0;
     pingpong(&ring, "shmkit ring spin 0", ppk);
     pingpong(&nv, "naive spin ring", pp);
-    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++) {
+    for (size_t i = 0; i < sizeof kern / sizeof *kern && !ring_only; i++) {
         if (kern[i].setup == zmq_setup && zmq_load() < 0) {
             printf("  %-26s skipped (libzmq not installed)\n", kern[i].name);
             continue;
@@ -1125,7 +1129,7 @@ int main(int argc, char **argv)
     ring_spin = 50000;
     oneway(&ring, "shmkit ring blocking", SMALL, tp, "small_oneway");
     oneway(&nv, "naive spin ring", SMALL, tp, "small_oneway");
-    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+    for (size_t i = 0; i < sizeof kern / sizeof *kern && !ring_only; i++)
         if (kern[i].setup != zmq_setup || zmq_load() == 0)
             oneway(&kern[i], kern[i].name, SMALL, tpk, "small_oneway");
 
@@ -1135,11 +1139,15 @@ int main(int argc, char **argv)
     ring_cap = 4u << 20;
     oneway(&ring, "shmkit ring busy-poll", BIG, nbig, "big_oneway");
     ring_zerocopy(nbig);
-    for (size_t i = 0; i < sizeof kern / sizeof *kern; i++)
+    for (size_t i = 0; i < sizeof kern / sizeof *kern && !ring_only; i++)
         if (kern[i].big && (kern[i].setup != zmq_setup || zmq_load() == 0))
             oneway(&kern[i], kern[i].name, BIG, nbig / 4, "big_oneway");
 
     ring_cap = 256u << 10;
+    if (ring_only) {
+        table();
+        return 0;
+    }
     printf("\n[bus publish cost, lossy, subscribers on the other core]\n");
     for (int reading = 1; reading >= 0; reading--) {
         bus_cost(1, tp / 5, reading);

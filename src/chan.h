@@ -19,10 +19,17 @@
  * bits (a message is at most SHMKIT_RING_MSG_LIMIT, a filler shorter than
  * the largest record) and exactly one kind bit. 0 means "nothing committed here yet": the
  * producer zeroes the word after each record before it commits that record,
- * so the word at the tail is always 0. */
+ * so the word at the tail is always 0. Records are packed (8-byte aligned):
+ * a 64-byte message takes 72 bytes, 1.125 cache lines on average. */
 #define REC_MSG (1ull << 32)
 #define REC_PAD (1ull << 33)
 #define REC_HDR 8u
+
+/* Bytes a record of a LEN-byte message takes in the ring. */
+static inline uint64_t ring_rec_size(uint64_t len)
+{
+    return REC_HDR + ((len + 7u) & ~(uint64_t)7u);
+}
 
 /* side states (cons_state, prod slot state) */
 #define SIDE_NEVER 0u
@@ -47,7 +54,7 @@ struct ring_ctl {
     uint64_t max_msg;
     uint8_t pad0[24];
     /* line 1: written by the producer (lock holder) only */
-    uint64_t tail; /* end of the committed records (the headers are the truth) */
+    uint64_t tail; /* end of the committed records (a hint: the headers are the truth) */
     uint64_t msgs_in, bytes_in, prod_waits, prod_wakes, full, takeovers;
     int32_t last_writer;
     uint32_t pad1;

@@ -4,14 +4,16 @@
  *
  * Positions are absolute 64-bit byte counters; index = position & mask.
  * A record is an 8-byte header word (length | REC_MSG, or REC_PAD for the
- * filler that skips the end of the buffer) followed by the message rounded
- * up to 8 bytes. The header word doubles as the commit flag: the producer
- * writes a record, zeroes the header word that follows it, then stores the
- * record's header with release ordering. So the word at the tail is always
- * 0, the consumer polls the header at its head (one cache line, no separate
- * tail to read), and a producer that dies before its header store leaves
- * nothing visible. The shared tail is only a hint for a producer taking
- * over; it walks the committed headers from there.
+ * filler that skips the end of the buffer) followed by the message, the
+ * whole rounded up to 8 bytes (ring_rec_size). The header word doubles
+ * as the commit flag: the producer writes a record, zeroes the header word
+ * that follows it, then stores the record's header with release ordering.
+ * So the word at the tail is always 0, the consumer polls the header at its
+ * head - also when the ring is empty: the line it polls is the one that
+ * brings it the message, and no shared tail index has to travel - and a
+ * producer that dies before its header store leaves nothing visible. The
+ * shared tail is only a hint for a producer taking over and for the
+ * statistics; a taker-over walks the committed headers from there.
  */
 #include "chan.h"
 #include "ring.h"
@@ -19,6 +21,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The 64-byte path is mostly call overhead: its helpers are inlined into
+ * every caller (send/recv and the zero-copy calls). */
+#define RING_INLINE static inline __attribute__((always_inline))
 
 size_t shmkit_ring_size_for(size_t capacity)
 {
@@ -119,9 +125,8 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
         uint64_t len = w & 0xffffffffu, step;
         if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && pad_ok(r, len))
             step = r->cap - idx;
-        else if (w == (REC_MSG | len) && len <= r->max_msg &&
-                 idx + REC_HDR + chan_round8(len) <= r->cap)
-            step = REC_HDR + chan_round8(len);
+        else if (w == (REC_MSG | len) && len <= r->max_msg && idx + ring_rec_size(len) <= r->cap)
+            step = ring_rec_size(len);
         else
             return SHMKIT_ECORRUPT;
         if (t + step - head > r->cap)
@@ -327,16 +332,13 @@ static int producers_gone(void *ctx)
             return 0;
         seen |= st != SIDE_NEVER;
     }
-    /* a producer killed between its header and tail stores left a record
-     * the tail does not show: the last poll reads the headers directly */
-    r->drain = (int)seen;
     return seen;
 }
 
 /* ---------------------------------------------------------------- producer */
 
 /* Room for the open reservation? > 0 yes, 0 not yet, < 0 corrupt. */
-static int room_poll(void *ctx)
+static inline int room_poll(void *ctx)
 {
     shmkit_ring *r = ctx;
     uint64_t used = r->tail - r->head_cache;
@@ -350,12 +352,20 @@ static int room_poll(void *ctx)
     return r->need <= r->cap - (r->tail - h);
 }
 
-int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns)
+/* The other side's wake-up check, inlined: a busy-polling peer (nopark
+ * set) costs one load of a line nobody writes, and no call. */
+RING_INLINE int wake_peer(uint32_t *flag, const uint32_t *nopark)
 {
-    if (!r || !p || r->role != SHMKIT_RING_PRODUCER || r->reserved)
-        return -EINVAL;
-    if (len > r->max_msg)
-        return SHMKIT_ETOOBIG;
+    /* relaxed: as in shmkit__chan_wake_one */
+    if (__atomic_load_n(nopark, __ATOMIC_RELAXED))
+        return 0;
+    return shmkit__chan_wake_one(flag, NULL);
+}
+
+/* reserve and commit without their argument checks, inlined into both the
+ * zero-copy calls and send (the 64-byte path is mostly call overhead) */
+RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns)
+{
     int64_t deadline = timeout_ns < 0 ? -1 : chan_now() + timeout_ns;
     int rc;
     if (r->multi) {
@@ -363,7 +373,7 @@ int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns
         if (rc < 0)
             return rc;
     }
-    uint64_t rec = REC_HDR + chan_round8(len);
+    uint64_t rec = ring_rec_size(len);
     uint64_t idx = r->tail & r->mask;
     r->pad = idx + rec > r->cap ? r->cap - idx : 0;
     /* the record, the filler before it and the zeroed word after it */
@@ -400,13 +410,20 @@ unlock:
     return rc;
 }
 
-int shmkit_ring_commit(shmkit_ring *r, size_t len)
+int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns)
 {
-    if (!r || !r->reserved || len > r->resv)
+    if (!r || !p || r->role != SHMKIT_RING_PRODUCER || r->reserved)
         return -EINVAL;
+    if (len > r->max_msg)
+        return SHMKIT_ETOOBIG;
+    return do_reserve(r, len, p, timeout_ns);
+}
+
+RING_INLINE void do_commit(shmkit_ring *r, size_t len)
+{
     struct ring_ctl *c = r->c;
     uint64_t start = r->tail + r->pad;
-    uint64_t rec = REC_HDR + chan_round8(len);
+    uint64_t rec = ring_rec_size(len);
     uint64_t *hdr = (uint64_t *)(r->data + (start & r->mask));
     /* relaxed: the word after the record must read 0 before the record's
      * header is visible; the release store below orders it */
@@ -423,21 +440,28 @@ int shmkit_ring_commit(shmkit_ring *r, size_t len)
         __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELEASE);
     }
     r->tail = start + rec;
-    /* statistics first: they share the tail's line, which the consumer
-     * polls; one store to it after them hands it over once */
+    /* statistics and the tail hint share a line the consumer never reads
+     * on its fast path (only takers-over and stats readers do) */
     chan_bump(&c->msgs_in, 1);
     chan_bump(&c->bytes_in, len);
     /* release: the consumer (and a producer taking over from this hint)
      * finds the record complete once it sees the new tail */
     __atomic_store_n(&c->tail, r->tail, __ATOMIC_RELEASE);
     r->reserved = 0;
-    if (shmkit__chan_wake_one(&c->cons_parked, &c->cons_nopark))
+    if (wake_peer(&c->cons_parked, &c->cons_nopark))
         chan_bump(&c->prod_wakes, 1);
     if (r->multi) {
         if (__atomic_load_n(&c->last_writer, __ATOMIC_RELAXED) != r->self.pid)
             __atomic_store_n(&c->last_writer, r->self.pid, __ATOMIC_RELAXED); /* statistic */
         shmkit__ring_punlock(r);
     }
+}
+
+int shmkit_ring_commit(shmkit_ring *r, size_t len)
+{
+    if (!r || !r->reserved || len > r->resv)
+        return -EINVAL;
+    do_commit(r, len);
     return 0;
 }
 
@@ -453,38 +477,39 @@ int shmkit_ring_cancel(shmkit_ring *r)
 
 int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns)
 {
-    if (!buf && len)
+    if (!r || (!buf && len) || r->role != SHMKIT_RING_PRODUCER || r->reserved)
         return -EINVAL;
-    void *p;
-    int rc = shmkit_ring_reserve(r, len, &p, timeout_ns);
+    if (len > r->max_msg)
+        return SHMKIT_ETOOBIG;
+    void *p = NULL;
+    int rc = do_reserve(r, len, &p, timeout_ns);
     if (rc < 0)
         return rc;
     if (len)
         memcpy(p, buf, len);
-    return shmkit_ring_commit(r, len);
+    do_commit(r, len);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- consumer */
 
 /* Is a message at the head? > 0 yes (r->cur_* set), 0 no, < 0 corrupt. */
-static int msg_poll(void *ctx)
+static inline int msg_poll(void *ctx)
 {
     shmkit_ring *r = ctx;
-    /* an empty ring is watched through the producer's tail, not through
-     * the next header: polling the line the producer is filling would pull
-     * it away from the producer at every store */
-    if ((int64_t)(r->tail_seen - r->head) <= 0 && !r->drain) {
-        /* acquire: the records before the tail are complete */
-        r->tail_seen = __atomic_load_n(&r->c->tail, __ATOMIC_ACQUIRE);
-        if ((int64_t)(r->tail_seen - r->head) <= 0)
-            return 0;
-    }
+    /* no tail index: the header at the head is 0 until the producer
+     * commits a record there, and the line it is in brings the message */
     for (int hop = 0; hop < 2; hop++) {
         uint64_t idx = r->head & r->mask;
         /* acquire: the record's bytes are visible with its header */
         uint64_t w = __atomic_load_n((uint64_t *)(r->data + idx), __ATOMIC_ACQUIRE);
-        if (!w)
+        if (!w) {
+            /* empty: keep the line after the header coming too, so that a
+             * message longer than one line arrives in one transfer time,
+             * not two in a row (a hint: it reads nothing) */
+            __builtin_prefetch(r->data + ((idx + 64u) & r->mask), 0, 3);
             return 0;
+        }
         uint64_t len = w & 0xffffffffu;
         if (w == (REC_PAD | len)) {
             /* a filler runs exactly to the end and is shorter than the
@@ -495,8 +520,7 @@ static int msg_poll(void *ctx)
             r->skipped += r->cap - idx;
             continue;
         }
-        if (w != (REC_MSG | len) || len > r->max_msg ||
-            idx + REC_HDR + chan_round8(len) > r->cap)
+        if (w != (REC_MSG | len) || len > r->max_msg || idx + ring_rec_size(len) > r->cap)
             return SHMKIT_ECORRUPT;
         r->cur_len = len;
         r->cur_ptr = r->data + idx + REC_HDR;
@@ -505,54 +529,74 @@ static int msg_poll(void *ctx)
     return SHMKIT_ECORRUPT;
 }
 
-int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns)
+/* peek without its argument checks: a message already there is taken
+ * without setting up a wait */
+RING_INLINE int do_peek(shmkit_ring *r, int64_t timeout_ns)
 {
-    if (!r || !p || !len || r->role != SHMKIT_RING_CONSUMER)
-        return -EINVAL;
     if (!r->peeked) {
-        r->drain = 0;
+        int rc = msg_poll(r);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            r->peeked = 1;
+            return 0;
+        }
         struct chan_waiter w = {.poll = msg_poll, .gone = producers_gone, .ctx = r,
                                 .flag = &r->c->cons_parked, .waits = &r->c->cons_waits,
                                 .spin_ns = r->spin_ns, .last_check = &r->last_check};
-        int rc = shmkit__chan_wait(&w, timeout_ns);
+        rc = shmkit__chan_wait(&w, timeout_ns);
         if (rc < 0)
             return rc;
         r->peeked = 1;
     }
+    return 0;
+}
+
+int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns)
+{
+    if (!r || !p || !len || r->role != SHMKIT_RING_CONSUMER)
+        return -EINVAL;
+    int rc = do_peek(r, timeout_ns);
+    if (rc < 0)
+        return rc;
     *p = r->cur_ptr;
     *len = (size_t)r->cur_len;
     return 0;
+}
+
+RING_INLINE void do_release(shmkit_ring *r)
+{
+    struct ring_ctl *c = r->c;
+    r->head += ring_rec_size(r->cur_len);
+    r->peeked = 0;
+    /* release: we are done reading everything before the new head */
+    __atomic_store_n(&c->head, r->head, __ATOMIC_RELEASE);
+    chan_bump(&c->msgs_out, 1);
+    chan_bump(&c->bytes_out, r->cur_len);
+    if (wake_peer(&c->prod_parked, &c->prod_nopark))
+        chan_bump(&c->cons_wakes, 1);
 }
 
 int shmkit_ring_release(shmkit_ring *r)
 {
     if (!r || !r->peeked)
         return -EINVAL;
-    struct ring_ctl *c = r->c;
-    r->head += REC_HDR + chan_round8(r->cur_len);
-    r->peeked = 0;
-    /* release: we are done reading everything before the new head */
-    __atomic_store_n(&c->head, r->head, __ATOMIC_RELEASE);
-    chan_bump(&c->msgs_out, 1);
-    chan_bump(&c->bytes_out, r->cur_len);
-    if (shmkit__chan_wake_one(&c->prod_parked, &c->prod_nopark))
-        chan_bump(&c->cons_wakes, 1);
+    do_release(r);
     return 0;
 }
 
 int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
-    const void *p;
-    size_t len;
-    if (!buf && cap)
+    if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
         return -EINVAL;
-    int rc = shmkit_ring_peek(r, &p, &len, timeout_ns);
+    int rc = do_peek(r, timeout_ns);
     if (rc < 0)
         return rc;
+    size_t len = (size_t)r->cur_len;
     if (len > cap)
         return -EMSGSIZE;
     if (len)
-        memcpy(buf, p, len);
-    shmkit_ring_release(r);
+        memcpy(buf, r->cur_ptr, len);
+    do_release(r);
     return (int)len;
 }

@@ -20,8 +20,6 @@ struct shmkit_ring {
     int reserved;
     /* consumer */
     uint64_t head, cur_len, skipped;
-    uint64_t tail_seen; /* the producer's tail as last read */
-    int drain;          /* producers gone: read headers, not the tail */
     unsigned char *cur_ptr;
     int peeked;
 };

@@ -296,7 +296,7 @@ int main(void)
     unsigned char *data = (unsigned char *)ctl + RING_DATA_OFF;
     uint64_t evil[] = {REC_MSG | 5000, REC_MSG | 4090, REC_PAD | 100, REC_MSG | REC_PAD | 4,
                        (1ull << 40) | 4};
-    ctl->tail = 64; /* the consumer reads headers up to the tail it sees */
+    ctl->tail = 64; /* a tail hint past the bad header (the consumer reads headers only) */
     for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
         memcpy(data, &evil[i], 8);
         is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_ECORRUPT, "bad record header %#llx",
