@@ -381,8 +381,15 @@ int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len
         }
         if (tries == 64)
             deadline = shmkit__deadline(50 * 1000000LL);
-        else if ((tries & 15u) == 0 && shmkit__time_left(deadline) == 0)
+        else if ((tries & 15u) == 0 && shmkit__time_left(deadline) == 0) {
+            /* giving up: on a busy core the rounds above may never have
+             * reached a liveness check, so say now whether the writer we
+             * waited for is dead rather than "try again" */
+            if (stuck && !shmkit_seqlock_writer_alive(&s->lock) &&
+                shmkit_seqlock_read_begin(&s->lock) == stuck_seq)
+                rc = SHMKIT_EPEERDEAD;
             break;
+        }
         sched_yield();
     }
     if (tries > 0 && rc != SHMKIT_EPEERDEAD) {

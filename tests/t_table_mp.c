@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,14 +19,20 @@ struct rec {
     uint64_t w[WORDS];
 };
 
+/* Set by the reader once it has seen enough snapshots: on a loaded machine
+ * a fixed writing time may give it only a few timeslices. */
+static _Atomic int *enough;
+
 static int writer_child(shmkit_table *t, uint32_t idx, int ms)
 {
     if (shmkit_table_claim(t, idx) != 0)
         return 2;
     struct rec r;
-    uint64_t end = tu_now_ns() + (uint64_t)ms * 1000000u;
+    uint64_t start = tu_now_ns(), end = start + (uint64_t)ms * 1000000u;
+    uint64_t hard_end = start + 20000000000u; /* 20 s: the reader is stuck */
     uint64_t n = 0;
-    while (tu_now_ns() < end) {
+    for (uint64_t now = start; (now < end || !atomic_load(enough)) && now < hard_end;
+         now = tu_now_ns()) {
         n++;
         for (int i = 0; i < WORDS; i++)
             r.w[i] = n;
@@ -43,6 +51,9 @@ int main(void)
         tap_bail("cannot create");
 
     /* 1. one process writes record 0 flat out, this one reads it in another handle */
+    enough = mmap(NULL, sizeof *enough, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (enough == MAP_FAILED)
+        tap_bail("mmap");
     pid_t w = fork();
     if (w == 0)
         _exit(writer_child(t, 0, 600));
@@ -70,6 +81,8 @@ int main(void)
             torn += s.w[i] != s.w[0];
         backwards += s.w[0] < last || ver < lastver;
         distinct += s.w[0] != last;
+        if (reads >= 200 && distinct >= 20)
+            atomic_store(enough, 1);
         last = s.w[0];
         lastver = ver;
     }
