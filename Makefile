@@ -52,7 +52,7 @@ LIB_A       := $(BUILD)/libshmkit.a
 LIB_SO      := $(BUILD)/libshmkit.so.$(VERSION)
 CLI         := $(BUILD)/bin/shmkit
 
-.PHONY: all lib test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
+.PHONY: FORCE all lib test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
 .DELETE_ON_ERROR:
 
 CLI_IF_ANY  := $(if $(TOOL_SRC),$(CLI))
@@ -145,13 +145,19 @@ bench: all $(BENCH_BIN)
 demo: all
 	@$(BUILD)/examples/f1 $(DEMO_ARGS)
 
-$(BUILD)/shmkit.pc: shmkit.pc.in Makefile
+# The directories shmkit.pc names: rewritten only when they change, so the
+# .pc is made again after `make install PREFIX=...` with another prefix.
+PC_DIRS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+$(BUILD)/pc-dirs: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PC_DIRS)' | cmp -s - $@ || echo '$(PC_DIRS)' > $@
+
+$(BUILD)/shmkit.pc: shmkit.pc.in Makefile $(BUILD)/pc-dirs
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $(BUILD)/shmkit.pc
 
 install: all $(BUILD)/shmkit.pc
-	install -d $(DESTDIR)$(INCLUDEDIR)/shmkit $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(INCLUDEDIR)/shmkit $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/shmkit.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/shmkit/*.h $(DESTDIR)$(INCLUDEDIR)/shmkit/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
@@ -161,7 +167,8 @@ install: all $(BUILD)/shmkit.pc
 	install -m 644 $(BUILD)/shmkit.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	$(if $(CLI_IF_ANY),install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/)
 	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
-	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/shmkit.h $(DESTDIR)$(LIBDIR)/libshmkit.* \
@@ -169,6 +176,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/shmkit
 	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
 	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+FORCE:
 
 clean:
 	rm -rf build results

@@ -7,15 +7,23 @@ case ${SHMKIT_BUILD:-build} in
     *) echo "1..0 # SKIP install is checked once, in the plain build"; exit 77 ;;
 esac
 command -v pkg-config >/dev/null 2>&1 || { echo "1..0 # SKIP pkg-config missing"; exit 77; }
-echo "1..6"
+echo "1..8"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 n=0
 check() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
-make -s install DESTDIR="$stage" PREFIX=/usr >"$stage/log" 2>&1
+# an earlier install with another prefix must not leave its shmkit.pc behind
+make -s install DESTDIR="$stage/other" PREFIX=/opt/shmkit-other >"$stage/log" 2>&1 &&
+    make -s install DESTDIR="$stage" PREFIX=/usr >>"$stage/log" 2>&1
 rc=$?; [ $rc -eq 0 ] || sed 's/^/# /' "$stage/log"
-check $rc "make install DESTDIR=... PREFIX=/usr"
+check $rc "make install DESTDIR=... PREFIX=/usr (after PREFIX=/opt/shmkit-other)"
+grep -qx 'prefix=/usr' "$stage/usr/lib/pkgconfig/shmkit.pc" &&
+    ! grep -q shmkit-other "$stage/usr/lib/pkgconfig/shmkit.pc"
+check $? "the installed shmkit.pc names the prefix of this install"
+empty=$(find "$stage/usr/share/man" -type d -empty)
+[ -z "$empty" ]
+check $? "no empty man directory installed${empty:+: $empty}"
 
 export PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_LIBDIR="$stage/usr/lib/pkgconfig"
 cflags=$(pkg-config --cflags shmkit) && libs=$(pkg-config --libs shmkit)
