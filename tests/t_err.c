@@ -87,6 +87,34 @@ static void test_errno(void)
     is_int(bad, 0, "strerror(-e) is the C library's message for every errno 1..133");
 }
 
+/* Every errno has its name, not "UNKNOWN" (the bus returns -EUSERS, -ENOLINK
+ * and -ESTALE, which once had none). */
+static void test_errno_names(void)
+{
+    ok(!strcmp(shmkit_errname(-EUSERS), "EUSERS"), "errname(-EUSERS) = %s", shmkit_errname(-EUSERS));
+    ok(!strcmp(shmkit_errname(-ENOLINK), "ENOLINK"), "errname(-ENOLINK) = %s",
+       shmkit_errname(-ENOLINK));
+    ok(!strcmp(shmkit_errname(-ESTALE), "ESTALE"), "errname(-ESTALE) = %s", shmkit_errname(-ESTALE));
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 32)
+    int bad = 0, named = 0;
+    for (int e = 1; e < 134; e++) {
+        const char *want = strerrorname_np(e); /* NULL: no errno has this number */
+        const char *got = shmkit_errname(-e);
+        named += want != NULL;
+        if (want ? strcmp(got, want) || strcmp(shmkit_errname(e), want) : strcmp(got, "UNKNOWN"))
+            bad++, tap_diag("errname(-%d) = %s, want %s", e, got, want ? want : "UNKNOWN");
+    }
+    ok(named >= 130, "the C library names %d of the errno values 1..133", named);
+    is_int(bad, 0, "errname(-e) is strerrorname_np(e) for every errno 1..133");
+#else
+    ok(1, "# SKIP strerrorname_np needs glibc 2.32");
+#endif
+#else
+    ok(1, "# SKIP strerrorname_np needs glibc 2.32");
+#endif
+}
+
 static void test_odd(void)
 {
     ok(!strcmp(shmkit_strerror(0), "success") && !strcmp(shmkit_errname(0), "OK"), "0: success, OK");
@@ -104,6 +132,7 @@ int main(void)
 {
     test_own();
     test_errno();
+    test_errno_names();
     test_odd();
     return tap_done();
 }
