@@ -1,12 +1,19 @@
 /* board.c - from snapshots to a ranking, and the ranking to the screen (ANSI full-screen on a
  * terminal, a few plain lines otherwise). Race control and an attached board use the same
- * code on the same records, so they show the same ranking. */
+ * code on the same records, so they show the same ranking.
+ * The full screen follows the terminal's size, read again at every frame (a resize is
+ * redrawn within 50 ms): below FULL_COLS columns a compact layout without sector times;
+ * rows that do not fit are left out, from the back of the field, and a line under the title
+ * says what is hidden. Line wrap is off while the board is up, so a line never spills into
+ * the next one and the title never scrolls away. */
 #include "f1.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 int f1_cut(int kind, int ncars)
 {
@@ -177,12 +184,14 @@ void f1_fmt_gap(char *buf, size_t len, const struct f1_row *r, int first)
 /* ------------------------------------------------------------------------ screen */
 
 #define TICKER 6
+#define FULL_COLS 118 /* the widest line of the full layout */
 
 struct f1_screen {
     FILE *out;
     int tty;
     int ticker_n;
     char ticker[TICKER][120];
+    int rows, cols; /* terminal size at the last frame */
 };
 
 struct f1_screen *f1_screen_open(int tty, FILE *out)
@@ -192,8 +201,9 @@ struct f1_screen *f1_screen_open(int tty, FILE *out)
         return NULL;
     s->out = out;
     s->tty = tty;
-    if (tty) /* alternate screen, cursor hidden: the shell's screen comes back at the end */
-        fputs("\033[?1049h\033[?25l\033[H\033[2J", out);
+    if (tty) /* alternate screen, cursor hidden, no line wrap: the shell's screen and its
+              * settings come back at the end */
+        fputs("\033[?1049h\033[?25l\033[?7l\033[H\033[2J", out);
     return s;
 }
 
@@ -202,7 +212,7 @@ void f1_screen_close(struct f1_screen *s)
     if (!s)
         return;
     if (s->tty)
-        fputs("\033[?25h\033[?1049l", s->out);
+        fputs("\033[?7h\033[?25h\033[?1049l", s->out);
     fflush(s->out);
     free(s);
 }
@@ -253,13 +263,17 @@ static void sector_cell(FILE *f, int tty, int64_t ms, int64_t pb, int64_t sb, in
     fprintf(f, " %s%7s%s ", col, t, *col ? "\033[0m" : "");
 }
 
-static void table_rows(FILE *f, int tty, const struct f1_view *v, int live)
+/* The column header and the first SHOWN rows; COMPACT leaves the sector times out. */
+static void table_rows(FILE *f, int tty, const struct f1_view *v, int live, int compact, int shown)
 {
-    int race = v->ctl.kind == F1_RACE;
-    fprintf(f, "%s POS  NO DRIVER          BEST       LAST       S1      S2      S3      "
-               "%-9s %-9s LAPS     %s\n",
-            tty ? "\033[7m" : "", race ? "GAP" : "GAP", "INT", tty ? "\033[0m" : "");
-    for (int p = 0; p < v->n; p++) {
+    if (compact)
+        fprintf(f, "%s POS  NO DRV   BEST       LAST      GAP       INT       LAPS     %s\n",
+                tty ? "\033[7m" : "", tty ? "\033[0m\033[K" : "");
+    else
+        fprintf(f, "%s POS  NO DRIVER          BEST       LAST       S1      S2      S3      "
+                   "%-9s %-9s LAPS     %s\n",
+                tty ? "\033[7m" : "", "GAP", "INT", tty ? "\033[0m\033[K" : "");
+    for (int p = 0; p < v->n && p < shown; p++) {
         const struct f1_row *r = &v->rows[p];
         const struct f1_driver *d = &f1_drivers[r->idx];
         char best[16], last[16], gap[16], inter[16];
@@ -271,19 +285,24 @@ static void table_rows(FILE *f, int tty, const struct f1_view *v, int live)
         else
             fmt_delta(inter, sizeof inter, r->interval, 0);
         int bl = tty && r->c.best_lap && r->c.best_lap == v->best_lap;
-        fprintf(f, "%s %3d %3d %-3s %-11.11s %s%9s%s  %9s ", tty && is_out(r) ? "\033[2m" : "",
-                p + 1, d->number, d->code, d->name, bl ? "\033[1;35m" : "", best,
-                bl ? "\033[0m" : "", last);
-        for (int k = 0; k < 3; k++) {
-            int cur = r->c.cur_s[k] > 0;
-            int64_t ms = cur ? r->c.cur_s[k] : r->c.last_s[k];
-            sector_cell(f, tty, ms, r->c.best_s[k], v->best_s[k], !cur);
+        if (compact) {
+            fprintf(f, "%s %3d %3d %-3s %s%9s%s  %9s ", tty && is_out(r) ? "\033[2m" : "", p + 1,
+                    d->number, d->code, bl ? "\033[1;35m" : "", best, bl ? "\033[0m" : "", last);
+        } else {
+            fprintf(f, "%s %3d %3d %-3s %-11.11s %s%9s%s  %9s ", tty && is_out(r) ? "\033[2m" : "",
+                    p + 1, d->number, d->code, d->name, bl ? "\033[1;35m" : "", best,
+                    bl ? "\033[0m" : "", last);
+            for (int k = 0; k < 3; k++) {
+                int cur = r->c.cur_s[k] > 0;
+                int64_t ms = cur ? r->c.cur_s[k] : r->c.last_s[k];
+                sector_cell(f, tty, ms, r->c.best_s[k], v->best_s[k], !cur);
+            }
         }
         const char *flag = r->dead ? "OUT (process died)"
                            : r->c.out ? "OUT"
                            : r->c.in_pit ? "PIT"
                            : r->elim ? (live ? "(drop zone)" : "ELIMINATED")
-                           : r->c.done ? "" : "";
+                                     : "";
         fprintf(f, "  %-9s %-9s %4d %s%s%s\n", gap, inter, r->c.lap,
                 tty && (r->c.in_pit || is_out(r)) ? "\033[1;33m" : "", flag,
                 tty ? "\033[0m\033[K" : "");
@@ -294,17 +313,56 @@ void f1_screen_frame(struct f1_screen *s, const struct f1_view *v, const char *t
 {
     if (!s->tty)
         return;
+    struct winsize ws;
+    int rows = 50, cols = 160;
+    if (ioctl(fileno(s->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        rows = ws.ws_row, cols = ws.ws_col;
+    int resized = rows != s->rows || cols != s->cols;
+    s->rows = rows, s->cols = cols;
+    int compact = cols < FULL_COLS;
+    /* rows - 1 lines at most: a newline on the last line would scroll the title away */
+    int left = rows - 1 - 3; /* title, what is hidden, column header */
+    int ev = s->ticker_n, evblock = ev ? ev + 2 : 0; /* blank line, EVENTS, events */
+    int shown = v->n;
+    if (shown + evblock > left) {
+        ev = ev < 2 ? ev : 2;
+        evblock = ev ? ev + 1 : 0;
+        if (shown + evblock > left)
+            shown = left - evblock;
+        if (shown < 1) { /* tiny terminal: the leader first, events if room is left */
+            shown = left < 1 ? 0 : 1;
+            evblock = left - shown > 1 ? left - shown : 0;
+            ev = evblock ? evblock - 1 : 0;
+        }
+    }
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return;
-    fputs("\033[H", f);
-    fprintf(f, "\033[1m%s\033[0m\033[K\n\033[K\n", title);
-    table_rows(f, 1, v, v->ctl.state == F1_RUN);
-    fputs("\033[K\n\033[1mEVENTS\033[0m\033[K\n", f);
-    for (int i = 0; i < s->ticker_n; i++)
-        fprintf(f, " %s\033[K\n", s->ticker[i]);
+    fputs(resized ? "\033[H\033[2J" : "\033[H", f);
+    fprintf(f, "\033[1m%s\033[0m\033[K\n", title);
+    char note[160] = "";
+    if (shown < v->n)
+        snprintf(note, sizeof note, "P%d-P%d (%d rows)", shown + 1, v->n, rows);
+    if (compact)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "%ssectors (%d columns)",
+                 *note ? ", " : "", cols);
+    if (*note) { /* say what is hidden, and what shows it */
+        char all[sizeof note];
+        snprintf(all, sizeof all, "not shown: %s; %dx%d shows all", note, FULL_COLS,
+                 v->n + 3 + TICKER + 3);
+        memcpy(note, all, sizeof note);
+    }
+    fprintf(f, "\033[2m%s\033[0m\033[K\n", note);
+    table_rows(f, 1, v, v->ctl.state == F1_RUN, compact, shown);
+    if (evblock) {
+        if (evblock > ev + 1)
+            fputs("\033[K\n", f);
+        fputs("\033[1mEVENTS\033[0m\033[K\n", f);
+        for (int i = 0; i < ev; i++)
+            fprintf(f, " %s\033[K\n", s->ticker[i]);
+    }
     fputs("\033[J", f);
     fclose(f);
     fwrite(buf, 1, len, s->out);
@@ -318,6 +376,6 @@ void f1_screen_classification(struct f1_screen *s, const struct f1_view *v)
         return; /* the full-screen frame already shows it */
     fprintf(s->out, "-- %s classification (%d cars)%s\n", f1_kind_name[v->ctl.kind], v->n,
             v->ctl.kind == F1_Q1 || v->ctl.kind == F1_Q2 ? ", ELIMINATED = out of qualifying" : "");
-    table_rows(s->out, 0, v, 0);
+    table_rows(s->out, 0, v, 0, 0, v->n);
     fflush(s->out);
 }

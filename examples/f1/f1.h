@@ -26,7 +26,8 @@
 #define F1_MAX_SESSIONS 5
 
 #define F1_TYPE_CARS 0x46312d4341525331ull /* "F1-CARS1": table type ids */
-#define F1_TYPE_CTL 0x46312d4354524c31ull  /* "F1-CTRL1" */
+#define F1_TYPE_CTL 0x46312d4354524c32ull  /* "F1-CTRL2" (2: the event count) */
+#define F1_TYPE_EVENTS 0x46312d4556454e54ull /* "F1-EVENT" */
 
 enum f1_kind { F1_PRACTICE, F1_Q1, F1_Q2, F1_Q3, F1_RACE, F1_KINDS };
 
@@ -62,6 +63,7 @@ struct f1_car {
 };
 
 struct f1_event {
+    int64_t seq;     /* 1, 2, ...: which event this record holds               */
     int32_t session; /* session sequence number                               */
     int32_t kind;    /* enum f1_kind of that session                           */
     int32_t car;     /* car index, -1 for none                                 */
@@ -85,6 +87,8 @@ struct f1_ctl {
     int32_t participates[F1_MAX_CARS];
     int32_t grid[F1_MAX_CARS];  /* race: grid slot (1 = pole) per car, 0 none   */
     int32_t director_pid;
+    int32_t sysv;      /* the cars table is a System V IPC_PRIVATE segment     */
+    int64_t events;    /* events published so far (see events.c)              */
 };
 
 struct f1_driver {
@@ -144,7 +148,8 @@ void f1_screen_line(struct f1_screen *s, const char *fmt, ...)
 /* results.c: DIR/<session>.csv and .json. Returns 0 or -errno. */
 int f1_results_write(const char *dir, const struct f1_view *v);
 
-/* events.c: the ticker on a bus (segment BASE-events). Race control publishes, boards poll. */
+/* events.c: the ticker in a table (segment BASE-events). Race control publishes, boards
+ * poll read-only. */
 struct f1_events;
 int f1_events_create(struct f1_events **out, const char *base);
 int f1_events_attach(struct f1_events **out, const char *base, shmkit_table *ctl);
@@ -153,6 +158,5 @@ int f1_events_publish(struct f1_events *e, shmkit_table *ctl, struct f1_ctl *c,
                       const struct f1_event *ev);
 /* The next event not yet seen: 1 and *EV, 0 if none. */
 int f1_events_poll(struct f1_events *e, shmkit_table *ctl, struct f1_event *ev);
-const char *f1_events_transport(const struct f1_events *e);
 
 #endif

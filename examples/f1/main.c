@@ -2,15 +2,21 @@
  * main.c - f1: a race weekend on a shared table, one process per car (`make demo`).
  *
  *   f1 [--cars N] [--laps N] [--speed X] [--seed S] [--sessions LIST] [--plain] [--results DIR]
+ *      [--sysv]
  *   f1 --attach[=NAME]      a second board on a running weekend (read-only)
  *
- * Race control (this process) creates two tables - the race control record and one record per
- * car - forks the cars, runs practice, Q1/Q2/Q3 (the slowest cars eliminated after Q1 and
+ * Race control (this process) creates three tables - the race control record, one record per
+ * car, the ticker's events - forks the cars, runs practice, Q1/Q2/Q3 (the slowest cars eliminated after Q1 and
  * Q2, the grid set by qualifying) and the race, and draws the board from consistent
  * snapshots at 20 Hz: full-screen on a terminal, a few plain lines otherwise. Each
  * session's classification goes to results/<session>.csv and .json.
  * Faults: kill -9 a car and it is marked OUT, the weekend goes on; Ctrl-C (or SIGTERM)
- * stops everything and removes every segment.
+ * stops everything and removes every segment; kill -9 race control and the cars die with it
+ * (PR_SET_PDEATHSIG), and the next f1 removes the segments it left (or `shmkit gc`).
+ * --sysv: the cars table is made as the course makes its F1_Car array, with
+ * shmget(IPC_PRIVATE, ..., IPC_CREAT | 0600) and shmat() before the fork (through
+ * shmkit_table_create with kind SHMKIT_SYSV and sysv_private), and marked for removal
+ * (IPC_RMID) as soon as every car holds it: it lives until the last car detaches.
  */
 #include "f1.h"
 
@@ -28,7 +34,7 @@
 #include <unistd.h>
 
 struct config {
-    int cars, laps, plain, tty_forced, attach;
+    int cars, laps, plain, tty_forced, attach, sysv;
     double speed;
     uint64_t seed;
     int kinds[F1_MAX_SESSIONS], nkinds;
@@ -98,6 +104,7 @@ static void usage(FILE *f)
             "      --name NAME      segment base name (default /shmkit-f1-PID)\n"
             "      --results DIR    where session results go (results)\n"
             "      --plain          plain text even on a terminal\n"
+            "      --sysv           cars table in a System V IPC_PRIVATE segment (as the course)\n"
             "  -h, --help\n",
             F1_MAX_CARS, F1_MAX_LAPS);
 }
@@ -140,6 +147,7 @@ static int parse_args(struct config *cf, int argc, char **argv)
         {"sessions", required_argument, 0, 1}, {"attach", optional_argument, 0, 2},
         {"name", required_argument, 0, 3},     {"results", required_argument, 0, 4},
         {"plain", no_argument, 0, 5},          {"no-tty", no_argument, 0, 5},
+        {"sysv", no_argument, 0, 6},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     *cf = (struct config){.cars = 20, .laps = 20, .speed = 60, .seed = 1, .results = "results"};
     parse_sessions(cf, "practice,q1,q2,q3,race");
@@ -190,6 +198,9 @@ static int parse_args(struct config *cf, int argc, char **argv)
         case 5:
             cf->plain = 1;
             break;
+        case 6:
+            cf->sysv = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -222,10 +233,10 @@ static void title(char *buf, size_t len, const struct f1_view *v, const char *na
     int64_t t = c->state == F1_RUN ? (int64_t)((double)(now_ns() - c->start_ns) / 1e6 * c->speed) : 0;
     if (t < 0)
         t = 0;
-    snprintf(buf, len, "shmkit F1  %-8s %s %d/%d   session time %d:%02d   x%g   seed %llu   %s%s",
+    snprintf(buf, len, "shmkit F1  %s %s %d/%d  time %d:%02d  x%g  seed %llu  %s%s",
              f1_kind_name[c->kind], c->kind == F1_RACE ? "LAP" : "lap", lap, c->laps,
              (int)(t / 60000), (int)(t / 1000 % 60), c->speed, (unsigned long long)c->seed, name,
-             c->state == F1_BETWEEN ? "   [session over]" : "");
+             c->state == F1_BETWEEN ? "  [session over]" : "");
 }
 
 /* ------------------------------------------------------------------------ race control */
@@ -397,9 +408,58 @@ static int run_session(struct weekend *w, int kind)
     title(head, sizeof head, &v, ctl_name);
     f1_screen_frame(w->scr, &v, head);
     /* let a late board see the final classification; longer on a terminal, to read it */
-    for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 4) && !stop_sig; i++)
+    for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 4) && !stop_sig; i++) {
         sleep_ms(50);
+        f1_screen_frame(w->scr, &v, head); /* follows a resize */
+    }
     return stop_sig != 0;
+}
+
+/* A weekend's three segments, if race control (the creator of BASE) is dead: race control
+ * killed with -9 cannot remove them, its cars die with it. Returns 1 if removed. */
+static int remove_if_orphaned(const char *base)
+{
+    shmkit_seg *s = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = base, .flags = SHMKIT_RDONLY};
+    struct shmkit_info info;
+    int orphan = 0;
+    if (shmkit_open(&s, &o) == 0 && shmkit_seg_stat(s, &info) == 0 &&
+        info.layout == SHMKIT_LAYOUT_TABLE) {
+        struct shmkit_owner ow = {.pid = info.creator_pid, .start = info.creator_start};
+        orphan = !shmkit_owner_alive(&ow);
+    }
+    shmkit_close(s);
+    if (!orphan)
+        return 0;
+    char n[320];
+    shmkit_posix_remove(base);
+    snprintf(n, sizeof n, "%s-cars", base);
+    shmkit_posix_remove(n);
+    snprintf(n, sizeof n, "%s-events", base);
+    shmkit_posix_remove(n);
+    fprintf(stderr, "f1: removed %s, %s-cars, %s-events: left by a race control that died\n", base,
+            base, base);
+    return 1;
+}
+
+static void remove_orphans(const char *mine)
+{
+    remove_if_orphaned(mine);
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (strncmp(e->d_name, "shmkit-f1-", 10) || l > 250 ||
+            (l > 5 && !strcmp(e->d_name + l - 5, "-cars")) ||
+            (l > 7 && !strcmp(e->d_name + l - 7, "-events")))
+            continue;
+        char n[260];
+        snprintf(n, sizeof n, "/%s", e->d_name);
+        remove_if_orphaned(n);
+    }
+    closedir(d);
 }
 
 static int weekend(struct config *cf)
@@ -425,8 +485,11 @@ static int weekend(struct config *cf)
     signal(SIGPIPE, SIG_IGN); /* `f1 | head`: a failed write stops the weekend cleanly */
     atexit(cleanup);
 
+    remove_orphans(ctl_name);
     struct shmkit_opts o1 = {.kind = SHMKIT_POSIX, .name = ctl_name};
     struct shmkit_opts o2 = {.kind = SHMKIT_POSIX, .name = cars_name};
+    if (cf->sysv) /* shmget(IPC_PRIVATE, size, IPC_CREAT | 0600) + shmat(id, NULL, 0) */
+        o2 = (struct shmkit_opts){.kind = SHMKIT_SYSV, .sysv_private = 1, .mode = 0600};
     rc = shmkit_table_create(&g_ctl, &o1, sizeof(struct f1_ctl), 1, F1_TYPE_CTL);
     if (rc == 0)
         rc = shmkit_table_create(&g_cars, &o2, sizeof(struct f1_car), (uint32_t)cf->cars,
@@ -449,6 +512,7 @@ static int weekend(struct config *cf)
     c->speed = cf->speed;
     c->seed = cf->seed;
     c->director_pid = (int32_t)director_pid;
+    c->sysv = cf->sysv;
     c->kind = cf->kinds[0];
     shmkit_table_write(g_ctl, 0, c, sizeof *c);
 
@@ -470,6 +534,10 @@ static int weekend(struct config *cf)
         }
         kids[nkids++] = p;
     }
+    struct shmkit_info cinfo = {0};
+    shmkit_seg_stat(shmkit_table_seg(g_cars), &cinfo);
+    if (cf->sysv) /* every car has it attached now: IPC_RMID only marks it ("dest") */
+        shmkit_table_remove(g_cars);
     /* every car owns its record before the first session starts */
     for (int t = 0; t < 200; t++) {
         int ready = 0;
@@ -489,9 +557,13 @@ static int weekend(struct config *cf)
     f1_screen_line(w.scr, "shmkit F1: %d cars (one process each), sessions %s, race %d laps, "
                    "seed %llu, speed x%g", cf->cars, list, cf->laps, (unsigned long long)cf->seed,
                    cf->speed);
-    f1_screen_line(w.scr, "tables: %s (race control), %s (cars); events via the %s; "
-                   "second board: f1 --attach=%s", ctl_name, cars_name,
-                   f1_events_transport(w.ev), ctl_name);
+    if (cf->sysv)
+        f1_screen_line(w.scr, "tables: %s (race control), System V shmid %d (cars: IPC_PRIVATE, "
+                       "already removed, lives until the last car detaches), %s-events (ticker)",
+                       ctl_name, cinfo.shmid, ctl_name);
+    else
+        f1_screen_line(w.scr, "tables: %s (race control), %s (cars), %s-events (ticker); "
+                       "second board: f1 --attach=%s", ctl_name, cars_name, ctl_name, ctl_name);
 
     int stopped = 0;
     for (int k = 0; k < cf->nkinds && !stopped; k++)
@@ -573,9 +645,17 @@ static int board(struct config *cf)
     }
     snprintf(cname, sizeof cname, "%s-cars", name);
     shmkit_table *ctl = NULL, *cars = NULL;
+    /* read-only: every segment is mapped PROT_READ, a board cannot disturb the weekend */
     struct shmkit_opts o1 = {.kind = SHMKIT_POSIX, .name = name, .flags = SHMKIT_RDONLY};
     struct shmkit_opts o2 = {.kind = SHMKIT_POSIX, .name = cname, .flags = SHMKIT_RDONLY};
     int rc = shmkit_table_open(&ctl, &o1, F1_TYPE_CTL);
+    struct f1_ctl c0;
+    if (rc == 0 && shmkit_table_read(ctl, 0, &c0, sizeof c0, NULL) == 0 && c0.sysv) {
+        fprintf(stderr, "f1: %s runs with --sysv: its cars table is an IPC_PRIVATE System V "
+                "segment, which has no key: only race control and its cars can reach it\n", name);
+        shmkit_table_close(ctl);
+        return 1;
+    }
     if (rc == 0)
         rc = shmkit_table_open(&cars, &o2, F1_TYPE_CARS);
     struct f1_events *ev = NULL;

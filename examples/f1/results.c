@@ -1,4 +1,6 @@
-/* results.c - each session's classification as results/<session>.csv and .json. */
+/* results.c - each session's classification as results/<session>.csv and .json.
+ * A car that is out (process died, or retired) has no gap: the board says OUT or DNF there,
+ * and so do the files (gap_ms and laps_behind empty in the CSV, null in the JSON). */
 #include "f1.h"
 
 #include <errno.h>
@@ -44,15 +46,19 @@ int f1_results_write(const char *dir, const struct f1_view *v)
     for (int p = 0; p < v->n; p++) {
         const struct f1_row *r = &v->rows[p];
         const struct f1_driver *d = &f1_drivers[r->idx];
-        char best[16];
+        char best[16], gap[24] = "", behind[16] = "";
         f1_fmt_time(best, sizeof best, r->c.best_lap);
-        fprintf(f, "%d,%d,%s,%s,%s,%s,%s,%d,%lld,%s,%lld,%lld,%lld,%lld,%lld,%d,%d,%d\n", p + 1,
+        if (!r->dead && !r->c.out) {
+            snprintf(gap, sizeof gap, "%lld", (long long)(p ? r->gap : 0));
+            snprintf(behind, sizeof behind, "%d", r->laps_behind);
+        }
+        fprintf(f, "%d,%d,%s,%s,%s,%s,%s,%d,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%d,%d\n", p + 1,
                 d->number, d->code, d->name, d->team, status_of(r),
                 r->c.out && !r->dead ? f1_causes[r->c.cause % 5] : r->dead ? "process died" : "",
                 r->c.lap, (long long)r->c.best_lap, best, (long long)r->c.best_s[0],
                 (long long)r->c.best_s[1], (long long)r->c.best_s[2],
-                (long long)(race ? r->c.total : 0), (long long)(p ? r->gap : 0), r->laps_behind,
-                r->c.pits, race ? v->ctl.grid[r->idx] : 0);
+                (long long)(race ? r->c.total : 0), gap, behind, r->c.pits,
+                race ? v->ctl.grid[r->idx] : 0);
     }
     int rc = finish(f, tmp, dir, name, "csv");
     if (rc < 0)
@@ -70,15 +76,20 @@ int f1_results_write(const char *dir, const struct f1_view *v)
     for (int p = 0; p < v->n; p++) {
         const struct f1_row *r = &v->rows[p];
         const struct f1_driver *d = &f1_drivers[r->idx];
+        char gap[24] = "null", behind[16] = "null";
+        if (!r->dead && !r->c.out) {
+            snprintf(gap, sizeof gap, "%lld", (long long)(p ? r->gap : 0));
+            snprintf(behind, sizeof behind, "%d", r->laps_behind);
+        }
         fprintf(f, "    {\"pos\": %d, \"number\": %d, \"code\": \"%s\", \"driver\": \"%s\", "
                    "\"team\": \"%s\", \"status\": \"%s\", \"laps\": %d, \"best_lap_ms\": %lld, "
                    "\"best_sectors_ms\": [%lld, %lld, %lld], \"total_ms\": %lld, "
-                   "\"gap_ms\": %lld, \"laps_behind\": %d, \"pits\": %d, \"grid\": %d, "
+                   "\"gap_ms\": %s, \"laps_behind\": %s, \"pits\": %d, \"grid\": %d, "
                    "\"lap_times_ms\": [",
                 p + 1, d->number, d->code, d->name, d->team, status_of(r), r->c.lap,
                 (long long)r->c.best_lap, (long long)r->c.best_s[0], (long long)r->c.best_s[1],
                 (long long)r->c.best_s[2], (long long)(race ? r->c.total : 0),
-                (long long)(p ? r->gap : 0), r->laps_behind, r->c.pits,
+                gap, behind, r->c.pits,
                 race ? v->ctl.grid[r->idx] : 0);
         for (int l = 1; l <= r->c.lap && l <= F1_MAX_LAPS; l++)
             fprintf(f, "%s%lld", l > 1 ? ", " : "", (long long)r->c.lap_time[l]);
