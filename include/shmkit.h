@@ -120,7 +120,11 @@ enum shmkit_flags {
     SHMKIT_FOLLOW = 1u << 5,  /* FILE: follow a symlink (refused by default)        */
     SHMKIT_VERIFY = 1u << 6,  /* on open: recompute a sealed segment's checksum     */
     SHMKIT_NORESERVE = 1u << 7, /* do not reserve memory at create (sparse segment)  */
-    SHMKIT_SHMID = 1u << 8     /* SYSV: attach the existing segment opts.shmid      */
+    SHMKIT_SHMID = 1u << 8,    /* SYSV: attach the existing segment opts.shmid      */
+    SHMKIT_ANY_OWNER = 1u << 9, /* with CREATE: also open an existing segment that  */
+                               /* another user owns (see OWNERSHIP below)           */
+    SHMKIT_ALLOW_UNSEALED = 1u << 10 /* MEMFD: accept a channel or table that is not */
+                               /* sealed against shrinking (see CAVEATS)             */
 };
 
 /* Options for shmkit_open(). Zero-initialise, then set what you need:

@@ -46,3 +46,51 @@ uint32_t shmkit_crc32c(uint32_t crc, const void *buf, size_t len)
         crc = (crc >> 8) ^ tab[0][(crc ^ *p++) & 0xff];
     return ~crc;
 }
+
+/* Zero extension: CRC-32C over N zero bytes appended, in O(log N) without
+ * touching memory, so that the holes of a sparse segment can be counted
+ * without reading (and, on tmpfs, allocating) them. One zero byte maps the
+ * CRC register through a linear operator over GF(2) (tab[0][0] is 0), so
+ * N bytes are that operator to the power N: zpow[k] holds the 32x32 bit
+ * matrix for 2^k bytes, each column a 32-bit word, built by squaring as
+ * zlib's crc32_combine does. */
+static uint32_t zpow[64][32];
+static pthread_once_t zpow_once = PTHREAD_ONCE_INIT;
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    for (; vec; vec >>= 1, mat++)
+        if (vec & 1)
+            sum ^= *mat;
+    return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++)
+        sq[n] = gf2_times(mat, mat[n]);
+}
+
+static void zpow_build(void)
+{
+    uint32_t bit[32], two[32], four[32];
+    bit[0] = 0x82F63B78u; /* one zero bit: shift right, fold the polynomial in */
+    for (int n = 1; n < 32; n++)
+        bit[n] = 1u << (n - 1);
+    gf2_square(two, bit);
+    gf2_square(four, two);
+    gf2_square(zpow[0], four); /* one byte */
+    for (int k = 1; k < 64; k++)
+        gf2_square(zpow[k], zpow[k - 1]);
+}
+
+uint32_t shmkit__crc32c_zeros(uint32_t crc, uint64_t n)
+{
+    pthread_once(&zpow_once, zpow_build);
+    uint32_t reg = ~crc; /* the register, as shmkit_crc32c keeps it */
+    for (int k = 0; n; k++, n >>= 1)
+        if (n & 1)
+            reg = gf2_times(zpow[k], reg);
+    return ~reg;
+}

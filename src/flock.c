@@ -18,34 +18,78 @@ struct shmkit_flock {
 #define NAP_FIRST_NS 50000
 #define NAP_MAX_NS 10000000
 
+/* Opens the lock file. Nothing about the path is trusted: a FIFO must not
+ * block the open (O_NONBLOCK, then refused), a symlink is not followed
+ * unless asked (in a sticky /tmp it may be anyone's), and a create never
+ * opens an existing file with O_CREAT (O_EXCL first, then a plain open:
+ * the kernel's protected_regular stays in force and a dangling symlink
+ * never makes its target). Returns the descriptor or -errno. */
+static int open_lockfile(const char *path, unsigned flags)
+{
+    int base = O_CLOEXEC | O_NONBLOCK | ((flags & SHMKIT_FLOCK_FOLLOW) ? 0 : O_NOFOLLOW);
+    for (int tries = 0; tries < 100; tries++) {
+        int made_err = 0;
+        if (flags & SHMKIT_FLOCK_CREATE) {
+            int fd = open(path, O_RDWR | O_CREAT | O_EXCL | base, 0600);
+            if (fd >= 0)
+                return fd;
+            if (errno != EEXIST && errno != EACCES && errno != EROFS)
+                return -errno;
+            made_err = errno;
+        }
+        int fd = open(path, O_RDWR | base);
+        if (fd < 0 && (errno == EACCES || errno == EROFS))
+            fd = open(path, O_RDONLY | base); /* shared locks only */
+        if (fd >= 0)
+            return fd;
+        if (errno != ENOENT || !made_err)
+            return -errno;
+        if (made_err != EEXIST)
+            return -made_err; /* could not make it, and it is not there */
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            return -ENOENT; /* a dangling symlink (FOLLOW): its target is not made */
+        /* EEXIST, then gone: removed in between, try again */
+    }
+    return -EAGAIN;
+}
+
 int shmkit_flock_open(shmkit_flock **out, const char *path, unsigned flags)
 {
-    if (!out || !path || !*path || (flags & ~(unsigned)SHMKIT_FLOCK_CREATE))
+    if (!out || !path || !*path || (flags & ~(unsigned)(SHMKIT_FLOCK_CREATE | SHMKIT_FLOCK_FOLLOW)))
         return -EINVAL;
     *out = NULL;
     shmkit_flock *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;
-    int oflags = O_RDWR | O_CLOEXEC | ((flags & SHMKIT_FLOCK_CREATE) ? O_CREAT : 0);
-    l->fd = open(path, oflags, 0600);
-    if (l->fd < 0 && (errno == EACCES || errno == EROFS))
-        l->fd = open(path, O_RDONLY | O_CLOEXEC); /* shared locks only */
-    if (l->fd < 0) {
-        int rc = -errno;
-        free(l);
-        return rc;
-    }
+    int rc = open_lockfile(path, flags);
+    if (rc < 0)
+        goto free_handle;
+    l->fd = rc;
     struct stat st;
-    if (fstat(l->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(l->fd);
-        free(l);
-        return -EISDIR;
+    if (fstat(l->fd, &st) < 0) {
+        rc = -errno;
+        goto close_fd;
     }
+    if (!S_ISREG(st.st_mode)) {
+        /* a FIFO, socket or device is no lock file (and may block or act) */
+        rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto close_fd;
+    }
+    int fl = fcntl(l->fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(l->fd, F_SETFL, fl & ~O_NONBLOCK); /* it was for the open only */
 #ifdef F_OFD_SETLK
     l->ofd = 1;
 #endif
     *out = l;
     return 0;
+
+close_fd:
+    close(l->fd);
+free_handle:
+    free(l);
+    return rc;
 }
 
 int shmkit_flock_close(shmkit_flock *l)

@@ -47,6 +47,9 @@ void shmkit__hdr_finish(struct shmkit__hdr *h);
 int shmkit__hdr_load(const void *mapping, uint64_t mapped, struct shmkit__hdr *copy);
 void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info);
 
+/* crc32c.c: shmkit_crc32c(CRC, N zero bytes) without reading them, O(log N). */
+uint32_t shmkit__crc32c_zeros(uint32_t crc, uint64_t n);
+
 /* segment.c: shmkit_open, with PARAM (when not NULL) as the layout
  * parameters of the header a create writes: a creator that knows them
  * (shmkit_table_create) gets a complete header at once instead of

@@ -78,6 +78,11 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     if (fd < 0)
         return -errno;
     seg->fd = fd;
+    if (!*created) {
+        int rc = shmkit__existing_check(fd, o->flags);
+        if (rc < 0)
+            return rc;
+    }
     if (*created && fchmod(fd, mode) < 0)
         return -errno;
     return shmkit__fd_map(seg, o, total, *created, private_map);

@@ -18,9 +18,17 @@ static int reopen_rdonly(shmkit_seg *seg)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", seg->fd);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: the descriptor was a regular file a moment ago, but the
+     * sender can still swap what the /proc link names; checked again below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return 0; /* no /proc: keep the descriptor we have */
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || fstat(seg->fd, &b) < 0 || a.st_ino != b.st_ino ||
+        a.st_dev != b.st_dev) {
+        close(fd);
+        return 0;
+    }
     close(seg->fd);
     seg->fd = fd;
     return 0;
@@ -33,6 +41,11 @@ int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
         int acc = fcntl(seg->fd, F_GETFL);
         if (acc < 0)
             return -errno;
+        /* anything but a regular file (a FIFO, a socket, a device) is
+         * refused before anything could block on it (the /proc reopen) */
+        int rc = shmkit__existing_check(seg->fd, 0);
+        if (rc < 0)
+            return rc;
         int rdonly = (o->flags & SHMKIT_RDONLY) || (acc & O_ACCMODE) == O_RDONLY;
         /* a write-sealed memfd cannot be mapped writable: map it read-only */
         seg->writable = !rdonly && !(shmkit__memfd_seals(seg->fd) & F_SEAL_WRITE);
@@ -54,7 +67,28 @@ int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
     /* memfd_create makes it 0777: give it the mode every other kind gets */
     if (fchmod(fd, o->mode ? o->mode : 0600) < 0)
         return -errno;
+    /* a channel or table made here can never be truncated under its users */
+    if (o->layout != SHMKIT_LAYOUT_BYTES && !(o->flags & SHMKIT_RAW) &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+        return -errno;
     return shmkit__fd_map(seg, o, total, 1, 0);
+}
+
+int shmkit__memfd_seal_shrink(shmkit_seg *seg)
+{
+    if (seg->kind != SHMKIT_MEMFD || (shmkit__memfd_seals(seg->fd) & F_SEAL_SHRINK))
+        return 0;
+    if (fcntl(seg->fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
+        return 0;
+    return (seg->flags & SHMKIT_ALLOW_UNSEALED) ? 0 : SHMKIT_ENOTSEALED;
+}
+
+int shmkit__memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout)
+{
+    if (seg->kind != SHMKIT_MEMFD || layout == SHMKIT_LAYOUT_BYTES ||
+        (seg->flags & SHMKIT_ALLOW_UNSEALED))
+        return 0;
+    return (shmkit__memfd_seals(seg->fd) & F_SEAL_SHRINK) ? 0 : SHMKIT_ENOTSEALED;
 }
 
 uint32_t shmkit__memfd_seals(int fd)
@@ -107,6 +141,18 @@ int shmkit__memfd_seal(shmkit_seg *seg)
 {
     (void)seg;
     return -ENOSYS;
+}
+
+int shmkit__memfd_seal_shrink(shmkit_seg *seg)
+{
+    (void)seg;
+    return 0;
+}
+
+int shmkit__memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout)
+{
+    (void)seg, (void)layout;
+    return 0;
 }
 
 #endif

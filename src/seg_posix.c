@@ -27,6 +27,11 @@ static int excl_create(const struct shmkit_opts *o, mode_t mode)
     return fd;
 }
 
+/* How a name someone else may have made is opened: a FIFO must not block
+ * (a read-only open of one waits for a writer), a symlink is not followed
+ * (glibc's shm_open adds O_NOFOLLOW too; say it for every libc). */
+#define EXISTING (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+
 int shmkit__posix_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
 {
     mode_t mode = o->mode ? o->mode : 0600;
@@ -58,15 +63,22 @@ int shmkit__posix_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
             }
             if (rc != -EEXIST || (o->flags & SHMKIT_EXCL))
                 return rc;
-            fd = shm_open(o->name, O_RDWR | O_CLOEXEC, 0);
+            /* never O_CREAT here: the kernel's protected_regular then still
+             * guards a sticky /dev/shm, and ownership is checked below */
+            fd = shm_open(o->name, O_RDWR | EXISTING, 0);
             if (fd < 0 && errno != ENOENT)
                 return -errno; /* ENOENT: removed in between, try again */
         }
     } else {
-        fd = shm_open(o->name, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+        fd = shm_open(o->name, (rdonly ? O_RDONLY : O_RDWR) | EXISTING, 0);
     }
     if (fd < 0)
         return -errno;
     seg->fd = fd;
+    if (!*created) {
+        int rc = shmkit__existing_check(fd, o->flags);
+        if (rc < 0)
+            return rc;
+    }
     return shmkit__fd_map(seg, o, total, *created, 0);
 }

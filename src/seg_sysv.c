@@ -2,9 +2,13 @@
 #include "segment.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 static int sysv_key(const struct shmkit_opts *o, key_t *key)
 {
@@ -71,6 +75,12 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     struct shmid_ds ds;
     if (shmctl(id, IPC_STAT, &ds) < 0)
         return -errno;
+    /* CREATE found the key taken: only the caller's own segment is reused.
+     * Both owner and creator: the creator of a segment may give it to any
+     * uid (IPC_SET) and still control it. */
+    if ((o->flags & SHMKIT_CREATE) && !*created && !(o->flags & SHMKIT_ANY_OWNER) &&
+        (ds.shm_perm.uid != geteuid() || ds.shm_perm.cuid != geteuid()))
+        return -EPERM;
     seg->key = (int32_t)ds.shm_perm.__key;
     void *m = shmat(id, NULL, rdonly ? SHM_RDONLY : 0);
     if (m == (void *)-1)
@@ -123,4 +133,84 @@ int shmkit_sysv_set(shmkit_seg *seg, mode_t mode, uid_t uid, gid_t gid)
     if (gid != (gid_t)-1)
         ds.shm_perm.gid = gid;
     return shmctl(seg->shmid, IPC_SET, &ds) < 0 ? -errno : 0;
+}
+
+/* The "swap" column of SHMID's line in /proc/sysvipc/shm (bytes swapped
+ * out). The file is read as untrusted text: columns are found by the
+ * header's names, every number is parsed whole. -ENOENT when there is no
+ * such file, column or line. */
+static int sysv_swapped(int shmid, uint64_t *swapped)
+{
+    FILE *f = fopen("/proc/sysvipc/shm", "re");
+    if (!f)
+        return -ENOENT;
+    char line[512];
+    int col_id = -1, col_swap = -1, rc = -ENOENT;
+    if (fgets(line, sizeof line, f)) {
+        char *save = NULL;
+        int i = 0;
+        for (char *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), i++) {
+            if (!strcmp(t, "shmid"))
+                col_id = i;
+            else if (!strcmp(t, "swap"))
+                col_swap = i;
+        }
+    }
+    while (col_id >= 0 && col_swap >= 0 && rc == -ENOENT && fgets(line, sizeof line, f)) {
+        char *save = NULL, *end;
+        long long id = -1;
+        unsigned long long sw = 0;
+        int i = 0, have = 0;
+        for (char *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), i++) {
+            errno = 0;
+            if (i == col_id) {
+                id = strtoll(t, &end, 10);
+                have |= !errno && !*end ? 1 : 0;
+            } else if (i == col_swap) {
+                sw = strtoull(t, &end, 10);
+                have |= !errno && !*end ? 2 : 0;
+            }
+        }
+        if (have == 3 && id == shmid) {
+            *swapped = sw;
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc)
+{
+    enum { CHUNK = 4096 }; /* pages per mincore call */
+    unsigned char vec[CHUNK];
+    uint64_t swapped = 1;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || sysv_swapped(seg->shmid, &swapped) < 0 || swapped)
+        return -EAGAIN;
+    const char *base = seg->map; /* page aligned: shmat gives an aligned address */
+    uint64_t off = SHMKIT_HEADER_SIZE, end = off + seg->data_len;
+    uint64_t span = (end + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg; /* within the mapping */
+    uint32_t c = 0;
+    for (uint64_t chunk = 0; chunk < span; chunk += (uint64_t)CHUNK * (uint64_t)pg) {
+        uint64_t len = span - chunk < (uint64_t)CHUNK * (uint64_t)pg ? span - chunk
+                                                                    : (uint64_t)CHUNK * (uint64_t)pg;
+        if (mincore((void *)(base + chunk), (size_t)len, vec) < 0)
+            return -errno;
+        for (uint64_t p = 0; p * (uint64_t)pg < len; p++) {
+            uint64_t a = chunk + p * (uint64_t)pg, b = a + (uint64_t)pg;
+            a = a < off ? off : a;
+            b = b > end ? end : b;
+            if (a >= b)
+                continue;
+            /* a page that does not exist reads as zeros: count, do not fault it in */
+            c = (vec[p] & 1) ? shmkit_crc32c(c, base + a, (size_t)(b - a))
+                             : shmkit__crc32c_zeros(c, b - a);
+        }
+    }
+    /* a page swapped out meanwhile was counted as zeros: do not trust it */
+    if (sysv_swapped(seg->shmid, &swapped) < 0 || swapped)
+        return -EAGAIN;
+    *crc = c;
+    return 0;
 }

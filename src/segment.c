@@ -18,7 +18,7 @@
 
 #define ALL_FLAGS                                                                                  \
     (SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_RDONLY | SHMKIT_RAW | SHMKIT_PRIVATE | SHMKIT_FOLLOW |   \
-     SHMKIT_VERIFY | SHMKIT_NORESERVE | SHMKIT_SHMID)
+     SHMKIT_VERIFY | SHMKIT_NORESERVE | SHMKIT_SHMID | SHMKIT_ANY_OWNER | SHMKIT_ALLOW_UNSEALED)
 
 static int opts_check(const struct shmkit_opts *o)
 {
@@ -30,6 +30,10 @@ static int opts_check(const struct shmkit_opts *o)
     if ((f & SHMKIT_RDONLY) && (f & SHMKIT_CREATE))
         return -EINVAL; /* a new segment must be written (at least its header) */
     if ((f & (SHMKIT_PRIVATE | SHMKIT_FOLLOW)) && o->kind != SHMKIT_FILE)
+        return -EINVAL;
+    if ((f & SHMKIT_ANY_OWNER) && !(f & SHMKIT_CREATE))
+        return -EINVAL; /* a plain open takes whatever it names anyway */
+    if ((f & SHMKIT_ALLOW_UNSEALED) && o->kind != SHMKIT_MEMFD)
         return -EINVAL;
     if ((f & SHMKIT_SHMID) && (o->kind != SHMKIT_SYSV || (f & SHMKIT_CREATE)))
         return -EINVAL; /* an id names an existing segment: nothing to create */
@@ -146,9 +150,104 @@ static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h
     return rc;
 }
 
-static uint32_t payload_crc(const shmkit_seg *seg)
+/* A descriptor of its own for scanning FD: SEEK_DATA moves the file offset,
+ * which a received memfd shares with its sender (and shmkit_seg_fd with the
+ * caller). Falls back to FD itself (*SAVED: the offset to put back). */
+static int scan_fd(int fd, off_t *saved)
 {
-    return shmkit_crc32c(0, seg->data, seg->data_len);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    /* O_NONBLOCK: fd is a regular file, but the name is only a name */
+    int own = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (own >= 0) {
+        struct stat a, b;
+        if (fstat(own, &a) == 0 && fstat(fd, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            return own;
+        close(own);
+    }
+    *saved = lseek(fd, 0, SEEK_CUR);
+    return fd;
+}
+
+/* CRC-32C of LEN bytes of FD at OFF that reads only what the file holds:
+ * holes (SEEK_DATA/SEEK_HOLE) count as zeros without being touched, so a
+ * sparse tmpfs object is checked without allocating a page (a read fault
+ * through the mapping would allocate each one, fill a small /dev/shm and
+ * then raise SIGBUS). A file that ends before OFF + LEN, or shrinks while
+ * it is read, gives SHMKIT_ETRUNCATED. The work is bounded by the data the
+ * object really holds. */
+static int crc_fd(int fd, uint64_t off, uint64_t len, uint32_t *out)
+{
+    enum { BUF = 256 * 1024 };
+    char *buf = malloc(BUF);
+    if (!buf)
+        return -ENOMEM;
+    uint64_t pos = off, end = off + len;
+    uint32_t crc = 0;
+    int rc = 0;
+    struct stat st;
+    while (pos < end && rc == 0) {
+        off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+        if (data < 0 && errno != ENXIO) {
+            rc = -errno;
+            break;
+        }
+        /* ENXIO: no data from POS to the end of the file: a hole to the end */
+        uint64_t d = data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
+        crc = shmkit__crc32c_zeros(crc, d - pos);
+        pos = d;
+        if (pos == end)
+            break;
+        off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+        if (hole < 0) {
+            rc = errno == ENXIO ? SHMKIT_ETRUNCATED : -errno;
+            break;
+        }
+        uint64_t h = (uint64_t)hole > end ? end : (uint64_t)hole;
+        while (pos < h) {
+            size_t want = h - pos < BUF ? (size_t)(h - pos) : BUF;
+            ssize_t n = pread(fd, buf, want, (off_t)pos);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                rc = n < 0 ? -errno : SHMKIT_ETRUNCATED;
+                break;
+            }
+            crc = shmkit_crc32c(crc, buf, (size_t)n);
+            pos += (uint64_t)n;
+        }
+    }
+    /* holes were counted, not read: the object must still reach END */
+    if (rc == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size < end))
+        rc = SHMKIT_ETRUNCATED;
+    free(buf);
+    if (rc == 0)
+        *out = crc;
+    return rc;
+}
+
+/* The payload checksum, computed without allocating memory for the holes
+ * of a sparse segment where that can be told: through a descriptor
+ * (POSIX, MEMFD, shared FILE), or (SYSV) from which pages exist (mincore).
+ * ANON and a private FILE mapping are read through the mapping: a hole
+ * read there is allocated (see CAVEATS in shmkit.h). */
+static int payload_crc(const shmkit_seg *seg, uint32_t *crc)
+{
+    if (seg->fd >= 0 && !(seg->flags & SHMKIT_PRIVATE)) {
+        off_t saved = -1;
+        int fd = scan_fd(seg->fd, &saved);
+        int rc = crc_fd(fd, SHMKIT_HEADER_SIZE, seg->data_len, crc);
+        if (fd != seg->fd)
+            close(fd);
+        else if (saved >= 0)
+            lseek(fd, saved, SEEK_SET);
+        return rc;
+    }
+    if (seg->kind == SHMKIT_SYSV && shmkit__sysv_crc(seg, crc) == 0)
+        return 0;
+    *crc = shmkit_crc32c(0, seg->data, seg->data_len);
+    return 0;
 }
 
 static int unmap(shmkit_seg *seg)
@@ -288,10 +387,16 @@ int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uin
         }
         seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
         seg->data_len = (size_t)h.payload_size; /* <= map_len - header: checked */
-        if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED) &&
-            payload_crc(seg) != h.payload_crc) {
-            rc = SHMKIT_ETAMPERED;
+        if ((rc = shmkit__memfd_shrink_guard(seg, h.layout)) < 0)
             goto fail;
+        if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED)) {
+            uint32_t crc = 0;
+            if ((rc = payload_crc(seg, &crc)) < 0)
+                goto fail;
+            if (crc != h.payload_crc) {
+                rc = SHMKIT_ETAMPERED;
+                goto fail;
+            }
         }
     }
     if (o->size && seg->data_len < o->size) {
@@ -451,6 +556,8 @@ static int live_header(const shmkit_seg *seg, struct shmkit__hdr *h)
     rc = hdr_read(seg, seg->map_len, h);
     if (rc == 0 && h->payload_size != seg->data_len)
         rc = SHMKIT_EBADHEADER; /* rewritten since we opened it */
+    if (rc == 0)
+        rc = shmkit__memfd_shrink_guard(seg, h->layout);
     return rc;
 }
 
@@ -482,7 +589,8 @@ int shmkit_seg_seal(shmkit_seg *seg)
         return rc;
     old = h;
     h.flags |= SHMKIT__HF_SEALED;
-    h.payload_crc = payload_crc(seg);
+    if ((rc = payload_crc(seg, &h.payload_crc)) < 0)
+        return rc;
     h.generation++;
     hdr_store(seg, &h);
     if (seg->kind != SHMKIT_MEMFD)
@@ -503,7 +611,10 @@ int shmkit_seg_verify(const shmkit_seg *seg)
         return rc;
     if (!(h.flags & SHMKIT__HF_SEALED))
         return SHMKIT_ENOTSEALED;
-    return payload_crc(seg) == h.payload_crc ? 0 : SHMKIT_ETAMPERED;
+    uint32_t crc = 0;
+    if ((rc = payload_crc(seg, &crc)) < 0)
+        return rc;
+    return crc == h.payload_crc ? 0 : SHMKIT_ETAMPERED;
 }
 
 int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val)
@@ -527,6 +638,10 @@ int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param
         return -EBADF;
     int rc = live_header(seg, &h);
     if (rc < 0)
+        return rc;
+    /* a channel or table in a memfd is sealed against shrinking first, so
+     * that no one can truncate it under a process using it (SIGBUS) */
+    if (layout != SHMKIT_LAYOUT_BYTES && (rc = shmkit__memfd_seal_shrink(seg)) < 0)
         return rc;
     h.layout = layout;
     if (param)
@@ -639,5 +754,22 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
         return -errno;
     seg->map = m;
     seg->map_len = total;
+    return 0;
+}
+
+int shmkit__existing_check(int fd, unsigned flags)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL; /* a FIFO, device, socket or directory is no segment */
+    if ((flags & SHMKIT_CREATE) && !(flags & SHMKIT_ANY_OWNER) &&
+        (st.st_uid != geteuid() || st.st_nlink != 1))
+        return -EPERM; /* planted by someone else (or a link to another name) */
+    /* opened O_NONBLOCK only so that a FIFO could not hang the open */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return 0;
 }

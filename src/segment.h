@@ -35,6 +35,35 @@ int shmkit__sysv_stat(const shmkit_seg *seg, struct shmkit_info *info);
 int shmkit__memfd_seal(shmkit_seg *seg);
 uint32_t shmkit__memfd_seals(int fd);
 
+/* MEMFD holding LAYOUT (ring, bus, table): seals it against shrinking
+ * (F_SEAL_SHRINK), where it is not yet. 0 for other kinds and for bytes;
+ * SHMKIT_ENOTSEALED when the seal cannot be added (the memfd is sealed
+ * with F_SEAL_SEAL already, or was not made sealable) and the handle was
+ * not opened with SHMKIT_ALLOW_UNSEALED. */
+int shmkit__memfd_seal_shrink(shmkit_seg *seg);
+
+/* Whether a MEMFD handle may use a segment holding LAYOUT: a channel or
+ * table must be sealed against shrinking (anyone who can write the memfd
+ * could otherwise truncate it under its users, who then die of SIGBUS),
+ * unless the handle was opened with SHMKIT_ALLOW_UNSEALED. 0 or
+ * SHMKIT_ENOTSEALED; 0 for every other kind and for bytes. */
+int shmkit__memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout);
+
+/* SYSV payload checksum without touching (allocating) pages that do not
+ * exist: mincore tells which do, /proc/sysvipc/shm that none is swapped
+ * out (a swapped page is not resident either, but is not zero). 0 and *CRC,
+ * or a negative code when this cannot be relied on: then the caller reads
+ * through the mapping. */
+int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc);
+
+/* An existing object that a path open (or a received descriptor) gave:
+ * must be a regular file (-EINVAL: FIFO, socket, device, directory; the
+ * open was O_NONBLOCK so that a FIFO could not hang it). With SHMKIT_CREATE
+ * in FLAGS (the create found the name taken) it must also belong to the
+ * caller's effective uid and have no other name, unless SHMKIT_ANY_OWNER:
+ * else -EPERM. Clears O_NONBLOCK. */
+int shmkit__existing_check(int fd, unsigned flags);
+
 /* Creates a POSIX (DIR "/dev/shm") or FILE segment unnamed with O_TMPFILE in
  * DIR, sizes and reserves it, writes SEG->new_hdr, maps it, and only then
  * links it to PATH: a creator killed at any moment leaves nothing named

@@ -497,14 +497,25 @@ SHMKIT_API int shmkit_rwlock_destroy(struct shmkit_rwlock *l);
 typedef struct shmkit_flock shmkit_flock;
 
 enum shmkit_flock_flags {
-    SHMKIT_FLOCK_CREATE = 1u << 0 /* create the lock file (mode 0600) if missing */
+    SHMKIT_FLOCK_CREATE = 1u << 0, /* create the lock file (mode 0600) if missing */
+    SHMKIT_FLOCK_FOLLOW = 1u << 1  /* follow a symlink at PATH (refused by default) */
 };
 
 /* Opens the lock file PATH (read-write if allowed, else read-only: then
  * only shared locks work) and stores a handle in *OUT.
- * Errors: -EINVAL (NULL, empty path, unknown flags), -ENOENT (missing and
- * no SHMKIT_FLOCK_CREATE), -EACCES, -EISDIR, -ENOMEM, other -errno from
- * open(2). */
+ * The path is not trusted: the open never blocks (a FIFO gives -EINVAL at
+ * once, also one the caller may only read), a symlink as the last
+ * component is refused with -ELOOP unless SHMKIT_FLOCK_FOLLOW, and
+ * SHMKIT_FLOCK_CREATE creates with O_EXCL and otherwise opens the existing
+ * file without O_CREAT, so a dangling symlink never makes its target (not
+ * even with FOLLOW: then -ENOENT) and the kernel's protected_regular keeps
+ * guarding sticky directories. A lock file is shared by design: one that
+ * another user made is used as it is (that user can hold its locks too),
+ * so keep lock files in a directory only the intended users can write.
+ * Errors: -EINVAL (NULL, empty path, unknown flags; PATH is a FIFO,
+ * socket or device), -ENOENT (missing and no SHMKIT_FLOCK_CREATE), -ELOOP
+ * (a symlink, without SHMKIT_FLOCK_FOLLOW), -ENXIO (a socket, refused by
+ * open(2) itself), -EACCES, -EISDIR, -ENOMEM, other -errno from open(2). */
 SHMKIT_API int shmkit_flock_open(shmkit_flock **out, const char *path, unsigned flags);
 
 /* Closes the handle, releasing every lock it holds. Accepts NULL.
