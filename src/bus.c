@@ -31,7 +31,7 @@ struct shmkit_bus {
     unsigned char *loan;
     int loaned;
     int64_t spin_ns, last_check;
-    struct shmkit_owner self;
+    uint64_t claim; /* our claim word: CLAIM_ATTACHED | our owner id */
 };
 
 struct shmkit_sub {
@@ -49,7 +49,8 @@ struct shmkit_sub {
     uint64_t len;
     int peeked;
     int64_t spin_ns, last_check;
-    struct shmkit_owner self;
+    uint64_t id;    /* our owner id (shmkit__owner_id) */
+    uint64_t claim; /* our record's word while we are a member */
 };
 
 static uint64_t slot_size_for(uint64_t msg_max)
@@ -115,6 +116,17 @@ static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
     return 0;
 }
 
+/* The calling process's owner id, or -errno. */
+static int self_id(uint64_t *id)
+{
+    struct shmkit_owner me;
+    int rc = shmkit_owner_self(&me);
+    if (rc < 0)
+        return rc;
+    *id = shmkit__owner_id(&me);
+    return *id ? 0 : -EOVERFLOW; /* a pid of 2^22 or more: not on Linux */
+}
+
 static struct bus_slot *slot_at(unsigned char *slots, const struct bus_geo *g, uint64_t seq)
 {
     return (struct bus_slot *)(slots + (seq & (g->slots - 1)) * g->slot_size);
@@ -130,16 +142,22 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
     int rc = bus_map(seg, &b->c, &b->g);
     if (rc < 0)
         goto free_handle;
-    rc = shmkit_owner_self(&b->self);
+    uint64_t id;
+    rc = self_id(&id);
     if (rc < 0)
         goto free_handle;
+    b->claim = claim_make(CLAIM_ATTACHED, id);
     struct bus_ctl *c = b->c;
-    uint32_t st = __atomic_load_n(&c->pub_state, __ATOMIC_ACQUIRE);
-    if (st == SIDE_ATTACHED && chan_alive(&c->publisher)) {
-        rc = -EBUSY;
-        goto free_handle;
-    }
-    if (st == SIDE_ATTACHED)
+    /* the role is ours once the word names us (no window without an owner) */
+    uint64_t w;
+    do {
+        w = claim_load(&c->pub_claim);
+        if (claim_held(w)) {
+            rc = -EBUSY;
+            goto free_handle;
+        }
+    } while (!claim_cas(&c->pub_claim, w, b->claim));
+    if (claim_state(w) == CLAIM_ATTACHED || claim_state(w) == CLAIM_CLAIMING)
         chan_bump(&c->takeovers, 1);
     b->subs = (struct bus_sub_rec *)((unsigned char *)c + b->g.subs_off);
     b->slots = (unsigned char *)c + b->g.data_off;
@@ -157,9 +175,6 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
     }
     b->min_cache = b->seq + 1;
     b->spin_ns = 50000;
-    chan_set_owner(&c->publisher, &b->self);
-    /* release: owner complete before the state */
-    __atomic_store_n(&c->pub_state, SIDE_ATTACHED, __ATOMIC_RELEASE);
     *out = b;
     return 0;
 free_handle:
@@ -213,8 +228,9 @@ int shmkit_bus_close(shmkit_bus *b)
 {
     if (!b)
         return 0;
-    /* release: our last message is visible before subscribers see us gone */
-    __atomic_store_n(&b->c->pub_state, SIDE_DETACHED, __ATOMIC_RELEASE);
+    /* release (in claim_cas): our last message is visible before
+     * subscribers see us gone */
+    claim_cas(&b->c->pub_claim, b->claim, claim_make(CLAIM_DETACHED, 0));
     shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
     free(b);
     return 0;
@@ -242,7 +258,8 @@ static int slot_free_poll(void *ctx)
     uint64_t min = s;
     for (uint32_t i = 0; i < b->g.max_subs; i++) {
         struct bus_sub_rec *r = &b->subs[i];
-        if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != SIDE_ATTACHED)
+        /* a joining (CLAIMING) subscriber starts after the newest message */
+        if (claim_state(claim_load(&r->claim)) != CLAIM_ATTACHED)
             continue;
         /* acquire: the subscriber has finished reading before its cursor */
         uint64_t cur = __atomic_load_n(&r->cursor, __ATOMIC_ACQUIRE);
@@ -263,14 +280,13 @@ static int evict_dead(void *ctx)
     uint64_t s = b->seq + 1;
     for (uint32_t i = 0; i < b->g.max_subs; i++) {
         struct bus_sub_rec *r = &b->subs[i];
-        uint32_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
-        if (st != SIDE_ATTACHED || __atomic_load_n(&r->cursor, __ATOMIC_RELAXED) + b->g.slots > s)
+        uint64_t w = claim_load(&r->claim);
+        if (claim_state(w) != CLAIM_ATTACHED ||
+            __atomic_load_n(&r->cursor, __ATOMIC_RELAXED) + b->g.slots > s)
             continue;
-        if (chan_alive(&r->owner))
+        if (claim_held(w))
             continue;
-        /* relaxed: only the state changes; nothing to publish with it */
-        if (__atomic_compare_exchange_n(&r->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED))
+        if (claim_cas(&r->claim, w, claim_make(CLAIM_DETACHED, 0)))
             chan_bump(&b->c->evicted, 1);
     }
     return 0;
@@ -359,7 +375,7 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
     int rc = bus_map(seg, &s->c, &s->g);
     if (rc < 0)
         goto free_handle;
-    rc = shmkit_owner_self(&s->self);
+    rc = self_id(&s->id);
     if (rc < 0)
         goto free_handle;
     struct bus_ctl *c = s->c;
@@ -367,18 +383,22 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
     s->slots = (unsigned char *)c + s->g.data_off;
     s->mask = s->g.slots - 1;
     s->spin_ns = 50000;
+    /* A record is taken with one CAS to CLAIMING | our id: the claim names
+     * its owner from the start, so a joiner killed before it finished is
+     * recognised as dead and its record reclaimed like a dead member's. */
+    uint64_t claiming = claim_make(CLAIM_CLAIMING, s->id);
     rc = -EUSERS;
     for (int pass = 0; pass < 2 && rc == -EUSERS; pass++) {
         for (uint32_t i = 0; i < s->g.max_subs; i++) {
             struct bus_sub_rec *r = &subs[i];
-            uint32_t st = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
-            /* first pass: free records; second: records of dead subscribers */
-            if (pass == 0 ? (st != SIDE_NEVER && st != SIDE_DETACHED)
-                          : (st != SIDE_ATTACHED || chan_alive(&r->owner)))
+            uint64_t w = claim_load(&r->claim);
+            unsigned st = claim_state(w);
+            /* first pass: free records; second: records of dead owners
+             * (members or joiners) */
+            if (pass == 0 ? (st != CLAIM_NEVER && st != CLAIM_DETACHED)
+                          : (st == CLAIM_NEVER || st == CLAIM_DETACHED || claim_held(w)))
                 continue;
-            /* acquire: the record is ours from here */
-            if (!__atomic_compare_exchange_n(&r->state, &st, SIDE_CLAIMING, 0, __ATOMIC_ACQUIRE,
-                                             __ATOMIC_RELAXED))
+            if (!claim_cas(&r->claim, w, claiming))
                 continue;
             if (pass)
                 chan_bump(&c->evicted, 1);
@@ -391,13 +411,17 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
         goto free_handle;
     struct bus_sub_rec *r = s->rec;
     s->gen = __atomic_load_n(&r->gen, __ATOMIC_RELAXED) + 1;
-    __atomic_store_n(&r->gen, s->gen, __ATOMIC_RELAXED); /* published by the state store */
-    chan_set_owner(&r->owner, &s->self);
+    __atomic_store_n(&r->gen, s->gen, __ATOMIC_RELAXED); /* published by the claim store */
     /* acquire: we start right after the last complete message */
     s->cursor = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE) + 1;
-    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELAXED); /* published by the state store */
-    /* release: owner, cursor and generation are visible with the state */
-    __atomic_store_n(&r->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELAXED); /* published by the claim store */
+    s->claim = claim_make(CLAIM_ATTACHED, s->id);
+    /* release: cursor and generation are visible with the member's word;
+     * a CAS, not a store: a reclaimer that found us dead in between wins */
+    if (!claim_cas(&r->claim, claiming, s->claim)) {
+        rc = -EUSERS;
+        goto free_handle;
+    }
     *out = s;
     return 0;
 free_handle:
@@ -407,7 +431,7 @@ free_handle:
 
 static int still_member(const shmkit_sub *s)
 {
-    return __atomic_load_n(&s->rec->state, __ATOMIC_RELAXED) == SIDE_ATTACHED &&
+    return __atomic_load_n(&s->rec->claim, __ATOMIC_RELAXED) == s->claim &&
            __atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen;
 }
 
@@ -415,11 +439,10 @@ int shmkit_bus_unsubscribe(shmkit_sub *s)
 {
     if (!s)
         return 0;
-    uint32_t st = SIDE_ATTACHED;
-    /* release: our reads are done before the publisher may reuse slots */
+    /* release (in claim_cas): our reads are done before the publisher may
+     * reuse slots */
     if (__atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen)
-        __atomic_compare_exchange_n(&s->rec->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELEASE,
-                                    __ATOMIC_RELAXED);
+        claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
     if (!(s->g.flags & SHMKIT_BUS_LOSSY))
         shmkit__chan_wake_one(&s->c->pub_parked, NULL);
     free(s);
@@ -504,8 +527,7 @@ static int sub_poll(void *ctx)
 static int publisher_gone(void *ctx)
 {
     shmkit_sub *s = ctx;
-    uint32_t st = __atomic_load_n(&s->c->pub_state, __ATOMIC_ACQUIRE);
-    return st == SIDE_DETACHED || (st == SIDE_ATTACHED && !chan_alive(&s->c->publisher));
+    return claim_gone(claim_load(&s->c->pub_claim));
 }
 
 static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
@@ -654,14 +676,14 @@ int shmkit__bus_stats(const struct bus_ctl *c, size_t size, struct shmkit_chan_s
         (const struct bus_sub_rec *)((const unsigned char *)c + g.subs_off);
     for (uint32_t i = 0; i < g.max_subs; i++) {
         const struct bus_sub_rec *r = &subs[i];
-        uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
-        if (state == SIDE_NEVER)
+        uint64_t w = claim_load(&r->claim);
+        if (claim_state(w) == CLAIM_NEVER)
             continue;
         st->msgs_out += chan_load(&r->recv);
         st->bytes_out += chan_load(&r->bytes);
         st->overruns += chan_load(&r->lost);
         st->waits += chan_load(&r->waits);
-        if (state == SIDE_ATTACHED && chan_alive(&r->owner)) {
+        if (claim_state(w) == CLAIM_ATTACHED && claim_held(w)) {
             st->readers++;
             uint64_t cur = chan_load(&r->cursor);
             if (cur < min)
@@ -670,9 +692,10 @@ int shmkit__bus_stats(const struct bus_ctl *c, size_t size, struct shmkit_chan_s
     }
     st->used = pub + 1 - min;
     st->max_readers = g.max_subs;
-    if (__atomic_load_n(&c->pub_state, __ATOMIC_ACQUIRE) == SIDE_ATTACHED) {
-        st->writer_pid = __atomic_load_n(&c->publisher.pid, __ATOMIC_RELAXED);
-        st->writer_alive = chan_alive(&c->publisher);
+    uint64_t w = claim_load(&c->pub_claim);
+    if (claim_state(w) == CLAIM_ATTACHED) {
+        st->writer_pid = claim_pid(w);
+        st->writer_alive = claim_held(w);
         st->writers = (uint32_t)st->writer_alive;
     }
     return 0;

@@ -4,11 +4,30 @@
 #define SHMKIT_CHAN_H
 
 #include "internal.h"
+#include "sync_internal.h"
 
 #include <errno.h>
 #include <time.h>
 
-#define CHAN_VERSION 1u
+/* 2: every role is held through a claim word naming its owner (below) */
+#define CHAN_VERSION 2u
+
+/* Claim words. Each role - the ring's consumer and producer slots, the
+ * bus's publisher and subscriber records - is held through one 64-bit word
+ * that says both its state and its owner, so no claim ever exists without
+ * an identifiable owner: a single compare-and-swap takes the role and names
+ * the taker, and a word whose owner died is taken back by another (compared
+ * whole, so of two reclaimers one wins).
+ *   bits 63-62  CLAIM_NEVER (the whole word 0), CLAIM_ATTACHED,
+ *               CLAIM_DETACHED (left; the owner bits are 0), CLAIM_CLAIMING
+ *               (a bus subscriber joining: owned, its cursor not yet set)
+ *   bits 61-0   the owner, shmkit__owner_id (pid and start time)
+ * A word whose state bits say attached or claiming is HELD while its owner
+ * lives; anything else (a dead owner included) may be taken. */
+#define CLAIM_NEVER 0u
+#define CLAIM_ATTACHED 1u
+#define CLAIM_DETACHED 2u
+#define CLAIM_CLAIMING 3u
 
 /* ---- ring control block (payload offset 0); data follows at RING_DATA_OFF ---- */
 
@@ -31,17 +50,9 @@ static inline uint64_t ring_rec_size(uint64_t len)
     return REC_HDR + ((len + 7u) & ~(uint64_t)7u);
 }
 
-/* side states (cons_state, prod slot state) */
-#define SIDE_NEVER 0u
-#define SIDE_ATTACHED 1u
-#define SIDE_DETACHED 2u
-#define SIDE_CLAIMING 3u
-
 struct ring_prod_slot {
-    struct shmkit_owner owner;
-    uint32_t state; /* SIDE_* */
-    uint32_t pad;
-    uint64_t pad2;
+    uint64_t claim; /* CLAIM_* | owner */
+    uint64_t pad[3];
 };
 
 struct ring_ctl {
@@ -66,11 +77,10 @@ struct ring_ctl {
     uint32_t cons_parked, prod_parked;
     uint32_t cons_nopark, prod_nopark; /* that side busy-polls: skip the wake check */
     uint8_t pad3[48];
-    /* line 4: consumer identity, producer lock */
-    struct shmkit_owner consumer;
-    uint32_t cons_state;
-    uint32_t plock; /* MULTI: 0 free, else holder slot + 1, | PLOCK_WAITERS */
-    uint8_t pad4[40];
+    /* line 4: the consumer's claim, producer lock */
+    uint64_t cons_claim; /* CLAIM_* | owner */
+    uint32_t plock;      /* MULTI: 0 free, else holder slot + 1, | PLOCK_WAITERS */
+    uint8_t pad4[52];
     /* lines 5..: producer slots (slot 0 only for a single-producer ring) */
     struct ring_prod_slot prods[RING_PROD_SLOTS];
 };
@@ -81,7 +91,8 @@ struct ring_ctl {
 _Static_assert(offsetof(struct ring_ctl, tail) == 64, "ring producer line");
 _Static_assert(offsetof(struct ring_ctl, head) == 128, "ring consumer line");
 _Static_assert(offsetof(struct ring_ctl, cons_parked) == 192, "ring wait line");
-_Static_assert(offsetof(struct ring_ctl, consumer) == 256, "ring identity line");
+_Static_assert(offsetof(struct ring_ctl, cons_claim) == 256, "ring identity line");
+_Static_assert(sizeof(struct ring_prod_slot) == 32, "ring producer slot");
 _Static_assert(offsetof(struct ring_ctl, prods) == 320, "ring producer slots");
 
 /* ---- bus control block ---- */
@@ -111,18 +122,18 @@ struct bus_ctl {
     /* line 3: the publisher's futex word */
     uint32_t pub_parked;
     uint32_t pad3;
-    struct shmkit_owner publisher;
-    uint32_t pub_state;
-    uint8_t pad4[36];
+    uint64_t pub_claim; /* CLAIM_* | owner */
+    uint8_t pad4[48];
 };
 
 /* One subscriber record per cache line. */
 struct bus_sub_rec {
-    uint32_t state; /* SIDE_NEVER/DETACHED = free, SIDE_CLAIMING, SIDE_ATTACHED */
+    uint64_t claim; /* CLAIM_* | owner; CLAIMING until cursor and gen are set */
     uint32_t gen;   /* bumped at every join: a reclaimed record is noticed */
-    struct shmkit_owner owner;
+    uint32_t pad;
     uint64_t cursor; /* next sequence number to read */
     uint64_t recv, bytes, lost, waits;
+    uint64_t pad2;
 };
 
 /* Slot header; the message follows (16 bytes in, so 8-aligned). */
@@ -176,21 +187,49 @@ static inline uint64_t chan_round8(uint64_t v)
     return (v + 7u) & ~(uint64_t)7u;
 }
 
-/* Whether the owner recorded at O (shared) is alive; copies it first. */
-static inline int chan_alive(const struct shmkit_owner *o)
+static inline unsigned claim_state(uint64_t w)
 {
-    struct shmkit_owner c;
-    c.pid = __atomic_load_n(&o->pid, __ATOMIC_ACQUIRE);
-    c.pad = 0;
-    c.start = __atomic_load_n(&o->start, __ATOMIC_RELAXED);
-    return shmkit_owner_alive(&c);
+    return (unsigned)(w >> 62);
 }
 
-static inline void chan_set_owner(struct shmkit_owner *dst, const struct shmkit_owner *me)
+static inline uint64_t claim_make(unsigned state, uint64_t id)
 {
-    __atomic_store_n(&dst->start, me->start, __ATOMIC_RELAXED);
-    /* release: the start time is visible with the pid */
-    __atomic_store_n(&dst->pid, me->pid, __ATOMIC_RELEASE);
+    return (uint64_t)state << 62 | (id & SHMKIT__OWNER_ID_MASK);
+}
+
+static inline int32_t claim_pid(uint64_t w)
+{
+    return shmkit__owner_id_pid(w & SHMKIT__OWNER_ID_MASK);
+}
+
+static inline uint64_t claim_load(const uint64_t *p)
+{
+    /* acquire: what the owner wrote before its claim (a subscriber's
+     * cursor, a producer's last commit) is visible with it */
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Whether W is held by a live owner. Reads /proc: slow paths only. */
+static inline int claim_held(uint64_t w)
+{
+    unsigned st = claim_state(w);
+    return (st == CLAIM_ATTACHED || st == CLAIM_CLAIMING) &&
+           shmkit__owner_id_alive(w & SHMKIT__OWNER_ID_MASK);
+}
+
+/* A word that was claimed once and is no longer held: the role's holder
+ * died or left (a peer waiting on it gets SHMKIT_EPEERDEAD). */
+static inline int claim_gone(uint64_t w)
+{
+    return claim_state(w) != CLAIM_NEVER && !claim_held(w);
+}
+
+/* Replaces the word at P if it still is OLD. */
+static inline int claim_cas(uint64_t *p, uint64_t old, uint64_t new_word)
+{
+    /* acq_rel: the taker sees what the previous owner published, and what
+     * it wrote before (a subscriber's cursor) goes out with the new word */
+    return __atomic_compare_exchange_n(p, &old, new_word, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
 /* The sleeping half of the spin-then-park protocol, shared by ring and bus.

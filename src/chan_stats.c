@@ -27,19 +27,20 @@ int shmkit__ring_stats(const struct ring_ctl *c, size_t size, struct shmkit_chan
     st->takeovers = chan_load(&c->takeovers);
     unsigned n = (g.flags & SHMKIT_RING_MULTI) ? RING_PROD_SLOTS : 1;
     for (unsigned i = 0; i < n; i++) {
-        const struct ring_prod_slot *s = &c->prods[i];
-        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SIDE_ATTACHED)
+        uint64_t w = claim_load(&c->prods[i].claim);
+        if (claim_state(w) != CLAIM_ATTACHED)
             continue;
-        int alive = chan_alive(&s->owner);
+        int alive = claim_held(w);
         st->writers += (uint32_t)alive;
         if (!st->writer_pid || (alive && !st->writer_alive)) {
-            st->writer_pid = __atomic_load_n(&s->owner.pid, __ATOMIC_RELAXED);
+            st->writer_pid = claim_pid(w);
             st->writer_alive = alive;
         }
     }
-    if (__atomic_load_n(&c->cons_state, __ATOMIC_ACQUIRE) == SIDE_ATTACHED) {
-        st->reader_pid = __atomic_load_n(&c->consumer.pid, __ATOMIC_RELAXED);
-        st->reader_alive = chan_alive(&c->consumer);
+    uint64_t w = claim_load(&c->cons_claim);
+    if (claim_state(w) == CLAIM_ATTACHED) {
+        st->reader_pid = claim_pid(w);
+        st->reader_alive = claim_held(w);
         st->readers = (uint32_t)st->reader_alive;
     }
     st->max_readers = 1;

@@ -93,6 +93,28 @@ int shmkit_owner_alive(const struct shmkit_owner *o)
     return start == 0 || now == start;
 }
 
+#define START_MASK ((1ull << 40) - 1)
+
+uint64_t shmkit__owner_id(const struct shmkit_owner *o)
+{
+    if (o->pid <= 0 || o->pid >= (1 << 22))
+        return 0;
+    return (uint64_t)o->pid << 40 | (o->start & START_MASK);
+}
+
+int shmkit__owner_id_alive(uint64_t id)
+{
+    int32_t pid = shmkit__owner_id_pid(id);
+    if (pid <= 0)
+        return 0;
+    char st;
+    uint64_t now;
+    if (proc_stat(pid, &st, &now) < 0 || st == 'Z' || st == 'X')
+        return 0;
+    uint64_t start = id & START_MASK;
+    return start == 0 || (now & START_MASK) == start; /* 0: start unknown (no /proc) */
+}
+
 /* The calling process's identity, cached: reading /proc on every seqlock
  * write would cost microseconds. A child after fork() must not inherit the
  * parent's cache, so an atfork handler clears it. */

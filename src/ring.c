@@ -74,24 +74,38 @@ static int valid_role(unsigned flags)
     return role == SHMKIT_RING_PRODUCER || role == SHMKIT_RING_CONSUMER;
 }
 
+/* Takes the role held through the claim word at P: free, or held by a
+ * dead owner, or (TAKEOVER) by anyone. *OLD: the word taken over. */
+static int claim_role(const shmkit_ring *r, uint64_t *p, int takeover, uint64_t *old)
+{
+    uint64_t w;
+    do {
+        w = claim_load(p);
+        if (!takeover && claim_held(w))
+            return -EBUSY;
+    } while (!claim_cas(p, w, r->claim));
+    *old = w;
+    return 0;
+}
+
 static int attach_consumer(shmkit_ring *r, unsigned flags)
 {
     struct ring_ctl *c = r->c;
-    uint32_t st = __atomic_load_n(&c->cons_state, __ATOMIC_ACQUIRE);
-    if (st == SIDE_ATTACHED && chan_alive(&c->consumer) && !(flags & SHMKIT_RING_TAKEOVER))
-        return -EBUSY;
+    uint64_t old;
+    int rc = claim_role(r, &c->cons_claim, !!(flags & SHMKIT_RING_TAKEOVER), &old);
+    if (rc < 0)
+        return rc;
     /* head and tail as they stand: the head must be aligned and within one
      * capacity of the tail hint */
     uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
     uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
     /* the tail is a hint that may lag the head (a producer killed between
      * its header store and its tail store), but never by more than a lap */
-    if ((head & 7u) || (tail - head > r->cap && head - tail > r->cap))
+    if ((head & 7u) || (tail - head > r->cap && head - tail > r->cap)) {
+        claim_cas(&c->cons_claim, r->claim, old); /* give the role back */
         return SHMKIT_ECORRUPT;
+    }
     r->head = head;
-    chan_set_owner(&c->consumer, &r->self);
-    /* release: the owner record is complete before the state says attached */
-    __atomic_store_n(&c->cons_state, SIDE_ATTACHED, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -144,31 +158,32 @@ static int attach_producer(shmkit_ring *r, unsigned flags)
 {
     struct ring_ctl *c = r->c;
     if (!r->multi) {
-        struct ring_prod_slot *s = &c->prods[0];
-        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-        int alive = chan_alive(&s->owner);
-        if (st == SIDE_ATTACHED && alive && !(flags & SHMKIT_RING_TAKEOVER))
-            return -EBUSY;
-        if (st == SIDE_ATTACHED)
+        uint64_t *p = &c->prods[0].claim, old;
+        int rc = claim_role(r, p, !!(flags & SHMKIT_RING_TAKEOVER), &old);
+        if (rc < 0)
+            return rc;
+        if (claim_state(old) == CLAIM_ATTACHED || claim_state(old) == CLAIM_CLAIMING)
             chan_bump(&c->takeovers, 1);
-        chan_set_owner(&s->owner, &r->self);
-        /* release: owner complete before state */
-        __atomic_store_n(&s->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
         r->slot = 0;
-        return shmkit__ring_recover_tail(r);
+        rc = shmkit__ring_recover_tail(r);
+        if (rc < 0)
+            claim_cas(p, r->claim, old); /* give the role back */
+        return rc;
     }
     for (unsigned i = 0; i < RING_PROD_SLOTS; i++) {
-        struct ring_prod_slot *s = &c->prods[i];
-        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-        if (st == SIDE_CLAIMING || (st == SIDE_ATTACHED && chan_alive(&s->owner)))
+        uint64_t *p = &c->prods[i].claim;
+        uint64_t w = claim_load(p);
+        if (claim_held(w))
             continue;
-        /* acquire: we own the slot from here; others skip CLAIMING */
-        if (!__atomic_compare_exchange_n(&s->state, &st, SIDE_CLAIMING, 0, __ATOMIC_ACQUIRE,
-                                         __ATOMIC_RELAXED))
+        /* a slot the producers' lock names stays with its dead holder
+         * until a locker takes the lock over (ring_plock.c): given to a
+         * live producer first, the lock would look held by that producer
+         * for as long as it does not send. Read after the liveness check:
+         * a dead owner cannot lock any more. */
+        if ((__atomic_load_n(&c->plock, __ATOMIC_ACQUIRE) & ~PLOCK_WAITERS) == i + 1)
             continue;
-        chan_set_owner(&s->owner, &r->self);
-        /* release: owner complete before state */
-        __atomic_store_n(&s->state, SIDE_ATTACHED, __ATOMIC_RELEASE);
+        if (!claim_cas(p, w, r->claim))
+            continue;
         r->slot = (int)i;
         return 0;
     }
@@ -211,6 +226,12 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
     rc = shmkit_owner_self(&r->self);
     if (rc < 0)
         goto free_handle;
+    uint64_t id = shmkit__owner_id(&r->self);
+    if (!id) {
+        rc = -EOVERFLOW; /* a pid of 2^22 or more: not on Linux */
+        goto free_handle;
+    }
+    r->claim = claim_make(CLAIM_ATTACHED, id);
     rc = r->role == SHMKIT_RING_CONSUMER ? attach_consumer(r, flags) : attach_producer(r, flags);
     if (rc < 0)
         goto free_handle;
@@ -275,15 +296,18 @@ int shmkit_ring_close(shmkit_ring *r)
     if (!r)
         return 0;
     struct ring_ctl *c = r->c;
+    /* only a role still ours is left: one taken over stays with its taker */
+    uint64_t left = claim_make(CLAIM_DETACHED, 0);
     if (r->role == SHMKIT_RING_PRODUCER) {
         if (r->reserved)
             shmkit_ring_cancel(r);
-        /* release: our last commit happens before the consumer sees us gone */
-        __atomic_store_n(&c->prods[r->slot].state, SIDE_DETACHED, __ATOMIC_RELEASE);
+        /* release (in claim_cas): our last commit happens before the
+         * consumer sees us gone */
+        claim_cas(&c->prods[r->slot].claim, r->claim, left);
         __atomic_store_n(&c->prod_nopark, 0, __ATOMIC_RELAXED);
         shmkit__chan_wake_one(&c->cons_parked, NULL);
     } else {
-        __atomic_store_n(&c->cons_state, SIDE_DETACHED, __ATOMIC_RELEASE);
+        claim_cas(&c->cons_claim, r->claim, left);
         __atomic_store_n(&c->cons_nopark, 0, __ATOMIC_RELAXED);
         shmkit__chan_wake_one(&c->prod_parked, NULL);
     }
@@ -317,20 +341,20 @@ void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns)
 static int consumer_gone(void *ctx)
 {
     shmkit_ring *r = ctx;
-    uint32_t st = __atomic_load_n(&r->c->cons_state, __ATOMIC_ACQUIRE);
-    return st == SIDE_DETACHED || (st == SIDE_ATTACHED && !chan_alive(&r->c->consumer));
+    return claim_gone(claim_load(&r->c->cons_claim));
 }
 
+/* Every producer slot ever claimed is no longer held (its owner closed or
+ * died, also in the middle of attaching). */
 static int producers_gone(void *ctx)
 {
     shmkit_ring *r = ctx;
     unsigned n = r->multi ? RING_PROD_SLOTS : 1, seen = 0;
     for (unsigned i = 0; i < n; i++) {
-        struct ring_prod_slot *s = &r->c->prods[i];
-        uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-        if (st == SIDE_CLAIMING || (st == SIDE_ATTACHED && chan_alive(&s->owner)))
+        uint64_t w = claim_load(&r->c->prods[i].claim);
+        if (claim_held(w))
             return 0;
-        seen |= st != SIDE_NEVER;
+        seen |= claim_state(w) != CLAIM_NEVER;
     }
     return seen;
 }

@@ -15,6 +15,7 @@ struct shmkit_ring {
     int64_t spin_ns;
     int64_t last_check; /* see struct chan_waiter */
     struct shmkit_owner self;
+    uint64_t claim; /* our claim word: CLAIM_ATTACHED | our owner id */
     /* producer */
     uint64_t tail, head_cache, pad, need, resv;
     int reserved;

@@ -36,21 +36,19 @@ static int take_over(shmkit_ring *r, uint32_t seen, uint32_t me)
     uint32_t id = seen & ~PLOCK_WAITERS;
     if (id < 1 || id > RING_PROD_SLOTS)
         return SHMKIT_ECORRUPT;
-    struct ring_prod_slot *s = &c->prods[id - 1];
-    /* we never wait for a lock we hold, so a word naming our own slot was
-     * left by a dead predecessor whose slot we reclaimed at attach */
-    if (id != me && chan_alive(&s->owner))
+    uint64_t *slot = &c->prods[id - 1].claim;
+    uint64_t w = claim_load(slot);
+    /* we never wait for a lock we hold, and attach never hands out a slot
+     * the lock names, so a word naming our own slot is forged: take it */
+    if (id != me && claim_held(w))
         return 0;
     /* acquire: the dead holder's stores up to its death are visible */
     if (!__atomic_compare_exchange_n(&c->plock, &seen, me | PLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         return 0;
-    uint32_t st = SIDE_ATTACHED;
-    /* relaxed: the slot only stops counting as a live producer (not ours:
-     * our own slot stays attached) */
-    if (id != me)
-        __atomic_compare_exchange_n(&s->state, &st, SIDE_DETACHED, 0, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED);
+    /* the dead holder's slot is free again (not ours: it stays attached) */
+    if (id != me && claim_state(w) != CLAIM_NEVER)
+        claim_cas(slot, w, claim_make(CLAIM_DETACHED, 0));
     chan_bump(&c->takeovers, 1);
     int rc = shmkit__ring_recover_tail(r);
     if (rc < 0) {

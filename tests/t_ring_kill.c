@@ -217,8 +217,9 @@ int main(void)
     is_int(clean, 10, "... and the half-written message never appears");
 
     /* the same with try calls only (timeout 0): first a producer attached
-     * before the death, then one attached after it (which reclaims the dead
-     * holder's slot, so the lock word names its own slot) */
+     * before the death, then one attached after it (which does not get the
+     * dead holder's slot while the lock names it: it takes the lock over
+     * from another slot) */
     int try_took = 0, try_clean = 0;
     for (int round = 0; round < 2; round++) {
         int fds[2];

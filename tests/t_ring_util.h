@@ -76,6 +76,35 @@ static inline int msg_check(const void *p, size_t len, uint32_t *id, uint64_t *s
     return 0;
 }
 
+/* The identity of a process that no longer exists (a child, killed and
+ * reaped): what a process killed while holding or taking a role leaves. */
+static inline void t_dead_owner(struct shmkit_owner *o)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        tap_bail("fork");
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    int rc = shmkit_owner_of(pid, o);
+    kill(pid, SIGKILL);
+    int st;
+    if (rc < 0 || tu_wait(pid, 10000, &st) < 0)
+        tap_bail("dead owner: %s", shmkit_strerror(rc));
+}
+
+/* A shared anonymous segment of SIZE payload bytes (children share it). */
+static inline shmkit_seg *t_seg_anon(size_t size)
+{
+    shmkit_seg *s = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = size, .flags = SHMKIT_CREATE};
+    int rc = shmkit_open(&s, &o);
+    if (rc < 0)
+        tap_bail("anonymous segment: %s", shmkit_strerror(rc));
+    return s;
+}
+
 /* A fresh POSIX segment of SIZE payload bytes; removed at exit of the test
  * through t_seg_cleanup (call it on every path). */
 static inline shmkit_seg *t_seg_new(char *name, size_t namelen, const char *tag, size_t size)

@@ -35,8 +35,14 @@
  * wake-up system call only when someone sleeps. While asleep, the caller
  * checks every SHMKIT_CHAN_SLICE_NS whether its peer is still alive.
  *
- * PEER DEATH: every producer, consumer, publisher and subscriber registers
- * an owner record (pid + start time). A call that cannot proceed because
+ * PEER DEATH: every producer, consumer, publisher and subscriber holds its
+ * role through a claim word in the segment that names its owner (pid +
+ * start time) from the moment the role is taken - one compare-and-swap
+ * takes it and records the owner - so a process killed at any point, also
+ * in the middle of attaching or subscribing, leaves a claim that is known
+ * to be dead: its peer is told (below) and the role is taken back by the
+ * next process that asks for it. Of several processes asking for one role
+ * at once, one gets it. A call that cannot proceed because
  * its peer died (or closed) returns SHMKIT_EPEERDEAD instead of waiting
  * forever - a try call (timeout 0) too: it checks the peer's owner record
  * when it cannot proceed, at most once per millisecond per handle (the
@@ -123,6 +129,7 @@ SHMKIT_API size_t shmkit_ring_size_for(size_t capacity);
  *   SHMKIT_EBADSIZE   the payload is smaller than shmkit_ring_size_for(CAPACITY)
  *   -EBADF            SEG is read-only
  *   -ENOMEM           out of memory for the handle
+ *   -EOVERFLOW        as for shmkit_ring_attach
  *   any error of shmkit_seg_set_layout or shmkit_owner_self */
 SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capacity,
                                   unsigned flags);
@@ -135,15 +142,22 @@ SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capac
  *   -EINVAL            R or SEG NULL, bad role flags
  *   SHMKIT_ELAYOUT     SEG does not hold a ring
  *   SHMKIT_ECORRUPT    control block or indices fail validation
- *   SHMKIT_EVERSION    control block of an unknown version
+ *   SHMKIT_EVERSION    control block of an unknown version (also a ring of
+ *                      channel format 1, before claim words)
  *   -EBUSY             the role is held by a live process (no TAKEOVER), or
- *                      all SHMKIT_RING_MAX_PRODUCERS slots are taken
+ *                      all SHMKIT_RING_MAX_PRODUCERS slots are held by live
+ *                      producers (a slot the producers' lock names is not
+ *                      handed out: its dead holder's lock is taken over by
+ *                      the next producer that needs it, see reserve)
  *   -EBADF             SEG is read-only
+ *   -EOVERFLOW         the caller's pid does not fit a claim word (2^22 or
+ *                      more: never on Linux)
  *   -ENOMEM, or an error of shmkit_owner_self */
 SHMKIT_API int shmkit_ring_attach(shmkit_ring **r, shmkit_seg *seg, unsigned flags);
 
 /* Detaches (the peer then sees SHMKIT_EPEERDEAD once the ring drains) and
- * frees R. A reservation not committed is dropped. The segment stays open.
+ * frees R. A reservation not committed is dropped; a role another process
+ * took over (SHMKIT_RING_TAKEOVER) stays with it. The segment stays open.
  * Accepts NULL. Returns 0. */
 SHMKIT_API int shmkit_ring_close(shmkit_ring *r);
 
@@ -231,13 +245,17 @@ SHMKIT_API size_t shmkit_bus_size_for(size_t slots, size_t msg_max, unsigned max
  * MAX_SUBS subscribers may be joined at once. FLAGS: 0 (back-pressure) or
  * SHMKIT_BUS_LOSSY. Errors: -EINVAL (NULL, bad geometry or flags),
  * SHMKIT_EBADSIZE (payload < shmkit_bus_size_for), -EBADF (read-only),
- * -ENOMEM, errors of shmkit_seg_set_layout / shmkit_owner_self. */
+ * -ENOMEM, -EOVERFLOW (as shmkit_bus_attach), errors of
+ * shmkit_seg_set_layout / shmkit_owner_self. */
 SHMKIT_API int shmkit_bus_create(shmkit_bus **b, shmkit_seg *seg, size_t slots, size_t msg_max,
                                  unsigned max_subs, unsigned flags);
 
-/* Attaches as the publisher of an existing bus (after validation).
- * Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT, SHMKIT_EVERSION, -EBADF,
- * -EBUSY (a live publisher is attached), -ENOMEM. */
+/* Attaches as the publisher of an existing bus (after validation); of
+ * several processes attaching at once, one wins.
+ * Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT, SHMKIT_EVERSION (also a
+ * bus of channel format 1, before claim words), -EBADF, -EBUSY (a live
+ * publisher is attached or attaching), -ENOMEM, -EOVERFLOW (the caller's
+ * pid does not fit a claim word: 2^22 or more, never on Linux). */
 SHMKIT_API int shmkit_bus_attach(shmkit_bus **b, shmkit_seg *seg);
 
 /* Detaches the publisher (subscribers then see SHMKIT_EPEERDEAD once they
@@ -276,9 +294,12 @@ SHMKIT_API int shmkit_bus_publish(shmkit_bus *b, size_t len, uint64_t *seq);
 SHMKIT_API int shmkit_bus_send(shmkit_bus *b, const void *buf, size_t len, int64_t timeout_ns);
 
 /* Joins the bus in SEG as a new subscriber; its first message is the next
- * one published. Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT,
- * SHMKIT_EVERSION, -EBADF (read-only), -EUSERS (max_subs subscribers
- * joined; dead ones are reclaimed first), -ENOMEM. */
+ * one published. A record being joined holds no slot (a back-pressure
+ * publisher does not wait for it). Errors: -EINVAL, SHMKIT_ELAYOUT,
+ * SHMKIT_ECORRUPT, SHMKIT_EVERSION, -EBADF (read-only), -EUSERS (max_subs
+ * live subscribers joined or joining; records of dead ones - joined, or
+ * killed while joining - are reclaimed first), -ENOMEM, -EOVERFLOW (as
+ * shmkit_bus_attach). */
 SHMKIT_API int shmkit_bus_subscribe(shmkit_sub **s, shmkit_seg *seg);
 
 /* Leaves the bus and frees S (a back-pressure publisher stops waiting for

@@ -1,6 +1,7 @@
 /* fuzz_bus.c - random bytes as a bus's payload (control block, subscriber
  * records, slots): stats, subscribe, peek/recv, publish must return codes,
- * never touch memory outside the segment. The first byte picks the mode. */
+ * never touch memory outside the segment; claim words in any state are
+ * tolerated. The first byte picks the mode (bit 7: keep the geometry). */
 #include "shmkit.h"
 
 #include <errno.h>
@@ -28,7 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     shmkit_bus_close(b);
     size_t n = size - 1 < shmkit_seg_size(seg) ? size - 1 : shmkit_seg_size(seg);
+    unsigned char geo[64]; /* magic, version, geometry: the control block's first line */
+    memcpy(geo, shmkit_seg_data(seg), sizeof geo);
     memcpy(shmkit_seg_data(seg), data + 1, n);
+    /* mode bit 7: keep the valid geometry, so that the hostile bytes reach
+     * the claim words, the cursors and the slots */
+    if (mode & 0x80)
+        memcpy(shmkit_seg_data(seg), geo, sizeof geo);
 
     struct shmkit_chan_stats st;
     shmkit_chan_stats(seg, &st);

@@ -1,7 +1,9 @@
 /* fuzz_ring.c - random bytes as a ring's payload (control block, indices,
  * records): attach, stats, peek/release and reserve/commit must return
- * codes, never read or write outside the segment. The first input byte
- * picks the ring kind and how many messages to try. */
+ * codes, never read or write outside the segment; claim words in any state
+ * (naming live, dead or impossible owners) are tolerated. The first input
+ * byte picks the ring kind, how many messages to try and whether the
+ * geometry is kept valid. */
 #include "shmkit.h"
 
 #include <string.h>
@@ -30,8 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* create writes only the control block and the first record header:
      * clear the rest so that an input does not see the previous one's */
     size_t n = size - 1 < shmkit_seg_size(seg) ? size - 1 : shmkit_seg_size(seg);
+    unsigned char geo[64]; /* magic, version, geometry: the control block's first line */
+    memcpy(geo, shmkit_seg_data(seg), sizeof geo);
     memset(shmkit_seg_data(seg), 0, shmkit_seg_size(seg));
     memcpy(shmkit_seg_data(seg), data + 1, n);
+    /* mode bit 7: keep the valid geometry, so that the hostile bytes reach
+     * the indices, the records, the claim words and the producers' lock */
+    if (mode & 0x80)
+        memcpy(shmkit_seg_data(seg), geo, sizeof geo);
 
     struct shmkit_chan_stats st;
     shmkit_chan_stats(seg, &st);
