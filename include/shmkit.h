@@ -167,7 +167,8 @@ struct shmkit_opts {
  * file's directory), given its mode, sized, reserved, its header written,
  * then linked to its name (linkat through /proc/self/fd). The link is the
  * exclusive create: an existing name or symlink gives -EEXIST with
- * SHMKIT_EXCL, and plain SHMKIT_CREATE opens the existing segment instead.
+ * SHMKIT_EXCL, and plain SHMKIT_CREATE opens the existing segment instead
+ * if it is the caller's own (OWNERSHIP below).
  * A creator killed at any moment leaves no name at all or a complete
  * segment whose header names its dead creator, which `shmkit gc` removes
  * (a RAW one: sized and reserved). Where that cannot be done (no O_TMPFILE
@@ -186,16 +187,35 @@ struct shmkit_opts {
  * allocated blocks grow; SYSV: a live other process made it less than 10 s
  * ago).
  *
+ * PATHS SOMEONE ELSE MADE. An existing object is opened O_NONBLOCK (so a
+ * FIFO without a writer cannot hang the open; cleared afterwards) and
+ * O_NOFOLLOW (FILE: unless SHMKIT_FOLLOW), and the opened descriptor must
+ * be a regular file. Nothing is ever created at a symlink's target. A MEMFD
+ * descriptor in opts.fd must be a regular file too.
+ *
+ * OWNERSHIP. SHMKIT_CREATE without SHMKIT_EXCL opens an existing segment
+ * only when it is the caller's own: POSIX and FILE: owned by the caller's
+ * effective uid and no other name (link count 1); SYSV: owner and creator
+ * (shm_perm.uid and .cuid) both the caller's effective uid. Otherwise
+ * -EPERM, and the segment is left alone - for root too, since root adopting
+ * a name an unprivileged user planted is exactly the attack. Pass
+ * SHMKIT_ANY_OWNER for segments several users share on purpose. A plain
+ * open (no CREATE) is unchanged: permissions decide. The existing object
+ * is never opened with O_CREAT (the kernel's protected_regular stays in
+ * force in sticky directories).
+ *
  * Errors:
  *   -EINVAL             OPTS or OUT is NULL; unknown kind, flag or layout;
  *                       contradictory flags (EXCL without CREATE, CREATE with
  *                       RDONLY or SHMID, PRIVATE/FOLLOW on a kind other than
  *                       FILE, SHMID on a kind other than SYSV, RAW with a
- *                       layout or VERIFY); mode with bits beyond 0777; ANON
- *                       without CREATE; MEMFD with both or neither of CREATE
- *                       and opts.fd; SYSV SHMID of no segment; an existing
- *                       object that is not a regular file (FIFO, directory,
- *                       device)
+ *                       layout or VERIFY, ANY_OWNER without CREATE,
+ *                       ALLOW_UNSEALED on a kind other than MEMFD); mode with
+ *                       bits beyond 0777; ANON without CREATE; MEMFD with
+ *                       both or neither of CREATE and opts.fd; SYSV SHMID of
+ *                       no segment; an existing object (or MEMFD descriptor)
+ *                       that is not a regular file (FIFO, pipe, directory,
+ *                       device; POSIX: a directory also read-write)
  *   SHMKIT_EBADNAME     POSIX name NULL, without exactly one leading '/',
  *                       "/", "/.", "/..", or longer than NAME_MAX after the
  *                       slash; FILE path NULL or empty
@@ -209,12 +229,16 @@ struct shmkit_opts {
  *   -ENOENT             open-only of a missing segment; ftok_path missing
  *   -EEXIST             CREATE|EXCL of an existing segment (or symlink)
  *   -EACCES, -EPERM     permissions
+ *   -EPERM              CREATE without EXCL found a segment that is not the
+ *                       caller's own (OWNERSHIP) and no SHMKIT_ANY_OWNER
+ *   -ENXIO              the name is a socket
  *   -ENOSPC             no room to reserve the memory at create (the file
  *                       system's free space is checked first, then
  *                       posix_fallocate)
  *   -ENOMEM             ANON, SYSV, MEMFD: more than RAM + swap, or the
  *                       kernel could not provide the pages
- *   -ELOOP              FILE path is a symlink and SHMKIT_FOLLOW not given
+ *   -ELOOP              POSIX name or FILE path is a symlink (FILE: and
+ *                       SHMKIT_FOLLOW not given)
  *   -EISDIR             FILE path is a directory (read-write)
  *   -ENAMETOOLONG, -EFBIG  path or size beyond what the file system takes
  *   -ENOSYS             MEMFD on a system without memfd_create
@@ -223,6 +247,9 @@ struct shmkit_opts {
  *                       empty / smaller than its header says
  *   SHMKIT_ETAMPERED    SHMKIT_VERIFY and the sealed payload changed
  *   SHMKIT_ELAYOUT      opts->layout non-zero and the segment holds another
+ *   SHMKIT_ENOTSEALED   MEMFD descriptor holding a ring, bus or table that is
+ *                       not sealed against shrinking, without
+ *                       SHMKIT_ALLOW_UNSEALED (see CAVEATS)
  *   any other -errno from the underlying system calls
  * Nothing is left behind on failure: a segment this call created is
  * removed; one that existed before is never removed.
@@ -340,12 +367,20 @@ SHMKIT_API int shmkit_seg_seal(shmkit_seg *seg);
 
 /* Revalidates the header and, if sealed, recomputes the payload checksum.
  * Safe after the backing object was truncated (the size is checked before
- * any page is read, so no SIGBUS).
+ * any page is read, so no SIGBUS). The checksum (here, in seal and in
+ * SHMKIT_VERIFY) never allocates the holes of a sparse segment: POSIX, MEMFD
+ * and shared FILE are read with pread over the SEEK_DATA/SEEK_HOLE extents,
+ * holes counted as zeros in O(log n) (truncated while read:
+ * SHMKIT_ETRUNCATED); SYSV page by page where mincore says the page exists,
+ * while /proc/sysvipc/shm shows none swapped out. Otherwise (SYSV with
+ * swapped pages, ANON, a private FILE) it reads through the mapping, which
+ * allocates the holes it reads.
  * Returns 0 when intact; when not: SHMKIT_ETAMPERED (payload changed since
  * the seal), SHMKIT_ETRUNCATED (backing object shrank below the mapping),
  * SHMKIT_ENOTSHMKIT / EVERSION / EBADHEADER (header damaged; EBADHEADER also
  * when its payload size changed since this handle was opened);
- * SHMKIT_ENOTSEALED when the header is valid but no seal was recorded;
+ * SHMKIT_ENOTSEALED when the header is valid but no seal was recorded (or a
+ * MEMFD holding a ring, bus or table lacks F_SEAL_SHRINK, see CAVEATS);
  * -EINVAL for NULL or RAW; -EBADF for a handle without a mapping. */
 SHMKIT_API int shmkit_seg_verify(const shmkit_seg *seg);
 
@@ -363,13 +398,40 @@ SHMKIT_API int shmkit_header_check(const void *buf, size_t len, uint64_t mapped,
  * table use to record their geometry. get copies one out; set records the
  * layout, the four words (PARAM NULL keeps them), bumps the generation and
  * refreshes the header checksum (a seal stays valid: the payload is not
- * touched). Errors: -EINVAL (NULL, RAW, IDX > 3, unknown layout), -EBADF
- * (set on a read-only handle), and the header errors of shmkit_seg_verify. */
+ * touched). Setting a ring, bus or table layout on a MEMFD seals it against
+ * shrinking first (F_SEAL_SHRINK, see CAVEATS). Errors: -EINVAL (NULL, RAW,
+ * IDX > 3, unknown layout), -EBADF (set on a read-only handle),
+ * SHMKIT_ENOTSEALED (MEMFD that holds, or is to hold, a ring, bus or table
+ * and is not and cannot be sealed against shrinking, without
+ * SHMKIT_ALLOW_UNSEALED), and the header errors of shmkit_seg_verify. */
 SHMKIT_API int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val);
 SHMKIT_API int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param[4]);
 
 /* CRC-32C (Castagnoli) of LEN bytes, continuing from CRC (start with 0). */
 SHMKIT_API uint32_t shmkit_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ------------------------------------------------------------------------
+ * CAVEATS
+ *
+ * Truncation. Anyone who may write a POSIX, FILE or MEMFD segment's object
+ * can truncate it (ftruncate); every process that then touches a page past
+ * the new end dies of SIGBUS - a consumer blocked in a ring or bus too.
+ * Only shmkit_seg_verify, shmkit_seg_stat and the layout calls check the
+ * size first. MEMFD: the library seals every MEMFD segment that holds a
+ * ring, bus or table against shrinking (F_SEAL_SHRINK), at create with
+ * that layout or when ring/bus/table creation records it; a received
+ * descriptor holding one that lacks the seal is refused with
+ * SHMKIT_ENOTSEALED unless the receiver passes SHMKIT_ALLOW_UNSEALED
+ * (accepting that the sender can kill it). POSIX and FILE: give the
+ * segment a mode that admits only trusted writers (0600, or a trusted
+ * group). SYSV and ANON segments cannot shrink.
+ *
+ * Sparse segments. Reading the holes of a SHMKIT_NORESERVE segment through
+ * the mapping allocates them (in a small /dev/shm: ENOSPC for others, then
+ * SIGBUS). The library's own reads (seal, verify) avoid that except for
+ * ANON, private FILE mappings and SYSV segments with swapped-out pages;
+ * programs that scan a payload should do the same.
+ * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
  * MEMFD DESCRIPTOR PASSING (Linux)
@@ -383,7 +445,9 @@ SHMKIT_API int shmkit_fd_send(int sock, const shmkit_seg *seg);
 
 /* Receives a descriptor sent by shmkit_fd_send and stores it in *FD (the
  * caller owns it: pass it as opts.fd to shmkit_open with kind MEMFD, which
- * takes ownership). It arrives close-on-exec. *FD is -1 on failure.
+ * takes ownership, refuses anything but a regular file, and a ring, bus or
+ * table not sealed against shrinking, see CAVEATS). It arrives
+ * close-on-exec. *FD is -1 on failure.
  * Errors: -EINVAL (FD NULL), -EBADMSG (no descriptor in the message, or
  * more than one, or a truncated one: whatever arrived is closed),
  * -ECONNRESET (peer closed), -errno from recvmsg. */

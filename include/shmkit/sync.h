@@ -512,8 +512,8 @@ enum shmkit_flock_flags {
  * guarding sticky directories. A lock file is shared by design: one that
  * another user made is used as it is (that user can hold its locks too),
  * so keep lock files in a directory only the intended users can write.
- * Errors: -EINVAL (NULL, empty path, unknown flags; PATH is a FIFO,
- * socket or device), -ENOENT (missing and no SHMKIT_FLOCK_CREATE), -ELOOP
+ * Errors: -EINVAL (NULL, empty path, unknown flags; PATH is a FIFO or a
+ * device), -ENOENT (missing and no SHMKIT_FLOCK_CREATE), -ELOOP
  * (a symlink, without SHMKIT_FLOCK_FOLLOW), -ENXIO (a socket, refused by
  * open(2) itself), -EACCES, -EISDIR, -ENOMEM, other -errno from open(2). */
 SHMKIT_API int shmkit_flock_open(shmkit_flock **out, const char *path, unsigned flags);
