@@ -12,9 +12,10 @@
  *   it in place so you can look at it with `ipcs -m`, `shmkit ls --sysv`, then remove it.
  *   The second part does the same through shmkit (kind SHMKIT_SYSV, shmkit_seg_stat()).
  *
- * USAGE   sysv [-k | -r] [-p PATH]    (PATH for ftok, default this program's own file)
+ * USAGE   sysv [-k | -r | -K | -I] [-p PATH]    (PATH for ftok, default this program's own file)
  *         -k keeps the segment; -r finds the kept one again (shmget with the same key and no
- *         IPC_CREAT, as any other process would) and removes it
+ *         IPC_CREAT, as any other process would) and removes it; -K prints the key and -I the
+ *         kept segment's shmid, for `ipcrm -M KEY` / `ipcrm -m ID`
  */
 #include <shmkit.h>
 
@@ -58,16 +59,18 @@ int main(int argc, char **argv)
 {
     char self[PATH_MAX];
     const char *path = NULL;
-    int keep = 0, rm = 0, c;
-    while ((c = getopt(argc, argv, "krp:h")) != -1) {
-        if (c == 'k') {
+    int keep = 0, rm = 0, print = 0, c;
+    while ((c = getopt(argc, argv, "krKIp:h")) != -1) {
+        if (c == 'K' || c == 'I') {
+            print = c;
+        } else if (c == 'k') {
             keep = 1;
         } else if (c == 'r') {
             rm = 1;
         } else if (c == 'p') {
             path = optarg;
         } else {
-            fprintf(stderr, "usage: %s [-k | -r] [-p PATH]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-k | -r | -K | -I] [-p PATH]\n", argv[0]);
             return c == 'h' ? 0 : 2;
         }
     }
@@ -86,6 +89,19 @@ int main(int argc, char **argv)
     if (key == -1) {
         perror("ftok");
         return 1;
+    }
+    if (print == 'K') {
+        printf("0x%08x\n", (unsigned)key);
+        return 0;
+    }
+    if (print == 'I') {
+        int id = shmget(key, 0, 0);
+        if (id == -1) {
+            perror("shmget");
+            return 1;
+        }
+        printf("%d\n", id);
+        return 0;
     }
     if (rm) {
         int id = shmget(key, 0, 0); /* find the existing segment: no IPC_CREAT */
