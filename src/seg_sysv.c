@@ -192,9 +192,9 @@ int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc)
     uint64_t off = SHMKIT_HEADER_SIZE, end = off + seg->data_len;
     uint64_t span = (end + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg; /* within the mapping */
     uint32_t c = 0;
-    for (uint64_t chunk = 0; chunk < span; chunk += (uint64_t)CHUNK * (uint64_t)pg) {
-        uint64_t len = span - chunk < (uint64_t)CHUNK * (uint64_t)pg ? span - chunk
-                                                                    : (uint64_t)CHUNK * (uint64_t)pg;
+    uint64_t step = (uint64_t)CHUNK * (uint64_t)pg;
+    for (uint64_t chunk = 0; chunk < span; chunk += step) {
+        uint64_t len = span - chunk < step ? span - chunk : step;
         if (mincore((void *)(base + chunk), (size_t)len, vec) < 0)
             return -errno;
         for (uint64_t p = 0; p * (uint64_t)pg < len; p++) {

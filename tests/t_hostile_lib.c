@@ -21,8 +21,8 @@
 #define NOBODY 65534
 
 enum obj { O_FIFO, O_SOCK, O_DEV, O_DIR, O_DANGLING, O_SYMLINK, O_HARDLINK, NOBJ };
-static const char *const obj_name[NOBJ] = {"FIFO",         "socket",          "device 1:3",
-                                           "directory",    "dangling symlink", "symlink to a file",
+static const char *const obj_name[NOBJ] = {"FIFO",      "socket",           "device 1:3",
+                                           "directory", "dangling symlink", "symlink to a file",
                                            "hard link"};
 
 enum op { OP_RO, OP_RW, OP_VERIFY, OP_CREATE, OP_EXCL, NOP };
@@ -44,15 +44,14 @@ static const int want_seg[NOBJ][NOP] = {
 
 /* shmkit_flock_open plain and with CREATE (root) */
 static const int want_flock[NOBJ][2] = {
-    [O_FIFO] = {-EINVAL, -EINVAL},    [O_SOCK] = {-ENXIO, -ENXIO},
-    [O_DEV] = {-EINVAL, -EINVAL},     [O_DIR] = {-EISDIR, -EISDIR},
-    [O_DANGLING] = {-ELOOP, -ELOOP}, [O_SYMLINK] = {-ELOOP, -ELOOP},
+    [O_FIFO] = {-EINVAL, -EINVAL}, [O_SOCK] = {-ENXIO, -ENXIO},     [O_DEV] = {-EINVAL, -EINVAL},
+    [O_DIR] = {-EISDIR, -EISDIR},  [O_DANGLING] = {-ELOOP, -ELOOP}, [O_SYMLINK] = {-ELOOP, -ELOOP},
     [O_HARDLINK] = {0, 0},
 };
 
-static char dir[128];      /* sticky, like /tmp: anyone may plant here */
-static char real[192];     /* root's file a symlink points at */
-static char missing[192];  /* where a dangling symlink points */
+static char dir[128];     /* sticky, like /tmp: anyone may plant here */
+static char real[192];    /* root's file a symlink points at */
+static char missing[192]; /* where a dangling symlink points */
 
 /* Runs ARGV as nobody (uid and gid 65534, no groups); exit status or -1. */
 static int as_nobody(const char *const *args)
@@ -113,8 +112,8 @@ struct seg_try {
 static int try_seg(const void *a)
 {
     const struct seg_try *t = a;
-    static const unsigned fl[NOP] = {SHMKIT_RDONLY, 0, SHMKIT_RDONLY | SHMKIT_VERIFY,
-                                     SHMKIT_CREATE, SHMKIT_CREATE | SHMKIT_EXCL};
+    static const unsigned fl[NOP] = {SHMKIT_RDONLY, 0, SHMKIT_RDONLY | SHMKIT_VERIFY, SHMKIT_CREATE,
+                                     SHMKIT_CREATE | SHMKIT_EXCL};
     struct shmkit_opts o = {.kind = t->kind, .name = t->name, .flags = fl[t->op], .size = 4096};
     if (t->op < OP_CREATE)
         o.size = 0;
@@ -220,8 +219,8 @@ static void test_segments(int kind)
         snprintf(realseg, sizeof realseg, "%s/realseg", dir);
     }
     shmkit_seg *rs = NULL;
-    struct shmkit_opts ro = {.kind = kind, .name = realname, .size = 4096,
-                             .flags = SHMKIT_CREATE | SHMKIT_EXCL};
+    struct shmkit_opts ro = {
+        .kind = kind, .name = realname, .size = 4096, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
     if (shmkit_open(&rs, &ro) < 0)
         tap_bail("cannot create %s", realname);
     shmkit_close(rs);

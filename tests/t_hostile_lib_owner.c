@@ -19,8 +19,8 @@ static char dir[128];
 
 static int as_nobody(const char *const *args)
 {
-    const char *argv[16] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                            ts_self(), "helper"};
+    const char *argv[16] = {"setpriv",        "--reuid=65534", "--regid=65534",
+                            "--clear-groups", ts_self(),       "helper"};
     int n = 6;
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];

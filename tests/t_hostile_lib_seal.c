@@ -24,8 +24,11 @@ static unsigned seals(int fd)
 static shmkit_seg *memfd_seg(size_t size, uint32_t layout)
 {
     shmkit_seg *s = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_MEMFD, .name = "t-seal", .size = size,
-                            .flags = SHMKIT_CREATE, .layout = layout};
+    struct shmkit_opts o = {.kind = SHMKIT_MEMFD,
+                            .name = "t-seal",
+                            .size = size,
+                            .flags = SHMKIT_CREATE,
+                            .layout = layout};
     int rc = shmkit_open(&s, &o);
     if (rc < 0)
         tap_bail("memfd create: %s", shmkit_strerror(rc));

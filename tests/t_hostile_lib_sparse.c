@@ -32,8 +32,8 @@ static void test_zeros(void)
         for (size_t n = 0; n <= 600; n++)
             if (shmkit__crc32c_zeros(starts[s], n) != shmkit_crc32c(starts[s], zero, n))
                 bad++;
-        static const size_t odd[] = {1023, 4095, 4096, 4097, 65535, 65537, 99991, 1 << 20,
-                                     (1 << 20) + 3};
+        static const size_t odd[] = {1023,  4095,  4096,    4097,         65535,
+                                     65537, 99991, 1 << 20, (1 << 20) + 3};
         for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
             if (shmkit__crc32c_zeros(starts[s], odd[i]) != shmkit_crc32c(starts[s], zero, odd[i]))
                 bad++;
@@ -121,8 +121,7 @@ static void test_fd_kind(int kind, const char *what)
     else
         ok(tmpfs_free() == made && made + 64 * 1024 > before - 64 * 1024,
            "%s: the 4 MiB tmpfs did not fill (free %llu -> %llu -> %llu)", what,
-           (unsigned long long)before, (unsigned long long)made,
-           (unsigned long long)tmpfs_free());
+           (unsigned long long)before, (unsigned long long)made, (unsigned long long)tmpfs_free());
 
     /* a byte changed in a hole, from outside */
     char path[300];
@@ -182,7 +181,8 @@ static void test_sysv(void)
     long long r0 = sysv_rss(in.shmid);
     is_rc(shmkit_seg_verify(s), 0, "SYSV: 64 MiB sparse, sealed: verify intact");
     long long r1 = sysv_rss(in.shmid);
-    ok(r0 >= 0 && r1 == r0 && r1 < 1024 * 1024, "SYSV: its rss did not grow (%lld -> %lld)", r0, r1);
+    ok(r0 >= 0 && r1 == r0 && r1 < 1024 * 1024, "SYSV: its rss did not grow (%lld -> %lld)", r0,
+       r1);
     ((char *)shmkit_seg_data(s))[32 * MiB] = 'Z';
     is_rc(shmkit_seg_verify(s), SHMKIT_ETAMPERED, "SYSV: a byte written into a hole: ETAMPERED");
     shmkit_seg_remove(s);
