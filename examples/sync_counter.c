@@ -164,10 +164,15 @@ static int run_pair(struct shared *sh, int with_seqlock, double ms)
     double t0 = now_ms();
     for (; now_ms() - t0 < ms; copies++) {
         uint64_t v[WORDS];
-        if (with_seqlock)
-            shmkit_seqlock_read(&sh->seq, v, sh->rec, sizeof v);
-        else
-            shmkit_seqlock_load(v, sh->rec, sizeof v);
+        if (with_seqlock) {
+            uint32_t s;
+            do { /* copy, and copy again if a write began or ended meanwhile */
+                s = shmkit_seqlock_read_begin(&sh->seq);
+                shmkit_seqlock_load(v, sh->rec, sizeof v);
+            } while (shmkit_seqlock_read_retry(&sh->seq, s));
+        } else {
+            shmkit_seqlock_load(v, sh->rec, sizeof v); /* plain copy: may be torn */
+        }
         for (int i = 1; i < WORDS; i++)
             if (v[i] != v[0] * (uint64_t)(i + 1)) {
                 torn++;
