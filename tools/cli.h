@@ -11,9 +11,12 @@
 
 #include <shmkit.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 /* Exit statuses, documented in man/shmkit.1. */
 enum {
@@ -31,6 +34,10 @@ extern const char *cli_cmd; /* the command being run, for "try 'shmkit CMD --hel
 void cli_err(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage mistake: the error line plus "try 'shmkit [CMD] --help'"; returns EXIT_USAGE. */
 int cli_usage(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* What is at a segment's name (or behind /proc/PID/fd/N) is not a regular
+ * file: a FIFO, socket, device, directory or symlink. Exit status 1. */
+#define E_NOTSEG (-EMEDIUMTYPE)
+
 /* Exit status for a shmkit/-errno code: input errors 1, integrity 3, others 2. */
 int cli_status(int code);
 /* Prints "shmkit: WHAT: <shmkit_strerror(code)>" and returns cli_status(code). */
@@ -102,6 +109,25 @@ const char *fmt_time_iso(int64_t t, char *buf, size_t len);
 /* command name of a process (/proc/PID/comm), "?" when gone. */
 const char *proc_comm(int pid, char *buf, size_t len);
 
+/* ---- util.c: escaping ------------------------------------------------ */
+
+/* The one escaping of every string that comes from outside (segment names,
+ * memfd names, /proc/PID/comm, anything read from a segment) before it is
+ * printed as text: control characters (C0, DEL, C1 also as UTF-8), the
+ * bidirectional controls, bytes that are not valid UTF-8 and the backslash
+ * become \xHH, byte by byte; valid UTF-8 passes. ESC_SPACE also escapes
+ * spaces (raw output: one field per value), ESC_QUOTE double quotes. JSON
+ * output uses json_str instead, which classifies with the same functions. */
+enum { ESC_SPACE = 1, ESC_QUOTE = 2 };
+void esc_put(FILE *f, const char *s, int flags);
+size_t esc_len(const char *s, int flags);
+/* Into BUF (LEN bytes); what does not fit is cut and marked "...". */
+const char *esc_str(const char *s, int flags, char *buf, size_t len);
+/* Length of the valid UTF-8 sequence at P and its code point; 0 if none. */
+int utf8_seq(const unsigned char *p, uint32_t *cp);
+/* Whether code point CP must never reach a terminal as it is. */
+int cp_unsafe(uint32_t cp);
+
 /* Room for element N of the array V (CAP elements of SIZE bytes): V itself
  * while N < *CAP, else V reallocated to twice *CAP (FIRST when empty) with
  * *CAP updated. NULL when out of memory; V and *CAP are then unchanged. */
@@ -113,7 +139,7 @@ void guard_sigbus(void);
 
 /* ---- discover.c ------------------------------------------------------ */
 
-enum seg_status { ST_OK, ST_STALE, ST_CORRUPT, ST_FOREIGN, ST_UNKNOWN };
+enum seg_status { ST_OK, ST_STALE, ST_CORRUPT, ST_FOREIGN, ST_UNKNOWN, ST_DEST };
 const char *status_name(int st);
 
 struct pid_use {
@@ -124,17 +150,23 @@ struct pid_use {
 
 struct seg_row {
     int kind;             /* SHMKIT_POSIX, SHMKIT_SYSV or SHMKIT_MEMFD */
-    char name[256];       /* POSIX "/x"; MEMFD the memfd_create name   */
+    char name[NAME_MAX + 2]; /* POSIX "/x" (up to "/" + NAME_MAX); MEMFD the memfd_create name */
     int32_t key;          /* SYSV */
     int shmid;            /* SYSV; -1 otherwise */
     int memfd_pid, memfd_fd; /* MEMFD: one process holding it, and its fd */
-    uint64_t ino;         /* POSIX/MEMFD inode (SYSV: shmid in /proc maps) */
+    uint64_t dev, ino;    /* POSIX/MEMFD device and inode (SYSV: shmid in /proc maps) */
     uint32_t mode, uid, gid;
     uint64_t size;        /* bytes, header included */
     int64_t nattch;       /* processes attached (SYSV: kernel; others: /proc maps) */
     int64_t holders;      /* processes holding a descriptor (POSIX, MEMFD) */
-    int hidden;           /* processes whose maps/fds we could not read */
+    int hidden;           /* processes whose maps/fds we could not (fully) read */
+    int dest;             /* SYSV: marked for removal (SHM_DEST), gone at the last detach */
+    int use_unknown;      /* POSIX: creator dead, no user seen, but HIDDEN processes
+                             could not be inspected and the kernel would not say */
+    int busy_unseen;      /* POSIX: no inspected process uses it, but the kernel says
+                             one has it open or mapped (another namespace, hidden) */
     int32_t cpid, lpid;   /* SYSV */
+    uint32_t cuid;        /* SYSV: creator's uid (may remove it, as the owner may) */
     int64_t ctime, atime, dtime;
     int hdr_rc;           /* 0 valid header; SHMKIT_ENOTSHMKIT foreign; other SHMKIT_E*
                              corrupt; -errno unreadable; 1 not read */
@@ -150,6 +182,9 @@ struct scan_opts {
     int header;             /* read headers (LAYOUT, STATUS, CREATOR...) */
     int procs;              /* scan /proc for attachments (NATTCH of POSIX, memfds, STATUS) */
     int pids;               /* keep the list of processes per segment */
+    int no_attach;          /* never attach a System V segment (no header then) */
+    int probe;              /* ask the kernel whether a stale-looking POSIX segment is
+                               open or mapped (a brief write lease; gc) */
 };
 
 struct seg_list {
@@ -170,6 +205,19 @@ void row_free(struct seg_row *r);
  * segments that vanished get nattch -1. Returns 0 or -errno. */
 int scan_refresh(struct seg_list *l);
 void seg_list_free(struct seg_list *l);
+
+/* Opens PATH (relative to DIRFD; FOLLOW: a /proc/PID/fd/N link) only if it
+ * is a regular file, never blocking and never opening anything else (a FIFO,
+ * a device): see discover.c. FLAGS is O_RDONLY or O_RDWR. Returns the
+ * descriptor with *ST its fstat, or E_NOTSEG (*ST then says what is there),
+ * or -errno (-EACCES: *ST is still filled). */
+int open_regular(int dirfd, const char *path, int flags, int follow, struct stat *st);
+/* Removes the POSIX segment of row R only if its name still refers to the
+ * inode that was judged and no process at all has it open or mapped, all
+ * under a write lease (see discover.c). Returns 0, -EBUSY (in use),
+ * -ESTALE (the name is now another file), -ENOENT, -ENOLCK (the kernel
+ * would not tell: no lease for this user; nothing removed), or -errno. */
+int posix_remove_idle(const struct seg_row *r);
 
 /* Opens a target with the library. FLAGS: SHMKIT_RDONLY and/or SHMKIT_RAW.
  * Without RAW a segment that has no shmkit magic is reopened RAW and *RAW_OUT
@@ -217,6 +265,26 @@ void emit_str(struct emit *e, const char *key, const char *val); /* NULL val: nu
 void emit_num(struct emit *e, const char *key, long long v);
 void emit_fmt(struct emit *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- payload.c: reading a payload without allocating its holes ------- */
+
+struct payload {
+    int fd;                     /* the segment's descriptor; -1: System V, MAP */
+    uint64_t base;              /* file offset of payload byte 0 */
+    uint64_t len;               /* payload bytes */
+    const unsigned char *map;   /* the mapping (read only when fd < 0) */
+    uint64_t data_at, data_end; /* the data extent found last (payload offsets) */
+    int no_seek;                /* SEEK_DATA unsupported: read everything */
+};
+/* RAW: the handle was opened RAW (payload = whole segment). */
+void payload_init(struct payload *p, shmkit_seg *seg, int raw);
+/* *HOLE: bytes from POS that are a hole (zeros, not to be read); 0 in data.
+ * Returns 0, or -ENODATA when the segment shrank under us. */
+int payload_hole(struct payload *p, uint64_t pos, uint64_t *hole);
+/* N bytes at POS into BUF, holes as zeros. 0, -ENODATA (shrank), -errno. */
+int payload_read(struct payload *p, uint64_t pos, void *buf, size_t n);
+/* CRC-32C of the whole payload (holes fed as zeros). 0 or as above. */
+int payload_crc(struct payload *p, uint32_t *crc);
 
 /* ---- layout.c: layout-specific statistics ---------------------------- */
 

@@ -256,11 +256,16 @@ int cmd_create(int argc, char **argv)
     } else {
         if (optind == argc)
             return cli_usage("segment name", "missing (like /orders)");
-        if (argc - optind > 1)
-            return cli_usage(argv[optind + 1], "one segment at a time");
+        /* the name first: after "--" even "-x" is one, judged as a name */
         struct target t;
         if (target_name(&t, argv[optind]))
             return EXIT_USAGE;
+        if (argc - optind > 1) {
+            const char *extra = argv[optind + 1];
+            if (extra[0] == '-' && optind > 0 && !strcmp(argv[optind - 1], "--"))
+                return cli_usage(extra, "options go before '--' (everything after it is a name)");
+            return cli_usage(extra, "one segment at a time");
+        }
         o.kind = SHMKIT_POSIX;
         o.name = argv[optind];
     }

@@ -119,10 +119,20 @@ static int data_start(const char *cmd, int argc, char **argv, struct data_args *
     if (rc < 0) {
         st = cli_fail(a->t.label, rc);
         if (st == EXIT_INTEGRITY && !a->raw)
-            fprintf(stderr, "shmkit: %s: use --raw to see the bytes anyway\n", a->t.label);
+            cli_err(a->t.label, "use --raw to see the bytes anyway");
         return st;
     }
     return -1;
+}
+
+/* A read of the payload failed: the segment shrank, or the descriptor. */
+static int data_read_fail(const struct data_args *a, int rc)
+{
+    if (rc == -ENODATA) {
+        cli_err(a->t.label, "segment shrank while being read");
+        return EXIT_SYSTEM;
+    }
+    return cli_fail(a->t.label, rc);
 }
 
 /* --offset must fall inside the payload of SIZE bytes (its end included).
@@ -137,21 +147,32 @@ static int data_offset_fits(const struct data_args *a, size_t size)
 
 int cmd_cat(int argc, char **argv)
 {
+    static const unsigned char zeros[1 << 20]; /* never written: the zero page */
+    static unsigned char buf[1 << 20];
     struct data_args a;
     shmkit_seg *seg = NULL;
+    struct payload p;
     int raw, st = data_start("cat", argc, argv, &a, &seg, &raw);
     if (st >= 0)
         goto free_args;
-    const char *p = shmkit_seg_data(seg);
-    size_t left = shmkit_seg_size(seg);
-    while (left) {
-        size_t n = left < (1u << 20) ? left : (1u << 20);
-        if (fwrite(p, 1, n, stdout) != n)
-            break; /* reported at exit */
-        p += n;
-        left -= n;
-    }
+    payload_init(&p, seg, raw);
     st = EXIT_OKAY;
+    for (uint64_t pos = 0; pos < p.len && !ferror(stdout);) {
+        uint64_t hole;
+        int rc = payload_hole(&p, pos, &hole);
+        size_t n = p.len - pos < sizeof buf ? (size_t)(p.len - pos) : sizeof buf;
+        if (rc == 0 && hole) {
+            n = hole < sizeof zeros ? (size_t)hole : sizeof zeros;
+            fwrite(zeros, 1, n, stdout); /* a hole: zeros, nothing read */
+        } else if (rc == 0 && (rc = payload_read(&p, pos, buf, n)) == 0) {
+            fwrite(buf, 1, n, stdout); /* a write error is reported at exit */
+        }
+        if (rc < 0) {
+            st = data_read_fail(&a, rc);
+            break;
+        }
+        pos += n;
+    }
     shmkit_close(seg);
 free_args:
     targets_free(&a.ts);
@@ -181,33 +202,71 @@ static void hex_line(uint64_t off, const unsigned char *b, size_t n)
 
 int cmd_dump(int argc, char **argv)
 {
+    static const unsigned char zero_line[16];
+    static unsigned char win[1 << 16];
     struct data_args a;
     shmkit_seg *seg = NULL;
+    struct payload p;
     int raw, st = data_start("dump", argc, argv, &a, &seg, &raw);
     if (st >= 0)
         goto free_args;
     size_t size = shmkit_seg_size(seg);
     if ((st = data_offset_fits(&a, size)))
         goto close_seg;
+    payload_init(&p, seg, raw);
     uint64_t len = size - a.offset;
     if (a.have_length && a.length < len)
         len = a.length;
-    const unsigned char *base = (const unsigned char *)shmkit_seg_data(seg) + a.offset;
     unsigned char prev[16], cur[16];
-    int have_prev = 0, starred = 0;
-    for (uint64_t pos = 0; pos < len; pos += 16) {
+    uint64_t wpos = 0, wlen = 0; /* WIN holds bytes [wpos, wpos + wlen) of the dump */
+    int have_prev = 0, starred = 0, rc = 0;
+    for (uint64_t pos = 0; pos < len && !ferror(stdout);) {
         size_t n = len - pos < 16 ? (size_t)(len - pos) : 16;
-        memcpy(cur, base + pos, n); /* one read of shared bytes per line */
+        if (pos < wpos || pos + n > wpos + wlen) {
+            /* whole lines of a hole are all zeros: print the first, star the
+             * rest, without reading (or allocating) any of it */
+            uint64_t hole;
+            if ((rc = payload_hole(&p, a.offset + pos, &hole)) < 0)
+                break;
+            uint64_t lines = (hole < len - pos ? hole : len - pos) / 16;
+            int prev_zero = have_prev && !memcmp(prev, zero_line, 16);
+            if (lines >= 2 || (lines == 1 && prev_zero)) {
+                if (!prev_zero) {
+                    hex_line(a.offset + pos, zero_line, 16);
+                    memcpy(prev, zero_line, 16);
+                    have_prev = 1;
+                    starred = 0;
+                    pos += 16;
+                    lines--;
+                }
+                if (!starred)
+                    fputs("*\n", stdout);
+                starred = 1;
+                pos += lines * 16;
+                continue;
+            }
+            wpos = pos;
+            wlen = len - pos < sizeof win ? len - pos : sizeof win;
+            if ((rc = payload_read(&p, a.offset + pos, win, (size_t)wlen)) < 0)
+                break;
+        }
+        memcpy(cur, win + (pos - wpos), n); /* one read of shared bytes per window */
         if (n == 16 && have_prev && !memcmp(cur, prev, 16)) {
             if (!starred)
                 fputs("*\n", stdout);
             starred = 1;
+            pos += n;
             continue;
         }
         hex_line(a.offset + pos, cur, n);
         memcpy(prev, cur, n);
         have_prev = n == 16;
         starred = 0;
+        pos += n;
+    }
+    if (rc < 0) {
+        st = data_read_fail(&a, rc);
+        goto close_seg;
     }
     if (len)
         printf("%08llx\n", (unsigned long long)(a.offset + len));

@@ -90,8 +90,12 @@ static void emit_row(struct emit *e, const struct seg_row *r)
     if (r->hidden && json)
         emit_num(e, "uninspected", r->hidden);
     else if (r->hidden)
-        emit_fmt(e, "uninspected", "%d process%s (not allowed to read their maps)", r->hidden,
-                 r->hidden == 1 ? "" : "es");
+        emit_fmt(e, "uninspected", "%d process%s (not allowed to read their maps, or past "
+                 "the scan's bounds)", r->hidden, r->hidden == 1 ? "" : "es");
+    if (r->busy_unseen)
+        emit_str(e, "in_use", "yes (the kernel says a process has it open or mapped)");
+    else if (r->use_unknown)
+        emit_str(e, "in_use", "unknown (processes could not be inspected)");
     if (r->kind == SHMKIT_SYSV) {
         emit_num(e, "cpid", r->cpid);
         emit_num(e, "lpid", r->lpid);
@@ -125,7 +129,7 @@ static void emit_row(struct emit *e, const struct seg_row *r)
 
 static void emit_procs(struct emit *e, const struct seg_row *r)
 {
-    char comm[64];
+    char comm[64], safe[80];
     if (e->mode == EM_JSON) {
         fputs(", \"processes\": [", e->f);
         for (size_t i = 0; i < r->n_users; i++) {
@@ -143,7 +147,9 @@ static void emit_procs(struct emit *e, const struct seg_row *r)
         fprintf(e->f, "  %7s  %-16s %s\n", "PID", "COMMAND", "USES");
     for (size_t i = 0; i < r->n_users; i++) {
         const struct pid_use *u = &r->users[i];
-        fprintf(e->f, "  %7d  %-16s %s%s%s\n", u->pid, proc_comm(u->pid, comm, sizeof comm),
+        /* another user's process names itself: escaped like every outside string */
+        fprintf(e->f, "  %7d  %-16s %s%s%s\n", u->pid,
+                esc_str(proc_comm(u->pid, comm, sizeof comm), 0, safe, sizeof safe),
                 u->maps ? "maps" : "", u->maps && u->fds ? "," : "", u->fds ? "fd" : "");
     }
 }

@@ -20,7 +20,14 @@ static void ls_help(void)
           "  -r, --raw             raw output: no alignment, fields separated by one space\n"
           "  -J, --json            JSON output: {\"segments\": [ ... ]}\n"
           "  -n, --noheadings      no header line\n"
+          "  -A, --no-attach       never attach a System V segment (its header columns\n"
+          "                        LAYOUT, STATUS, CREATED... then show '-' or unknown)\n"
           "  -h, --help            display this help\n"
+          "\n"
+          "Reading a System V segment's shmkit header means attaching it read-only for\n"
+          "an instant: ipcs then shows shmkit as its last attacher (LPID) and its\n"
+          "attach and detach times change. --no-attach, or columns that need no header,\n"
+          "avoid that. A segment marked for removal shows STATUS dest.\n"
           "\n"
           "Columns:\n",
           stdout);
@@ -34,7 +41,8 @@ int cmd_ls(int argc, char **argv)
         {"memfd", no_argument, NULL, 'M'},      {"output", required_argument, NULL, 'o'},
         {"bytes", no_argument, NULL, 'b'},      {"raw", no_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'J'},       {"noheadings", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"no-attach", no_argument, NULL, 'A'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct out_opts out;
     struct scan_opts so;
@@ -42,7 +50,7 @@ int cmd_ls(int argc, char **argv)
     memset(&so, 0, sizeof so);
     out_default_columns(&out);
     int json = 0, raw = 0, c;
-    while ((c = getopt_long(argc, argv, ":o:brJnh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:brJnAh", opts, NULL)) != -1) {
         switch (c) {
         case 'P':
             so.posix = 1;
@@ -68,6 +76,9 @@ int cmd_ls(int argc, char **argv)
             break;
         case 'n':
             out.noheadings = 1;
+            break;
+        case 'A':
+            so.no_attach = 1;
             break;
         case 'h':
             ls_help();

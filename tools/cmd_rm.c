@@ -10,6 +10,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void rm_help(void)
 {
@@ -28,12 +29,28 @@ static void rm_help(void)
           stdout);
 }
 
+/* How a row is named in messages; LABEL_MAX holds "posix /" + NAME_MAX.
+ * Raw here: cli_err escapes it, and say() escapes what goes to stdout. */
+enum { LABEL_MAX = 32 + NAME_MAX + 2 };
+
 static void row_label(const struct seg_row *r, char *buf, size_t len)
 {
     if (r->kind == SHMKIT_SYSV)
         snprintf(buf, len, "sysv id %d (key 0x%08x)", r->shmid, (unsigned)r->key);
     else
         snprintf(buf, len, "posix %s", r->name);
+}
+
+/* "VERB LABEL[: WHY]" on stdout, the label (a name from anyone) escaped:
+ * a name holding a newline cannot forge another line. */
+static void say(const char *verb, const char *label, const char *why)
+{
+    fputs(verb, stdout);
+    fputc(' ', stdout);
+    esc_put(stdout, label, 0);
+    if (why)
+        printf(": %s", why);
+    fputc('\n', stdout);
 }
 
 static int remove_row(const struct seg_row *r)
@@ -102,9 +119,9 @@ int cmd_rm(int argc, char **argv)
             continue;
         }
         if (verbose) {
-            char label[320];
+            char label[LABEL_MAX];
             row_label(&rows[i], label, sizeof label);
-            printf("removed %s\n", label);
+            say("removed", label, NULL);
         }
     }
 free_rows:
@@ -128,7 +145,11 @@ static void gc_help(void)
           "(pid and start time) is dead and no process maps the segment or holds it\n"
           "open. Segments without a valid shmkit header (foreign or corrupt) are\n"
           "never removed, unless named explicitly together with --force; even then\n"
-          "a segment that a process maps or holds open is kept.\n"
+          "a segment that a process maps or holds open is kept. A POSIX segment is\n"
+          "removed only when the kernel confirms no process has it open or mapped\n"
+          "(a write lease: its owner or root), or, where it will not say, when\n"
+          "every process could be inspected. Another user's segment that cannot be\n"
+          "removed is reported as kept (exit 0) unless it was named.\n"
           "\n"
           "Options:\n"
           "  -n, --dry-run   print what would be removed; remove nothing\n"
@@ -145,7 +166,11 @@ static void gc_help(void)
 /* Whether R goes, and why. */
 static int gc_decide(const struct seg_row *r, int named, int force, char *why, size_t len)
 {
-    int in_use = r->nattch > 0 || r->holders > 0 || r->nattch < 0;
+    int in_use = r->nattch > 0 || r->holders > 0 || r->nattch < 0 || r->busy_unseen;
+    if (r->status == ST_DEST) {
+        snprintf(why, len, "already removed, destroyed when its last process detaches");
+        return 0;
+    }
     if (r->status == ST_STALE) {
         snprintf(why, len, "creator pid %d is gone and nothing maps it", r->hdr.creator_pid);
         return 1;
@@ -164,6 +189,13 @@ static int gc_decide(const struct seg_row *r, int named, int force, char *why, s
             snprintf(why, len, "%s (name it with --force to remove it)", what);
         return 0;
     }
+    if (r->use_unknown) {
+        snprintf(why, len,
+                 "creator pid %d is gone, but %d process%s could not be inspected and the "
+                 "kernel would not say whether one uses it (run gc as its owner or root)",
+                 r->hdr.creator_pid, r->hidden, r->hidden == 1 ? "" : "es");
+        return 0;
+    }
     if (r->status == ST_UNKNOWN) {
         snprintf(why, len, "header unreadable: %s", shmkit_strerror(r->hdr_rc));
         return 0;
@@ -176,9 +208,22 @@ static int gc_decide(const struct seg_row *r, int named, int force, char *why, s
     else if (r->holders > 0)
         snprintf(why, len, "held open by %lld process%s", (long long)r->holders,
                  r->holders == 1 ? "" : "es");
+    else if (r->busy_unseen)
+        snprintf(why, len, "open or mapped by a process that could not be inspected "
+                           "(the kernel says so)");
     else
         snprintf(why, len, "no creator recorded");
     return 0;
+}
+
+/* Whether this user may remove R (as the kernel would judge, for a dry
+ * run and to pass over others' segments without trying). */
+static int may_remove(const struct seg_row *r)
+{
+    uid_t me = geteuid();
+    if (me == 0)
+        return 1;
+    return r->uid == me || (r->kind == SHMKIT_SYSV && r->cuid == me);
 }
 
 static int target_matches(const struct target *t, const struct seg_row *r)
@@ -199,9 +244,30 @@ static int target_matches(const struct target *t, const struct seg_row *r)
 static int same_posix(const struct seg_row *r)
 {
     struct stat st;
-    char path[300];
-    snprintf(path, sizeof path, "/dev/shm%s", r->name);
-    return lstat(path, &st) == 0 && (uint64_t)st.st_ino == r->ino;
+    char path[sizeof "/dev/shm" + NAME_MAX + 2];
+    if (snprintf(path, sizeof path, "/dev/shm%s", r->name) >= (int)sizeof path)
+        return 0;
+    return lstat(path, &st) == 0 && (uint64_t)st.st_dev == r->dev &&
+           (uint64_t)st.st_ino == r->ino;
+}
+
+/* Removes a candidate judged stale (or forced). A POSIX one goes only if
+ * the kernel confirms nobody has it open or mapped (posix_remove_idle); if
+ * it will not say, the /proc scan decides, but only when it saw every
+ * process. Returns 0, -EBUSY (kept: in use), -ESTALE (name replaced),
+ * -ENOLCK (kept: cannot tell), or the error of the removal. */
+static int gc_remove(const struct seg_row *r)
+{
+    if (r->kind == SHMKIT_SYSV)
+        return remove_row(r);
+    int rc = posix_remove_idle(r);
+    if (rc != -ENOLCK)
+        return rc;
+    if (r->hidden)
+        return -ENOLCK;
+    if (!same_posix(r))
+        return -ESTALE;
+    return shmkit_posix_remove(r->name);
 }
 
 int cmd_gc(int argc, char **argv)
@@ -217,7 +283,7 @@ int cmd_gc(int argc, char **argv)
     struct targets ts = {0};
     struct seg_list all = {0}, todo = {0};
     int dry = 0, force = 0, verbose = 0, posix = 0, sysv = 0, c, status = EXIT_OKAY;
-    char why[256], label[320];
+    char why[512], label[LABEL_MAX];
     while ((c = getopt_long(argc, argv, ":nfvi:k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
@@ -257,7 +323,7 @@ int cmd_gc(int argc, char **argv)
     if (!posix && !sysv)
         posix = sysv = 1;
 
-    struct scan_opts so = {.posix = posix, .sysv = sysv, .header = 1, .procs = 1};
+    struct scan_opts so = {.posix = posix, .sysv = sysv, .header = 1, .procs = 1, .probe = 1};
     int rc = scan(&so, &all);
     if (rc < 0) {
         status = cli_fail("gc", rc);
@@ -268,7 +334,13 @@ int cmd_gc(int argc, char **argv)
         for (size_t j = 0; j < all.n; j++)
             found |= target_matches(&ts.v[i], &all.v[j]);
         if (!found) {
-            status = cli_fail(ts.v[i].label, -ENOENT);
+            /* say why: missing, or something that is not a segment */
+            struct seg_row one;
+            struct scan_opts none = {0};
+            rc = scan_target(&ts.v[i], &none, &one);
+            if (rc == 0)
+                row_free(&one);
+            status = cli_fail(ts.v[i].label, rc < 0 ? rc : -ENOENT);
             goto free_lists;
         }
     }
@@ -283,7 +355,14 @@ int cmd_gc(int argc, char **argv)
         row_label(r, label, sizeof label);
         if (!gc_decide(r, named, force, why, sizeof why)) {
             if (verbose || named)
-                printf("kept %s: %s\n", label, why);
+                say("kept", label, why);
+            continue;
+        }
+        if (!named && !may_remove(r)) {
+            /* another user's: not ours to remove, and no reason to fail */
+            snprintf(why, sizeof why, "not yours (owner %s); left to its owner or root",
+                     user_name(r->uid));
+            say("kept", label, why);
             continue;
         }
         struct seg_row *v = grow_array(todo.v, &todo.cap, todo.n, sizeof *v, 16);
@@ -298,7 +377,8 @@ int cmd_gc(int argc, char **argv)
         todo.n++;
     }
     if (verbose && all.hidden)
-        printf("note: %d process%s could not be inspected; their mappings are not counted\n",
+        printf("note: %d process%s could not be inspected; a POSIX segment is removed only "
+               "if the kernel confirms nobody uses it\n",
                all.hidden, all.hidden == 1 ? "" : "es");
     /* a process may have attached since the scan: look again just before acting */
     if (!dry && todo.n && (rc = scan_refresh(&todo)) < 0) {
@@ -311,25 +391,37 @@ int cmd_gc(int argc, char **argv)
         for (int i = 0; i < ts.n; i++)
             named |= target_matches(&ts.v[i], r);
         row_label(r, label, sizeof label);
-        if (!gc_decide(r, named, force, why, sizeof why) ||
-            (r->kind == SHMKIT_POSIX && !dry && !same_posix(r))) {
-            printf("kept %s: in use again\n", label);
+        if (!gc_decide(r, named, force, why, sizeof why)) {
+            say("kept", label, "in use again");
             continue;
         }
         if (dry) {
-            printf("would remove %s: %s\n", label, why);
+            say("would remove", label, why);
             continue;
         }
-        rc = remove_row(r);
+        rc = gc_remove(r);
         if (rc == -ENOENT)
             continue; /* someone else removed it first */
+        if (rc == -EBUSY || rc == -ESTALE || rc == -ENOLCK) {
+            say("kept", label,
+                rc == -EBUSY    ? "in use again (open or mapped, the kernel says)"
+                : rc == -ESTALE ? "the name now refers to another file"
+                                : "processes that could not be inspected may use it");
+            continue;
+        }
+        if ((rc == -EPERM || rc == -EACCES) && !named) {
+            snprintf(why, sizeof why, "not yours (%s); left to its owner or root",
+                     shmkit_strerror(rc));
+            say("kept", label, why);
+            continue;
+        }
         if (rc < 0) {
             int st = cli_fail(label, rc);
             if (st > status)
                 status = st;
             continue;
         }
-        printf("removed %s: %s\n", label, why);
+        say("removed", label, why);
     }
 free_lists:
     free(todo.v);

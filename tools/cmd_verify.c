@@ -49,9 +49,11 @@ static int verify_one(const struct target *t, int quiet)
     rc = shmkit_seg_verify(seg);
     shmkit_close(seg);
     if (rc == 0 || rc == SHMKIT_ENOTSEALED) {
-        if (!quiet)
-            printf("%s: ok (%s)\n", t->label,
+        if (!quiet) {
+            esc_put(stdout, t->label, 0);
+            printf(": ok (%s)\n",
                    rc == 0 ? "header valid, sealed payload intact" : "header valid, not sealed");
+        }
         return EXIT_OKAY;
     }
     return cli_fail(t->label, rc);

@@ -53,7 +53,7 @@ static int sample(const struct target *t, int tty, double interval, struct layou
     int rc = scan_target(t, &so, &r);
     if (rc < 0)
         return cli_fail(t->label, rc);
-    char buf[64], comm[64];
+    char buf[64], comm[64], safe[80], label[sizeof t->label * 4 + 4];
     struct emit e = {.f = stdout, .mode = tty ? EM_TEXT : EM_LINE};
     time_t wall = time(NULL);
     struct tm tm;
@@ -61,7 +61,8 @@ static int sample(const struct target *t, int tty, double interval, struct layou
     strftime(buf, sizeof buf, "%H:%M:%S", &tm);
     if (tty) {
         fputs("\033[H\033[2J", stdout); /* home, clear */
-        printf("shmkit watch %s   every %gs   %s\n\n", t->label, interval, buf);
+        printf("shmkit watch %s   every %gs   %s\n\n", esc_str(t->label, 0, label, sizeof label),
+               interval, buf);
     } else {
         emit_str(&e, "time", buf);
         emit_str(&e, "segment", t->label);
@@ -95,7 +96,8 @@ static int sample(const struct target *t, int tty, double interval, struct layou
         printf("\nprocesses: %zu\n", r.n_users);
         for (size_t i = 0; i < r.n_users && i < 20; i++)
             printf("  %7d  %-16s %s%s%s\n", r.users[i].pid,
-                   proc_comm(r.users[i].pid, comm, sizeof comm), r.users[i].maps ? "maps" : "",
+                   esc_str(proc_comm(r.users[i].pid, comm, sizeof comm), 0, safe, sizeof safe),
+                   r.users[i].maps ? "maps" : "",
                    r.users[i].maps && r.users[i].fds ? "," : "", r.users[i].fds ? "fd" : "");
     } else {
         fputc('\n', stdout);

@@ -10,10 +10,18 @@
  *           library, after the kernel's figures were taken.
  *   MEMFD   /proc/PID/fd links named "/memfd:..." (found while scanning /proc).
  *   users   /proc/PID/maps (who maps a segment: NATTCH of POSIX and memfd)
- *           and /proc/PID/fd (who holds a descriptor on it).
+ *           and /proc/PID/fd (who holds a descriptor on it), matched by
+ *           device and inode (a bind mount of /dev/shm is the same file).
  *
  * Every header is copied once into a local buffer and judged by
  * shmkit_header_check(); nothing else in it is trusted.
+ *
+ * Nothing here may block on what another user controls: a name in /dev/shm
+ * or a descriptor of another process can be swapped for a FIFO or a device
+ * at any moment. Files are opened through open_regular() (O_PATH, fstat,
+ * reopen of exactly that inode), /proc links are stat'ed without a sync,
+ * and every /proc scan has a bound (SCAN_*): what is not fully read counts
+ * as not inspected, which callers report and gc respects.
  */
 #include "cli.h"
 
@@ -25,10 +33,20 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SHM_DIR "/dev/shm"
+
+/* Bounds of one /proc scan (shmkit(1), FILES): a process with more
+ * descriptors or a longer maps file than this is not fully inspected, nor
+ * is any process not yet reached when the scan has run SCAN_SECONDS. */
+#define SCAN_MAX_FDS 65536
+#define SCAN_MAX_MAPS_BYTES (64u << 20)
+#define SCAN_SECONDS 10
 
 const char *status_name(int st)
 {
@@ -41,6 +59,8 @@ const char *status_name(int st)
         return "corrupt";
     case ST_FOREIGN:
         return "foreign";
+    case ST_DEST:
+        return "dest";
     default:
         return "unknown";
     }
@@ -158,6 +178,7 @@ static int creator_alive(const struct shmkit_info *h)
 /* What the inode says, for a POSIX segment or a memfd alike. */
 static void row_stat(struct seg_row *r, const struct stat *st)
 {
+    r->dev = (uint64_t)st->st_dev;
     r->ino = (uint64_t)st->st_ino;
     r->mode = st->st_mode & 0777;
     r->uid = st->st_uid;
@@ -166,30 +187,62 @@ static void row_stat(struct seg_row *r, const struct stat *st)
     r->ctime = st->st_ctime;
 }
 
+/* An O_PATH descriptor opens nothing (no FIFO wait, no device open), so the
+ * type is checked on what is really there; /proc/self/fd/N then reopens
+ * exactly that inode with the usual permission checks. Where /proc is
+ * missing, a non-blocking O_NOFOLLOW open is checked to be the same inode. */
+int open_regular(int dirfd, const char *path, int flags, int follow, struct stat *st)
+{
+    memset(st, 0, sizeof *st); /* st_mode 0: nothing known */
+    int pfd = openat(dirfd, path, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (pfd < 0)
+        return -errno;
+    if (fstat(pfd, st) < 0) {
+        int err = -errno;
+        close(pfd);
+        return err;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(pfd);
+        return E_NOTSEG;
+    }
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
+    int oflags = flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = open(self, oflags);
+    if (fd < 0 && errno == ENOENT && !follow)
+        fd = openat(dirfd, path, oflags | O_NOFOLLOW);
+    int err = fd < 0 ? -errno : 0;
+    close(pfd);
+    if (fd < 0)
+        return err;
+    struct stat now;
+    if (fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_dev != st->st_dev ||
+        now.st_ino != st->st_ino) {
+        close(fd);
+        return -EAGAIN; /* swapped under us: judged again by whoever retries */
+    }
+    *st = now;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 /* ---- POSIX ---- */
 
 static int probe_posix(int dirfd, const char *ent, struct seg_row *r, int header)
 {
     struct stat st;
-    int fd = openat(dirfd, ent, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd >= 0) {
-        if (fstat(fd, &st) < 0) {
-            int err = -errno;
-            close(fd);
-            return err;
-        }
-    } else {
-        int err = -errno;
-        if (fstatat(dirfd, ent, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return -errno;
-        r->hdr_rc = err; /* listed, but its contents are not ours to read */
-    }
-    if (!S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return -EINVAL;
-    }
+    if (strlen(ent) > NAME_MAX)
+        return -ENAMETOOLONG;
+    int fd = open_regular(dirfd, ent, O_RDONLY, 0, &st);
+    if ((fd == -EACCES || fd == -EPERM) && S_ISREG(st.st_mode))
+        r->hdr_rc = fd; /* listed, but its contents are not ours to read */
+    else if (fd < 0)
+        return fd;
     r->kind = SHMKIT_POSIX;
+    /* "/" + NAME_MAX bytes fit r->name exactly: a name is never cut */
     snprintf(r->name, sizeof r->name, "/%s", ent);
     row_stat(r, &st);
     r->atime = st.st_atime;
@@ -241,8 +294,10 @@ static void sysv_from_ds(struct seg_row *r, int id, const struct shmid_ds *ds)
     r->shmid = id;
     r->key = (int32_t)ds->shm_perm.__key;
     r->mode = ds->shm_perm.mode & 0777;
+    r->dest = (ds->shm_perm.mode & SHM_DEST) != 0; /* IPC_RMID while attached */
     r->uid = ds->shm_perm.uid;
     r->gid = ds->shm_perm.gid;
+    r->cuid = ds->shm_perm.cuid;
     r->size = ds->shm_segsz;
     r->nattch = (int64_t)ds->shm_nattch;
     r->cpid = ds->shm_cpid;
@@ -301,6 +356,7 @@ static int scan_sysv(struct seg_list *l, int header)
                 continue;
             int key = (int)v[0], id = (int)v[1], cpid = (int)v[4], lpid = (int)v[5];
             unsigned perms = (unsigned)v[2], uid = (unsigned)v[7], gid = (unsigned)v[8];
+            unsigned cuid = (unsigned)v[9];
             unsigned long long size = (unsigned long long)v[3], nattch = (unsigned long long)v[6];
             long long atime = v[11], dtime = v[12], ctime = v[13];
             struct seg_row *r = list_add(l);
@@ -311,9 +367,10 @@ static int scan_sysv(struct seg_list *l, int header)
             struct shmid_ds ds;
             memset(&ds, 0, sizeof ds);
             ds.shm_perm.__key = key;
-            ds.shm_perm.mode = (unsigned short)perms;
+            ds.shm_perm.mode = (unsigned short)perms; /* with SHM_DEST, SHM_LOCKED */
             ds.shm_perm.uid = uid;
             ds.shm_perm.gid = gid;
+            ds.shm_perm.cuid = cuid;
             ds.shm_segsz = (size_t)size;
             ds.shm_nattch = (shmatt_t)nattch;
             ds.shm_cpid = cpid;
@@ -346,11 +403,13 @@ static int scan_sysv(struct seg_list *l, int header)
 
 /* ---- /proc: who maps and who holds what ---- */
 
-enum { TAG_SHM = 1, TAG_MEMFD = 2, TAG_SYSV = 3 };
+/* TAG_FILE: a POSIX segment or memfd, keyed by device and inode; TAG_SYSV: a
+ * System V mapping, keyed by its shmid (the inode /proc shows for it). */
+enum { TAG_FILE = 1, TAG_SYSV = 2 };
 
 struct use {
     int tag;
-    uint64_t ino;
+    uint64_t dev, ino;
     int32_t last_map_pid, last_fd_pid;
     int64_t nmap, nfd;
     struct pid_use *users;
@@ -358,7 +417,7 @@ struct use {
     /* MEMFD: what is known from the first holder */
     int have_memfd;
     int pid, fd;
-    char name[256];
+    char name[NAME_MAX + 1];
     struct stat st;
 };
 
@@ -368,13 +427,17 @@ struct use_tab {
     uint32_t *slot; /* index + 1, 0 = free */
     size_t nslot;
     int keep_pids;
-    int hidden; /* processes we could not inspect */
+    int hidden; /* processes we could not (fully) inspect */
     int32_t last_hidden;
+    /* devices whose files are of interest: /dev/shm's and the rows' (a
+     * mapping through a bind mount shows another path, the same device) */
+    uint64_t devs[8];
+    int ndevs;
 };
 
-static uint64_t hash_key(int tag, uint64_t ino)
+static uint64_t hash_key(int tag, uint64_t dev, uint64_t ino)
 {
-    uint64_t h = ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)tag;
+    uint64_t h = (ino ^ dev * 0xff51afd7ed558ccdull) * 0x9e3779b97f4a7c15ull ^ (uint64_t)tag;
     return h ^ (h >> 29);
 }
 
@@ -385,7 +448,7 @@ static int tab_grow(struct use_tab *t)
     if (!slot)
         return -ENOMEM;
     for (size_t i = 0; i < t->n; i++) {
-        size_t j = hash_key(t->v[i].tag, t->v[i].ino) & (nslot - 1);
+        size_t j = hash_key(t->v[i].tag, t->v[i].dev, t->v[i].ino) & (nslot - 1);
         while (slot[j])
             j = (j + 1) & (nslot - 1);
         slot[j] = (uint32_t)(i + 1);
@@ -396,23 +459,23 @@ static int tab_grow(struct use_tab *t)
     return 0;
 }
 
-static struct use *tab_find(const struct use_tab *t, int tag, uint64_t ino)
+static struct use *tab_find(const struct use_tab *t, int tag, uint64_t dev, uint64_t ino)
 {
     if (!t->nslot)
         return NULL;
-    size_t j = hash_key(tag, ino) & (t->nslot - 1);
+    size_t j = hash_key(tag, dev, ino) & (t->nslot - 1);
     while (t->slot[j]) {
         struct use *u = &t->v[t->slot[j] - 1];
-        if (u->tag == tag && u->ino == ino)
+        if (u->tag == tag && u->dev == dev && u->ino == ino)
             return u;
         j = (j + 1) & (t->nslot - 1);
     }
     return NULL;
 }
 
-static struct use *tab_get(struct use_tab *t, int tag, uint64_t ino)
+static struct use *tab_get(struct use_tab *t, int tag, uint64_t dev, uint64_t ino)
 {
-    struct use *u = tab_find(t, tag, ino);
+    struct use *u = tab_find(t, tag, dev, ino);
     if (u)
         return u;
     if ((t->n + 1) * 2 > t->nslot && tab_grow(t) < 0)
@@ -424,8 +487,9 @@ static struct use *tab_get(struct use_tab *t, int tag, uint64_t ino)
     u = &t->v[t->n];
     memset(u, 0, sizeof *u);
     u->tag = tag;
+    u->dev = dev;
     u->ino = ino;
-    size_t j = hash_key(tag, ino) & (t->nslot - 1);
+    size_t j = hash_key(tag, dev, ino) & (t->nslot - 1);
     while (t->slot[j])
         j = (j + 1) & (t->nslot - 1);
     t->slot[j] = (uint32_t)(++t->n);
@@ -438,6 +502,34 @@ static void tab_free(struct use_tab *t)
         free(t->v[i].users);
     free(t->v);
     free(t->slot);
+}
+
+static void tab_add_dev(struct use_tab *t, uint64_t dev)
+{
+    for (int i = 0; i < t->ndevs; i++)
+        if (t->devs[i] == dev)
+            return;
+    if (t->ndevs < (int)(sizeof t->devs / sizeof t->devs[0]))
+        t->devs[t->ndevs++] = dev;
+}
+
+static int tab_has_dev(const struct use_tab *t, uint64_t dev)
+{
+    for (int i = 0; i < t->ndevs; i++)
+        if (t->devs[i] == dev)
+            return 1;
+    return 0;
+}
+
+/* The devices to watch: /dev/shm's, and those of the rows already listed. */
+static void tab_devs(struct use_tab *t, const struct seg_list *l)
+{
+    struct stat st;
+    if (stat(SHM_DIR, &st) == 0)
+        tab_add_dev(t, (uint64_t)st.st_dev);
+    for (size_t i = 0; l && i < l->n; i++)
+        if (l->v[i].kind == SHMKIT_POSIX)
+            tab_add_dev(t, l->v[i].dev);
 }
 
 static void note_user(struct use_tab *t, struct use *u, int32_t pid, int maps)
@@ -472,38 +564,49 @@ static void note_user(struct use_tab *t, struct use *u, int32_t pid, int maps)
     u->n_users++;
 }
 
-/* One line of /proc/PID/maps: "start-end perms offset dev inode   path". */
+/* One line of /proc/PID/maps: "start-end perms offset MAJ:MIN inode   path"
+ * (the kernel writes it; a path may hold anything but a newline). */
 static void maps_line(struct use_tab *t, int32_t pid, char *line)
 {
     char *p = line;
-    for (int field = 0; field < 4; field++) {
+    for (int field = 0; field < 3; field++) {
         p = strchr(p, ' ');
         if (!p)
             return;
         p++;
     }
     char *end;
+    unsigned long maj = strtoul(p, &end, 16);
+    if (end == p || *end != ':')
+        return;
+    p = end + 1;
+    unsigned long min = strtoul(p, &end, 16);
+    if (end == p || *end != ' ')
+        return;
+    p = end + 1;
     unsigned long long ino = strtoull(p, &end, 10);
     if (end == p || ino == 0)
         return;
     while (*end == ' ')
         end++;
+    uint64_t dev = (uint64_t)makedev(maj, min);
     int tag;
-    if (!strncmp(end, SHM_DIR "/", sizeof SHM_DIR))
-        tag = TAG_SHM;
-    else if (!strncmp(end, "/memfd:", 7))
-        tag = TAG_MEMFD;
-    else if (!strncmp(end, "/SYSV", 5))
+    if (!strncmp(end, "/SYSV", 5) && !tab_has_dev(t, dev)) {
         tag = TAG_SYSV; /* the inode of a System V mapping is its shmid */
-    else
+        dev = 0;
+    } else if (tab_has_dev(t, dev) || !strncmp(end, "/memfd:", 7)) {
+        tag = TAG_FILE;
+    } else {
         return;
-    struct use *u = tab_get(t, tag, ino);
+    }
+    struct use *u = tab_get(t, tag, dev, ino);
     if (u)
         note_user(t, u, pid, 1);
 }
 
 /* A process whose maps or fds we may not read (another user's, or one
- * protected from us even as root). Its uses are not counted; callers say so. */
+ * protected from us even as root), or could not read to the end within the
+ * bounds. Its uses are not counted; callers say so. */
 static void hidden(struct use_tab *t, int32_t pid)
 {
     if (t->last_hidden != pid)
@@ -524,16 +627,27 @@ static void scan_maps(struct use_tab *t, int procdir, const char *pidstr, int32_
     FILE *f = fdopen(fd, "r");
     if (!f) {
         close(fd);
+        hidden(t, pid);
         return;
     }
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, total = 0;
     ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    for (;;) {
+        errno = 0;
+        if ((n = getline(&line, &cap, f)) <= 0)
+            break;
+        total += (size_t)n;
+        if (total > SCAN_MAX_MAPS_BYTES) {
+            hidden(t, pid); /* the rest is not read: not fully inspected */
+            break;
+        }
         if (line[n - 1] == '\n')
             line[n - 1] = '\0';
         maps_line(t, pid, line);
     }
+    if (n < 0 && errno && errno != ESRCH)
+        hidden(t, pid);
     free(line);
     fclose(f);
 }
@@ -551,50 +665,78 @@ static void scan_fds(struct use_tab *t, int procdir, const char *pidstr, int32_t
     DIR *d = fdopendir(dfd);
     if (!d) {
         close(dfd);
+        hidden(t, pid);
         return;
     }
     struct dirent *e;
-    char link[320];
+    char link[PATH_MAX + 16];
+    long nfds = 0;
     while ((e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
+        if (++nfds > SCAN_MAX_FDS) {
+            hidden(t, pid);
+            break;
+        }
         ssize_t n = readlinkat(dfd, e->d_name, link, sizeof link - 1);
-        if (n <= 0)
+        if (n < 0 && (errno == EACCES || errno == EPERM)) {
+            hidden(t, pid); /* the directory lists, the links do not read */
             continue;
+        }
+        if (n <= 0 || link[0] != '/')
+            continue; /* gone, or socket:[..], pipe:[..], anon_inode:... */
         link[n] = '\0';
-        int tag;
-        if (!strncmp(link, SHM_DIR "/", sizeof SHM_DIR))
-            tag = TAG_SHM;
-        else if (!strncmp(link, "/memfd:", 7))
-            tag = TAG_MEMFD;
-        else
+        int is_memfd = !strncmp(link, "/memfd:", 7);
+        /* through the link, no lookup on the file system; DONT_SYNC: a
+         * network or FUSE file system is not asked (it may hang) */
+        struct statx sx;
+        if (statx(dfd, e->d_name, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &sx) < 0) {
+            if (errno == EACCES || errno == EPERM)
+                hidden(t, pid);
             continue;
-        struct stat st;
-        if (fstatat(dfd, e->d_name, &st, 0) < 0)
+        }
+        uint64_t dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor);
+        if (!S_ISREG(sx.stx_mode) || (!is_memfd && !tab_has_dev(t, dev)))
             continue;
-        struct use *u = tab_get(t, tag, (uint64_t)st.st_ino);
+        struct use *u = tab_get(t, TAG_FILE, dev, sx.stx_ino);
         if (!u)
             continue;
         note_user(t, u, pid, 0);
-        if (tag == TAG_MEMFD && !u->have_memfd) {
+        if (is_memfd && !u->have_memfd) {
             u->have_memfd = 1;
             u->pid = pid;
             u->fd = atoi(e->d_name);
-            u->st = st;
+            memset(&u->st, 0, sizeof u->st);
+            u->st.st_dev = (dev_t)dev;
+            u->st.st_ino = (ino_t)sx.stx_ino;
+            u->st.st_mode = sx.stx_mode;
+            u->st.st_uid = sx.stx_uid;
+            u->st.st_gid = sx.stx_gid;
+            u->st.st_size = (off_t)sx.stx_size;
+            u->st.st_ctime = (time_t)sx.stx_ctime.tv_sec;
             char *name = link + 7;
             size_t len = strlen(name);
             static const char del[] = " (deleted)";
             if (len >= sizeof del - 1 && !strcmp(name + len - (sizeof del - 1), del))
                 name[len - (sizeof del - 1)] = '\0';
-            snprintf(u->name, sizeof u->name, "%.255s", name);
+            snprintf(u->name, sizeof u->name, "%.*s", NAME_MAX, name);
         }
     }
     closedir(d);
 }
 
-/* Scans every process but ourselves. MAPS and FDS choose what to read. */
-static int scan_procs(struct use_tab *t, int maps, int fds)
+static double mono_now(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Scans every process but ourselves. MAPS and FDS choose what to read; L
+ * (may be NULL) holds the rows whose devices are of interest. */
+static int scan_procs(struct use_tab *t, const struct seg_list *l, int maps, int fds)
+{
+    tab_devs(t, l);
     int procdir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (procdir < 0)
         return -errno;
@@ -605,6 +747,8 @@ static int scan_procs(struct use_tab *t, int maps, int fds)
         return err;
     }
     int32_t self = (int32_t)getpid();
+    double deadline = mono_now() + SCAN_SECONDS;
+    int late = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0]))
@@ -612,6 +756,10 @@ static int scan_procs(struct use_tab *t, int maps, int fds)
         int32_t pid = (int32_t)atoi(e->d_name);
         if (pid == self)
             continue;
+        if (late || (late = mono_now() > deadline)) {
+            hidden(t, pid); /* out of time: counted, not read */
+            continue;
+        }
         if (maps)
             scan_maps(t, procdir, e->d_name, pid);
         if (fds)
@@ -635,6 +783,36 @@ static int pid_cmp(const void *a, const void *b)
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+/* Opens the descriptor FD of process PID only if it is (still) a memfd:
+ * a regular file (open_regular: never a FIFO it was swapped for), and what
+ * our own descriptor links to is "/memfd:NAME" (stable: it is ours). NAME
+ * (LEN bytes) gets the name. Returns the descriptor or a negative code. */
+static int open_memfd(int pid, int fd, int flags, struct stat *st, char *name, size_t len)
+{
+    char path[64], link[PATH_MAX + 16];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+    int mfd = open_regular(AT_FDCWD, path, flags, 1, st);
+    if (mfd == E_NOTSEG)
+        return -ENOENT; /* that descriptor is not a memfd (now) */
+    if (mfd < 0)
+        return mfd == -EACCES || mfd == -EPERM ? mfd : -ENOENT;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", mfd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n < 7 || strncmp(link, "/memfd:", 7)) {
+        close(mfd);
+        return -ENOENT;
+    }
+    link[n] = '\0';
+    char *s = link + 7;
+    size_t sl = strlen(s);
+    static const char del[] = " (deleted)";
+    if (sl >= sizeof del - 1 && !strcmp(s + sl - (sizeof del - 1), del))
+        s[sl - (sizeof del - 1)] = '\0';
+    if (name)
+        snprintf(name, len, "%.*s", NAME_MAX, s);
+    return mfd;
+}
+
 /* Joins what the /proc scan found to the rows; adds memfd rows. */
 static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int header)
 {
@@ -642,10 +820,8 @@ static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int 
     for (size_t i = 0; i < l->n; i++) {
         struct seg_row *r = &l->v[i];
         r->hidden = t->hidden;
-        int tag = r->kind == SHMKIT_POSIX ? TAG_SHM
-                  : r->kind == SHMKIT_MEMFD ? TAG_MEMFD
-                                            : TAG_SYSV;
-        struct use *u = tab_find(t, tag, r->kind == SHMKIT_SYSV ? (uint64_t)r->shmid : r->ino);
+        struct use *u = r->kind == SHMKIT_SYSV ? tab_find(t, TAG_SYSV, 0, (uint64_t)r->shmid)
+                                               : tab_find(t, TAG_FILE, r->dev, r->ino);
         if (r->kind != SHMKIT_SYSV) {
             r->nattch = u ? u->nmap : 0;
             r->holders = u ? u->nfd : 0;
@@ -657,7 +833,7 @@ static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int 
         return 0;
     for (size_t i = 0; i < t->n; i++) {
         struct use *u = &t->v[i];
-        if (u->tag != TAG_MEMFD || !u->have_memfd)
+        if (u->tag != TAG_FILE || !u->have_memfd)
             continue;
         struct seg_row *r = list_add(l);
         if (!r)
@@ -666,18 +842,22 @@ static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int 
         snprintf(r->name, sizeof r->name, "%s", u->name);
         r->memfd_pid = u->pid;
         r->memfd_fd = u->fd;
-        row_stat(r, &u->st); /* u->st.st_ino is u->ino: the table's key */
+        row_stat(r, &u->st); /* u->st is the table's key: dev and inode */
         r->nattch = u->nmap;
         r->holders = u->nfd;
+        r->hidden = t->hidden;
         if (header) {
-            char path[64];
-            snprintf(path, sizeof path, "/proc/%d/fd/%d", u->pid, u->fd);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            int fd = open_memfd(u->pid, u->fd, O_RDONLY, &st, NULL, 0);
+            if (fd >= 0 && (st.st_dev != u->st.st_dev || st.st_ino != u->st.st_ino)) {
+                close(fd); /* another memfd by now: not the one counted */
+                fd = -ENOENT;
+            }
             if (fd >= 0) {
                 header_fd(r, fd);
                 close(fd);
             } else {
-                r->hdr_rc = -errno;
+                r->hdr_rc = fd;
             }
         }
         if (t->keep_pids)
@@ -686,29 +866,106 @@ static int join_procs(struct use_tab *t, struct seg_list *l, int add_memfd, int 
     return 0;
 }
 
-static void set_status(struct seg_row *r)
+/* Whether any process at all has the POSIX segment of R open or mapped,
+ * asked of the kernel: it grants a write lease only when no other open
+ * file (a descriptor, or the one a mapping holds) refers to the inode. It
+ * sees what /proc does not show us: processes we may not inspect, or in
+ * another PID namespace. Only the owner (or CAP_LEASE) may take a lease.
+ * The lease is kept only while *FD_OUT is wanted (then the caller holds it
+ * and must release it): an open by someone else meanwhile waits for us.
+ * Returns 1 in use, 0 idle, -ENOLCK when the kernel would not tell,
+ * -ESTALE (the name is another file now), -ENOENT, or -errno. */
+static int lease_idle(const struct seg_row *r, int *fd_out)
+{
+    struct stat st;
+    int dirfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return -errno;
+    int fd = open_regular(dirfd, r->name + 1, O_RDONLY, 0, &st);
+    close(dirfd);
+    if (fd == E_NOTSEG)
+        return -ESTALE;
+    if (fd < 0)
+        return fd == -EACCES || fd == -EPERM ? -ENOLCK : fd;
+    if ((uint64_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino) {
+        close(fd);
+        return -ESTALE;
+    }
+    /* a lease break would send us SIGIO (default: terminate); we hold a
+     * lease for a few system calls, so the signal is ignored from now on */
+    signal(SIGIO, SIG_IGN);
+    int rc = 0;
+    if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+        rc = errno == EAGAIN ? 1 : -ENOLCK; /* EACCES: not ours; EINVAL: leases off */
+    if (rc == 0 && fd_out) {
+        *fd_out = fd; /* leased: the caller releases (F_UNLCK) and closes */
+        return 0;
+    }
+    if (rc == 0)
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    close(fd);
+    return rc;
+}
+
+int posix_remove_idle(const struct seg_row *r)
+{
+    int fd = -1;
+    int rc = lease_idle(r, &fd);
+    if (rc == 1)
+        return -EBUSY;
+    if (rc < 0)
+        return rc;
+    /* leased: nobody else has it open and no one can open it until we let
+     * go; the name must still be the inode judged */
+    struct stat st;
+    int dirfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        rc = -errno;
+    else if (fstatat(dirfd, r->name + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        rc = -errno;
+    else if ((uint64_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino)
+        rc = -ESTALE;
+    else if (unlinkat(dirfd, r->name + 1, 0) < 0)
+        rc = -errno;
+    if (dirfd >= 0)
+        close(dirfd);
+    fcntl(fd, F_SETLEASE, F_UNLCK);
+    close(fd);
+    return rc;
+}
+
+static void set_status(struct seg_row *r, int probe)
 {
     if (r->n_users > 1)
         qsort(r->users, r->n_users, sizeof *r->users, pid_cmp);
+    r->use_unknown = r->busy_unseen = 0;
     if (r->hdr_rc == SHMKIT_ENOTSHMKIT) {
         r->status = ST_FOREIGN;
-        return;
-    }
-    if (r->hdr_rc < 0 && r->hdr_rc > -SHMKIT_ERRNO_BASE) {
+    } else if (r->hdr_rc < 0 && r->hdr_rc > -SHMKIT_ERRNO_BASE) {
         r->status = ST_UNKNOWN; /* unreadable: -errno */
-        return;
-    }
-    if (r->hdr_rc == 1) {
+    } else if (r->hdr_rc == 1) {
         r->status = ST_UNKNOWN;
-        return;
-    }
-    if (r->hdr_rc != 0) {
+    } else if (r->hdr_rc != 0) {
         r->status = ST_CORRUPT;
-        return;
+    } else {
+        r->creator_alive = creator_alive(&r->hdr);
+        int in_use = r->nattch != 0 || r->holders > 0;
+        r->status = (r->creator_alive == 0 && !in_use) ? ST_STALE : ST_OK;
     }
-    r->creator_alive = creator_alive(&r->hdr);
-    int in_use = r->nattch != 0 || r->holders > 0;
-    r->status = (r->creator_alive == 0 && !in_use) ? ST_STALE : ST_OK;
+    /* A POSIX segment nobody we inspected uses: the kernel knows better
+     * (when it tells us); without it, uninspected processes forbid "stale" */
+    if (r->status == ST_STALE && r->kind == SHMKIT_POSIX && (probe || r->hidden)) {
+        int rc = lease_idle(r, NULL);
+        if (rc == 1) {
+            r->busy_unseen = 1;
+            r->status = ST_OK;
+        } else if (rc < 0 && r->hidden) {
+            r->use_unknown = 1;
+            r->status = ST_UNKNOWN;
+        }
+    }
+    if (r->dest)
+        r->status = ST_DEST; /* what matters most about it: it is going */
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -733,7 +990,7 @@ int scan(const struct scan_opts *o, struct seg_list *out)
     memset(out, 0, sizeof *out);
     if (o->posix && (rc = scan_posix(out, o->header)) < 0)
         goto fail_list;
-    if (o->sysv && (rc = scan_sysv(out, o->header)) < 0)
+    if (o->sysv && (rc = scan_sysv(out, o->header && !o->no_attach)) < 0)
         goto fail_list;
     int maps = o->procs && (o->posix || o->memfd || (o->pids && o->sysv));
     int fds = o->procs && (o->posix || o->memfd);
@@ -741,7 +998,7 @@ int scan(const struct scan_opts *o, struct seg_list *out)
         struct use_tab t;
         memset(&t, 0, sizeof t);
         t.keep_pids = o->pids;
-        rc = scan_procs(&t, maps, fds);
+        rc = scan_procs(&t, out, maps, fds);
         if (rc == 0)
             rc = join_procs(&t, out, o->memfd, o->header);
         tab_free(&t);
@@ -749,7 +1006,7 @@ int scan(const struct scan_opts *o, struct seg_list *out)
             goto fail_list;
     }
     for (size_t i = 0; i < out->n; i++)
-        set_status(&out->v[i]);
+        set_status(&out->v[i], o->probe);
     if (out->n > 1) /* qsort wants a non-NULL base even for no rows */
         qsort(out->v, out->n, sizeof *out->v, row_cmp);
     return 0;
@@ -770,23 +1027,6 @@ static int sysv_id_of_key(int32_t key, int *id)
     return 0;
 }
 
-static int memfd_check(int pid, int fd, char *name, size_t len)
-{
-    char path[64], link[320];
-    snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
-    ssize_t n = readlink(path, link, sizeof link - 1);
-    if (n < 0)
-        return errno == EACCES || errno == EPERM ? -errno : -ENOENT;
-    link[n] = '\0';
-    if (strncmp(link, "/memfd:", 7))
-        return -ENOENT; /* that descriptor is not a memfd */
-    char *s = link + 7, *del = strstr(s, " (deleted)");
-    if (del)
-        *del = '\0';
-    snprintf(name, len, "%.255s", s);
-    return 0;
-}
-
 int scan_target(const struct target *t, const struct scan_opts *o, struct seg_row *row)
 {
     struct seg_list l;
@@ -803,8 +1043,6 @@ int scan_target(const struct target *t, const struct scan_opts *o, struct seg_ro
             break;
         }
         rc = probe_posix(dirfd, t->name + 1, r, o->header);
-        if (rc == -EINVAL)
-            rc = -ENOENT;
         close(dirfd);
         break;
     }
@@ -819,22 +1057,15 @@ int scan_target(const struct target *t, const struct scan_opts *o, struct seg_ro
             break;
         }
         sysv_from_ds(r, id, &ds);
-        if (o->header)
+        if (o->header && !o->no_attach)
             rc = header_sysv(r);
         break;
     }
     case T_MEMFD: {
-        char path[64];
         struct stat st;
-        rc = memfd_check(t->pid, t->fd, r->name, sizeof r->name);
-        if (rc < 0)
-            break;
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", t->pid, t->fd);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            rc = -errno;
-            if (fd >= 0)
-                close(fd);
+        int fd = open_memfd(t->pid, t->fd, O_RDONLY, &st, r->name, sizeof r->name);
+        if (fd < 0) {
+            rc = fd;
             break;
         }
         r->kind = SHMKIT_MEMFD;
@@ -855,14 +1086,14 @@ int scan_target(const struct target *t, const struct scan_opts *o, struct seg_ro
         struct use_tab tab;
         memset(&tab, 0, sizeof tab);
         tab.keep_pids = o->pids;
-        rc = scan_procs(&tab, 1, r->kind != SHMKIT_SYSV);
+        rc = scan_procs(&tab, &l, 1, r->kind != SHMKIT_SYSV);
         if (rc == 0)
             rc = join_procs(&tab, &l, 0, 0);
         tab_free(&tab);
         if (rc < 0)
             goto fail_list;
     }
-    set_status(&l.v[0]);
+    set_status(&l.v[0], o->probe);
     *row = l.v[0];
     free(l.v);
     return 0;
@@ -892,14 +1123,11 @@ int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o)
         return 0;
     }
     case T_MEMFD: {
-        char name[256], path[64];
-        int rc = memfd_check(t->pid, t->fd, name, sizeof name);
-        if (rc < 0)
-            return rc;
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", t->pid, t->fd);
-        int fd = open(path, ((flags & SHMKIT_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        struct stat st;
+        int fd = open_memfd(t->pid, t->fd, (flags & SHMKIT_RDONLY) ? O_RDONLY : O_RDWR, &st,
+                            NULL, 0);
         if (fd < 0)
-            return -errno;
+            return fd;
         if (fd == 0) { /* the library reads fd 0 as "create a new memfd" */
             int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 1);
             close(fd);
@@ -920,21 +1148,20 @@ int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *r
 {
     struct shmkit_opts o;
     *raw_out = (flags & SHMKIT_RAW) != 0;
-    if (!(flags & SHMKIT_RAW)) {
-        /* classify first: a foreign segment is all payload, opened RAW */
-        struct scan_opts so = {.header = 1};
-        struct seg_row r;
-        int rc = scan_target(t, &so, &r);
-        if (rc < 0)
-            return rc;
-        int foreign = r.hdr_rc == SHMKIT_ENOTSHMKIT;
-        row_free(&r);
-        if (foreign) {
-            flags |= SHMKIT_RAW;
-            *raw_out = 1;
-        }
+    /* look first (without blocking: a FIFO or device at the name is refused
+     * here), and classify: a foreign segment is all payload, opened RAW */
+    struct scan_opts so = {.header = !(flags & SHMKIT_RAW)};
+    struct seg_row r;
+    int rc = scan_target(t, &so, &r);
+    if (rc < 0)
+        return rc;
+    int foreign = r.hdr_rc == SHMKIT_ENOTSHMKIT;
+    row_free(&r);
+    if (foreign) {
+        flags |= SHMKIT_RAW;
+        *raw_out = 1;
     }
-    int rc = target_opts(t, flags, &o);
+    rc = target_opts(t, flags, &o);
     if (rc < 0)
         return rc;
     rc = shmkit_open(seg, &o);
@@ -958,7 +1185,7 @@ int scan_refresh(struct seg_list *l)
     if (any_fd_kind) {
         struct use_tab t;
         memset(&t, 0, sizeof t);
-        int rc = scan_procs(&t, 1, 1);
+        int rc = scan_procs(&t, l, 1, 1);
         if (rc == 0)
             rc = join_procs(&t, l, 0, 0);
         tab_free(&t);
@@ -966,6 +1193,6 @@ int scan_refresh(struct seg_list *l)
             return rc;
     }
     for (size_t i = 0; i < l->n; i++)
-        set_status(&l->v[i]);
+        set_status(&l->v[i], 1);
     return 0;
 }

@@ -3,13 +3,15 @@
  * holds. One small handler per layout, chosen by the header's layout tag;
  * each reads the segment only through the library's read-only statistics
  * (shmkit_chan_stats, shmkit_table_stats), which validate the control
- * blocks before reading them.
+ * blocks before reading them, or (plain bytes) through payload.c.
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <string.h>
 
-/* Payloads up to this size get a checksum per sample (a change detector). */
+/* Payloads up to this size get a checksum per sample (a change detector):
+ * the bound on what info and watch read of plain bytes. */
 #define BYTES_CRC_MAX (64u << 20)
 
 /* Per-second rate of counter V (slot I of the previous sample), or -1 on the
@@ -43,7 +45,15 @@ static int bytes_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st)
         emit_str(e, "crc32c", NULL);
         return 0;
     }
-    uint32_t crc = shmkit_crc32c(0, shmkit_seg_data(seg), len);
+    /* read with pread, holes skipped: a sparse segment is not filled in */
+    struct payload p;
+    uint32_t crc;
+    payload_init(&p, seg, 0);
+    int rc = payload_crc(&p, &crc);
+    if (rc < 0) {
+        emit_str(e, "crc32c", NULL);
+        return rc == -ENODATA ? SHMKIT_ETRUNCATED : rc;
+    }
     emit_fmt(e, "crc32c", "0x%08x", crc);
     if (st) {
         if (st->have)

@@ -58,7 +58,7 @@ static const struct column {
     [C_CTIME] = {"CTIME", 0, 0, "time of last change"},
     [C_LAYOUT] = {"LAYOUT", 0, NEED_HEADER, "raw, bytes, ring, bus or table"},
     [C_STATUS] = {"STATUS", 0, NEED_HEADER | NEED_PROCS,
-                  "ok, stale, corrupt, foreign (or unknown)"},
+                  "ok, stale, corrupt, foreign, unknown; dest: System V, being removed"},
     [C_CREATED] = {"CREATED", 0, NEED_HEADER, "creation time from the shmkit header"},
     [C_SEALED] = {"SEALED", 0, NEED_HEADER, "yes when a payload checksum is recorded"},
     [C_GEN] = {"GEN", 1, NEED_HEADER, "header generation counter"},
@@ -247,63 +247,36 @@ static const char *cell(const struct out_opts *o, const struct seg_row *r, int c
     return "-";
 }
 
-/* Table and raw output escape what would break a line or a field. */
+/* Table and raw output escape what would break a line or a field (util.c's
+ * escaping, the one every outside string goes through). */
 static void put_escaped(FILE *f, const char *s, int raw, int width, int right)
 {
-    char tmp[1200];
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && n < sizeof tmp - 5; p++) {
-        if (*p < 0x20 || *p == 0x7f || *p == '\\' || (raw && *p == ' '))
-            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\x%02x", *p);
-        else
-            tmp[n++] = (char)*p;
-    }
-    tmp[n] = '\0';
-    if (width > 0)
-        fprintf(f, right ? "%*s" : "%-*s", width, tmp);
-    else
-        fputs(tmp, f);
-}
-
-static size_t escaped_len(const char *s)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p < 0x20 || *p == 0x7f || *p == '\\') ? 4 : 1;
-    return n;
-}
-
-/* Length of a valid UTF-8 sequence at P, or 0. */
-static int utf8_len(const unsigned char *p)
-{
-    int n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
-    if (*p >= 0xf5)
-        return 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
+    int flags = raw ? ESC_SPACE : 0;
+    int pad = width - (int)esc_len(s, flags);
+    for (; right && pad > 0; pad--)
+        fputc(' ', f);
+    esc_put(f, s, flags);
+    for (; pad > 0; pad--)
+        fputc(' ', f);
 }
 
 void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        uint32_t cp;
+        int n = utf8_seq(p, &cp);
         if (*p == '"' || *p == '\\') {
             fputc('\\', f);
             fputc(*p, f);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(f, "\\u%04x", *p);
-        } else if (*p >= 0x80) {
-            int n = utf8_len(p);
-            if (n) {
-                fwrite(p, 1, (size_t)n, f);
-                p += n - 1;
-            } else {
-                fprintf(f, "\\u%04x", *p); /* a stray byte, read as Latin-1 */
-            }
+        } else if (n == 0) {
+            fprintf(f, "\\u%04x", *p); /* a stray byte, read as Latin-1 */
+        } else if (cp_unsafe(cp)) {
+            fprintf(f, "\\u%04x", (unsigned)cp); /* all unsafe ones are in the BMP */
+            p += n - 1;
         } else {
-            fputc(*p, f);
+            fwrite(p, 1, (size_t)n, f);
+            p += n - 1;
         }
     }
     fputc('"', f);
@@ -397,7 +370,7 @@ void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f)
             if (!o->noheadings)
                 width[k] = (int)strlen(columns[o->cols[k]].name);
             for (size_t i = 0; i < l->n; i++) {
-                int w = (int)escaped_len(CELL(i, k));
+                int w = (int)esc_len(CELL(i, k), 0);
                 if (w > width[k])
                     width[k] = w;
             }
@@ -463,11 +436,7 @@ void emit_str(struct emit *e, const char *key, const char *val)
             fputs("null", e->f);
     } else if (e->mode == EM_LINE && val && strpbrk(val, " \"")) {
         fputc('"', e->f); /* one field per value: quote the ones with spaces */
-        for (const char *p = val; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', e->f);
-            fputc(*p, e->f);
-        }
+        esc_put(e->f, val, ESC_QUOTE);
         fputc('"', e->f);
     } else {
         put_escaped(e->f, val ? val : "-", 0, 0, 0);

@@ -19,8 +19,10 @@ static void verr(const char *what, const char *fmt, va_list ap)
 {
     fflush(stdout);
     fputs("shmkit: ", stderr);
-    if (what)
-        fprintf(stderr, "%s: ", what);
+    if (what) { /* often a segment name: escaped like every outside string */
+        esc_put(stderr, what, 0);
+        fputs(": ", stderr);
+    }
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
@@ -61,6 +63,7 @@ int cli_status(int code)
     case SHMKIT_EBADSIZE:
     case SHMKIT_ELAYOUT:
     case SHMKIT_ENOTSEALED:
+    case E_NOTSEG:
         return EXIT_USAGE;
     /* the segment failed its integrity check */
     case SHMKIT_ENOTSHMKIT:
@@ -82,6 +85,8 @@ int cli_fail(const char *what, int code)
         why = "no such segment";
     else if (code == -EEXIST)
         why = "already exists";
+    else if (code == E_NOTSEG)
+        why = "not a segment (a FIFO, socket, device, directory or symlink is there)";
     cli_err(what, "%s", why);
     return cli_status(code);
 }
@@ -374,7 +379,8 @@ const char *proc_comm(int pid, char *buf, size_t len)
 
 static void on_sigbus(int sig)
 {
-    static const char msg[] = "shmkit: segment was truncated while being read (SIGBUS)\n";
+    static const char msg[] = "shmkit: segment became unreadable while being read "
+                              "(SIGBUS: truncated, or no memory for its pages)\n";
     (void)sig;
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;
@@ -388,6 +394,117 @@ void guard_sigbus(void)
     sa.sa_handler = on_sigbus;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
+}
+
+/* ---- escaping ---- */
+
+/* Length of the valid UTF-8 sequence at P (1-4 bytes; shortest form, no
+ * surrogates), its code point in *CP; 0 when P does not start one. ASCII
+ * counts as a sequence of 1. */
+int utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+    unsigned c = p[0];
+    int n;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2, v = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3, v = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0; /* also stops at the terminating NUL */
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* Code points a terminal acts on or that reorder what is shown: C0, DEL,
+ * C1 (U+0080-U+009F: 8-bit CSI, OSC...), and the bidirectional controls. */
+int cp_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+           cp == 0x2029;
+}
+
+/* The one escaping step: the character at P, escaped per FLAGS into OUT
+ * (room for 16 bytes, *OUTN set), returns how many input bytes it took. */
+static size_t esc_step(const unsigned char *p, int flags, char *out, size_t *outn)
+{
+    uint32_t cp;
+    int n = utf8_seq(p, &cp);
+    int bad = n == 0 || cp_unsafe(cp) || cp == '\\' || ((flags & ESC_SPACE) && cp == ' ') ||
+              ((flags & ESC_QUOTE) && cp == '"');
+    if (!bad) {
+        memcpy(out, p, (size_t)n);
+        *outn = (size_t)n;
+        return (size_t)n;
+    }
+    /* every byte of an unsafe sequence (or one stray byte) as \xHH */
+    size_t k = 0, take = n ? (size_t)n : 1;
+    for (size_t i = 0; i < take; i++)
+        k += (size_t)snprintf(out + k, 16 - k, "\\x%02x", p[i]);
+    *outn = k;
+    return take;
+}
+
+size_t esc_len(const char *s, int flags)
+{
+    char tmp[16];
+    size_t len = 0, n;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        p += esc_step(p, flags, tmp, &n);
+        len += n;
+    }
+    return len;
+}
+
+void esc_put(FILE *f, const char *s, int flags)
+{
+    char tmp[16];
+    size_t n;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        p += esc_step(p, flags, tmp, &n);
+        fwrite(tmp, 1, n, f);
+    }
+}
+
+const char *esc_str(const char *s, int flags, char *buf, size_t len)
+{
+    char tmp[16];
+    size_t k = 0, n;
+    if (len < 4) {
+        if (len)
+            buf[0] = '\0';
+        return buf;
+    }
+    /* what does not fit is cut at a whole character and marked "..." */
+    size_t room = esc_len(s, flags) < len ? len - 1 : len - 4;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t took = esc_step(p, flags, tmp, &n);
+        if (k + n > room) {
+            memcpy(buf + k, "...", 3);
+            k += 3;
+            break;
+        }
+        memcpy(buf + k, tmp, n);
+        k += n;
+        p += took;
+    }
+    buf[k] = '\0';
+    return buf;
 }
 
 void *grow_array(void *v, size_t *cap, size_t n, size_t size, size_t first)
