@@ -7,7 +7,9 @@
  *   - the structure works again (takeover, repair, new writer),
  *   - `shmkit gc NAME` removes the segment the dead process created.
  * Structures: robust mutex, rwlock, seqlock writer, ring producer, ring
- * consumer, bus publisher, bus subscriber, segment creation itself.
+ * consumer, bus publisher, bus subscriber, channel claimers (a process
+ * taking and leaving every ring and bus role in a loop), segment creation
+ * itself.
  *
  * ROUNDS per structure: $SHMKIT_CRASH_ROUNDS, default 60 (25 under ASan);
  * `make check-long` runs 1,000. The outcome counts (e.g. how often the
@@ -807,6 +809,139 @@ out:
     return good ? 0 : -1;
 }
 
+/* ================= channel claimers ================= */
+
+#define CLAIM_SUBS 2
+
+/* Takes and leaves every role of the ring (MULTI) and the bus, as fast as
+ * it can, until killed: the kill lands anywhere, in the middle of taking a
+ * role included. */
+static int victim_claimer(shmkit_seg *ring, shmkit_seg *bus)
+{
+    atomic_store(&ctl->ready, 1);
+    for (;;) {
+        shmkit_ring *p = NULL, *c = NULL;
+        shmkit_bus *b = NULL;
+        shmkit_sub *s[CLAIM_SUBS] = {0};
+        /* every role is free or held by a dead process: a refusal ends the
+         * victim before the kill, which makes the round bad */
+        if (shmkit_ring_attach(&p, ring, SHMKIT_RING_PRODUCER) != 0 ||
+            shmkit_ring_attach(&c, ring, SHMKIT_RING_CONSUMER) != 0)
+            return 2;
+        for (int i = 0; i < CLAIM_SUBS; i++)
+            if (shmkit_bus_subscribe(&s[i], bus) != 0)
+                return 3;
+        if (shmkit_bus_attach(&b, bus) != 0)
+            return 4;
+        shmkit_ring_close(c);
+        shmkit_ring_close(p);
+        for (int i = 0; i < CLAIM_SUBS; i++)
+            shmkit_bus_unsubscribe(s[i]);
+        shmkit_bus_close(b);
+        atomic_fetch_add(&ctl->committed, 1);
+    }
+}
+
+/* After the kill, whatever the victim held or was taking: every role can be
+ * taken without TAKEOVER, and a peer waiting on the dead is told at once. */
+static int judge_claims(shmkit_seg *ring, shmkit_seg *bus, pid_t victim, struct tally *t)
+{
+    struct shmkit_chan_stats st;
+    if (shmkit_chan_stats(ring, &st) == 0 &&
+        ((st.writer_pid == victim && !st.writer_alive) || (st.reader_pid == victim && !st.reader_alive)))
+        t->outcome[0]++;
+    if (shmkit_chan_stats(bus, &st) == 0 && st.writer_pid == victim && !st.writer_alive)
+        t->outcome[1]++;
+    uint64_t drops = shmkit_chan_stats(bus, &st) == 0 ? st.takeovers : 0;
+    shmkit_ring *c = NULL, *p = NULL;
+    shmkit_bus *b = NULL;
+    shmkit_sub *s[CLAIM_SUBS] = {0};
+    char m[64];
+    int good = 1, rc;
+    /* ring: the consumer role, then EPEERDEAD (producers came and went),
+     * then a producer whose message arrives */
+    if ((rc = shmkit_ring_attach(&c, ring, SHMKIT_RING_CONSUMER)) != 0) {
+        tap_diag("claimers: ring consumer attach: %s", shmkit_errname(rc));
+        good = 0;
+        goto out;
+    }
+    if ((rc = shmkit_ring_recv(c, m, sizeof m, WAIT_NS)) != SHMKIT_EPEERDEAD) {
+        tap_diag("claimers: ring recv with the producers dead: %s", shmkit_errname(rc));
+        t->hang += rc == -ETIMEDOUT;
+        good = 0;
+    }
+    if ((rc = shmkit_ring_attach(&p, ring, SHMKIT_RING_PRODUCER)) != 0 ||
+        (rc = shmkit_ring_send(p, "ring", 4, WAIT_NS)) != 0 ||
+        (rc = shmkit_ring_recv(c, m, sizeof m, WAIT_NS)) != 4) {
+        tap_diag("claimers: ring producer: %s", shmkit_errname(rc));
+        good = 0;
+    }
+    /* bus: every subscriber record and the publisher */
+    for (int i = 0; i < CLAIM_SUBS; i++) {
+        if ((rc = shmkit_bus_subscribe(&s[i], bus)) != 0) {
+            tap_diag("claimers: subscriber %d of %d: %s", i + 1, CLAIM_SUBS, shmkit_errname(rc));
+            good = 0;
+            goto out;
+        }
+    }
+    if ((rc = shmkit_bus_attach(&b, bus)) != 0 || (rc = shmkit_bus_send(b, "bus", 3, WAIT_NS)) != 0) {
+        tap_diag("claimers: publisher: %s", shmkit_errname(rc));
+        good = 0;
+        goto out;
+    }
+    for (int i = 0; i < CLAIM_SUBS; i++)
+        good &= shmkit_bus_recv(s[i], m, sizeof m, NULL, NULL, WAIT_NS) == 3;
+    if (shmkit_chan_stats(bus, &st) == 0 && st.takeovers > drops)
+        t->outcome[2]++;
+out:
+    shmkit_bus_close(b);
+    for (int i = 0; i < CLAIM_SUBS; i++)
+        shmkit_bus_unsubscribe(s[i]);
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    return good ? 0 : -1;
+}
+
+static void claim_rounds(struct tally *t)
+{
+    shmkit_seg *ring = NULL, *bus = NULL;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = shmkit_ring_size_for(RING_CAP),
+                            .flags = SHMKIT_CREATE};
+    shmkit_ring *r = NULL;
+    shmkit_bus *b = NULL;
+    if (shmkit_open(&ring, &o) != 0 ||
+        shmkit_ring_create(&r, ring, RING_CAP, SHMKIT_RING_PRODUCER | SHMKIT_RING_MULTI) != 0)
+        tap_bail("claimers: ring");
+    shmkit_ring_close(r); /* a producer came and went: a consumer is told when all are gone */
+    o.size = shmkit_bus_size_for(BUS_SLOTS, BUS_MSG, CLAIM_SUBS);
+    if (shmkit_open(&bus, &o) != 0 ||
+        shmkit_bus_create(&b, bus, BUS_SLOTS, BUS_MSG, CLAIM_SUBS, 0) != 0)
+        tap_bail("claimers: bus");
+    shmkit_bus_close(b);
+    uint64_t loops = 0;
+    for (int round = 0; round < rounds; round++) {
+        reset_ctl();
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(victim_claimer(ring, bus));
+        t->rounds++;
+        if (pid < 0 || wait_ready() < 0 || (sleep_us(rnd(3000)), kill_victim(pid) < 0)) {
+            if (pid > 0)
+                kill_victim(pid);
+            t->bad++;
+            continue;
+        }
+        loops += atomic_load(&ctl->committed);
+        if (judge_claims(ring, bus, pid, t) == 0)
+            t->good++;
+        else
+            t->bad++;
+    }
+    tap_diag("  claimers: %llu take-and-leave loops in all", (unsigned long long)loops);
+    shmkit_close(bus);
+    shmkit_close(ring);
+}
+
 /* ================= segment creation ================= */
 
 #define CREATE_MAX 200
@@ -1061,6 +1196,12 @@ int main(void)
     }
     {
         struct tally t = {0};
+        claim_rounds(&t);
+        report("channel claimers", &t, "left a ring role to the dead",
+               "left the bus publisher to the dead", "dead subscriber records reclaimed", 0);
+    }
+    {
+        struct tally t = {0};
         const char *knob = getenv("SHMKIT_NO_TMPFILE");
         int tf = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         struct statfs sf;
@@ -1086,7 +1227,7 @@ int main(void)
                  rounds ? 100.0 * t.outcome[1] / rounds : 0.0);
     }
     tap_diag("crash matrix: %d rounds in %.1f s; gc had to be asked twice %d times (a segment "
-             "held open for a moment by another process is kept)", 8 * rounds,
+             "held open for a moment by another process is kept)", 9 * rounds,
              (double)(tu_now_ns() - t0) / 1e9, gc_second_tries);
     return tap_done();
 }

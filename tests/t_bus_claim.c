@@ -6,7 +6,8 @@
  * publisher's claim gives subscribers SHMKIT_EPEERDEAD and a new publisher
  * its place; of several processes racing for the roles, exactly as many
  * win as there are. The claim words are forged the way a killed (or
- * hostile) process leaves them. */
+ * hostile) process leaves them, and then left by real processes killed at
+ * exact instructions of subscribing or attaching (single-stepped). */
 #include "chan.h"
 #include "t_ring_util.h"
 
@@ -57,8 +58,8 @@ static void dead_subscriber_claims(void)
         char m[MSG];
         int got = 0;
         for (int k = 0; k < 2 * SLOTS; k++)
-            got += shmkit_bus_send(b, "x", 1, 0) == 0 && shmkit_bus_recv(s[0], m, sizeof m,
-                                                                         NULL, NULL, 0) == 1 &&
+            got += shmkit_bus_send(b, "x", 1, 0) == 0 &&
+                   shmkit_bus_recv(s[0], m, sizeof m, NULL, NULL, 0) == 1 &&
                    shmkit_bus_recv(s[1], m, sizeof m, NULL, NULL, 0) == 1;
         is_int(got, 2 * SLOTS, "... both receive every message");
         shmkit_bus_unsubscribe(s[0]);
@@ -112,7 +113,8 @@ static void dead_publisher_claims(void)
         is_rc(shmkit_bus_attach(&b, seg), 0, "... and a new publisher attaches");
         shmkit_chan_stats(seg, &st);
         is_int(st.takeovers - st0.takeovers, 1, "... counted as a takeover");
-        ok(shmkit_bus_send(b, "r", 1, 0) == 0 && shmkit_bus_recv(s, m, sizeof m, NULL, NULL, 0) == 1,
+        ok(shmkit_bus_send(b, "r", 1, 0) == 0 &&
+               shmkit_bus_recv(s, m, sizeof m, NULL, NULL, 0) == 1,
            "... whose message arrives");
         shmkit_bus_unsubscribe(s);
         shmkit_bus_close(b);
@@ -133,8 +135,8 @@ struct race {
 
 static void race(int n, int subscribe, int *won, int *refused)
 {
-    struct race *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+    struct race *r =
+        mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
         tap_bail("mmap");
     pid_t pid[16];
@@ -198,6 +200,94 @@ static void races(void)
            rounds);
 }
 
+/* ---- processes killed at exact points of joining ---- */
+
+static void op_join(void *arg)
+{
+    if (arg) {
+        shmkit_sub *s = NULL;
+        shmkit_bus_subscribe(&s, seg);
+    } else {
+        shmkit_bus *b = NULL;
+        shmkit_bus_attach(&b, seg);
+    }
+}
+
+/* The victim subscribes (SUB) or attaches as publisher and is killed EXTRA
+ * instructions after its first store to the control block or subscriber
+ * table. Then every record can be joined / the publisher's subscriber is
+ * told and a publisher attaches. 1 good, 0 bad, -1 untraceable. */
+static int killed_joiner(int sub, long extra, int *hit)
+{
+    shmkit_bus *b = fresh(2, 0);
+    shmkit_sub *s[2] = {0};
+    if (!sub) {
+        shmkit_bus_send(b, "q", 1, 0);
+        shmkit_bus_close(b);
+        b = NULL;
+        if (shmkit_bus_subscribe(&s[0], seg) < 0)
+            tap_bail("subscribe");
+    }
+    size_t len = sizeof *ctl + 2 * sizeof(struct bus_sub_rec);
+    int k = t_step_kill(op_join, (void *)(uintptr_t)sub, ctl, len, extra);
+    int good = 1, rc = 0;
+    if (k < 0) {
+        good = -1;
+        goto out;
+    }
+    *hit += k;
+    char m[MSG];
+    if (sub) {
+        for (int i = 0; i < 2 && rc == 0; i++)
+            if ((rc = shmkit_bus_subscribe(&s[i], seg)) != 0) {
+                tap_diag("extra %ld: subscriber %d of 2: %s", extra, i + 1, shmkit_errname(rc));
+                good = 0;
+            }
+        goto out;
+    }
+    uint64_t t0 = tu_now_ns();
+    shmkit_bus_recv(s[0], m, sizeof m, NULL, NULL, 0); /* what was queued before */
+    rc = shmkit_bus_recv(s[0], m, sizeof m, NULL, NULL, 3 * SEC);
+    double ms = (double)(tu_now_ns() - t0) / 1e6;
+    if (k && (rc != SHMKIT_EPEERDEAD || ms > 1000)) {
+        tap_diag("extra %ld: the subscriber got %s after %.1f ms", extra, shmkit_errname(rc), ms);
+        good = 0;
+    }
+    if ((rc = shmkit_bus_attach(&b, seg)) != 0) {
+        tap_diag("extra %ld: a new publisher: %s", extra, shmkit_errname(rc));
+        good = 0;
+    }
+out:
+    shmkit_bus_unsubscribe(s[0]);
+    shmkit_bus_unsubscribe(s[1]);
+    shmkit_bus_close(b);
+    return good;
+}
+
+static void killed_joiners(void)
+{
+    static const long asan_extra[] = {0, 8, 64};
+    static const long extra[] = {0, 1, 2, 4, 8, 16, 64, 256};
+    const long *x = T_UNDER_ASAN ? asan_extra : extra;
+    size_t nx = T_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
+    for (int sub = 1; sub >= 0; sub--) {
+        int good = 0, hit = 0, rc = 0;
+        for (size_t j = 0; j < nx && rc >= 0; j++) {
+            rc = killed_joiner(sub, x[j], &hit);
+            good += rc > 0;
+        }
+        if (rc < 0) {
+            ok(1, "# SKIP cannot trace a child here (ptrace)");
+            continue;
+        }
+        ok(good == (int)nx && hit == (int)nx,
+           "%s killed 0..%ld instructions after its claim: %s (%d/%zu rounds, %d killed in time)",
+           sub ? "a subscriber" : "the publisher", x[nx - 1],
+           sub ? "both records can be joined" : "subscriber told, a publisher attaches", good, nx,
+           hit);
+    }
+}
+
 int main(void)
 {
     seg = t_seg_anon(shmkit_bus_size_for(SLOTS, MSG, 4));
@@ -213,6 +303,7 @@ int main(void)
     dead_subscriber_claims();
     dead_publisher_claims();
     races();
+    killed_joiners();
     shmkit_close(seg);
     return tap_done();
 }

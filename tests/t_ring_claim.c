@@ -6,7 +6,8 @@
  * slot the producers' lock names is not handed to a new producer (which
  * would make the dead holder's lock look alive); and of several processes
  * racing for one role, exactly one gets it. The claim words are forged
- * the way a killed (or hostile) process leaves them. */
+ * the way a killed (or hostile) process leaves them, and then left by real
+ * processes killed at exact instructions of attaching (single-stepped). */
 #include "chan.h"
 #include "t_ring_util.h"
 
@@ -101,8 +102,8 @@ static void all_slots_dead(void)
 {
     shmkit_ring *c = fresh(SHMKIT_RING_MULTI);
     for (unsigned i = 0; i < RING_PROD_SLOTS; i++)
-        ctl->prods[i].claim = claim_make(i & 1 ? CLAIM_ATTACHED : CLAIM_CLAIMING,
-                                         i & 2 ? recycled_id : dead_id);
+        ctl->prods[i].claim =
+            claim_make(i & 1 ? CLAIM_ATTACHED : CLAIM_CLAIMING, i & 2 ? recycled_id : dead_id);
     shmkit_ring *p[RING_PROD_SLOTS + 1] = {0};
     int got = 0;
     for (unsigned i = 0; i < RING_PROD_SLOTS; i++)
@@ -136,8 +137,10 @@ static void lock_of_a_dead_claimer(void)
                     usleep(100);
         }
         double ms = (double)(tu_now_ns() - t0) / 1e6;
-        ok(rc == 0 && ms < 1000, "lock held by a dead claimer's slot: a %s reserve takes it over "
-           "in %.1f ms (%s)", blocking ? "blocking" : "try", ms, shmkit_errname(rc));
+        ok(rc == 0 && ms < 1000,
+           "lock held by a dead claimer's slot: a %s reserve takes it over "
+           "in %.1f ms (%s)",
+           blocking ? "blocking" : "try", ms, shmkit_errname(rc));
         char b[8];
         if (rc == 0) {
             memcpy(w, "taken", 5);
@@ -241,8 +244,8 @@ struct race {
 
 static int race(unsigned role, int n)
 {
-    struct race *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+    struct race *r =
+        mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
         tap_bail("mmap");
     pid_t pid[16];
@@ -301,6 +304,91 @@ static void races(void)
     is_int(bad_p, 0, "6 processes race to be the single producer: one wins (%d rounds)", rounds);
 }
 
+/* ---- processes killed at exact points of attaching ---- */
+
+static void op_attach(void *arg)
+{
+    shmkit_ring *r = NULL;
+    shmkit_ring_attach(&r, seg, (unsigned)(uintptr_t)arg);
+}
+
+/* The victim attaches as ROLE (on a ring made with FLAGS) and is killed
+ * EXTRA instructions after its first store to the control block. Then the
+ * peer is told, and the role can be taken. 1 good, 0 bad, -1 untraceable. */
+static int killed_attacher(unsigned role, unsigned flags, long extra, int *hit)
+{
+    shmkit_ring *c = fresh(flags), *p = NULL;
+    if (role == SHMKIT_RING_CONSUMER) {
+        shmkit_ring_close(c);
+        c = NULL;
+        if (shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER) < 0)
+            tap_bail("attach");
+    }
+    int k = t_step_kill(op_attach, (void *)(uintptr_t)role, ctl, RING_DATA_OFF, extra);
+    if (k < 0) {
+        shmkit_ring_close(p);
+        shmkit_ring_close(c);
+        return -1;
+    }
+    *hit += k;
+    char b[500] = {0};
+    int good = 1, rc;
+    uint64_t t0 = tu_now_ns();
+    if (role == SHMKIT_RING_CONSUMER) {
+        while (shmkit_ring_send(p, b, sizeof b, 0) == 0)
+            ;
+        rc = shmkit_ring_send(p, b, sizeof b, 3 * SEC);
+    } else {
+        rc = shmkit_ring_recv(c, b, sizeof b, 3 * SEC);
+    }
+    double ms = (double)(tu_now_ns() - t0) / 1e6;
+    if (k && (rc != SHMKIT_EPEERDEAD || ms > 1000)) {
+        tap_diag("extra %ld: the peer got %s after %.1f ms", extra, shmkit_errname(rc), ms);
+        good = 0;
+    }
+    shmkit_ring *n = NULL;
+    if ((rc = shmkit_ring_attach(&n, seg, role)) != 0) {
+        tap_diag("extra %ld: a new %s: %s", extra,
+                 role == SHMKIT_RING_CONSUMER ? "consumer" : "producer", shmkit_errname(rc));
+        good = 0;
+    }
+    shmkit_ring_close(n);
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    return good;
+}
+
+static void killed_attachers(void)
+{
+    static const long asan_extra[] = {0, 8, 64};
+    static const long extra[] = {0, 1, 2, 4, 8, 16, 64, 256};
+    const long *x = T_UNDER_ASAN ? asan_extra : extra;
+    size_t nx = T_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
+    static const struct {
+        unsigned role, flags;
+        const char *what;
+    } t[] = {
+        {SHMKIT_RING_PRODUCER, SHMKIT_RING_MULTI, "a MULTI producer"},
+        {SHMKIT_RING_PRODUCER, 0, "the single producer"},
+        {SHMKIT_RING_CONSUMER, 0, "the consumer"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int good = 0, hit = 0, rc = 0;
+        for (size_t j = 0; j < nx && rc >= 0; j++) {
+            rc = killed_attacher(t[i].role, t[i].flags, x[j], &hit);
+            good += rc > 0;
+        }
+        if (rc < 0) {
+            ok(1, "# SKIP cannot trace a child here (ptrace)");
+            continue;
+        }
+        ok(good == (int)nx && hit == (int)nx,
+           "%s killed 0..%ld instructions after its claim: peer told, role free again "
+           "(%d/%zu rounds, %d killed in time)",
+           t[i].what, x[nx - 1], good, nx, hit);
+    }
+}
+
 int main(void)
 {
     seg = t_seg_anon(shmkit_ring_size_for(CAP));
@@ -319,6 +407,7 @@ int main(void)
     idle_newcomer();
     dead_consumer_claims();
     races();
+    killed_attachers();
     shmkit_close(seg);
     return tap_done();
 }

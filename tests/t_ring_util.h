@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,57 @@ static inline shmkit_seg *t_seg_anon(size_t size)
     if (rc < 0)
         tap_bail("anonymous segment: %s", shmkit_strerror(rc));
     return s;
+}
+
+/* Runs OP(ARG) in a child traced instruction by instruction and kills it
+ * with SIGKILL EXTRA instructions after its first store to the LEN bytes
+ * at REGION (shared memory): a process killed at an exact point of taking
+ * a role, not wherever a timer happens to land. Returns 1 if it was killed
+ * there, 0 if OP finished (or stored nothing) first, -1 if the child
+ * cannot be traced here. */
+static inline int t_step_kill(void (*op)(void *), void *arg, const void *region, size_t len,
+                              long extra)
+{
+    unsigned char snap[4096];
+    if (len > sizeof snap)
+        len = sizeof snap;
+    memcpy(snap, region, len);
+    pid_t pid = fork();
+    if (pid < 0)
+        tap_bail("fork");
+    if (pid == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
+            _exit(70);
+        raise(SIGSTOP);
+        op(arg);
+        _exit(0);
+    }
+    int st, killed = 0;
+    if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st)) {
+        if (!WIFEXITED(st) && !WIFSIGNALED(st))
+            tu_wait(pid, 10000, &st);
+        return -1;
+    }
+    long left = -1;
+    for (long n = 0; n < 20000000; n++) {
+        if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) < 0)
+            break;
+        if (waitpid(pid, &st, 0) < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+            pid = 0;
+            break;
+        }
+        if (left < 0 && memcmp(snap, region, len))
+            left = extra;
+        if (left >= 0 && left-- == 0) {
+            killed = 1;
+            break;
+        }
+    }
+    if (pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    return killed;
 }
 
 /* A fresh POSIX segment of SIZE payload bytes; removed at exit of the test
