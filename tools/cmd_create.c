@@ -54,6 +54,8 @@ static void create_help(void)
           "  -x, --excl             fail if it already exists\n"
           "      --raw              no shmkit header: the whole segment is payload\n"
           "      --seal             record a checksum of the (zeroed) payload\n"
+          "      --noreserve        do not reserve the memory: a sparse segment whose\n"
+          "                         pages are allocated when first written\n"
           "      --sysv             a System V segment\n"
           "  -k, --key KEY          System V key (decimal or 0x hex)\n"
           "      --ftok PATH:PROJ   System V key from ftok(PATH, PROJ)\n"
@@ -152,7 +154,19 @@ static int make_layout(const struct layout_args *l, const struct shmkit_opts *o,
 
 int cmd_create(int argc, char **argv)
 {
-    enum { O_RAW = 256, O_SEAL, O_SYSV, O_FTOK, O_PRIVATE, O_HOLD, O_RING, O_BUS, O_LOSSY, O_TABLE };
+    enum {
+        O_RAW = 256,
+        O_SEAL,
+        O_SYSV,
+        O_FTOK,
+        O_PRIVATE,
+        O_HOLD,
+        O_RING,
+        O_BUS,
+        O_LOSSY,
+        O_TABLE,
+        O_NORESERVE
+    };
     static const struct option opts[] = {
         {"size", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
         {"excl", no_argument, NULL, 'x'},       {"raw", no_argument, NULL, O_RAW},
@@ -161,7 +175,7 @@ int cmd_create(int argc, char **argv)
         {"private", no_argument, NULL, O_PRIVATE}, {"hold", no_argument, NULL, O_HOLD},
         {"ring", required_argument, NULL, O_RING}, {"bus", required_argument, NULL, O_BUS},
         {"lossy", no_argument, NULL, O_LOSSY},     {"table", required_argument, NULL, O_TABLE},
-        {"help", no_argument, NULL, 'h'},
+        {"noreserve", no_argument, NULL, O_NORESERVE}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct shmkit_opts o;
@@ -190,6 +204,9 @@ int cmd_create(int argc, char **argv)
             break;
         case O_SEAL:
             seal = 1;
+            break;
+        case O_NORESERVE:
+            o.flags |= SHMKIT_NORESERVE;
             break;
         case O_SYSV:
             sysv = 1;
