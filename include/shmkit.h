@@ -431,6 +431,13 @@ SHMKIT_API uint32_t shmkit_crc32c(uint32_t crc, const void *buf, size_t len);
  * SIGBUS). The library's own reads (seal, verify) avoid that except for
  * ANON, private FILE mappings and SYSV segments with swapped-out pages;
  * programs that scan a payload should do the same.
+ *
+ * Liveness. Whether a lock holder, a channel peer or a segment's creator
+ * lives is read from /proc/PID/stat (pid + start time). A process that
+ * /proc hides from the caller (hidepid=) counts as alive as long as
+ * kill(pid, 0) finds its pid; a peer in another pid namespace is not seen
+ * at all and looks dead: share channels and locks only within one pid
+ * namespace.
  * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------

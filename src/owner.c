@@ -55,6 +55,31 @@ static int proc_stat(int32_t pid, char *state, uint64_t *start)
 }
 #endif
 
+/* Whether PID is gone: /proc's word is confirmed with kill(pid, 0), since a
+ * process that /proc does not show us (hidepid=, out of descriptors, a
+ * /proc of another pid namespace) still runs. Only ESRCH from both is
+ * death: taking a live owner's role away is worse than waiting for it. */
+static int pid_gone(int32_t pid, int proc_rc)
+{
+    if (proc_rc == 0)
+        return 0;
+    return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* PID's state and start time as far as they can be known: 0 with both set,
+ * 1 alive but unknown (start 0: pid reuse cannot be told), -ESRCH gone. */
+static int pid_probe(int32_t pid, char *state, uint64_t *start)
+{
+    int rc = proc_stat(pid, state, start);
+    if (rc == 0)
+        return 0;
+    if (pid_gone(pid, rc))
+        return -ESRCH;
+    *state = 'R';
+    *start = 0;
+    return 1;
+}
+
 int shmkit_owner_of(int32_t pid, struct shmkit_owner *o)
 {
     if (!o || pid <= 0)
@@ -86,11 +111,10 @@ int shmkit_owner_alive(const struct shmkit_owner *o)
         return 0;
     char st;
     uint64_t now;
-    if (proc_stat(pid, &st, &now) < 0)
+    int rc = pid_probe(pid, &st, &now);
+    if (rc < 0 || st == 'Z' || st == 'X') /* gone, or exited and not yet reaped */
         return 0;
-    if (st == 'Z' || st == 'X') /* exited, not yet reaped */
-        return 0;
-    return start == 0 || now == start;
+    return rc == 1 || start == 0 || now == start;
 }
 
 #define START_MASK ((1ull << 40) - 1)
@@ -109,10 +133,12 @@ int shmkit__owner_id_alive(uint64_t id)
         return 0;
     char st;
     uint64_t now;
-    if (proc_stat(pid, &st, &now) < 0 || st == 'Z' || st == 'X')
+    int rc = pid_probe(pid, &st, &now);
+    if (rc < 0 || st == 'Z' || st == 'X')
         return 0;
     uint64_t start = id & START_MASK;
-    return start == 0 || (now & START_MASK) == start; /* 0: start unknown (no /proc) */
+    /* start unknown on either side (no /proc, or /proc hides PID): alive */
+    return rc == 1 || start == 0 || (now & START_MASK) == start;
 }
 
 /* The calling process's identity, cached: reading /proc on every seqlock

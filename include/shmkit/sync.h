@@ -51,7 +51,13 @@ SHMKIT_API int shmkit_owner_of(int32_t pid, struct shmkit_owner *o);
 /* 1 if the process recorded in *O (a copy of a shared record) is alive and
  * is the same process (same start time); 0 if it died or its pid was
  * reused; 0 for pid 0. Never fails on hostile values: a negative or huge
- * pid is simply not alive. */
+ * pid is simply not alive.
+ * Death is only concluded when kill(PID, 0) agrees (ESRCH): a process that
+ * /proc does not show the caller (hidepid=, out of descriptors) counts as
+ * alive, with its start time unchecked, so a reused pid then looks alive
+ * too: a wait on it ends at its timeout rather than taking a live
+ * process's lock or channel role. A peer in another pid namespace is not
+ * seen at all and looks dead (see CAVEATS in shmkit.h). */
 SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
 
 /* ------------------------------------------------------------------------
