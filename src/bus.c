@@ -110,8 +110,11 @@ static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
     if (rc < 0)
         return rc;
     uint64_t p0, p1;
-    if (shmkit_seg_layout_param(seg, 0, &p0) < 0 || shmkit_seg_layout_param(seg, 1, &p1) < 0 ||
-        p0 != g->slots || p1 != g->msg_max)
+    /* a refusal (truncated, an unsealed memfd) is reported as such */
+    if ((rc = shmkit_seg_layout_param(seg, 0, &p0)) < 0 ||
+        (rc = shmkit_seg_layout_param(seg, 1, &p1)) < 0)
+        return rc;
+    if (p0 != g->slots || p1 != g->msg_max)
         return SHMKIT_ECORRUPT;
     return 0;
 }

@@ -210,8 +210,11 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
     if (rc < 0)
         goto free_handle;
     uint64_t p0, p1;
-    if (shmkit_seg_layout_param(seg, 0, &p0) < 0 || shmkit_seg_layout_param(seg, 1, &p1) < 0 ||
-        p0 != g.cap || p1 != g.flags) {
+    /* a refusal (truncated, an unsealed memfd) is reported as such */
+    if ((rc = shmkit_seg_layout_param(seg, 0, &p0)) < 0 ||
+        (rc = shmkit_seg_layout_param(seg, 1, &p1)) < 0)
+        goto free_handle;
+    if (p0 != g.cap || p1 != g.flags) {
         rc = SHMKIT_ECORRUPT;
         goto free_handle;
     }

@@ -200,8 +200,8 @@ static void test_received(void)
     uint64_t v = 0;
     is_rc(shmkit_seg_layout_param(s, 0, &v), SHMKIT_ENOTSEALED,
           "... the receiver's handle then reads no layout: SHMKIT_ENOTSEALED");
-    /* (ring.c reports any layout_param failure as ECORRUPT) */
-    ok(shmkit_ring_attach(&r, s, SHMKIT_RING_CONSUMER) < 0, "... its ring attach is refused");
+    is_rc(shmkit_ring_attach(&r, s, SHMKIT_RING_CONSUMER), SHMKIT_ENOTSEALED,
+          "... its ring attach is refused: SHMKIT_ENOTSEALED");
     shmkit_ring_close(wr);
     shmkit_close(w);
     shmkit_close(s);
