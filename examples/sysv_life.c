@@ -120,6 +120,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* die of it, even under a sanitizer that catches faults */
         char *ro = shmat(id, NULL, SHM_RDONLY);
         if (ro != (void *)-1)
             ro[0] = 'X'; /* the page is mapped read-only: SIGSEGV */

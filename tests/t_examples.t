@@ -85,4 +85,38 @@ t $? "sync_counter: locked totals right, seqlock snapshots consistent"
 lost=$(sed -n 's/^no lock  *\([0-9]*\) of 40000  *WRONG: \([0-9]*\) lost .*/\2/p' "$tmp/out")
 [ "${lost:-0}" -gt 0 ] && grep -q "^reader without lock  *[1-9][0-9]* of" "$tmp/out"
 t $? "sync_counter: without a lock updates are lost (${lost:-none} of 40000) and copies torn"
+
+# 7. the other points of the course, and the chapters beyond it
+TMPDIR=$tmp "$ex/mmap_basics" >"$tmp/out" && has "first characters of the file: Shared memory maps a\.\.\." &&
+    has "^2\. offset 100: MAP_FAILED (Invalid argument)" && has "MAP_ANON == MAP_ANONYMOUS: yes"
+t $? "mmap_basics: foo.txt mapped, a misaligned offset fails, MAP_ANON is MAP_ANONYMOUS"
+"$ex/anon_exec" >"$tmp/out" && has "after exec(): address 0x[0-9a-f]* is not mapped any more" &&
+    has "^parent: value = 2"
+t $? "anon_exec: shared with the child after fork, gone after exec"
+"$ex/sysv_life" -p "$tmp/out" >"$tmp/life" 2>&1; rc=$?
+cp "$tmp/life" "$tmp/out"
+[ $rc -eq 0 ] && has "after shmget: no" && has "after shmat:  yes" && has "ipcs -m: 0x.* 640 4096 1$" &&
+    has "SHM_RDONLY: a child writes through it: Segmentation fault" && has "no shmdt: 1 (the kernel detached it)" &&
+    has "ipcs -m: 0x00000000 .* dest$" && has "now fails: Invalid argument (freed)"
+t $? "sysv_life: page table at shmat, IPC_SET, SHM_RDONLY faults, detach at exit, IPC_RMID deferred"
+"$ex/locks" >"$tmp/out" && has "reader 2 (another process): F_RDLCK: granted (shared)" &&
+    has "writer (another process): F_WRLCK: refused" && has "the write succeeds" &&
+    has "classic F_SETLK.*lock lost" && has "OFD F_OFD_SETLK.*lock kept"
+t $? "locks: shared readers, exclusive writer, advisory, classic vs OFD"
+"$ex/mutex_kill" >"$tmp/out" && has "shmkit_mutex_lock: SHMKIT_EOWNERDEAD" && has "repaired: .*(sum 100); shmkit_mutex_consistent: ok" &&
+    has "^next lock: 0"
+t $? "mutex_kill: EOWNERDEAD after kill -9 of the holder, repaired, usable again"
+ring=/shmkit-t-ex-$$-ring
+bus=/shmkit-t-ex-$$-bus
+trap 'rm -rf "$tmp"; rm -f /dev/shm$raw /dev/shm$msg /dev/shm$ring /dev/shm$bus /dev/shm$raw-scores' EXIT
+{ "$ex/channels" ring-recv $ring & "$ex/channels" ring-send $ring 50; wait; } >"$tmp/out" 2>&1
+[ "$(grep -c '^ring-recv: message' "$tmp/out")" = 50 ] && has "50 messages, then bye" && [ ! -e /dev/shm$ring ]
+t $? "channels: 50 messages through a ring between two programs, in order; segment removed"
+{ "$ex/channels" bus-pub $bus 20 2 & "$ex/channels" bus-sub $bus A & "$ex/channels" bus-sub $bus B & wait; } >"$tmp/out" 2>&1
+[ "$(grep -c '^A: message' "$tmp/out")" = 20 ] && [ "$(grep -c '^B: message' "$tmp/out")" = 20 ] && [ ! -e /dev/shm$bus ]
+t $? "channels: 20 messages to each of two bus subscribers; segment removed"
+sc=$raw-scores
+"$ex/scoreboard" create $sc 2 >/dev/null && "$ex/scoreboard" play $sc 0 10 && "$ex/scoreboard" show $sc >"$tmp/out" &&
+    has "^     0     10 .* done (released)" && has "^     1      0 " && "$ex/scoreboard" rm $sc && [ ! -e /dev/shm$sc ]
+t $? "scoreboard: create, play, a consistent reader, remove"
 echo "1..$n"

@@ -348,13 +348,11 @@ void f1_screen_frame(struct f1_screen *s, const struct f1_view *v, const char *t
     if (compact)
         snprintf(note + strlen(note), sizeof note - strlen(note), "%ssectors (%d columns)",
                  *note ? ", " : "", cols);
-    if (*note) { /* say what is hidden, and what shows it */
-        char all[sizeof note];
-        snprintf(all, sizeof all, "not shown: %s; %dx%d shows all", note, FULL_COLS,
-                 v->n + 3 + TICKER + 3);
-        memcpy(note, all, sizeof note);
-    }
-    fprintf(f, "\033[2m%s\033[0m\033[K\n", note);
+    if (*note) /* say what is hidden, and what shows it */
+        fprintf(f, "\033[2mnot shown: %s; %dx%d shows all\033[0m\033[K\n", note, FULL_COLS,
+                v->n + 3 + TICKER + 3);
+    else
+        fputs("\033[K\n", f);
     table_rows(f, 1, v, v->ctl.state == F1_RUN, compact, shown);
     if (evblock) {
         if (evblock > ev + 1)
