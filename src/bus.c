@@ -97,11 +97,14 @@ int shmkit__bus_geo(const struct bus_ctl *c, size_t size, struct bus_geo *g)
 /* Validates SEG as a bus; fills the pointers. */
 static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
 {
-    struct shmkit_info info;
-    int rc = shmkit_seg_stat(seg, &info);
+    uint32_t layout;
+    uint64_t p[4];
+    /* one header read: layout and geometry (a refusal - truncated, an
+     * unsealed memfd - is reported as such) */
+    int rc = shmkit__seg_layout(seg, &layout, p);
     if (rc < 0)
         return rc;
-    if (!info.has_header || info.layout != SHMKIT_LAYOUT_BUS)
+    if (layout != SHMKIT_LAYOUT_BUS)
         return SHMKIT_ELAYOUT;
     if (!seg->writable)
         return -EBADF;
@@ -109,12 +112,7 @@ static int bus_map(shmkit_seg *seg, struct bus_ctl **c, struct bus_geo *g)
     rc = shmkit__bus_geo(*c, shmkit_seg_size(seg), g);
     if (rc < 0)
         return rc;
-    uint64_t p0, p1;
-    /* a refusal (truncated, an unsealed memfd) is reported as such */
-    if ((rc = shmkit_seg_layout_param(seg, 0, &p0)) < 0 ||
-        (rc = shmkit_seg_layout_param(seg, 1, &p1)) < 0)
-        return rc;
-    if (p0 != g->slots || p1 != g->msg_max)
+    if (p[0] != g->slots || p[1] != g->msg_max)
         return SHMKIT_ECORRUPT;
     return 0;
 }

@@ -56,6 +56,12 @@ uint32_t shmkit__crc32c_zeros(uint32_t crc, uint64_t n);
  * rewriting it in place afterwards. */
 int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4]);
 
+/* segment.c: the layout tag and its four parameters from SEG's live header,
+ * read and validated once (what ring, bus and table attach check).
+ * SHMKIT_ELAYOUT for a RAW handle; the errors of a header read otherwise
+ * (SHMKIT_ETRUNCATED, SHMKIT_EBADHEADER, SHMKIT_ENOTSEALED, ...). */
+int shmkit__seg_layout(const shmkit_seg *seg, uint32_t *layout, uint64_t param[4]);
+
 /* Size arithmetic that reports overflow instead of wrapping. */
 static inline bool shmkit__add_overflow(uint64_t a, uint64_t b, uint64_t *r)
 {

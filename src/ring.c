@@ -192,11 +192,14 @@ static int attach_producer(shmkit_ring *r, unsigned flags)
 
 static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
 {
-    struct shmkit_info info;
-    int rc = shmkit_seg_stat(seg, &info);
+    uint32_t layout;
+    uint64_t p[4];
+    /* one header read: layout and geometry (a refusal - truncated, an
+     * unsealed memfd - is reported as such) */
+    int rc = shmkit__seg_layout(seg, &layout, p);
     if (rc < 0)
         return rc;
-    if (!info.has_header || info.layout != SHMKIT_LAYOUT_RING)
+    if (layout != SHMKIT_LAYOUT_RING)
         return SHMKIT_ELAYOUT;
     if (!seg->writable)
         return -EBADF;
@@ -209,12 +212,7 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
     rc = shmkit__ring_geo(r->c, shmkit_seg_size(seg), &g);
     if (rc < 0)
         goto free_handle;
-    uint64_t p0, p1;
-    /* a refusal (truncated, an unsealed memfd) is reported as such */
-    if ((rc = shmkit_seg_layout_param(seg, 0, &p0)) < 0 ||
-        (rc = shmkit_seg_layout_param(seg, 1, &p1)) < 0)
-        goto free_handle;
-    if (p0 != g.cap || p1 != g.flags) {
+    if (p[0] != g.cap || p[1] != g.flags) {
         rc = SHMKIT_ECORRUPT;
         goto free_handle;
     }

@@ -617,6 +617,19 @@ int shmkit_seg_verify(const shmkit_seg *seg)
     return crc == h.payload_crc ? 0 : SHMKIT_ETAMPERED;
 }
 
+int shmkit__seg_layout(const shmkit_seg *seg, uint32_t *layout, uint64_t param[4])
+{
+    struct shmkit__hdr h;
+    if (!seg || (seg->flags & SHMKIT_RAW))
+        return SHMKIT_ELAYOUT; /* no header: no layout */
+    int rc = live_header(seg, &h);
+    if (rc < 0)
+        return rc;
+    *layout = h.layout;
+    memcpy(param, h.layout_param, sizeof h.layout_param);
+    return 0;
+}
+
 int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val)
 {
     struct shmkit__hdr h;

@@ -143,11 +143,12 @@ free_handle:
 static int geometry_check(shmkit_table *t, uint64_t type_id)
 {
     uint64_t p[4];
-    for (unsigned i = 0; i < 4; i++) {
-        int rc = shmkit_seg_layout_param(t->seg, i, &p[i]);
-        if (rc < 0)
-            return rc;
-    }
+    uint32_t layout;
+    int rc = shmkit__seg_layout(t->seg, &layout, p); /* one header read */
+    if (rc < 0)
+        return rc;
+    if (layout != SHMKIT_LAYOUT_TABLE)
+        return SHMKIT_ELAYOUT; /* rewritten since the open checked it */
     struct ctl c;
     /* one copy of the control block; only the copy is judged */
     shmkit_seqlock_load(&c, t->base, sizeof c);
