@@ -353,6 +353,13 @@ int cmd_gc(int argc, char **argv)
         if (ts.n && !named)
             continue;
         row_label(r, label, sizeof label);
+        if (named && r->use_unknown && !may_remove(r)) {
+            /* named, and not ours to remove whatever the answer would be */
+            int st = cli_fail(label, -EPERM);
+            if (st > status)
+                status = st;
+            continue;
+        }
         if (!gc_decide(r, named, force, why, sizeof why)) {
             if (verbose || named)
                 say("kept", label, why);

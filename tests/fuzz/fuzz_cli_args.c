@@ -12,7 +12,10 @@
  *   - a key that parses fits 32 bits and round-trips through "%d" and
  *     "0x%x";
  *   - a name that passes shmkit_name_check starts with one '/', holds no
- *     other '/', and is at most NAME_MAX bytes after it.
+ *     other '/', and is at most NAME_MAX bytes after it;
+ *   - the escaping every outside string goes through (esc_str/esc_len)
+ *     leaves no control character, C1, stray byte or bidi control, and a
+ *     cut copy fits its buffer and ends in "...".
  * Nothing here touches a segment: the parsers are pure. */
 #include "../../tools/util.c"
 
@@ -76,6 +79,36 @@ static void check_name(const char *s)
         abort();
 }
 
+/* The one escaping of outside strings (util.c): nothing a terminal acts on
+ * survives (C0, DEL, C1 raw or as UTF-8, a stray byte >= 0x80 that is not
+ * valid UTF-8, bidi controls), the length agrees with what is written, and
+ * a cut copy stays within its buffer and is marked. */
+static void check_escape(const char *s)
+{
+    static char buf[4096 * 4 + 4];
+    char small[24];
+    for (int flags = 0; flags <= (ESC_SPACE | ESC_QUOTE); flags++) {
+        size_t len = esc_len(s, flags);
+        esc_str(s, flags, buf, sizeof buf);
+        if (strlen(buf) != len)
+            abort();
+        for (const unsigned char *p = (const unsigned char *)buf; *p;) {
+            uint32_t cp;
+            int n = utf8_seq(p, &cp);
+            if (n == 0 || cp_unsafe(cp) || ((flags & ESC_SPACE) && cp == ' ') ||
+                ((flags & ESC_QUOTE) && cp == '"'))
+                abort();
+            if (cp == '\\' && p[1] != 'x')
+                abort(); /* a backslash only starts an escape */
+            p += n;
+        }
+        esc_str(s, flags, small, sizeof small);
+        size_t sl = strlen(small);
+        if (sl >= sizeof small || (len >= sizeof small && (sl < 3 || strcmp(small + sl - 3, "..."))))
+            abort();
+    }
+}
+
 #define MAX_ARGS 32
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -99,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_size(argv[i]);
         check_key(argv[i]);
         check_name(argv[i]);
+        check_escape(argv[i]);
     }
 
     static const struct option opts[] = {
