@@ -70,7 +70,7 @@ st=$?
 [ $st -eq 0 ] && [ -e /dev/shm/g-nb ] && grep -q '^kept posix /g-nb:' "$tmp/o"
 ok $? "nobody's gc /g-nb (named) keeps it too (exit $st)"
 $NB "$S" gc /g-root >/dev/null 2>"$tmp/e"
-is "$?:$(cat "$tmp/e")" "2:shmkit: posix /g-root: Permission denied" "nobody's gc /g-root (named, root's): an error"
+is "$?:$(cat "$tmp/e")" "2:shmkit: posix /g-root: Operation not permitted" "nobody's gc /g-root (named, root's): an error"
 is "$($NB "$S" ls --posix -r -n -o NAME,STATUS | grep '^/g-')" "/g-nb ok
 /g-root unknown" "nobody's ls: in use (the kernel says), and unknown: neither is stale"
 kill "$map_pid"
