@@ -209,8 +209,9 @@ static int gc_decide(const struct seg_row *r, int named, int force, char *why, s
         snprintf(why, len, "held open by %lld process%s", (long long)r->holders,
                  r->holders == 1 ? "" : "es");
     else if (r->busy_unseen)
-        snprintf(why, len, "open or mapped by a process that could not be inspected "
-                           "(the kernel says so)");
+        snprintf(why, len,
+                 "open or mapped by a process that could not be inspected "
+                 "(the kernel says so)");
     else
         snprintf(why, len, "no creator recorded");
     return 0;
@@ -247,8 +248,7 @@ static int same_posix(const struct seg_row *r)
     char path[sizeof "/dev/shm" + NAME_MAX + 2];
     if (snprintf(path, sizeof path, "/dev/shm%s", r->name) >= (int)sizeof path)
         return 0;
-    return lstat(path, &st) == 0 && (uint64_t)st.st_dev == r->dev &&
-           (uint64_t)st.st_ino == r->ino;
+    return lstat(path, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino;
 }
 
 /* Removes a candidate judged stale (or forced). A POSIX one goes only if

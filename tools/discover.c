@@ -883,8 +883,8 @@ static int lease_idle(const struct seg_row *r, int *fd_out)
         return -errno;
     int fd = open_regular(dirfd, r->name + 1, O_RDONLY, 0, &st);
     close(dirfd);
-    if (fd == E_NOTSEG)
-        return -ESTALE;
+    if (fd == E_NOTSEG || fd == -EAGAIN)
+        return -ESTALE; /* not the file judged (any more) */
     if (fd < 0)
         return fd == -EACCES || fd == -EPERM ? -ENOLCK : fd;
     if ((uint64_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino) {
@@ -1124,8 +1124,8 @@ int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o)
     }
     case T_MEMFD: {
         struct stat st;
-        int fd = open_memfd(t->pid, t->fd, (flags & SHMKIT_RDONLY) ? O_RDONLY : O_RDWR, &st,
-                            NULL, 0);
+        int fd =
+            open_memfd(t->pid, t->fd, (flags & SHMKIT_RDONLY) ? O_RDONLY : O_RDWR, &st, NULL, 0);
         if (fd < 0)
             return fd;
         if (fd == 0) { /* the library reads fd 0 as "create a new memfd" */
