@@ -89,7 +89,7 @@ rm -rf /dev/shm/h-*
 
 # ---- a descriptor that flips between a memfd and a writer-less FIFO -------
 cat >"$tmp/flip.py" <<'EOF'
-import os, sys
+import os, sys, time
 m = os.memfd_create("h-flip")
 os.write(m, b"flip payload")
 fifo = os.path.join(sys.argv[1], "fifo.%d" % os.getpid())
@@ -97,9 +97,11 @@ os.mkfifo(fifo, 0o600)
 f = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # never a writer
 os.unlink(fifo)
 print(os.getpid(), 100, flush=True)
-while True:
-    os.dup2(m, 100)
-    os.dup2(f, 100)
+end = time.monotonic() + 120  # never outlives a killed test for long
+while time.monotonic() < end:
+    for _ in range(1000):
+        os.dup2(m, 100)
+        os.dup2(f, 100)
 EOF
 mkdir "$tmp/fl" && chmod 1777 "$tmp/fl"
 for who in root nobody; do

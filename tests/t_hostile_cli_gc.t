@@ -39,7 +39,7 @@ m = mmap.mmap(fd, 0)
 if sys.argv[2] == "close":
     os.close(fd)  # the mapping alone
 print("mapped", flush=True)
-time.sleep(120)
+time.sleep(60)
 EOF
 mapper() { # mapper PATH close|keep [cmd prefix...]: maps PATH in the background
     p=$1 how=$2
