@@ -37,7 +37,10 @@ static int open_lockfile(const char *path, unsigned flags)
                 return -errno;
             made_err = errno;
         }
-        int fd = open(path, O_RDWR | base);
+        int fd, leased = 0;
+        do
+            fd = open(path, O_RDWR | base);
+        while (fd < 0 && shmkit__lease_wait(&leased));
         if (fd < 0 && (errno == EACCES || errno == EROFS))
             fd = open(path, O_RDONLY | base); /* shared locks only */
         if (fd >= 0)

@@ -56,6 +56,13 @@ uint32_t shmkit__crc32c_zeros(uint32_t crc, uint64_t n);
  * rewriting it in place afterwards. */
 int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4]);
 
+/* segment.c: after an O_NONBLOCK open of an existing regular file failed,
+ * whether to try it again. EWOULDBLOCK there means a lease: `shmkit gc`
+ * holds a write lease on a segment for a few system calls while it checks
+ * that nobody uses it. Sleeps 1 ms and says 1 for up to ~100 tries;
+ * *TRIES (start at 0) counts them. Keeps errno for the caller otherwise. */
+int shmkit__lease_wait(int *tries);
+
 /* segment.c: the layout tag and its four parameters from SEG's live header,
  * read and validated once (what ring, bus and table attach check).
  * SHMKIT_ELAYOUT for a RAW handle; the errors of a header read otherwise

@@ -70,10 +70,16 @@ int shmkit__file_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
              * one); opening it below refuses it without SHMKIT_FOLLOW */
             if (rc != -EEXIST || (o->flags & SHMKIT_EXCL))
                 return rc;
-            fd = open(o->name, O_RDWR | O_CLOEXEC | nofollow);
+            int leased = 0;
+            do
+                fd = open(o->name, O_RDWR | O_CLOEXEC | nofollow);
+            while (fd < 0 && shmkit__lease_wait(&leased));
         }
     } else {
-        fd = open(o->name, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | nofollow);
+        int leased = 0;
+        do
+            fd = open(o->name, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | nofollow);
+        while (fd < 0 && shmkit__lease_wait(&leased));
     }
     if (fd < 0)
         return -errno;

@@ -65,12 +65,18 @@ int shmkit__posix_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
                 return rc;
             /* never O_CREAT here: the kernel's protected_regular then still
              * guards a sticky /dev/shm, and ownership is checked below */
-            fd = shm_open(o->name, O_RDWR | EXISTING, 0);
+            int leased = 0;
+            do
+                fd = shm_open(o->name, O_RDWR | EXISTING, 0);
+            while (fd < 0 && shmkit__lease_wait(&leased));
             if (fd < 0 && errno != ENOENT)
                 return -errno; /* ENOENT: removed in between, try again */
         }
     } else {
-        fd = shm_open(o->name, (rdonly ? O_RDONLY : O_RDWR) | EXISTING, 0);
+        int leased = 0;
+        do
+            fd = shm_open(o->name, (rdonly ? O_RDONLY : O_RDWR) | EXISTING, 0);
+        while (fd < 0 && shmkit__lease_wait(&leased));
     }
     if (fd < 0)
         return -errno;

@@ -770,6 +770,15 @@ int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, i
     return 0;
 }
 
+int shmkit__lease_wait(int *tries)
+{
+    if (errno != EWOULDBLOCK || ++*tries > 100)
+        return 0;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 int shmkit__existing_check(int fd, unsigned flags)
 {
     struct stat st;
