@@ -232,6 +232,10 @@ struct shmkit_opts {
  *   -EPERM              CREATE without EXCL found a segment that is not the
  *                       caller's own (OWNERSHIP) and no SHMKIT_ANY_OWNER
  *   -ENXIO              the name is a socket
+ *   -EAGAIN             POSIX, FILE: a file lease on the existing object was
+ *                       not released within ~100 ms (`shmkit gc` holds one
+ *                       for a few system calls while it checks that nothing
+ *                       uses a segment; the open waits that out)
  *   -ENOSPC             no room to reserve the memory at create (the file
  *                       system's free space is checked first, then
  *                       posix_fallocate)

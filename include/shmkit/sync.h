@@ -521,7 +521,8 @@ enum shmkit_flock_flags {
  * Errors: -EINVAL (NULL, empty path, unknown flags; PATH is a FIFO or a
  * device), -ENOENT (missing and no SHMKIT_FLOCK_CREATE), -ELOOP
  * (a symlink, without SHMKIT_FLOCK_FOLLOW), -ENXIO (a socket, refused by
- * open(2) itself), -EACCES, -EISDIR, -ENOMEM, other -errno from open(2). */
+ * open(2) itself), -EAGAIN (a file lease held for over ~100 ms), -EACCES,
+ * -EISDIR, -ENOMEM, other -errno from open(2). */
 SHMKIT_API int shmkit_flock_open(shmkit_flock **out, const char *path, unsigned flags);
 
 /* Closes the handle, releasing every lock it holds. Accepts NULL.
