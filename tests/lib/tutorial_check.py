@@ -101,11 +101,10 @@ for doc, cmd, want in cmds:
     good = pattern(want).match(got) is not None
     k += 1
     print(("ok" if good else "not ok"), k, "-", doc + ":", cmd[:70])
-    if not good:
-        for l in want:
-            print("#   want:", l)
-        for l in got.split("\n"):
-            print("#   got: ", l)
+    if not good:  # on stderr: prove shows it without -v
+        for tag, lines in (("want:", want), ("got: ", got.split("\n"))):
+            for l in lines:
+                print("#  ", tag, l, file=sys.stderr)
     for key, checks in CLAIMS.items():
         if key in cmd:
             for check in checks:
