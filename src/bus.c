@@ -76,15 +76,15 @@ int shmkit__bus_geo(const struct bus_ctl *c, size_t size, struct bus_geo *g)
     memcpy(magic, c->magic, sizeof magic);
     if (memcmp(magic, BUS_MAGIC, 8))
         return SHMKIT_ECORRUPT;
-    if (__atomic_load_n(&c->version, __ATOMIC_RELAXED) != CHAN_VERSION)
+    if (shmkit__load_relaxed(&c->version) != CHAN_VERSION)
         return SHMKIT_EVERSION;
-    g->slots = __atomic_load_n(&c->slots, __ATOMIC_RELAXED);
-    g->slot_size = __atomic_load_n(&c->slot_size, __ATOMIC_RELAXED);
-    g->msg_max = __atomic_load_n(&c->msg_max, __ATOMIC_RELAXED);
-    g->subs_off = __atomic_load_n(&c->subs_off, __ATOMIC_RELAXED);
-    g->data_off = __atomic_load_n(&c->data_off, __ATOMIC_RELAXED);
-    g->max_subs = __atomic_load_n(&c->max_subs, __ATOMIC_RELAXED);
-    g->flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
+    g->slots = shmkit__load_relaxed(&c->slots);
+    g->slot_size = shmkit__load_relaxed(&c->slot_size);
+    g->msg_max = shmkit__load_relaxed(&c->msg_max);
+    g->subs_off = shmkit__load_relaxed(&c->subs_off);
+    g->data_off = shmkit__load_relaxed(&c->data_off);
+    g->max_subs = shmkit__load_relaxed(&c->max_subs);
+    g->flags = shmkit__load_relaxed(&c->flags);
     size_t need = shmkit_bus_size_for(g->slots, g->msg_max, g->max_subs);
     if (!need || need > size || g->slot_size != slot_size_for(g->msg_max) ||
         g->subs_off != sizeof *c ||
@@ -165,14 +165,14 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
     b->mask = b->g.slots - 1;
     /* acquire: the slots up to the last published sequence are complete; a
      * message the previous publisher left half written is simply rewritten */
-    b->seq = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE);
+    b->seq = shmkit__load_acquire(&c->pub_seq);
     /* publish stores the slot's sequence, then pub_seq: a publisher killed
      * between the two left one message that subscribers may already have
      * read. Count it as published, or ours would land behind their cursor. */
     uint64_t next = b->seq + 1;
-    if (__atomic_load_n(&slot_at(b->slots, &b->g, next)->seq, __ATOMIC_ACQUIRE) == next) {
+    if (shmkit__load_acquire(&slot_at(b->slots, &b->g, next)->seq) == next) {
         b->seq = next;
-        __atomic_store_n(&c->pub_seq, next, __ATOMIC_RELEASE);
+        shmkit__store_release(&c->pub_seq, next);
     }
     b->min_cache = b->seq + 1;
     b->spin_ns = 50000;
@@ -201,7 +201,8 @@ int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t ms
     /* control block and subscriber table must be zero; slots only need a
      * sequence number of 0 */
     memset(c, 0, sizeof *c + (size_t)max_subs * sizeof(struct bus_sub_rec));
-    unsigned char *data = (unsigned char *)c + sizeof *c + (size_t)max_subs * sizeof(struct bus_sub_rec);
+    unsigned char *data =
+        (unsigned char *)c + sizeof *c + (size_t)max_subs * sizeof(struct bus_sub_rec);
     for (size_t i = 0; i < slots; i++)
         memset(data + i * slot_size_for(msg_max), 0, sizeof(struct bus_slot));
     memcpy(c->magic, BUS_MAGIC, 8);
@@ -214,7 +215,7 @@ int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t ms
     c->subs_off = sizeof *c;
     c->data_off = sizeof *c + (uint64_t)max_subs * sizeof(struct bus_sub_rec);
     /* release: the control block is complete before anyone attaches */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    shmkit__fence_release();
     return pub_open(out, seg);
 }
 
@@ -263,7 +264,7 @@ static int slot_free_poll(void *ctx)
         if (claim_state(claim_load(&r->claim)) != CLAIM_ATTACHED)
             continue;
         /* acquire: the subscriber has finished reading before its cursor */
-        uint64_t cur = __atomic_load_n(&r->cursor, __ATOMIC_ACQUIRE);
+        uint64_t cur = shmkit__load_acquire(&r->cursor);
         if (cur > s)
             return SHMKIT_ECORRUPT;
         if (cur < min)
@@ -282,8 +283,7 @@ static int evict_dead(void *ctx)
     for (uint32_t i = 0; i < b->g.max_subs; i++) {
         struct bus_sub_rec *r = &b->subs[i];
         uint64_t w = claim_load(&r->claim);
-        if (claim_state(w) != CLAIM_ATTACHED ||
-            __atomic_load_n(&r->cursor, __ATOMIC_RELAXED) + b->g.slots > s)
+        if (claim_state(w) != CLAIM_ATTACHED || shmkit__load_relaxed(&r->cursor) + b->g.slots > s)
             continue;
         if (claim_held(w))
             continue;
@@ -305,8 +305,8 @@ int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
         /* release: a reader lapped by this mark also sees pub_seq >= s - 1
          * (resync relies on it); the fence after it is the seqlock writer's
          * entry: a reader that sees any byte we write next sees the mark */
-        __atomic_store_n(&sl->seq, s | SLOT_WRITING, __ATOMIC_RELEASE);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
+        shmkit__store_release(&sl->seq, s | SLOT_WRITING);
+        shmkit__fence_release();
     } else {
         int rc = slot_free_poll(b);
         if (rc < 0)
@@ -314,9 +314,13 @@ int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
         if (!rc) {
             /* a try loan evicts dead subscribers too (rate-limited, see
              * shmkit__chan_wait): a try loop must not be held by the dead */
-            struct chan_waiter w = {.poll = slot_free_poll, .gone = evict_dead, .ctx = b,
-                                    .flag = &b->c->pub_parked, .waits = &b->c->pub_waits,
-                                    .spin_ns = b->spin_ns, .last_check = &b->last_check};
+            struct chan_waiter w = {.poll = slot_free_poll,
+                                    .gone = evict_dead,
+                                    .ctx = b,
+                                    .flag = &b->c->pub_parked,
+                                    .waits = &b->c->pub_waits,
+                                    .spin_ns = b->spin_ns,
+                                    .last_check = &b->last_check};
             rc = shmkit__chan_wait(&w, timeout_ns);
             if (rc < 0)
                 return rc;
@@ -335,13 +339,13 @@ int shmkit_bus_publish(shmkit_bus *b, size_t len, uint64_t *seq)
         return -EINVAL;
     uint64_t s = b->seq + 1;
     struct bus_slot *sl = slot_at(b->slots, &b->g, s);
-    __atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED); /* ordered by the next store */
+    shmkit__store_relaxed(&sl->len, (uint32_t)len); /* ordered by the next store */
     /* release: the message bytes and length are visible with the sequence */
-    __atomic_store_n(&sl->seq, s, __ATOMIC_RELEASE);
+    shmkit__store_release(&sl->seq, s);
     b->seq = s;
     b->loaned = 0;
     /* release: a subscriber joining now starts after complete messages */
-    __atomic_store_n(&b->c->pub_seq, s, __ATOMIC_RELEASE);
+    shmkit__store_release(&b->c->pub_seq, s);
     chan_bump(&b->c->msgs_in, 1);
     chan_bump(&b->c->bytes_in, len);
     if (shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event))
@@ -411,11 +415,11 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
     if (rc < 0)
         goto free_handle;
     struct bus_sub_rec *r = s->rec;
-    s->gen = __atomic_load_n(&r->gen, __ATOMIC_RELAXED) + 1;
-    __atomic_store_n(&r->gen, s->gen, __ATOMIC_RELAXED); /* published by the claim store */
+    s->gen = shmkit__load_relaxed(&r->gen) + 1;
+    shmkit__store_relaxed(&r->gen, s->gen); /* published by the claim store */
     /* acquire: we start right after the last complete message */
-    s->cursor = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE) + 1;
-    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELAXED); /* published by the claim store */
+    s->cursor = shmkit__load_acquire(&c->pub_seq) + 1;
+    shmkit__store_relaxed(&r->cursor, s->cursor); /* published by the claim store */
     s->claim = claim_make(CLAIM_ATTACHED, s->id);
     /* release: cursor and generation are visible with the member's word;
      * a CAS, not a store: a reclaimer that found us dead in between wins */
@@ -432,8 +436,8 @@ free_handle:
 
 static int still_member(const shmkit_sub *s)
 {
-    return __atomic_load_n(&s->rec->claim, __ATOMIC_RELAXED) == s->claim &&
-           __atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen;
+    return shmkit__load_relaxed(&s->rec->claim) == s->claim &&
+           shmkit__load_relaxed(&s->rec->gen) == s->gen;
 }
 
 int shmkit_bus_unsubscribe(shmkit_sub *s)
@@ -442,7 +446,7 @@ int shmkit_bus_unsubscribe(shmkit_sub *s)
         return 0;
     /* release (in claim_cas): our reads are done before the publisher may
      * reuse slots */
-    if (__atomic_load_n(&s->rec->gen, __ATOMIC_RELAXED) == s->gen)
+    if (shmkit__load_relaxed(&s->rec->gen) == s->gen)
         claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
     if (!(s->g.flags & SHMKIT_BUS_LOSSY))
         shmkit__chan_wake_one(&s->c->pub_parked, NULL);
@@ -484,7 +488,7 @@ static void report_lost(shmkit_sub *s, uint64_t *lost)
 static int resync(shmkit_sub *s)
 {
     /* acquire: pairs with the publisher's release of pub_seq */
-    uint64_t p = __atomic_load_n(&s->c->pub_seq, __ATOMIC_ACQUIRE);
+    uint64_t p = shmkit__load_acquire(&s->c->pub_seq);
     if (p < s->cursor)
         return SHMKIT_ECORRUPT; /* a slot claims a message not yet published */
     /* land halfway into the window so the next read is not lapped at once */
@@ -504,10 +508,10 @@ static int sub_poll(void *ctx)
     for (int tries = 0; tries < 4; tries++) {
         struct bus_slot *sl = slot_at(s->slots, &s->g, s->cursor);
         /* acquire: the message bytes are visible with their sequence */
-        uint64_t v = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+        uint64_t v = shmkit__load_acquire(&sl->seq);
         uint64_t vs = v & ~SLOT_WRITING;
         if (v == s->cursor) {
-            uint64_t len = __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
+            uint64_t len = shmkit__load_relaxed(&sl->len);
             if (len > s->g.msg_max)
                 return SHMKIT_ECORRUPT;
             s->len = len;
@@ -536,7 +540,7 @@ static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
     struct bus_sub_rec *r = s->rec;
     s->cursor++;
     /* release: we are done with the slot; the publisher may reuse it */
-    __atomic_store_n(&r->cursor, s->cursor, __ATOMIC_RELEASE);
+    shmkit__store_release(&r->cursor, s->cursor);
     chan_bump(&r->recv, got);
     chan_bump(&r->bytes, bytes);
     if (!(s->g.flags & SHMKIT_BUS_LOSSY))
@@ -549,9 +553,13 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
     if (!s || !p || !len)
         return -EINVAL;
     if (!s->peeked) {
-        struct chan_waiter w = {.poll = sub_poll, .gone = publisher_gone, .ctx = s,
-                                .count = &s->c->sub_waiters, .event = &s->c->sub_event,
-                                .waits = &s->rec->waits, .spin_ns = s->spin_ns,
+        struct chan_waiter w = {.poll = sub_poll,
+                                .gone = publisher_gone,
+                                .ctx = s,
+                                .count = &s->c->sub_waiters,
+                                .event = &s->c->sub_event,
+                                .waits = &s->rec->waits,
+                                .spin_ns = s->spin_ns,
                                 .last_check = &s->last_check};
         int rc = shmkit__chan_wait(&w, timeout_ns);
         /* losses found while looking are reported even if nothing came */
@@ -575,8 +583,8 @@ static int overwritten(const shmkit_sub *s)
         return 0;
     const struct bus_slot *sl = slot_at(s->slots, &s->g, s->cursor);
     /* acquire fence: our reads of the message happen before the re-check */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    return __atomic_load_n(&sl->seq, __ATOMIC_RELAXED) != s->cursor;
+    shmkit__fence_acquire();
+    return shmkit__load_relaxed(&sl->seq) != s->cursor;
 }
 
 int shmkit_bus_release(shmkit_sub *s)
@@ -667,7 +675,7 @@ int shmkit__bus_stats(const struct bus_ctl *c, size_t size, struct shmkit_chan_s
     st->flags = g.flags;
     st->capacity = g.slots;
     st->msg_max = g.msg_max;
-    uint64_t pub = __atomic_load_n(&c->pub_seq, __ATOMIC_ACQUIRE), min = pub + 1;
+    uint64_t pub = shmkit__load_acquire(&c->pub_seq), min = pub + 1;
     st->msgs_in = chan_load(&c->msgs_in);
     st->bytes_in = chan_load(&c->bytes_in);
     st->waits = chan_load(&c->pub_waits);

@@ -168,13 +168,13 @@ static inline void chan_relax(void)
 
 static inline uint64_t chan_load(const uint64_t *p)
 {
-    return __atomic_load_n(p, __ATOMIC_RELAXED);
+    return shmkit__load_relaxed(p);
 }
 
 /* A statistic bumped by its single writer: relaxed, orders nothing. */
 static inline void chan_bump(uint64_t *p, uint64_t n)
 {
-    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(p, shmkit__load_relaxed(p) + n);
 }
 
 static inline int chan_is_pow2(uint64_t v)
@@ -206,7 +206,7 @@ static inline uint64_t claim_load(const uint64_t *p)
 {
     /* acquire: what the owner wrote before its claim (a subscriber's
      * cursor, a producer's last commit) is visible with it */
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    return shmkit__load_acquire(p);
 }
 
 /* Whether W is held by a live owner. Reads /proc: slow paths only. */
@@ -229,7 +229,7 @@ static inline int claim_cas(uint64_t *p, uint64_t old, uint64_t new_word)
 {
     /* acq_rel: the taker sees what the previous owner published, and what
      * it wrote before (a subscriber's cursor) goes out with the new word */
-    return __atomic_compare_exchange_n(p, &old, new_word, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    return shmkit__cas_acq_rel(p, &old, new_word);
 }
 
 /* The sleeping half of the spin-then-park protocol, shared by ring and bus.
@@ -245,11 +245,11 @@ struct chan_waiter {
     int (*poll)(void *ctx);
     int (*gone)(void *ctx);
     void *ctx;
-    uint32_t *flag;  /* single sleeper: flag 0/1, cleared by the waker  */
-    uint32_t *count; /* several sleepers: "armed" flag (someone sleeps on  */
-    uint32_t *event; /* the current value of this event word)             */
-    uint64_t *waits; /* statistic, or NULL */
-    int64_t spin_ns; /* < 0: never sleep */
+    uint32_t *flag;      /* single sleeper: flag 0/1, cleared by the waker  */
+    uint32_t *count;     /* several sleepers: "armed" flag (someone sleeps on  */
+    uint32_t *event;     /* the current value of this event word)             */
+    uint64_t *waits;     /* statistic, or NULL */
+    int64_t spin_ns;     /* < 0: never sleep */
     int64_t *last_check; /* when GONE last ran (per handle), rate-limits it */
 };
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns);

@@ -14,8 +14,8 @@ int shmkit__ring_stats(const struct ring_ctl *c, size_t size, struct shmkit_chan
     st->flags = g.flags;
     st->capacity = g.cap;
     st->msg_max = g.max_msg;
-    uint64_t t = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
-    uint64_t h = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+    uint64_t t = shmkit__load_acquire(&c->tail);
+    uint64_t h = shmkit__load_acquire(&c->head);
     st->used = t - h <= g.cap ? t - h : 0;
     st->msgs_in = chan_load(&c->msgs_in);
     st->bytes_in = chan_load(&c->bytes_in);

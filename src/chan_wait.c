@@ -14,15 +14,15 @@ static uint32_t announce(const struct chan_waiter *w)
 {
     uint32_t ev = 0;
     if (w->flag) {
-        __atomic_store_n(w->flag, 1, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(w->flag, 1);
     } else {
         /* acquire: what the waker published before bumping is seen by the poll */
-        ev = __atomic_load_n(w->event, __ATOMIC_ACQUIRE);
+        ev = shmkit__load_acquire(w->event);
         /* relaxed, ordered by the fence below: "someone sleeps on the
          * current event value" (the waker clears it when it bumps) */
-        __atomic_store_n(w->count, 1, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(w->count, 1);
     }
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    shmkit__fence_seq_cst();
     return ev;
 }
 
@@ -30,7 +30,7 @@ static void withdraw(const struct chan_waiter *w)
 {
     /* several sleepers: the armed flag stays, others may still sleep */
     if (w->flag)
-        __atomic_store_n(w->flag, 0, __ATOMIC_RELAXED); /* a hint only: orders nothing */
+        shmkit__store_relaxed(w->flag, 0); /* a hint only: orders nothing */
 }
 
 static int sleep_once(const struct chan_waiter *w, uint32_t ev, int64_t ns)
@@ -122,7 +122,7 @@ int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
                 slice = left;
         }
         if (w->waits)
-            __atomic_fetch_add(w->waits, 1, __ATOMIC_RELAXED); /* statistic */
+            shmkit__fetch_add_relaxed(w->waits, 1); /* statistic */
         int s = sleep_once(w, ev, slice);
         withdraw(w);
         rc = w->poll(w->ctx);
@@ -147,14 +147,14 @@ int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark)
 {
     /* relaxed: a busy-polling peer never sleeps; a stale value costs at
      * most one slice of latency when the peer switches modes */
-    if (nopark && __atomic_load_n(nopark, __ATOMIC_RELAXED))
+    if (nopark && shmkit__load_relaxed(nopark))
         return 0;
     /* seq_cst fence: pairs with the sleeper's fence in announce() */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
+    shmkit__fence_seq_cst();
+    if (!shmkit__load_relaxed(flag))
         return 0;
     /* acq_rel exchange: only one waker makes the system call */
-    if (!__atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL))
+    if (!shmkit__xchg_acq_rel(flag, 0))
         return 0;
     shmkit_futex_wake(flag, 1);
     return 1;
@@ -163,17 +163,17 @@ int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark)
 int shmkit__chan_wake_all(uint32_t *count, uint32_t *event)
 {
     /* seq_cst fence: pairs with the sleepers' fence in announce() */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(count, __ATOMIC_RELAXED))
+    shmkit__fence_seq_cst();
+    if (!shmkit__load_relaxed(count))
         return 0;
     /* relaxed: a sleeper that arms again after this reads the new event
      * value (bumped below) or sees the message in its poll */
-    if (!__atomic_exchange_n(count, 0, __ATOMIC_RELAXED))
+    if (!shmkit__xchg_relaxed(count, 0))
         return 0;
     /* release: a sleeper that reads the new event value sees the message;
      * everyone asleep on the old value is woken, so until someone arms
      * again, later messages need no system call */
-    __atomic_fetch_add(event, 1, __ATOMIC_RELEASE);
+    shmkit__fetch_add_release(event, 1);
     shmkit_futex_wake(event, INT_MAX);
     return 1;
 }

@@ -20,7 +20,7 @@ static uint64_t futex_calls;
 
 uint64_t shmkit_futex_syscalls(void)
 {
-    return __atomic_load_n(&futex_calls, __ATOMIC_RELAXED);
+    return shmkit__load_relaxed(&futex_calls);
 }
 
 static int bad_word(const uint32_t *addr)
@@ -41,7 +41,7 @@ int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns)
         ts.tv_nsec = (long)(timeout_ns % 1000000000);
         tsp = &ts;
     }
-    __atomic_fetch_add(&futex_calls, 1, __ATOMIC_RELAXED);
+    shmkit__fetch_add_relaxed(&futex_calls, 1);
     /* shared (not FUTEX_PRIVATE_FLAG): waiters and wakers are different
      * processes with different mappings of the word */
     long rc = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tsp, NULL, 0);
@@ -63,7 +63,7 @@ int shmkit_futex_wake(uint32_t *addr, int n)
 {
     if (bad_word(addr) || n < 1)
         return -EINVAL;
-    __atomic_fetch_add(&futex_calls, 1, __ATOMIC_RELAXED);
+    shmkit__fetch_add_relaxed(&futex_calls, 1);
     long rc = syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
     return rc < 0 ? -errno : (int)rc;
 }
@@ -82,14 +82,14 @@ int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns)
     if (bad_word(addr))
         return -EINVAL;
     /* acquire: a change we see comes with what the writer published */
-    if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) != expected)
+    if (shmkit__load_acquire(addr) != expected)
         return -EAGAIN;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t start = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     int64_t nap = 1000;
     for (;;) {
-        __atomic_fetch_add(&futex_calls, 1, __ATOMIC_RELAXED);
+        shmkit__fetch_add_relaxed(&futex_calls, 1);
         if (timeout_ns >= 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             int64_t left = timeout_ns - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - start);
@@ -104,7 +104,7 @@ int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns)
         if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
             return -EINTR;
         /* acquire: as above */
-        if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) != expected)
+        if (shmkit__load_acquire(addr) != expected)
             return 0;
         if (nap < 1000000)
             nap *= 2;
@@ -125,15 +125,15 @@ void shmkit_waitq_init(struct shmkit_waitq *q)
     if (!q)
         return;
     /* relaxed: initialisation happens before the queue is shared */
-    __atomic_store_n(&q->seq, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&q->waiters, 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&q->seq, 0);
+    shmkit__store_relaxed(&q->waiters, 0);
 }
 
 uint32_t shmkit_waitq_prepare(const struct shmkit_waitq *q)
 {
     /* acquire: pairs with the waker's seq_cst bump, so the condition the
      * waker set before its wake is visible to the test that follows */
-    return __atomic_load_n(&q->seq, __ATOMIC_ACQUIRE);
+    return shmkit__load_acquire(&q->seq);
 }
 
 int shmkit_waitq_wait(struct shmkit_waitq *q, uint32_t seq, int64_t timeout_ns)
@@ -144,15 +144,15 @@ int shmkit_waitq_wait(struct shmkit_waitq *q, uint32_t seq, int64_t timeout_ns)
      * seq_cst bump then load of waiters (a store-buffering pair), at least
      * one side sees the other: either the waker sees us and wakes, or we
      * see its bump and do not sleep. */
-    __atomic_fetch_add(&q->waiters, 1, __ATOMIC_SEQ_CST);
+    shmkit__fetch_add_seq_cst(&q->waiters, 1);
     int rc = 0;
-    if (__atomic_load_n(&q->seq, __ATOMIC_SEQ_CST) == seq) {
+    if (shmkit__load_seq_cst(&q->seq) == seq) {
         rc = shmkit_futex_wait(&q->seq, seq, timeout_ns);
         if (rc == -EAGAIN || rc == -EINTR)
             rc = 0; /* the sequence moved / a signal: the caller re-checks */
     }
     /* release: nothing to publish really; leaving is ordered after the wait */
-    __atomic_fetch_sub(&q->waiters, 1, __ATOMIC_RELEASE);
+    shmkit__fetch_sub_release(&q->waiters, 1);
     return rc;
 }
 
@@ -162,10 +162,10 @@ int shmkit_waitq_wake(struct shmkit_waitq *q, int n)
         return -EINVAL;
     /* seq_cst bump: publishes the caller's condition (release part) and is
      * the store half of the store-buffering pair described in wait */
-    __atomic_fetch_add(&q->seq, 1, __ATOMIC_SEQ_CST);
+    shmkit__fetch_add_seq_cst(&q->seq, 1);
     /* seq_cst load: the load half; 0 means every future waiter will see
      * the bump before it sleeps */
-    if (__atomic_load_n(&q->waiters, __ATOMIC_SEQ_CST) == 0)
+    if (shmkit__load_seq_cst(&q->waiters) == 0)
         return 0;
     return shmkit_futex_wake(&q->seq, n);
 }

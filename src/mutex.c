@@ -26,7 +26,7 @@ static uint32_t *magic(struct shmkit_mutex *m)
 static int valid(struct shmkit_mutex *m)
 {
     /* acquire: pairs with init's release, the mutex is initialised */
-    return m && __atomic_load_n(magic(m), __ATOMIC_ACQUIRE) == MUTEX_MAGIC;
+    return m && shmkit__load_acquire(magic(m)) == MUTEX_MAGIC;
 }
 
 /* pthread's error numbers to shmkit's codes: every call's result goes
@@ -61,7 +61,7 @@ int shmkit_mutex_init(struct shmkit_mutex *m)
     e = pthread_mutex_init(pm(m), &a);
     if (!e)
         /* release: the initialised mutex is visible before the magic */
-        __atomic_store_n(magic(m), MUTEX_MAGIC, __ATOMIC_RELEASE);
+        shmkit__store_release(magic(m), MUTEX_MAGIC);
 destroy_attr:
     pthread_mutexattr_destroy(&a);
     return e == EINVAL ? -ENOTSUP : -e;
@@ -167,6 +167,6 @@ int shmkit_mutex_destroy(struct shmkit_mutex *m)
     if (e)
         return code(e);
     /* relaxed: nobody may use a destroyed mutex anyway */
-    __atomic_store_n(magic(m), 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(magic(m), 0);
     return 0;
 }

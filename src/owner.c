@@ -105,8 +105,8 @@ int shmkit_owner_alive(const struct shmkit_owner *o)
     if (!o)
         return 0;
     /* copy once: the record may change under us */
-    int32_t pid = __atomic_load_n(&o->pid, __ATOMIC_ACQUIRE);
-    uint64_t start = __atomic_load_n(&o->start, __ATOMIC_RELAXED);
+    int32_t pid = shmkit__load_acquire(&o->pid);
+    uint64_t start = shmkit__load_relaxed(&o->start);
     if (pid <= 0 || pid > (1 << 22))
         return 0;
     char st;
@@ -150,7 +150,7 @@ static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static void self_forget(void)
 {
     /* relaxed: the child is single-threaded right after fork */
-    __atomic_store_n(&self_cache.pid, 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&self_cache.pid, 0);
 }
 
 static void self_register(void)
@@ -161,11 +161,11 @@ static void self_register(void)
 int shmkit__owner_self_cached(struct shmkit_owner *o)
 {
     /* acquire: pairs with the release below, so start goes with the pid */
-    int32_t pid = __atomic_load_n(&self_cache.pid, __ATOMIC_ACQUIRE);
+    int32_t pid = shmkit__load_acquire(&self_cache.pid);
     if (pid > 0) {
         o->pid = pid;
         o->pad = 0;
-        o->start = __atomic_load_n(&self_cache.start, __ATOMIC_RELAXED);
+        o->start = shmkit__load_relaxed(&self_cache.start);
         return 0;
     }
     pthread_once(&self_once, self_register);
@@ -173,9 +173,9 @@ int shmkit__owner_self_cached(struct shmkit_owner *o)
     int rc = shmkit_owner_self(&me);
     if (rc < 0)
         return rc;
-    __atomic_store_n(&self_cache.start, me.start, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&self_cache.start, me.start);
     /* release: publishes start before the pid that marks the cache valid */
-    __atomic_store_n(&self_cache.pid, me.pid, __ATOMIC_RELEASE);
+    shmkit__store_release(&self_cache.pid, me.pid);
     *o = me;
     return 0;
 }

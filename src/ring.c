@@ -52,13 +52,13 @@ int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
     memcpy(magic, c->magic, sizeof magic);
     if (memcmp(magic, RING_MAGIC, 8))
         return SHMKIT_ECORRUPT;
-    uint32_t ver = __atomic_load_n(&c->version, __ATOMIC_RELAXED);
+    uint32_t ver = shmkit__load_relaxed(&c->version);
     if (ver != CHAN_VERSION)
         return SHMKIT_EVERSION;
-    g->cap = __atomic_load_n(&c->capacity, __ATOMIC_RELAXED);
-    g->data_off = __atomic_load_n(&c->data_off, __ATOMIC_RELAXED);
-    g->max_msg = __atomic_load_n(&c->max_msg, __ATOMIC_RELAXED);
-    g->flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
+    g->cap = shmkit__load_relaxed(&c->capacity);
+    g->data_off = shmkit__load_relaxed(&c->data_off);
+    g->max_msg = shmkit__load_relaxed(&c->max_msg);
+    g->flags = shmkit__load_relaxed(&c->flags);
     if (!shmkit_ring_size_for(g->cap) || g->data_off != RING_DATA_OFF ||
         g->cap > size - RING_DATA_OFF || g->max_msg != max_msg_for(g->cap) ||
         (g->flags & ~(uint32_t)SHMKIT_RING_MULTI))
@@ -97,8 +97,8 @@ static int attach_consumer(shmkit_ring *r, unsigned flags)
         return rc;
     /* head and tail as they stand: the head must be aligned and within one
      * capacity of the tail hint */
-    uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
-    uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
+    uint64_t head = shmkit__load_acquire(&c->head);
+    uint64_t tail = shmkit__load_acquire(&c->tail);
     /* the tail is a hint that may lag the head (a producer killed between
      * its header store and its tail store), but never by more than a lap */
     if ((head & 7u) || (tail - head > r->cap && head - tail > r->cap)) {
@@ -121,8 +121,8 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
 {
     struct ring_ctl *c = r->c;
     /* acquire: the records before the tail hint are complete */
-    uint64_t t = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
-    uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+    uint64_t t = shmkit__load_acquire(&c->tail);
+    uint64_t head = shmkit__load_acquire(&c->head);
     if ((t & 7u) || (head & 7u) || (t - head > r->cap && head - t > r->cap))
         return SHMKIT_ECORRUPT;
     /* everything before the head was committed and consumed */
@@ -133,7 +133,7 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
     for (;;) {
         uint64_t idx = t & r->mask;
         /* acquire: the record body is visible with its header */
-        uint64_t w = __atomic_load_n((uint64_t *)(r->data + idx), __ATOMIC_ACQUIRE);
+        uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
         if (!w)
             break;
         uint64_t len = w & 0xffffffffu, step;
@@ -150,7 +150,7 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
     r->tail = t;
     r->head_cache = head;
     /* release: a later taker-over starts from records that are complete */
-    __atomic_store_n(&c->tail, t, __ATOMIC_RELEASE);
+    shmkit__store_release(&c->tail, t);
     return 0;
 }
 
@@ -180,7 +180,7 @@ static int attach_producer(shmkit_ring *r, unsigned flags)
          * live producer first, the lock would look held by that producer
          * for as long as it does not send. Read after the liveness check:
          * a dead owner cannot lock any more. */
-        if ((__atomic_load_n(&c->plock, __ATOMIC_ACQUIRE) & ~PLOCK_WAITERS) == i + 1)
+        if ((shmkit__load_acquire(&c->plock) & ~PLOCK_WAITERS) == i + 1)
             continue;
         if (!claim_cas(p, w, r->claim))
             continue;
@@ -280,7 +280,7 @@ int shmkit_ring_create(shmkit_ring **out, shmkit_seg *seg, size_t capacity, unsi
     c->max_msg = max_msg_for(capacity);
     /* release: the control block is complete before anyone attaches
      * (attachers read it after opening the segment, itself a barrier) */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    shmkit__fence_release();
     return ring_open(out, seg, flags & ~(unsigned)SHMKIT_RING_MULTI);
 }
 
@@ -305,11 +305,11 @@ int shmkit_ring_close(shmkit_ring *r)
         /* release (in claim_cas): our last commit happens before the
          * consumer sees us gone */
         claim_cas(&c->prods[r->slot].claim, r->claim, left);
-        __atomic_store_n(&c->prod_nopark, 0, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&c->prod_nopark, 0);
         shmkit__chan_wake_one(&c->cons_parked, NULL);
     } else {
         claim_cas(&c->cons_claim, r->claim, left);
-        __atomic_store_n(&c->cons_nopark, 0, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&c->cons_nopark, 0);
         shmkit__chan_wake_one(&c->prod_parked, NULL);
     }
     free(r);
@@ -334,7 +334,7 @@ void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns)
     uint32_t *np = r->role == SHMKIT_RING_PRODUCER ? &r->c->prod_nopark : &r->c->cons_nopark;
     /* relaxed: a hint for the other side's wake check (see chan_wait.c) */
     if (!r->multi || r->role == SHMKIT_RING_CONSUMER)
-        __atomic_store_n(np, spin_ns < 0, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(np, spin_ns < 0);
 }
 
 /* ---------------------------------------------------------------- liveness */
@@ -370,7 +370,7 @@ static inline int room_poll(void *ctx)
     if (used <= r->cap && r->need <= r->cap - used)
         return 1;
     /* acquire: the consumer finished reading the bytes before its head */
-    uint64_t h = __atomic_load_n(&r->c->head, __ATOMIC_ACQUIRE);
+    uint64_t h = shmkit__load_acquire(&r->c->head);
     if ((h & 7u) || r->tail - h > r->cap)
         return SHMKIT_ECORRUPT;
     r->head_cache = h;
@@ -382,7 +382,7 @@ static inline int room_poll(void *ctx)
 RING_INLINE int wake_peer(uint32_t *flag, const uint32_t *nopark)
 {
     /* relaxed: as in shmkit__chan_wake_one */
-    if (__atomic_load_n(nopark, __ATOMIC_RELAXED))
+    if (shmkit__load_relaxed(nopark))
         return 0;
     return shmkit__chan_wake_one(flag, NULL);
 }
@@ -418,9 +418,13 @@ RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout
                 goto unlock;
             }
         }
-        struct chan_waiter w = {.poll = room_poll, .gone = consumer_gone, .ctx = r,
-                                .flag = &r->c->prod_parked, .waits = &r->c->prod_waits,
-                                .spin_ns = r->spin_ns, .last_check = &r->last_check};
+        struct chan_waiter w = {.poll = room_poll,
+                                .gone = consumer_gone,
+                                .ctx = r,
+                                .flag = &r->c->prod_parked,
+                                .waits = &r->c->prod_waits,
+                                .spin_ns = r->spin_ns,
+                                .last_check = &r->last_check};
         rc = shmkit__chan_wait(&w, left);
         if (rc < 0)
             goto unlock;
@@ -452,17 +456,17 @@ RING_INLINE void do_commit(shmkit_ring *r, size_t len)
     uint64_t *hdr = (uint64_t *)(r->data + (start & r->mask));
     /* relaxed: the word after the record must read 0 before the record's
      * header is visible; the release store below orders it */
-    __atomic_store_n((uint64_t *)(r->data + ((start + rec) & r->mask)), 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed((uint64_t *)(r->data + ((start + rec) & r->mask)), 0);
     if (r->pad) {
         /* relaxed: reachable only through the filler, stored with release */
-        __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(hdr, REC_MSG | len);
         /* release: the record at the start of the buffer is complete */
-        __atomic_store_n((uint64_t *)(r->data + (r->tail & r->mask)), REC_PAD | (r->pad - REC_HDR),
-                         __ATOMIC_RELEASE);
+        shmkit__store_release((uint64_t *)(r->data + (r->tail & r->mask)),
+                              REC_PAD | (r->pad - REC_HDR));
     } else {
         /* release: the message bytes and the zeroed next word are visible
          * before the consumer sees this header */
-        __atomic_store_n(hdr, REC_MSG | len, __ATOMIC_RELEASE);
+        shmkit__store_release(hdr, REC_MSG | len);
     }
     r->tail = start + rec;
     /* statistics and the tail hint share a line the consumer never reads
@@ -471,13 +475,13 @@ RING_INLINE void do_commit(shmkit_ring *r, size_t len)
     chan_bump(&c->bytes_in, len);
     /* release: the consumer (and a producer taking over from this hint)
      * finds the record complete once it sees the new tail */
-    __atomic_store_n(&c->tail, r->tail, __ATOMIC_RELEASE);
+    shmkit__store_release(&c->tail, r->tail);
     r->reserved = 0;
     if (wake_peer(&c->cons_parked, &c->cons_nopark))
         chan_bump(&c->prod_wakes, 1);
     if (r->multi) {
-        if (__atomic_load_n(&c->last_writer, __ATOMIC_RELAXED) != r->self.pid)
-            __atomic_store_n(&c->last_writer, r->self.pid, __ATOMIC_RELAXED); /* statistic */
+        if (shmkit__load_relaxed(&c->last_writer) != r->self.pid)
+            shmkit__store_relaxed(&c->last_writer, r->self.pid); /* statistic */
         shmkit__ring_punlock(r);
     }
 }
@@ -527,7 +531,7 @@ static inline int msg_poll(void *ctx)
     for (int hop = 0; hop < 2; hop++) {
         uint64_t idx = r->head & r->mask;
         /* acquire: the record's bytes are visible with its header */
-        uint64_t w = __atomic_load_n((uint64_t *)(r->data + idx), __ATOMIC_ACQUIRE);
+        uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
         if (!w) {
             /* empty: keep the line after the header coming too, so that a
              * message longer than one line arrives in one transfer time,
@@ -566,9 +570,13 @@ RING_INLINE int do_peek(shmkit_ring *r, int64_t timeout_ns)
             r->peeked = 1;
             return 0;
         }
-        struct chan_waiter w = {.poll = msg_poll, .gone = producers_gone, .ctx = r,
-                                .flag = &r->c->cons_parked, .waits = &r->c->cons_waits,
-                                .spin_ns = r->spin_ns, .last_check = &r->last_check};
+        struct chan_waiter w = {.poll = msg_poll,
+                                .gone = producers_gone,
+                                .ctx = r,
+                                .flag = &r->c->cons_parked,
+                                .waits = &r->c->cons_waits,
+                                .spin_ns = r->spin_ns,
+                                .last_check = &r->last_check};
         rc = shmkit__chan_wait(&w, timeout_ns);
         if (rc < 0)
             return rc;
@@ -595,7 +603,7 @@ RING_INLINE void do_release(shmkit_ring *r)
     r->head += ring_rec_size(r->cur_len);
     r->peeked = 0;
     /* release: we are done reading everything before the new head */
-    __atomic_store_n(&c->head, r->head, __ATOMIC_RELEASE);
+    shmkit__store_release(&c->head, r->head);
     chan_bump(&c->msgs_out, 1);
     chan_bump(&c->bytes_out, r->cur_len);
     if (wake_peer(&c->prod_parked, &c->prod_nopark))

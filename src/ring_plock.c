@@ -18,8 +18,8 @@ static int locked(shmkit_ring *r)
 {
     struct ring_ctl *c = r->c;
     /* acquire: the previous holder's records and tail are visible */
-    uint64_t t = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
-    uint64_t h = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+    uint64_t t = shmkit__load_acquire(&c->tail);
+    uint64_t h = shmkit__load_acquire(&c->head);
     if ((t & 7u) || (h & 7u) || t - h > r->cap) {
         shmkit__ring_punlock(r);
         return SHMKIT_ECORRUPT;
@@ -43,8 +43,7 @@ static int take_over(shmkit_ring *r, uint32_t seen, uint32_t me)
     if (id != me && claim_held(w))
         return 0;
     /* acquire: the dead holder's stores up to its death are visible */
-    if (!__atomic_compare_exchange_n(&c->plock, &seen, me | PLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
-                                     __ATOMIC_RELAXED))
+    if (!shmkit__cas_acquire(&c->plock, &seen, me | PLOCK_WAITERS))
         return 0;
     /* the dead holder's slot is free again (not ours: it stays attached) */
     if (id != me && claim_state(w) != CLAIM_NEVER)
@@ -63,7 +62,7 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
     struct ring_ctl *c = r->c;
     uint32_t me = (uint32_t)r->slot + 1, v = 0;
     /* acquire: pairs with the release in punlock */
-    if (__atomic_compare_exchange_n(&c->plock, &v, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    if (shmkit__cas_acquire(&c->plock, &v, me))
         return locked(r);
     if (timeout_ns == 0) {
         /* a try loop must not be held forever by a dead holder: check its
@@ -83,23 +82,20 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
         else
             sched_yield();
         v = 0;
-        if (__atomic_compare_exchange_n(&c->plock, &v, me, 0, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED))
+        if (shmkit__cas_acquire(&c->plock, &v, me))
             return locked(r);
     }
     for (;;) {
-        v = __atomic_load_n(&c->plock, __ATOMIC_RELAXED);
+        v = shmkit__load_relaxed(&c->plock);
         if (v == 0) {
             /* acquire: as above; keep the waiters bit, others may sleep */
-            if (__atomic_compare_exchange_n(&c->plock, &v, me | PLOCK_WAITERS, 0,
-                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            if (shmkit__cas_acquire(&c->plock, &v, me | PLOCK_WAITERS))
                 return locked(r);
             continue;
         }
         if (!(v & PLOCK_WAITERS)) {
             /* relaxed: only announces a sleeper; the futex re-checks the word */
-            if (!__atomic_compare_exchange_n(&c->plock, &v, v | PLOCK_WAITERS, 0,
-                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            if (!shmkit__cas_relaxed(&c->plock, &v, v | PLOCK_WAITERS))
                 continue;
             v |= PLOCK_WAITERS;
         }
@@ -111,7 +107,7 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
             if (left < slice)
                 slice = left;
         }
-        __atomic_fetch_add(&c->prod_waits, 1, __ATOMIC_RELAXED); /* statistic */
+        shmkit__fetch_add_relaxed(&c->prod_waits, 1); /* statistic */
         int rc = shmkit_futex_wait(&c->plock, v, slice);
         if (rc == -EINTR)
             return -EINTR;
@@ -128,7 +124,7 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
 void shmkit__ring_punlock(shmkit_ring *r)
 {
     /* release: our records and tail are visible to the next holder */
-    uint32_t old = __atomic_exchange_n(&r->c->plock, 0, __ATOMIC_RELEASE);
+    uint32_t old = shmkit__xchg_release(&r->c->plock, 0);
     if (old & PLOCK_WAITERS)
         shmkit_futex_wake(&r->c->plock, 1);
 }

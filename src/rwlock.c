@@ -62,7 +62,7 @@ static int check(const struct shmkit_rwlock *l)
     if (!l)
         return -EINVAL;
     /* acquire: pairs with init's release: everything else is initialised */
-    uint32_t mg = __atomic_load_n(&l->magic, __ATOMIC_ACQUIRE);
+    uint32_t mg = shmkit__load_acquire(&l->magic);
     return mg == RW_MAGIC ? 0 : mg == 0 ? -EINVAL : SHMKIT_ECORRUPT;
 }
 
@@ -79,7 +79,7 @@ static int wm_rc(int rc)
 static int corrupt(struct shmkit_rwlock *l, int dead)
 {
     /* relaxed: state is written under wm only; the unlock publishes it */
-    __atomic_store_n(&l->state, ST_CORRUPT, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->state, ST_CORRUPT);
     if (dead)
         shmkit_mutex_consistent(&l->wm); /* else the unlock would make it
                                             unrecoverable, hiding ECORRUPT */
@@ -99,7 +99,7 @@ static int slots_sane(const struct shmkit_rwlock *l, uint64_t map)
         int i = __builtin_ctzll(map);
         map &= map - 1;
         /* relaxed: the map was read with acquire, which ordered the record */
-        int32_t pid = __atomic_load_n(&l->readers[i].pid, __ATOMIC_RELAXED);
+        int32_t pid = shmkit__load_relaxed(&l->readers[i].pid);
         if (pid <= 0 || pid > PID_LIMIT)
             return 0;
     }
@@ -115,7 +115,7 @@ int shmkit_rwlock_init(struct shmkit_rwlock *l)
     if (rc < 0)
         return rc;
     /* release: publishes the initialised lock before the magic */
-    __atomic_store_n(&l->magic, RW_MAGIC, __ATOMIC_RELEASE);
+    shmkit__store_release(&l->magic, RW_MAGIC);
     return 0;
 }
 
@@ -127,12 +127,12 @@ int shmkit_rwlock_destroy(struct shmkit_rwlock *l)
     if (rc < 0)
         return rc;
     /* relaxed: a snapshot; destroying a lock in use is the caller's bug */
-    if (__atomic_load_n(&l->readers_map, __ATOMIC_RELAXED) != 0)
+    if (shmkit__load_relaxed(&l->readers_map) != 0)
         return -EBUSY;
     rc = wm_rc(shmkit_mutex_destroy(&l->wm));
     if (rc < 0)
         return rc;
-    __atomic_store_n(&l->magic, 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->magic, 0);
     return 0;
 }
 
@@ -148,8 +148,7 @@ static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
         for (int i = 0;; i++) {
             rc = shmkit_mutex_trylock(&l->wm);
             /* relaxed: a hint whether the holder is a registering reader */
-            if (rc != -EBUSY || i == 100 ||
-                __atomic_load_n(&l->state, __ATOMIC_RELAXED) != ST_REGISTER)
+            if (rc != -EBUSY || i == 100 || shmkit__load_relaxed(&l->state) != ST_REGISTER)
                 break;
             shmkit__cpu_relax();
         }
@@ -159,21 +158,21 @@ static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
     if (rc != 0 && rc != SHMKIT_EOWNERDEAD)
         return wm_rc(rc);
     /* relaxed: state is only written under wm, which we now hold */
-    uint32_t st = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    uint32_t st = shmkit__load_relaxed(&l->state);
     if (rc == 0) {
         /* every holder that releases wm normally leaves ST_FREE behind */
         return st == ST_FREE ? 0 : corrupt(l, 0);
     }
     if (st == ST_WRITE || st == ST_DEAD) {
-        __atomic_store_n(&l->state, ST_DEAD, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&l->state, ST_DEAD);
         return SHMKIT_EOWNERDEAD;
     }
     if (st > ST_DEAD) /* ST_CORRUPT, or garbage */
         return corrupt(l, 1);
     /* a reader died registering (its slot is reclaimed as dead later) or a
      * writer died before it was granted the lock: user state untouched */
-    __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->waiting, 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->state, ST_FREE);
+    shmkit__store_relaxed(&l->waiting, 0);
     return shmkit_mutex_consistent(&l->wm);
 }
 
@@ -183,14 +182,14 @@ static int wm_lock(struct shmkit_rwlock *l, int64_t deadline, int try)
 static int reclaim_dead(struct shmkit_rwlock *l, uint64_t *left)
 {
     /* acquire: slot records written before the bits were set */
-    uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_ACQUIRE);
+    uint64_t map = shmkit__load_acquire(&l->readers_map);
     if (!slots_sane(l, map))
         return SHMKIT_ECORRUPT;
     for (unsigned i = 0; i < SHMKIT_RWLOCK_SLOTS; i++) {
         uint64_t bit = (uint64_t)1 << i;
         if ((map & bit) && !shmkit_owner_alive(&l->readers[i]))
             /* seq_cst: same pair as a reader's own release (see rdunlock) */
-            map = __atomic_and_fetch(&l->readers_map, ~bit, __ATOMIC_SEQ_CST);
+            map = shmkit__and_fetch_seq_cst(&l->readers_map, ~bit);
     }
     *left = map;
     return 0;
@@ -202,7 +201,7 @@ static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
 {
     /* seq_cst: the waiting count vs a leaving reader's map update is a
      * store-buffering pair: one of us sees the other */
-    uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST);
+    uint64_t map = shmkit__load_seq_cst(&l->readers_map);
     if (map == 0)
         return 0;
     /* no reader registers while we hold wm: checking the records of the
@@ -215,11 +214,11 @@ static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
         return rc < 0 ? rc : map ? -EBUSY : 0;
     }
     int64_t period = CHECK_FIRST_NS, check = shmkit__now_ns() + period;
-    __atomic_fetch_add(&l->waiting, 1, __ATOMIC_SEQ_CST);
+    shmkit__fetch_add_seq_cst(&l->waiting, 1);
     for (;;) {
         /* acquire: a bump means a reader left; its map update is visible */
-        uint32_t s = __atomic_load_n(&l->rseq, __ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&l->readers_map, __ATOMIC_SEQ_CST) == 0)
+        uint32_t s = shmkit__load_acquire(&l->rseq);
+        if (shmkit__load_seq_cst(&l->readers_map) == 0)
             break;
         int64_t now = shmkit__now_ns();
         if (now >= check) {
@@ -239,7 +238,7 @@ static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
             t = left;
         shmkit_futex_wait(&l->rseq, s, t); /* any return: re-check */
     }
-    __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+    shmkit__fetch_sub_seq_cst(&l->waiting, 1);
     return rc;
 }
 
@@ -249,9 +248,9 @@ static int write_locked(struct shmkit_rwlock *l, int dead)
     struct shmkit_owner me;
     self_ids(&pid, &tid, &me);
     /* relaxed: read and written by wm holders only */
-    __atomic_store_n(&l->wpid, pid, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->wtid, tid, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->state, dead ? ST_DEAD : ST_WRITE, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->wpid, pid);
+    shmkit__store_relaxed(&l->wtid, tid);
+    shmkit__store_relaxed(&l->state, dead ? ST_DEAD : ST_WRITE);
     return dead ? SHMKIT_EOWNERDEAD : 0;
 }
 
@@ -281,12 +280,12 @@ int shmkit_rwlock_wrlock(struct shmkit_rwlock *l, int64_t timeout_ns)
         return take_over(l);
     if (rc < 0)
         return rc;
-    __atomic_store_n(&l->state, ST_DRAIN, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->state, ST_DRAIN);
     rc = drain(l, deadline, try);
     if (rc == SHMKIT_ECORRUPT)
         return corrupt(l, 0);
     if (rc < 0) {
-        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&l->state, ST_FREE);
         shmkit_mutex_unlock(&l->wm);
         return rc;
     }
@@ -300,10 +299,9 @@ static int holds_write(struct shmkit_rwlock *l)
     if (self_ids(&pid, &tid, &me) < 0)
         return 0;
     /* relaxed: if we hold it, we wrote these ourselves */
-    uint32_t st = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
-    return (st == ST_WRITE || st == ST_DEAD) &&
-           __atomic_load_n(&l->wpid, __ATOMIC_RELAXED) == pid &&
-           __atomic_load_n(&l->wtid, __ATOMIC_RELAXED) == tid;
+    uint32_t st = shmkit__load_relaxed(&l->state);
+    return (st == ST_WRITE || st == ST_DEAD) && shmkit__load_relaxed(&l->wpid) == pid &&
+           shmkit__load_relaxed(&l->wtid) == tid;
 }
 
 int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l)
@@ -313,11 +311,11 @@ int shmkit_rwlock_wrunlock(struct shmkit_rwlock *l)
         return rc;
     if (!holds_write(l))
         return -EPERM;
-    __atomic_store_n(&l->wpid, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->wtid, 0, __ATOMIC_RELAXED);
+    shmkit__store_relaxed(&l->wpid, 0);
+    shmkit__store_relaxed(&l->wtid, 0);
     /* ST_DEAD stays: unlocking without consistent makes wm unrecoverable */
-    if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == ST_WRITE)
-        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+    if (shmkit__load_relaxed(&l->state) == ST_WRITE)
+        shmkit__store_relaxed(&l->state, ST_FREE);
     return wm_rc(shmkit_mutex_unlock(&l->wm));
 }
 
@@ -326,12 +324,12 @@ int shmkit_rwlock_consistent(struct shmkit_rwlock *l)
     int rc = check(l);
     if (rc < 0)
         return rc;
-    if (!holds_write(l) || __atomic_load_n(&l->state, __ATOMIC_RELAXED) != ST_DEAD)
+    if (!holds_write(l) || shmkit__load_relaxed(&l->state) != ST_DEAD)
         return -EINVAL;
     /* -EINVAL here: state says owner-died, the mutex disagrees */
     rc = wm_rc(shmkit_mutex_consistent(&l->wm));
     if (rc == 0)
-        __atomic_store_n(&l->state, ST_WRITE, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&l->state, ST_WRITE);
     return rc;
 }
 
@@ -356,9 +354,9 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
             return take_over(l); /* held exclusively: the caller repairs */
         if (rc < 0)
             return rc;
-        __atomic_store_n(&l->state, ST_REGISTER, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&l->state, ST_REGISTER);
         /* relaxed: bits are only set under wm, which we hold */
-        uint64_t map = __atomic_load_n(&l->readers_map, __ATOMIC_RELAXED);
+        uint64_t map = shmkit__load_relaxed(&l->readers_map);
         if (map == UINT64_MAX && reclaim_dead(l, &map) < 0)
             return corrupt(l, 0);
         if (map != UINT64_MAX) {
@@ -366,27 +364,27 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
             struct shmkit_owner *o = &l->readers[slot];
             /* relaxed: the slot's bit is clear, so nobody else reads these
              * until the seq_cst bit set below publishes them */
-            __atomic_store_n(&o->start, me.start, __ATOMIC_RELAXED);
-            __atomic_store_n(&o->pid, me.pid, __ATOMIC_RELAXED);
-            __atomic_or_fetch(&l->readers_map, (uint64_t)1 << slot, __ATOMIC_SEQ_CST);
-            __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
+            shmkit__store_relaxed(&o->start, me.start);
+            shmkit__store_relaxed(&o->pid, me.pid);
+            shmkit__or_fetch_seq_cst(&l->readers_map, (uint64_t)1 << slot);
+            shmkit__store_relaxed(&l->state, ST_FREE);
             shmkit_mutex_unlock(&l->wm);
             return slot;
         }
         /* every slot taken by a live reader: wait for one to leave */
-        __atomic_store_n(&l->state, ST_FREE, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&l->waiting, 1, __ATOMIC_SEQ_CST);
+        shmkit__store_relaxed(&l->state, ST_FREE);
+        shmkit__fetch_add_seq_cst(&l->waiting, 1);
         /* acquire: pairs with a leaving reader's bump */
-        uint32_t s = __atomic_load_n(&l->rseq, __ATOMIC_ACQUIRE);
+        uint32_t s = shmkit__load_acquire(&l->rseq);
         shmkit_mutex_unlock(&l->wm);
         int64_t left = shmkit__time_left(deadline);
         if (left == 0) {
-            __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+            shmkit__fetch_sub_seq_cst(&l->waiting, 1);
             return -EAGAIN; /* no slot; -EBUSY is for a writer in the way */
         }
         int64_t t = left < 0 || left > period ? period : left;
         shmkit_futex_wait(&l->rseq, s, t);
-        __atomic_fetch_sub(&l->waiting, 1, __ATOMIC_SEQ_CST);
+        shmkit__fetch_sub_seq_cst(&l->waiting, 1);
         period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
     }
 }
@@ -405,17 +403,17 @@ int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket)
         return -EINVAL;
     uint64_t bit = (uint64_t)1 << ticket;
     /* relaxed: our own slot; set by us under wm */
-    if (!(__atomic_load_n(&l->readers_map, __ATOMIC_RELAXED) & bit) ||
-        __atomic_load_n(&l->readers[ticket].pid, __ATOMIC_RELAXED) != pid)
+    if (!(shmkit__load_relaxed(&l->readers_map) & bit) ||
+        shmkit__load_relaxed(&l->readers[ticket].pid) != pid)
         return -EINVAL;
     /* seq_cst: clearing our bit, then reading the waiting count, against a
      * writer's waiting increment then map read: one of us sees the other.
      * The bit alone frees the slot; the stale owner record is harmless
      * because only records of set bits are ever looked at. */
-    __atomic_and_fetch(&l->readers_map, ~bit, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST) != 0) {
+    shmkit__and_fetch_seq_cst(&l->readers_map, ~bit);
+    if (shmkit__load_seq_cst(&l->waiting) != 0) {
         /* release: the bump tells the waiter the map changed */
-        __atomic_fetch_add(&l->rseq, 1, __ATOMIC_RELEASE);
+        shmkit__fetch_add_release(&l->rseq, 1);
         shmkit_futex_wake(&l->rseq, INT_MAX);
     }
     return 0;

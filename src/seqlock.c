@@ -7,28 +7,6 @@
 #include <sched.h>
 #include <string.h>
 
-/* ThreadSanitizer does not model atomic_thread_fence (gcc refuses to
- * compile one with -fsanitize=thread). Under TSan the two fences become
- * no-ops and every data access carries the ordering itself instead: data
- * loads acquire, data stores release. That is the other correct C11
- * seqlock (slower on weakly ordered CPUs, identical code on x86). */
-#if defined(__SANITIZE_THREAD__)
-#define SHMKIT__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMKIT__TSAN 1
-#endif
-#endif
-#ifdef SHMKIT__TSAN
-#define DATA_LOAD __ATOMIC_ACQUIRE
-#define DATA_STORE __ATOMIC_RELEASE
-#define FENCE(order) ((void)0)
-#else
-#define DATA_LOAD __ATOMIC_RELAXED
-#define DATA_STORE __ATOMIC_RELAXED
-#define FENCE(order) __atomic_thread_fence(order)
-#endif
-
 /* 8-byte words of the guarded data, which may hold any type. */
 typedef uint64_t __attribute__((may_alias)) word_t;
 
@@ -46,7 +24,7 @@ static inline uint32_t rd_begin(const struct shmkit_seqlock *lock)
 {
     /* acquire: the data stores published by the write_end that wrote this
      * sequence are visible to the copy that follows */
-    return __atomic_load_n(&lock->seq, __ATOMIC_ACQUIRE);
+    return shmkit__load_acquire(&lock->seq);
 }
 
 static inline int rd_retry(const struct shmkit_seqlock *lock, uint32_t seq)
@@ -55,8 +33,8 @@ static inline int rd_retry(const struct shmkit_seqlock *lock, uint32_t seq)
      * sequence re-read; if any of them saw a store of a newer write, the
      * writer's release fence in write_begin makes its odd sequence visible
      * here */
-    FENCE(__ATOMIC_ACQUIRE);
-    return (seq & 1u) || __atomic_load_n(&lock->seq, __ATOMIC_RELAXED) != seq;
+    shmkit__seq_fence_acquire();
+    return (seq & 1u) || shmkit__load_relaxed(&lock->seq) != seq;
 }
 
 uint32_t shmkit_seqlock_read_begin(const struct shmkit_seqlock *lock)
@@ -76,15 +54,15 @@ void shmkit_seqlock_load(void *dst, const void *src, size_t n)
     /* relaxed (acquire under TSan): ordering comes from the sequence and
      * the fences */
     while (n && ((uintptr_t)s & 7u)) {
-        *d++ = __atomic_load_n(s++, DATA_LOAD);
+        *d++ = shmkit__seq_data_load(s++);
         n--;
     }
     for (; n >= 8; n -= 8, s += 8, d += 8) {
-        uint64_t w = __atomic_load_n((const word_t *)(const void *)s, DATA_LOAD);
+        uint64_t w = shmkit__seq_data_load((const word_t *)(const void *)s);
         memcpy(d, &w, 8);
     }
     while (n--)
-        *d++ = __atomic_load_n(s++, DATA_LOAD);
+        *d++ = shmkit__seq_data_load(s++);
 }
 
 void shmkit_seqlock_store(void *dst, const void *src, size_t n)
@@ -94,16 +72,16 @@ void shmkit_seqlock_store(void *dst, const void *src, size_t n)
     /* relaxed (release under TSan): ordering comes from the sequence and
      * the fences */
     while (n && ((uintptr_t)d & 7u)) {
-        __atomic_store_n(d++, *s++, DATA_STORE);
+        shmkit__seq_data_store(d++, *s++);
         n--;
     }
     for (; n >= 8; n -= 8, s += 8, d += 8) {
         uint64_t w;
         memcpy(&w, s, 8);
-        __atomic_store_n((word_t *)(void *)d, w, DATA_STORE);
+        shmkit__seq_data_store((word_t *)(void *)d, w);
     }
     while (n--)
-        __atomic_store_n(d++, *s++, DATA_STORE);
+        shmkit__seq_data_store(d++, *s++);
 }
 
 int shmkit_seqlock_writer_alive(const struct shmkit_seqlock *lock)
@@ -111,7 +89,7 @@ int shmkit_seqlock_writer_alive(const struct shmkit_seqlock *lock)
     if (!lock)
         return 0;
     /* relaxed: a hint; callers re-read the sequence after asking */
-    if (!(__atomic_load_n(&lock->seq, __ATOMIC_RELAXED) & 1u))
+    if (!(shmkit__load_relaxed(&lock->seq) & 1u))
         return 1;
     return shmkit_owner_alive(&lock->writer);
 }
@@ -124,7 +102,7 @@ static int writer_died(const struct shmkit_seqlock *lock, uint32_t seq)
         return 0;
     /* acquire: the writer record we judged belongs to this sequence or an
      * older one; if the sequence moved, a new writer is at work */
-    return __atomic_load_n(&lock->seq, __ATOMIC_ACQUIRE) == seq;
+    return shmkit__load_acquire(&lock->seq) == seq;
 }
 
 int shmkit_seqlock_read(const struct shmkit_seqlock *lock, void *dst, const void *src, size_t n)
@@ -164,38 +142,38 @@ int shmkit_seqlock_write_begin(struct shmkit_seqlock *lock)
         me.start = 0;
     }
     /* relaxed: only the single writer stores the sequence */
-    uint32_t s = __atomic_load_n(&lock->seq, __ATOMIC_RELAXED);
+    uint32_t s = shmkit__load_relaxed(&lock->seq);
     int rc = 0;
     if (s & 1u) {
         /* a write never ended: its writer died, or the single-writer rule
          * is broken (another live writer, or a thread of ours, is at it) */
-        int32_t wpid = __atomic_load_n(&lock->writer.pid, __ATOMIC_RELAXED);
+        int32_t wpid = shmkit__load_relaxed(&lock->writer.pid);
         if (wpid == me.pid || shmkit_owner_alive(&lock->writer))
             return SHMKIT_EPROTO;
         rc = 1; /* take over: the sequence stays odd until our write_end */
     } else {
-        __atomic_store_n(&lock->seq, s + 1, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&lock->seq, s + 1);
     }
     /* relaxed: the record is a hint read only for liveness checks */
-    if (__atomic_load_n(&lock->writer.pid, __ATOMIC_RELAXED) != me.pid ||
-        __atomic_load_n(&lock->writer.start, __ATOMIC_RELAXED) != me.start) {
-        __atomic_store_n(&lock->writer.start, me.start, __ATOMIC_RELAXED);
-        __atomic_store_n(&lock->writer.pid, me.pid, __ATOMIC_RELAXED);
+    if (shmkit__load_relaxed(&lock->writer.pid) != me.pid ||
+        shmkit__load_relaxed(&lock->writer.start) != me.start) {
+        shmkit__store_relaxed(&lock->writer.start, me.start);
+        shmkit__store_relaxed(&lock->writer.pid, me.pid);
     }
     /* release fence: the odd sequence is visible before any data store that
      * follows (a reader that sees new data then sees the write started) */
-    FENCE(__ATOMIC_RELEASE);
+    shmkit__seq_fence_release();
     return rc;
 }
 
 void shmkit_seqlock_write_end(struct shmkit_seqlock *lock)
 {
-    uint32_t s = __atomic_load_n(&lock->seq, __ATOMIC_RELAXED);
+    uint32_t s = shmkit__load_relaxed(&lock->seq);
     /* seq_cst store (release part): publishes the data with the even
      * sequence; (seq_cst part) ordered before the waiters load below, the
      * store-buffering pair with shmkit_seqlock_wait */
-    __atomic_store_n(&lock->seq, s + 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&lock->waiters, __ATOMIC_SEQ_CST) != 0)
+    shmkit__store_seq_cst(&lock->seq, s + 1);
+    if (shmkit__load_seq_cst(&lock->waiters) != 0)
         shmkit_futex_wake(&lock->seq, INT_MAX);
 }
 
@@ -219,9 +197,9 @@ int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeo
     const int64_t slice = 100000000; /* liveness check period while odd */
     int rc = 0;
     /* seq_cst: the store-buffering pair with write_end (see there) */
-    __atomic_fetch_add(&lock->waiters, 1, __ATOMIC_SEQ_CST);
+    shmkit__fetch_add_seq_cst(&lock->waiters, 1);
     for (;;) {
-        uint32_t cur = __atomic_load_n(&lock->seq, __ATOMIC_SEQ_CST);
+        uint32_t cur = shmkit__load_seq_cst(&lock->seq);
         if (!(cur & 1u) && cur != seq)
             break;
         int64_t left = shmkit__time_left(deadline);
@@ -231,8 +209,7 @@ int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeo
         }
         int64_t t = left;
         if (cur & 1u) {
-            if (!shmkit_owner_alive(&lock->writer) &&
-                __atomic_load_n(&lock->seq, __ATOMIC_ACQUIRE) == cur) {
+            if (!shmkit_owner_alive(&lock->writer) && shmkit__load_acquire(&lock->seq) == cur) {
                 rc = SHMKIT_EPEERDEAD;
                 break;
             }
@@ -246,6 +223,6 @@ int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeo
         }
     }
     /* release: leaving orders nothing the writer needs; kept symmetric */
-    __atomic_fetch_sub(&lock->waiters, 1, __ATOMIC_RELEASE);
+    shmkit__fetch_sub_release(&lock->waiters, 1);
     return rc;
 }

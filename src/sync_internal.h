@@ -2,6 +2,7 @@
 #ifndef SHMKIT_SYNC_INTERNAL_H
 #define SHMKIT_SYNC_INTERNAL_H
 
+#include "atomics.h"
 #include "internal.h"
 
 /* owner.c: the calling process's identity without a /proc read per call

@@ -37,7 +37,7 @@ _Static_assert(sizeof(struct slot) == SLOT_HDR, "slot header size");
 
 struct shmkit_table {
     shmkit_seg *seg;
-    char *base;       /* payload: control block, then the slots */
+    char *base; /* payload: control block, then the slots */
     uint32_t rec_size;
     uint32_t count;
     uint64_t type_id;
@@ -130,7 +130,7 @@ int shmkit_table_create(shmkit_table **out, const struct shmkit_opts *opts, uint
     c->stride = t->stride;
     /* release: the control block and the header parameters are visible
      * before the magic that says the table is ready */
-    __atomic_store_n(&c->magic, CTL_MAGIC, __ATOMIC_RELEASE);
+    shmkit__store_release(&c->magic, CTL_MAGIC);
     *out = t;
     return 0;
 
@@ -156,8 +156,8 @@ static int geometry_check(shmkit_table *t, uint64_t type_id)
         return SHMKIT_ECORRUPT;
     if (p[3] != stride_for((uint32_t)p[0]))
         return SHMKIT_ECORRUPT;
-    if (c.version != CTL_VERSION || c.rec_size != p[0] || c.count != p[1] ||
-        c.type_id != p[2] || c.stride != p[3])
+    if (c.version != CTL_VERSION || c.rec_size != p[0] || c.count != p[1] || c.type_id != p[2] ||
+        c.stride != p[3])
         return SHMKIT_ECORRUPT;
     uint64_t need = CTL_SIZE + p[1] * p[3]; /* <= 2^20 * (2^20 + 128): no overflow */
     if (need > shmkit_seg_size(t->seg))
@@ -197,7 +197,7 @@ int shmkit_table_open(shmkit_table **out, const struct shmkit_opts *opts, uint64
      * (its header rewrite can even be caught half done): ~100 ms. */
     for (int tries = 0;; tries++) {
         /* acquire: pairs with the creator's release of the magic */
-        uint32_t magic = __atomic_load_n(&ctl_of(t)->magic, __ATOMIC_ACQUIRE);
+        uint32_t magic = shmkit__load_acquire(&ctl_of(t)->magic);
         rc = magic == CTL_MAGIC ? geometry_check(t, type_id) : SHMKIT_ECORRUPT;
         if (rc == 0 || rc == SHMKIT_ELAYOUT || tries >= 50)
             break;
@@ -256,8 +256,8 @@ static struct shmkit_owner owner_copy(const struct slot *s)
 {
     struct shmkit_owner o = {0};
     /* acquire: a claimer stores the start time before the pid (release) */
-    o.pid = __atomic_load_n(&s->owner.pid, __ATOMIC_ACQUIRE);
-    o.start = __atomic_load_n(&s->owner.start, __ATOMIC_RELAXED);
+    o.pid = shmkit__load_acquire(&s->owner.pid);
+    o.start = shmkit__load_relaxed(&s->owner.start);
     return o;
 }
 
@@ -289,12 +289,11 @@ int shmkit_table_claim(shmkit_table *t, uint32_t idx)
         }
         int32_t expect = cur.pid;
         /* acquire on success: we see the dead owner's last stores */
-        if (!__atomic_compare_exchange_n(&s->owner.pid, &expect, CLAIMING, 0, __ATOMIC_ACQUIRE,
-                                         __ATOMIC_RELAXED))
+        if (!shmkit__cas_acquire(&s->owner.pid, &expect, CLAIMING))
             continue;
-        __atomic_store_n(&s->owner.start, me.start, __ATOMIC_RELAXED);
+        shmkit__store_relaxed(&s->owner.start, me.start);
         /* release: the start time is visible before the pid that vouches for it */
-        __atomic_store_n(&s->owner.pid, me.pid, __ATOMIC_RELEASE);
+        shmkit__store_release(&s->owner.pid, me.pid);
         return took_over;
     }
     return -EBUSY;
@@ -308,7 +307,7 @@ int shmkit_table_release(shmkit_table *t, uint32_t idx)
     struct slot *s = slot_of(t, idx);
     int32_t me = (int32_t)getpid();
     /* release: our last record writes are published before the slot is free */
-    if (!__atomic_compare_exchange_n(&s->owner.pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+    if (!shmkit__cas_release(&s->owner.pid, &me, 0))
         return -EPERM;
     return 0;
 }
@@ -335,14 +334,13 @@ int shmkit_table_write(shmkit_table *t, uint32_t idx, const void *src, size_t le
         return rc;
     struct slot *s = slot_of(t, idx);
     /* relaxed: only our own claim can have stored our pid here */
-    if (__atomic_load_n(&s->owner.pid, __ATOMIC_RELAXED) != (int32_t)getpid())
+    if (shmkit__load_relaxed(&s->owner.pid) != (int32_t)getpid())
         return -EPERM;
     rc = shmkit_seqlock_write(&s->lock, data_of(t, idx), src, len);
     return rc < 0 ? rc : 0; /* 1 = took over a dead writer's torn record: now whole */
 }
 
-int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len,
-                      uint64_t *version)
+int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len, uint64_t *version)
 {
     if (len && !dst)
         return -EINVAL;
@@ -395,7 +393,7 @@ int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len
     }
     if (tries > 0 && rc != SHMKIT_EPEERDEAD) {
         if (t->writable)
-            __atomic_fetch_add(&ctl_of(t)->read_retries, 1, __ATOMIC_RELAXED); /* a statistic */
+            shmkit__fetch_add_relaxed(&ctl_of(t)->read_retries, 1); /* a statistic */
         else
             ((shmkit_table *)t)->local_retries++;
     }
@@ -411,11 +409,10 @@ int shmkit_table_stats(const shmkit_table *t, struct shmkit_table_stats *st)
     st->rec_size = t->rec_size;
     st->type_id = t->type_id;
     /* relaxed: statistics, no data is read on their strength */
-    st->read_retries = __atomic_load_n(&ctl_of(t)->read_retries, __ATOMIC_RELAXED) +
-                       t->local_retries;
+    st->read_retries = shmkit__load_relaxed(&ctl_of(t)->read_retries) + t->local_retries;
     for (uint32_t i = 0; i < t->count; i++) {
         const struct slot *s = slot_of(t, i);
-        uint32_t seq = __atomic_load_n(&s->lock.seq, __ATOMIC_RELAXED);
+        uint32_t seq = shmkit__load_relaxed(&s->lock.seq);
         st->writes += seq >> 1;
         st->writing += seq & 1u;
         struct shmkit_owner o = owner_copy(s);
