@@ -150,22 +150,6 @@ _Static_assert(offsetof(struct bus_ctl, sub_waiters) == 128, "bus wait line");
 
 /* ---- helpers ---- */
 
-static inline int64_t chan_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline void chan_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static inline uint64_t chan_load(const uint64_t *p)
 {
     return shmkit__load_relaxed(p);
@@ -236,10 +220,6 @@ static inline int claim_cas(uint64_t *p, uint64_t old, uint64_t new_word)
  * See chan_wait.c. POLL returns > 0 ready, 0 not yet, < 0 error; GONE
  * returns non-zero when the peer died or left. FLAG is the futex word set
  * to 1 while sleeping (NULL: the bus subscribers' wait queue, see below). */
-/* Peer liveness checks read /proc (~10 us): at most one per this many
- * nanoseconds per handle outside the sleeping slices (try calls, the check
- * before the first sleep, the MULTI ring's try lock). */
-#define CHAN_CHECK_NS 1000000
 
 struct chan_waiter {
     int (*poll)(void *ctx);

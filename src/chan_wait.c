@@ -1,10 +1,13 @@
 /* chan_wait.c - spin briefly, then sleep on a futex, waking every slice to
  * ask whether the peer still lives. The other side makes the wake-up system
- * call only when a sleeper announced itself. The futex calls themselves are
- * shmkit_futex_wait / shmkit_futex_wake (src/futex.c). */
+ * call only when a sleeper announced itself. The sleeping itself is
+ * shmkit__park (wait.c), the wake-up shmkit_futex_wake (futex.c). */
 #include "chan.h"
 
 #include <limits.h>
+#include <stdint.h>
+
+_Static_assert(SHMKIT__CHECK_CHAN_NS == SHMKIT_CHAN_SLICE_NS, "the documented channel slice");
 
 /* Announces a sleeper. The seq_cst fence after the announcement pairs with
  * the fence in the wake functions (after the publishing store): of the two
@@ -33,114 +36,114 @@ static void withdraw(const struct chan_waiter *w)
         shmkit__store_relaxed(w->flag, 0); /* a hint only: orders nothing */
 }
 
-static int sleep_once(const struct chan_waiter *w, uint32_t ev, int64_t ns)
+/* A poll's answer as the wait's: ready (> 0) is 0, an error stays. */
+static int ready(int rc)
 {
-    if (w->flag)
-        return shmkit_futex_wait(w->flag, 1, ns);
-    return shmkit_futex_wait(w->event, ev, ns);
+    return rc < 0 ? rc : 0;
+}
+
+/* The peer died or left: what it published first is still delivered. */
+static int peer_gone(const struct chan_waiter *w)
+{
+    int rc = w->poll(w->ctx);
+    return rc ? ready(rc) : SHMKIT_EPEERDEAD;
+}
+
+/* Timeout 0: a try call still reports a dead peer (a try loop would
+ * otherwise spin on -EAGAIN forever); the check reads /proc, so it runs at
+ * most once per SHMKIT__CHECK_THROTTLE_NS per handle. GONE may also free
+ * what we wait for (the bus publisher evicts dead subscribers): poll once
+ * more either way. */
+static int try_once(const struct chan_waiter *w)
+{
+    int64_t now = shmkit__now_ns();
+    if (now - *w->last_check < SHMKIT__CHECK_THROTTLE_NS)
+        return -EAGAIN;
+    *w->last_check = now;
+    int gone = w->gone(w->ctx);
+    int rc = w->poll(w->ctx);
+    if (rc)
+        return ready(rc);
+    return gone ? SHMKIT_EPEERDEAD : -EAGAIN;
+}
+
+/* Spins: a message that arrives within spin_ns costs no system call.
+ * Returns 1 when the spin ran out (park next), else the wait's result. */
+static int spin(const struct chan_waiter *w, int64_t start, int64_t deadline)
+{
+    int64_t next_check = start + SHMKIT__CHECK_CHAN_NS;
+    int64_t spin_end = w->spin_ns < 0 ? INT64_MAX : start + w->spin_ns;
+    for (unsigned i = 1;; i++) {
+        shmkit__cpu_relax();
+        int rc = w->poll(w->ctx);
+        if (rc)
+            return ready(rc);
+        if (i % 64)
+            continue;
+        int64_t now = shmkit__now_ns();
+        if (deadline >= 0 && now >= deadline)
+            return -ETIMEDOUT;
+        if (now >= spin_end)
+            return 1;
+        if (now >= next_check) {
+            next_check = now + SHMKIT__CHECK_CHAN_NS;
+            if (w->gone(w->ctx))
+                return peer_gone(w);
+        }
+    }
+}
+
+/* Parks in slices (wait.c), asking after each whether the peer lives. */
+static int park(const struct chan_waiter *w, int64_t deadline)
+{
+    /* a peer that died while we spun is found now, not a slice later; the
+     * check runs at most once per throttle period per handle, and when it
+     * is skipped the first slice is that short */
+    int64_t first = SHMKIT__CHECK_CHAN_NS, now = shmkit__now_ns();
+    if (now - *w->last_check >= SHMKIT__CHECK_THROTTLE_NS) {
+        *w->last_check = now;
+        if (w->gone(w->ctx))
+            return peer_gone(w);
+    } else {
+        first = SHMKIT__CHECK_THROTTLE_NS;
+    }
+    struct shmkit__park p;
+    shmkit__park_init(&p, deadline, SHMKIT__CHECK_CHAN_NS, SHMKIT__CHECK_CHAN_NS, first);
+    for (;;) {
+        uint32_t ev = announce(w);
+        int rc = w->poll(w->ctx);
+        if (rc) {
+            withdraw(w);
+            return ready(rc);
+        }
+        int s = w->flag ? shmkit__park(&p, w->flag, 1) : shmkit__park(&p, w->event, ev);
+        withdraw(w);
+        if (w->waits && (s == 0 || s == -EINTR))
+            shmkit__fetch_add_relaxed(w->waits, 1); /* statistic */
+        rc = w->poll(w->ctx);
+        if (rc)
+            return ready(rc);
+        if (s == SHMKIT__PARK_CHECK) {
+            *w->last_check = shmkit__now_ns();
+            if (w->gone(w->ctx))
+                return peer_gone(w);
+        } else if (s < 0) {
+            return s; /* -ETIMEDOUT, -EINTR (nothing taken), a futex error */
+        }
+    }
 }
 
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
 {
     int rc = w->poll(w->ctx);
     if (rc)
-        return rc < 0 ? rc : 0;
-    if (timeout_ns == 0) {
-        /* a try call still reports a dead peer (a try loop would otherwise
-         * spin on -EAGAIN forever); the check reads /proc, so it runs at
-         * most once per CHAN_CHECK_NS per handle. GONE may also free what
-         * we wait for (the bus publisher evicts dead subscribers): poll
-         * once more either way. */
-        int64_t now = chan_now();
-        if (now - *w->last_check < CHAN_CHECK_NS)
-            return -EAGAIN;
-        *w->last_check = now;
-        int gone = w->gone(w->ctx);
-        rc = w->poll(w->ctx);
-        if (rc)
-            return rc < 0 ? rc : 0;
-        return gone ? SHMKIT_EPEERDEAD : -EAGAIN;
-    }
-    int64_t start = chan_now();
-    int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
-    int64_t next_check = start + SHMKIT_CHAN_SLICE_NS;
-
-    /* spin: a message that arrives within spin_ns costs no system call */
-    int64_t spin_end = w->spin_ns < 0 ? INT64_MAX : start + w->spin_ns;
-    for (unsigned i = 1;; i++) {
-        chan_relax();
-        rc = w->poll(w->ctx);
-        if (rc)
-            return rc < 0 ? rc : 0;
-        if (i % 64)
-            continue;
-        int64_t now = chan_now();
-        if (deadline >= 0 && now >= deadline)
-            return -ETIMEDOUT;
-        if (now >= spin_end)
-            break;
-        if (now >= next_check) {
-            next_check = now + SHMKIT_CHAN_SLICE_NS;
-            if (w->gone(w->ctx)) {
-                rc = w->poll(w->ctx); /* drain what the peer left first */
-                return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
-            }
-        }
-    }
-
-    /* about to sleep: a peer that died while we spun is found now, not a
-     * slice later. The check reads /proc (~10 us), so it runs at most once
-     * per millisecond per handle; when skipped, the first sleep is short. */
-    int64_t first_slice = SHMKIT_CHAN_SLICE_NS, now = chan_now();
-    if (now - *w->last_check >= CHAN_CHECK_NS) {
-        *w->last_check = now;
-        if (w->gone(w->ctx)) {
-            rc = w->poll(w->ctx);
-            return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
-        }
-    } else {
-        first_slice = CHAN_CHECK_NS;
-        next_check = now + first_slice;
-    }
-    /* park, in slices, checking the peer's liveness after each */
-    for (;;) {
-        uint32_t ev = announce(w);
-        rc = w->poll(w->ctx);
-        if (rc) {
-            withdraw(w);
-            return rc < 0 ? rc : 0;
-        }
-        int64_t slice = first_slice;
-        first_slice = SHMKIT_CHAN_SLICE_NS;
-        if (deadline >= 0) {
-            int64_t left = deadline - chan_now();
-            if (left <= 0) {
-                withdraw(w);
-                return -ETIMEDOUT;
-            }
-            if (left < slice)
-                slice = left;
-        }
-        if (w->waits)
-            shmkit__fetch_add_relaxed(w->waits, 1); /* statistic */
-        int s = sleep_once(w, ev, slice);
-        withdraw(w);
-        rc = w->poll(w->ctx);
-        if (rc)
-            return rc < 0 ? rc : 0;
-        if (s == -EINTR)
-            return -EINTR;
-        if (s == -ETIMEDOUT || chan_now() >= next_check) {
-            next_check = chan_now() + SHMKIT_CHAN_SLICE_NS;
-            *w->last_check = chan_now();
-            if (w->gone(w->ctx)) {
-                rc = w->poll(w->ctx);
-                return rc ? (rc < 0 ? rc : 0) : SHMKIT_EPEERDEAD;
-            }
-        }
-        if (s < 0 && s != -ETIMEDOUT && s != -EAGAIN)
-            return s;
-    }
+        return ready(rc);
+    if (timeout_ns == 0)
+        return try_once(w);
+    int64_t start = shmkit__now_ns();
+    int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - start ? -1 : start + timeout_ns;
+    rc = spin(w, start, deadline);
+    return rc == 1 ? park(w, deadline) : rc;
 }
 
 int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark)

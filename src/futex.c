@@ -84,15 +84,12 @@ int shmkit_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns)
     /* acquire: a change we see comes with what the writer published */
     if (shmkit__load_acquire(addr) != expected)
         return -EAGAIN;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t start = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t start = shmkit__now_ns();
     int64_t nap = 1000;
     for (;;) {
         shmkit__fetch_add_relaxed(&futex_calls, 1);
         if (timeout_ns >= 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            int64_t left = timeout_ns - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - start);
+            int64_t left = timeout_ns - (shmkit__now_ns() - start);
             if (left <= 0)
                 return -ETIMEDOUT;
             if (nap > left)
@@ -168,27 +165,4 @@ int shmkit_waitq_wake(struct shmkit_waitq *q, int n)
     if (shmkit__load_seq_cst(&q->waiters) == 0)
         return 0;
     return shmkit_futex_wake(&q->seq, n);
-}
-
-int64_t shmkit__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t shmkit__deadline(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return -1;
-    int64_t now = shmkit__now_ns();
-    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
-}
-
-int64_t shmkit__time_left(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - shmkit__now_ns();
-    return left > 0 ? left : 0;
 }

@@ -109,51 +109,6 @@ static int attach_consumer(shmkit_ring *r, unsigned flags)
     return 0;
 }
 
-/* A filler of LEN bytes (header excluded) is only written in front of a
- * record that did not fit before the end, so it is shorter than the
- * largest record. */
-static int pad_ok(const shmkit_ring *r, uint64_t len)
-{
-    return len < chan_round8(r->max_msg);
-}
-
-int shmkit__ring_recover_tail(shmkit_ring *r)
-{
-    struct ring_ctl *c = r->c;
-    /* acquire: the records before the tail hint are complete */
-    uint64_t t = shmkit__load_acquire(&c->tail);
-    uint64_t head = shmkit__load_acquire(&c->head);
-    if ((t & 7u) || (head & 7u) || (t - head > r->cap && head - t > r->cap))
-        return SHMKIT_ECORRUPT;
-    /* everything before the head was committed and consumed */
-    if (t - head > r->cap)
-        t = head;
-    /* a producer killed between its header store and its tail store left
-     * committed records past the hint: walk them */
-    for (;;) {
-        uint64_t idx = t & r->mask;
-        /* acquire: the record body is visible with its header */
-        uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
-        if (!w)
-            break;
-        uint64_t len = w & 0xffffffffu, step;
-        if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && pad_ok(r, len))
-            step = r->cap - idx;
-        else if (w == (REC_MSG | len) && len <= r->max_msg && idx + ring_rec_size(len) <= r->cap)
-            step = ring_rec_size(len);
-        else
-            return SHMKIT_ECORRUPT;
-        if (t + step - head > r->cap)
-            return SHMKIT_ECORRUPT;
-        t += step;
-    }
-    r->tail = t;
-    r->head_cache = head;
-    /* release: a later taker-over starts from records that are complete */
-    shmkit__store_release(&c->tail, t);
-    return 0;
-}
-
 static int attach_producer(shmkit_ring *r, unsigned flags)
 {
     struct ring_ctl *c = r->c;
@@ -391,7 +346,8 @@ RING_INLINE int wake_peer(uint32_t *flag, const uint32_t *nopark)
  * zero-copy calls and send (the 64-byte path is mostly call overhead) */
 RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns)
 {
-    int64_t deadline = timeout_ns < 0 ? -1 : chan_now() + timeout_ns;
+    /* only a timed call needs the clock (a try call never waits) */
+    int64_t deadline = timeout_ns > 0 ? shmkit__deadline(timeout_ns) : -1;
     int rc;
     if (r->multi) {
         rc = shmkit__ring_plock(r, timeout_ns);
@@ -408,15 +364,10 @@ RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout
         goto unlock;
     if (!rc) {
         chan_bump(&r->c->full, 1);
-        int64_t left = -1;
-        if (timeout_ns == 0) {
-            left = 0;
-        } else if (deadline >= 0) {
-            left = deadline - chan_now();
-            if (left <= 0) {
-                rc = -ETIMEDOUT;
-                goto unlock;
-            }
+        int64_t left = timeout_ns == 0 ? 0 : shmkit__time_left(deadline);
+        if (left == 0 && timeout_ns != 0) {
+            rc = -ETIMEDOUT;
+            goto unlock;
         }
         struct chan_waiter w = {.poll = room_poll,
                                 .gone = consumer_gone,
@@ -543,7 +494,7 @@ static inline int msg_poll(void *ctx)
         if (w == (REC_PAD | len)) {
             /* a filler runs exactly to the end and is shorter than the
              * largest record it can precede */
-            if (len + REC_HDR != r->cap - idx || !pad_ok(r, len) || hop)
+            if (len + REC_HDR != r->cap - idx || !ring_pad_ok(r, len) || hop)
                 return SHMKIT_ECORRUPT;
             r->head += r->cap - idx;
             r->skipped += r->cap - idx;

@@ -1,4 +1,5 @@
-/* ring.h - the handle behind shmkit_ring, shared by ring.c and ring_plock.c. */
+/* ring.h - the handle behind shmkit_ring, shared by ring.c and ring_plock.c
+ * (ring.c calls ring_plock.c, never the reverse). */
 #ifndef SHMKIT_RING_H
 #define SHMKIT_RING_H
 
@@ -25,8 +26,17 @@ struct shmkit_ring {
     int peeked;
 };
 
-/* ring.c: walks committed records from the shared tail hint; sets r->tail
- * and r->head_cache. 0 or SHMKIT_ECORRUPT. */
+/* A filler of LEN bytes (header excluded) is only written in front of a
+ * record that did not fit before the end, so it is shorter than the
+ * largest record. */
+static inline int ring_pad_ok(const shmkit_ring *r, uint64_t len)
+{
+    return len < chan_round8(r->max_msg);
+}
+
+/* ring_plock.c (which calls nothing in ring.c): walks committed records
+ * from the shared tail hint; sets r->tail and r->head_cache. 0 or
+ * SHMKIT_ECORRUPT. Used at a producer's attach and by a lock take-over. */
 int shmkit__ring_recover_tail(shmkit_ring *r);
 
 /* ring_plock.c: the producers' lock of a MULTI ring. lock returns 0 (and

@@ -14,6 +14,45 @@
 
 #include <sched.h>
 
+/* Also ring.c's, at a producer's attach: lives here so that the lock, which
+ * needs it for a take-over, calls nothing in ring.c. */
+int shmkit__ring_recover_tail(shmkit_ring *r)
+{
+    struct ring_ctl *c = r->c;
+    /* acquire: the records before the tail hint are complete */
+    uint64_t t = shmkit__load_acquire(&c->tail);
+    uint64_t head = shmkit__load_acquire(&c->head);
+    if ((t & 7u) || (head & 7u) || (t - head > r->cap && head - t > r->cap))
+        return SHMKIT_ECORRUPT;
+    /* everything before the head was committed and consumed */
+    if (t - head > r->cap)
+        t = head;
+    /* a producer killed between its header store and its tail store left
+     * committed records past the hint: walk them */
+    for (;;) {
+        uint64_t idx = t & r->mask;
+        /* acquire: the record body is visible with its header */
+        uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
+        if (!w)
+            break;
+        uint64_t len = w & 0xffffffffu, step;
+        if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && ring_pad_ok(r, len))
+            step = r->cap - idx;
+        else if (w == (REC_MSG | len) && len <= r->max_msg && idx + ring_rec_size(len) <= r->cap)
+            step = ring_rec_size(len);
+        else
+            return SHMKIT_ECORRUPT;
+        if (t + step - head > r->cap)
+            return SHMKIT_ECORRUPT;
+        t += step;
+    }
+    r->tail = t;
+    r->head_cache = head;
+    /* release: a later taker-over starts from records that are complete */
+    shmkit__store_release(&c->tail, t);
+    return 0;
+}
+
 static int locked(shmkit_ring *r)
 {
     struct ring_ctl *c = r->c;
@@ -57,6 +96,35 @@ static int take_over(shmkit_ring *r, uint32_t seen, uint32_t me)
     return 1;
 }
 
+/* A try (timeout 0) caller that finds the lock held: a try loop must not
+ * be held forever by a dead holder, so check the holder's liveness (it
+ * reads /proc) at most once per SHMKIT__CHECK_THROTTLE_NS per handle. */
+static int try_take(shmkit_ring *r, uint32_t seen, uint32_t me)
+{
+    int64_t now = shmkit__now_ns();
+    if (now - r->last_check < SHMKIT__CHECK_THROTTLE_NS)
+        return -EAGAIN;
+    r->last_check = now;
+    int rc = take_over(r, seen, me);
+    return rc < 0 ? rc : rc > 0 ? 0 : -EAGAIN;
+}
+
+/* A short spin, yielding: the holder may be preempted on this core. */
+static int spin_lock(struct ring_ctl *c, uint32_t me)
+{
+    for (int i = 0; i < 20; i++) {
+        if (i < 10)
+            shmkit__cpu_relax();
+        else
+            sched_yield();
+        uint32_t v = 0;
+        /* acquire: pairs with the release in punlock */
+        if (shmkit__cas_acquire(&c->plock, &v, me))
+            return 1;
+    }
+    return 0;
+}
+
 int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
 {
     struct ring_ctl *c = r->c;
@@ -64,27 +132,13 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
     /* acquire: pairs with the release in punlock */
     if (shmkit__cas_acquire(&c->plock, &v, me))
         return locked(r);
-    if (timeout_ns == 0) {
-        /* a try loop must not be held forever by a dead holder: check its
-         * liveness (it reads /proc) at most once per CHAN_CHECK_NS */
-        int64_t now = chan_now();
-        if (now - r->last_check < CHAN_CHECK_NS)
-            return -EAGAIN;
-        r->last_check = now;
-        int rc = take_over(r, v, me);
-        return rc < 0 ? rc : rc > 0 ? 0 : -EAGAIN;
-    }
-    int64_t deadline = timeout_ns < 0 ? -1 : chan_now() + timeout_ns;
-    /* a short spin, yielding: the holder may be preempted on this core */
-    for (int i = 0; i < 20; i++) {
-        if (i < 10)
-            chan_relax();
-        else
-            sched_yield();
-        v = 0;
-        if (shmkit__cas_acquire(&c->plock, &v, me))
-            return locked(r);
-    }
+    if (timeout_ns == 0)
+        return try_take(r, v, me);
+    struct shmkit__park p;
+    shmkit__park_init(&p, shmkit__deadline(timeout_ns), SHMKIT__CHECK_PLOCK_NS,
+                      SHMKIT__CHECK_PLOCK_NS, SHMKIT__CHECK_PLOCK_NS);
+    if (spin_lock(c, me))
+        return locked(r);
     for (;;) {
         v = shmkit__load_relaxed(&c->plock);
         if (v == 0) {
@@ -99,25 +153,17 @@ int shmkit__ring_plock(shmkit_ring *r, int64_t timeout_ns)
                 continue;
             v |= PLOCK_WAITERS;
         }
-        int64_t slice = SHMKIT_CHAN_SLICE_NS;
-        if (deadline >= 0) {
-            int64_t left = deadline - chan_now();
-            if (left <= 0)
-                return -ETIMEDOUT;
-            if (left < slice)
-                slice = left;
+        int rc = shmkit__park(&p, &c->plock, v);
+        if (rc == SHMKIT__PARK_CHECK) {
+            rc = take_over(r, v, me); /* the holder may have died */
+            if (rc != 0)
+                return rc < 0 ? rc : 0;
+            continue;
         }
-        shmkit__fetch_add_relaxed(&c->prod_waits, 1); /* statistic */
-        int rc = shmkit_futex_wait(&c->plock, v, slice);
-        if (rc == -EINTR)
-            return -EINTR;
-        if (rc == -ETIMEDOUT) {
-            rc = take_over(r, v, me);
-            if (rc < 0)
-                return rc;
-            if (rc > 0)
-                return 0;
-        }
+        if (rc == 0 || rc == -EINTR)
+            shmkit__fetch_add_relaxed(&c->prod_waits, 1); /* statistic */
+        if (rc < 0)
+            return rc; /* -ETIMEDOUT, -EINTR (not taken), a futex error */
     }
 }
 

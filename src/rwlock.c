@@ -29,9 +29,7 @@ enum {
 #define PID_LIMIT (1 << 22)
 
 /* Liveness checks of reader slots while waiting: first after 1 ms, the
- * period doubling up to 50 ms. */
-#define CHECK_FIRST_NS 1000000
-#define CHECK_MAX_NS 50000000
+ * period doubling up to 50 ms (SHMKIT__CHECK_RWLOCK_*, wait.h). */
 
 /* The calling thread's (pid, tid), cached per thread; the pid half notices
  * a fork (the owner cache is reset in the child). */
@@ -196,7 +194,7 @@ static int reclaim_dead(struct shmkit_rwlock *l, uint64_t *left)
 }
 
 /* Waits, holding wm, until the reader map is empty, reclaiming the slots
- * of dead readers. 0, -ETIMEDOUT, -EBUSY (TRY) or SHMKIT_ECORRUPT. */
+ * of dead readers. 0, -ETIMEDOUT, -EINTR, -EBUSY (TRY) or SHMKIT_ECORRUPT. */
 static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
 {
     /* seq_cst: the waiting count vs a leaving reader's map update is a
@@ -213,30 +211,24 @@ static int drain(struct shmkit_rwlock *l, int64_t deadline, int try)
         rc = reclaim_dead(l, &map);
         return rc < 0 ? rc : map ? -EBUSY : 0;
     }
-    int64_t period = CHECK_FIRST_NS, check = shmkit__now_ns() + period;
+    struct shmkit__park p;
+    shmkit__park_init(&p, deadline, SHMKIT__CHECK_RWLOCK_FIRST_NS, SHMKIT__CHECK_RWLOCK_MAX_NS,
+                      SHMKIT__CHECK_RWLOCK_FIRST_NS);
     shmkit__fetch_add_seq_cst(&l->waiting, 1);
     for (;;) {
         /* acquire: a bump means a reader left; its map update is visible */
         uint32_t s = shmkit__load_acquire(&l->rseq);
         if (shmkit__load_seq_cst(&l->readers_map) == 0)
             break;
-        int64_t now = shmkit__now_ns();
-        if (now >= check) {
+        rc = shmkit__park(&p, &l->rseq, s);
+        if (rc == SHMKIT__PARK_CHECK) {
             rc = reclaim_dead(l, &map);
             if (rc < 0 || map == 0)
                 break;
-            period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
-            check = now + period;
+            continue;
         }
-        int64_t left = shmkit__time_left(deadline);
-        if (left == 0) {
-            rc = -ETIMEDOUT;
-            break;
-        }
-        int64_t t = check - now;
-        if (left > 0 && left < t)
-            t = left;
-        shmkit_futex_wait(&l->rseq, s, t); /* any return: re-check */
+        if (rc < 0)
+            break; /* -ETIMEDOUT, -EINTR: the caller gives wm back */
     }
     shmkit__fetch_sub_seq_cst(&l->waiting, 1);
     return rc;
@@ -345,7 +337,9 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
         return rc;
     int try = timeout_ns == 0;
     int64_t deadline = shmkit__deadline(timeout_ns);
-    int64_t period = CHECK_FIRST_NS;
+    struct shmkit__park p;
+    shmkit__park_init(&p, deadline, SHMKIT__CHECK_RWLOCK_FIRST_NS, SHMKIT__CHECK_RWLOCK_MAX_NS,
+                      SHMKIT__CHECK_RWLOCK_FIRST_NS);
     for (;;) {
         rc = wm_lock(l, deadline, try);
         if (rc == -ETIMEDOUT && try)
@@ -377,15 +371,13 @@ int shmkit_rwlock_rdlock(struct shmkit_rwlock *l, int64_t timeout_ns)
         /* acquire: pairs with a leaving reader's bump */
         uint32_t s = shmkit__load_acquire(&l->rseq);
         shmkit_mutex_unlock(&l->wm);
-        int64_t left = shmkit__time_left(deadline);
-        if (left == 0) {
-            shmkit__fetch_sub_seq_cst(&l->waiting, 1);
-            return -EAGAIN; /* no slot; -EBUSY is for a writer in the way */
-        }
-        int64_t t = left < 0 || left > period ? period : left;
-        shmkit_futex_wait(&l->rseq, s, t);
+        /* a due check needs no sleep: the next round reclaims dead slots */
+        rc = shmkit__park(&p, &l->rseq, s);
         shmkit__fetch_sub_seq_cst(&l->waiting, 1);
-        period = period * 2 > CHECK_MAX_NS ? CHECK_MAX_NS : period * 2;
+        if (rc == -ETIMEDOUT)
+            return -EAGAIN; /* no slot; -EBUSY is for a writer in the way */
+        if (rc < 0)
+            return rc; /* -EINTR: nothing taken */
     }
 }
 

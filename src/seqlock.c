@@ -193,8 +193,10 @@ int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeo
 {
     if (!lock)
         return -EINVAL;
-    int64_t deadline = shmkit__deadline(timeout_ns);
-    const int64_t slice = 100000000; /* liveness check period while odd */
+    struct shmkit__park p;
+    /* the first check at once: a write already abandoned is reported now */
+    shmkit__park_init(&p, shmkit__deadline(timeout_ns), SHMKIT__CHECK_SEQLOCK_NS,
+                      SHMKIT__CHECK_SEQLOCK_NS, 0);
     int rc = 0;
     /* seq_cst: the store-buffering pair with write_end (see there) */
     shmkit__fetch_add_seq_cst(&lock->waiters, 1);
@@ -202,25 +204,17 @@ int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeo
         uint32_t cur = shmkit__load_seq_cst(&lock->seq);
         if (!(cur & 1u) && cur != seq)
             break;
-        int64_t left = shmkit__time_left(deadline);
-        if (left == 0) {
-            rc = -ETIMEDOUT;
-            break;
-        }
-        int64_t t = left;
-        if (cur & 1u) {
-            if (!shmkit_owner_alive(&lock->writer) && shmkit__load_acquire(&lock->seq) == cur) {
+        rc = shmkit__park(&p, &lock->seq, cur);
+        if (rc == SHMKIT__PARK_CHECK) {
+            rc = 0;
+            if ((cur & 1u) && writer_died(lock, cur)) {
                 rc = SHMKIT_EPEERDEAD;
                 break;
             }
-            if (t < 0 || t > slice)
-                t = slice;
+            continue;
         }
-        int w = shmkit_futex_wait(&lock->seq, cur, t);
-        if (w < 0 && w != -EAGAIN && w != -EINTR && w != -ETIMEDOUT) {
-            rc = w;
-            break;
-        }
+        if (rc < 0)
+            break; /* -ETIMEDOUT, -EINTR, a futex error */
     }
     /* release: leaving orders nothing the writer needs; kept symmetric */
     shmkit__fetch_sub_release(&lock->waiters, 1);

@@ -379,7 +379,7 @@ int shmkit_table_read(const shmkit_table *t, uint32_t idx, void *dst, size_t len
             continue;
         }
         if (tries == 64)
-            deadline = shmkit__deadline(50 * 1000000LL);
+            deadline = shmkit__deadline(SHMKIT__TABLE_READ_GIVEUP_NS);
         else if ((tries & 15u) == 0 && shmkit__time_left(deadline) == 0) {
             /* giving up: on a busy core the rounds above may never have
              * reached a liveness check, so say now whether the writer we
