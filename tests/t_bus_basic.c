@@ -1,7 +1,9 @@
 /* t_bus_basic.c - the bus's contract in one process: geometry, both
- * modes, loss accounting, 64 subscribers, statistics, hostile bytes. */
+ * modes, loss accounting, 64 subscribers, statistics, hostile bytes.
+ * Named cases (tu_case.h): --list. */
 #include "chan.h"
-#include "t_ring_util.h"
+#include "tu_case.h"
+#include "tu_ring.h"
 
 static char name[96];
 static shmkit_seg *seg;
@@ -14,25 +16,50 @@ static void cleanup(void)
     }
 }
 
-int main(void)
+/* Every case but size_for works in its own segment, removed at its exit. */
+static void setup(void)
 {
     atexit(cleanup);
-    char buf[512];
+    seg = tu_seg_new(name, sizeof name, "busb", shmkit_bus_size_for(16, 256, 64));
+}
+
+/* A bus made for a case about something else: setup, create, subscribe. */
+static shmkit_bus *bus_for(unsigned flags, shmkit_sub **s)
+{
     shmkit_bus *b = NULL;
-    shmkit_sub *s = NULL, *s2 = NULL;
+    setup();
+    if (shmkit_bus_create(&b, seg, 16, 256, 64, flags) < 0 || shmkit_bus_subscribe(s, seg) < 0)
+        tap_bail("bus create/subscribe");
+    return b;
+}
+
+static void size_for(void)
+{
     size_t need = shmkit_bus_size_for(16, 256, 64);
     ok(need > 16 * 256 + 64 * 64, "size_for(16 slots, 256 B, 64 subs) = %zu", need);
     is_int(shmkit_bus_size_for(15, 256, 64), 0, "15 slots: 0");
     is_int(shmkit_bus_size_for(16, 0, 64), 0, "msg_max 0: 0");
     is_int(shmkit_bus_size_for(16, 256, 0), 0, "0 subscribers: 0");
     is_int(shmkit_bus_size_for(16, 256, SHMKIT_BUS_MAX_SUBS + 1), 0, "too many subscribers: 0");
+}
 
-    seg = t_seg_new(name, sizeof name, "busb", need);
+static void create_errors(void)
+{
+    shmkit_bus *b = NULL;
+    shmkit_sub *s = NULL;
+    setup();
     is_rc(shmkit_bus_subscribe(&s, seg), SHMKIT_ELAYOUT, "subscribe before create: ELAYOUT");
     is_rc(shmkit_bus_create(&b, seg, 32, 256, 64, 0), SHMKIT_EBADSIZE, "too big for the payload");
     is_rc(shmkit_bus_create(&b, seg, 16, 256, 64, 4), -EINVAL, "unknown flag");
+}
 
-    /* back-pressure */
+/* back-pressure: the publisher waits for the slowest subscriber */
+static void back_pressure(void)
+{
+    char buf[512] = {0};
+    shmkit_bus *b = NULL;
+    shmkit_sub *s = NULL;
+    setup();
     is_rc(shmkit_bus_create(&b, seg, 16, 256, 64, 0), 0, "create back-pressure bus");
     shmkit_bus *b2 = NULL;
     is_rc(shmkit_bus_attach(&b2, seg), -EBUSY, "second publisher: EBUSY");
@@ -67,8 +94,17 @@ int main(void)
        "peek in place");
     is_rc(shmkit_bus_release(s), 0, "release");
     is_rc(shmkit_bus_release(s), -EINVAL, "release twice: EINVAL");
+    shmkit_bus_unsubscribe(s);
+    shmkit_bus_close(b);
+}
 
-    /* 64 subscribers, the 65th is refused; one leaves, another joins */
+/* 64 subscribers, the 65th is refused; one leaves, another joins */
+static void many_subscribers(void)
+{
+    char buf[512] = {0};
+    shmkit_sub *s = NULL, *s2 = NULL;
+    shmkit_bus *b = bus_for(0, &s);
+    int n, got;
     shmkit_sub *many[64];
     int joined = 0;
     for (int i = 0; i < 63; i++)
@@ -86,8 +122,8 @@ int main(void)
     struct shmkit_chan_stats st;
     is_rc(shmkit_chan_stats(seg, &st), 0, "stats");
     ok(st.layout == SHMKIT_LAYOUT_BUS && st.readers == 64 && st.max_readers == 64 &&
-           st.msgs_in == 20 && st.writer_pid == getpid(),
-       "stats: 64 readers, 20 published (%llu)", (unsigned long long)st.msgs_in);
+           st.msgs_in == 1 && st.writer_pid == getpid(),
+       "stats: 64 readers, 1 published (%llu)", (unsigned long long)st.msgs_in);
     /* the publisher only waits for live, joined subscribers */
     for (int i = 0; i < 63; i++)
         shmkit_bus_unsubscribe(many[i]);
@@ -103,8 +139,18 @@ int main(void)
     is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 1000000000), SHMKIT_EPEERDEAD,
           "then EPEERDEAD");
     shmkit_bus_unsubscribe(s);
+}
 
-    /* lossy: lapped subscribers count exactly what they lost */
+/* lossy: lapped subscribers count exactly what they lost */
+static void lossy(void)
+{
+    shmkit_bus *b;
+    shmkit_sub *s = NULL;
+    const void *m;
+    size_t len;
+    uint64_t seq, lost;
+    int got;
+    setup();
     b = NULL;
     is_rc(shmkit_bus_create(&b, seg, 16, 256, 64, SHMKIT_BUS_LOSSY), 0, "create lossy bus");
     is_rc(shmkit_bus_subscribe(&s, seg), 0, "subscribe");
@@ -137,9 +183,20 @@ int main(void)
         shmkit_bus_send(b, "b", 1, 0);
     is_rc(shmkit_bus_release(s), -ESTALE, "slot overwritten while peeked: ESTALE");
     shmkit_bus_unsubscribe(s);
+    shmkit_bus_close(b);
+}
 
-    /* exact accounting through every path: laps, peeking twice, a message
-     * skipped for size, one overwritten while peeked, NULL LOST */
+/* exact accounting through every path: laps, peeking twice, a message
+ * skipped for size, one overwritten while peeked, NULL LOST */
+static void lossy_accounting(void)
+{
+    char buf[512];
+    shmkit_sub *s = NULL;
+    shmkit_bus *b = bus_for(SHMKIT_BUS_LOSSY, &s);
+    const void *m;
+    size_t len;
+    uint64_t seq, lost;
+    shmkit_bus_unsubscribe(s);
     is_rc(shmkit_bus_subscribe(&s, seg), 0, "subscribe again");
     uint64_t pub = 0, recvd = 0;
     lost = 0;
@@ -179,8 +236,16 @@ int main(void)
            (unsigned long long)lost, (unsigned long long)recvd, (unsigned long long)pub);
     is_int(shmkit_sub_lost(s), lost, "sub_lost == sum of *lost");
     shmkit_bus_unsubscribe(s);
+    shmkit_bus_close(b);
+}
 
-    /* try calls report a dead publisher too */
+/* try calls report a dead publisher too */
+static void publisher_closed_try(void)
+{
+    char buf[512];
+    shmkit_sub *s = NULL;
+    shmkit_bus *b = bus_for(SHMKIT_BUS_LOSSY, &s);
+    shmkit_bus_unsubscribe(s);
     is_rc(shmkit_bus_subscribe(&s, seg), 0, "subscribe");
     shmkit_bus_send(b, "z", 1, 0);
     shmkit_bus_close(b);
@@ -190,10 +255,18 @@ int main(void)
     is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), SHMKIT_EPEERDEAD,
           "then EPEERDEAD, not EAGAIN");
     shmkit_bus_unsubscribe(s);
+}
 
-    /* a publisher killed after storing a slot's sequence but before
-     * pub_seq: subscribers may have read that message, so the next
-     * publisher must count it as published, not write the same number */
+/* a publisher killed after storing a slot's sequence but before
+ * pub_seq: subscribers may have read that message, so the next
+ * publisher must count it as published, not write the same number */
+static void pub_seq_recovery(void)
+{
+    char buf[512];
+    shmkit_bus *b;
+    shmkit_sub *s = NULL;
+    uint64_t seq;
+    setup();
     b = NULL;
     shmkit_bus_create(&b, seg, 16, 256, 64, 0);
     shmkit_bus_subscribe(&s, seg);
@@ -210,8 +283,16 @@ int main(void)
        "... and its first message is number 2, which the subscriber receives");
     shmkit_bus_close(b);
     shmkit_bus_unsubscribe(s);
+}
 
-    /* hostile bytes */
+static void hostile(void)
+{
+    char buf[512];
+    shmkit_bus *b;
+    shmkit_sub *s = NULL, *s2 = NULL;
+    struct bus_ctl *c;
+    struct shmkit_chan_stats st;
+    setup();
     b = NULL;
     shmkit_bus_create(&b, seg, 16, 256, 64, 0);
     shmkit_bus_subscribe(&s, seg);
@@ -245,5 +326,22 @@ int main(void)
     c->max_subs = 64;
     shmkit_bus_unsubscribe(s);
     shmkit_bus_close(b);
-    return tap_done();
+}
+
+static const struct tu_case cases[] = {
+    {"size_for", size_for, 0},
+    {"create_errors", create_errors, 0},
+    {"back_pressure", back_pressure, 0},
+    {"many_subscribers", many_subscribers, 0},
+    {"lossy", lossy, 0},
+    {"lossy_accounting", lossy_accounting, 0},
+    {"publisher_closed_try", publisher_closed_try, 0},
+    {"pub_seq_recovery", pub_seq_recovery, 0},
+    {"hostile", hostile, 0},
+    {NULL, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return tu_run_cases(argc, argv, cases);
 }

@@ -9,7 +9,7 @@
  * hostile) process leaves them, and then left by real processes killed at
  * exact instructions of subscribing or attaching (single-stepped). */
 #include "chan.h"
-#include "t_ring_util.h"
+#include "tu_ring.h"
 
 #include <sched.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@
  * run. Lossy: subscribers that dawdle lose messages, and for each one
  * lost + received == published. Then a killed subscriber: it no longer
  * holds back a back-pressure publisher. */
-#include "t_ring_util.h"
+#include "tu_ring.h"
 
 #define NSUB 8
 

@@ -12,7 +12,7 @@
  * untouched. MEMFD by descriptor of something that is no memfd (a FIFO, a
  * pipe, a socket, /dev/null, a directory) gives -EINVAL, also read-only
  * (which reopens the descriptor through /proc). */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/socket.h>
 #include <sys/sysmacros.h>

@@ -8,7 +8,7 @@
  * nobody created and gave to root (IPC_SET uid 0) is still nobody's: root's
  * CREATE refuses it. The caller's own segment is reused as always, and
  * ANY_OWNER without CREATE is -EINVAL. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/ipc.h>
 #include <sys/shm.h>

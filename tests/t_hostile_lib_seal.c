@@ -10,7 +10,7 @@
  * unless the receiver passes SHMKIT_ALLOW_UNSEALED; shmkit_ring_create on
  * a received bytes memfd adds the seal itself, and where it cannot (a
  * memfd made without MFD_ALLOW_SEALING) says SHMKIT_ENOTSEALED. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/mman.h>
 #include <time.h>

@@ -11,7 +11,7 @@
  * sparse segment seals and verifies in well under a second. Before, each
  * verify read the holes through the mapping: in the 4 MiB tmpfs it died of
  * SIGBUS. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include "internal.h" /* shmkit__crc32c_zeros */
 

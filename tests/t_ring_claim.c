@@ -9,7 +9,7 @@
  * the way a killed (or hostile) process leaves them, and then left by real
  * processes killed at exact instructions of attaching (single-stepped). */
 #include "chan.h"
-#include "t_ring_util.h"
+#include "tu_ring.h"
 
 #include <sched.h>
 #include <stdatomic.h>

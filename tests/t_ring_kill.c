@@ -4,8 +4,9 @@
  * hanging, and the next round's producer takes the ring over. Then a killed
  * consumer (the producer is told), and a killed lock holder on a MULTI ring
  * (the next producer takes the lock over, blocking or with try calls
- * only). */
-#include "t_ring_util.h"
+ * only). Named cases (tu_case.h): --list. */
+#include "tu_case.h"
+#include "tu_ring.h"
 
 static char name[96];
 static shmkit_seg *seg;
@@ -30,34 +31,47 @@ static void producer(uint32_t id, uint64_t die_at, int phase, int fd)
     if (write(fd, "a", 1) != 1)
         _exit(2);
     for (uint64_t s = 0;; s++) {
-        size_t len = msg_len(id, s, 600);
+        size_t len = tu_msg_len(id, s, 600);
         void *p;
         if (shmkit_ring_reserve(r, len, &p, 10000000000) < 0)
             _exit(3);
         if (s == die_at && phase == 0)
             kill(getpid(), SIGKILL);
         if (s == die_at && phase == 1) {
-            msg_fill(p, len / 2, id, s);
+            tu_msg_fill(p, len / 2, id, s);
             kill(getpid(), SIGKILL);
         }
-        msg_fill(p, len, id, s);
+        tu_msg_fill(p, len, id, s);
         if (s == die_at)
             kill(getpid(), SIGKILL);
         shmkit_ring_commit(r, len);
     }
 }
 
-int main(void)
+/* Every case works in its own segment, removed at its exit; with RING_FLAGS
+ * a ring is made there first (its consumer closed at once). */
+static void setup(unsigned ring_flags)
 {
     atexit(cleanup);
-    seg = t_seg_new(name, sizeof name, "ringk", shmkit_ring_size_for(1 << 14));
+    seg = tu_seg_new(name, sizeof name, "ringk", shmkit_ring_size_for(1 << 14));
+    shmkit_ring *c = NULL;
+    if (ring_flags && shmkit_ring_create(&c, seg, 1 << 14, ring_flags) < 0)
+        tap_bail("create");
+    shmkit_ring_close(c);
+}
+
+/* 1,000 producers killed at random points: no partial message, EPEERDEAD,
+ * takeover */
+static void producer_killed(void)
+{
+    setup(0);
     shmkit_ring *c = NULL;
     if (shmkit_ring_create(&c, seg, 1 << 14, SHMKIT_RING_CONSUMER) < 0)
         tap_bail("create");
     int rounds = 1000, bad = 0, hung = 0, peerdead = 0, waitbad = 0;
     uint64_t msgs = 0, worst = 0;
     for (int round = 0; round < rounds; round++) {
-        uint64_t rnd = t_mix((uint64_t)round * 7919);
+        uint64_t rnd = tu_mix((uint64_t)round * 7919);
         int self_kill = round & 1;
         uint64_t k = rnd % 300;
         int fds[2];
@@ -99,7 +113,7 @@ int main(void)
             }
             uint32_t id = 0;
             uint64_t sq = 0;
-            if (msg_check(m, len, &id, &sq) || id != (uint32_t)round || sq != next) {
+            if (tu_msg_check(m, len, &id, &sq) || id != (uint32_t)round || sq != next) {
                 bad++;
                 tap_diag("round %d: bad message (id %u seq %llu, want %llu)", round, id,
                          (unsigned long long)sq, (unsigned long long)next);
@@ -127,8 +141,13 @@ int main(void)
        (unsigned long long)st.takeovers);
     tap_diag("slowest dead-producer detection: %.1f ms", worst / 1e6);
     shmkit_ring_close(c);
+}
 
-    /* killed consumer: a producer blocked on a full ring is told */
+/* killed consumer: a producer blocked on a full ring is told */
+static void consumer_killed(void)
+{
+    shmkit_ring *c = NULL;
+    setup(SHMKIT_RING_CONSUMER);
     int told = 0;
     for (int round = 0; round < 20; round++) {
         shmkit_ring *p = NULL;
@@ -170,9 +189,13 @@ int main(void)
         shmkit_ring_close(c);
     }
     is_int(told, 20, "consumer killed: blocked producer gets EPEERDEAD (20 rounds)");
+}
 
-    /* MULTI: lock holder killed between reserve and commit */
-    c = NULL;
+/* MULTI: lock holder killed between reserve and commit */
+static void multi_holder_killed(void)
+{
+    shmkit_ring *c = NULL;
+    setup(0);
     if (shmkit_ring_create(&c, seg, 1 << 14, SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI) < 0)
         tap_bail("create multi");
     shmkit_ring *p = NULL;
@@ -215,11 +238,22 @@ int main(void)
     }
     is_int(took, 10, "MULTI: lock holder killed mid-message, next producer takes over (10 rounds)");
     is_int(clean, 10, "... and the half-written message never appears");
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+}
 
-    /* the same with try calls only (timeout 0): first a producer attached
-     * before the death, then one attached after it (which does not get the
-     * dead holder's slot while the lock names it: it takes the lock over
-     * from another slot) */
+/* the same with try calls only (timeout 0): first a producer attached
+ * before the death, then one attached after it (which does not get the
+ * dead holder's slot while the lock names it: it takes the lock over
+ * from another slot) */
+static void multi_try_only(void)
+{
+    shmkit_ring *c = NULL, *p = NULL;
+    setup(0);
+    if (shmkit_ring_create(&c, seg, 1 << 14, SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI) < 0)
+        tap_bail("create multi");
+    if (shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER) < 0)
+        tap_bail("attach");
     int try_took = 0, try_clean = 0;
     for (int round = 0; round < 2; round++) {
         int fds[2];
@@ -274,5 +308,17 @@ int main(void)
     is_int(try_clean, 2, "... and the half-written message never appears");
     shmkit_ring_close(p);
     shmkit_ring_close(c);
-    return tap_done();
+}
+
+static const struct tu_case cases[] = {
+    {"producer_killed", producer_killed, 240},
+    {"consumer_killed", consumer_killed, 0},
+    {"multi_holder_killed", multi_holder_killed, 0},
+    {"multi_try_only", multi_try_only, 0},
+    {NULL, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return tu_run_cases(argc, argv, cases);
 }

@@ -4,7 +4,7 @@
  * mode: this machine may have only 2 cores). Every message carries its
  * producer, sequence number and a derived pattern: 0 lost, 0 duplicated,
  * 0 corrupted, order kept per producer. */
-#include "t_ring_util.h"
+#include "tu_ring.h"
 
 static char name[96];
 static shmkit_seg *seg;

@@ -1,6 +1,6 @@
 /* t_seg_anon.c - anonymous shared segments: shared with a child after fork()
  * in both directions, stat, seal/verify, RAW; remove is a no-op. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sched.h>
 #include <stdatomic.h>

@@ -9,7 +9,7 @@
  *   - both paths give the same result for existing names, symlinks and
  *     the longest POSIX name,
  *   - a table's header is complete at creation (never rewritten). */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sched.h>
 #include <stdatomic.h>

@@ -1,7 +1,7 @@
 /* t_seg_badinput.c - bad names, sizes, keys, flags and NULL pointers get a
  * clear error, and nothing is created: /dev/shm, the System V table and the
  * file system are checked after each refusal. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <dirent.h>
 #include <stdint.h>

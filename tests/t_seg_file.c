@@ -2,7 +2,7 @@
  * process, stat; MAP_SHARED changes reach the file, MAP_PRIVATE ones do not;
  * symlinks refused unless asked; a FIFO or directory is refused without
  * hanging; read-only; long paths; remove. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 static char dir[256];
 

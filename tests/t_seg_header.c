@@ -3,7 +3,7 @@
  * refuse with the right code. Forged headers with a valid CRC but a bad
  * field are refused too. A truncated backing object gives ETRUNCATED, never
  * SIGBUS, also on a handle opened before the truncation. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include "internal.h" /* struct shmkit__hdr, to forge headers */
 

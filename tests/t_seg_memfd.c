@@ -3,7 +3,7 @@
  * seal against writes while it is mapped there, then check that every way
  * the writer could still write is refused. Also: seal refused (-EBUSY) while
  * someone maps it writable, descriptor ownership, hostile fd messages. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <dirent.h>
 #include <sys/mman.h>

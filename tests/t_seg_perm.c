@@ -2,7 +2,7 @@
  * cannot open a 0600 segment of root's: -EACCES for POSIX, System V and
  * FILE; it can read a 0644 one but not map it writable. Needs root; skipped
  * (exit 77) otherwise. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #define NOBODY 65534
 

@@ -1,7 +1,7 @@
 /* t_seg_posix.c - POSIX segments: create, write here, read in a forked and in
  * an exec'd process, stat, exclusive create, open-only, read-only mapping,
  * RAW, long names, remove. Also the helper for t_seg_fulltmpfs.t. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/mman.h>
 #include <sys/statvfs.h>

@@ -3,7 +3,7 @@
  * bs=1 seek=300 conv=notrunc` after sealing is reported by verify and by
  * open with SHMKIT_VERIFY. Also FILE and SYSV, header tampering, layout
  * parameters. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 /* Runs the shell command CMD; returns its exit status (or -1). */
 static int sh(const char *cmd)

@@ -2,7 +2,7 @@
  * and IPC_PRIVATE: create, write, read in a forked and an exec'd process,
  * stat (cpid, lpid, nattch), IPC_SET, read-only attach, exclusive create,
  * open-only, remove. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/ipc.h>
 #include <sys/shm.h>

@@ -2,7 +2,7 @@
  * create (reserving the memory), map, remove and close a 1 MiB segment of
  * each kind, printed as TAP comments. The checks only say every run worked.
  * RUNS can be changed with SHMKIT_TIMING_RUNS. */
-#include "t_seg_util.h"
+#include "tu_seg.h"
 
 #include <sys/vfs.h>
 

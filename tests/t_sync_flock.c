@@ -1,7 +1,7 @@
 /* t_sync_flock.c - fcntl lock-file locks: shared/exclusive, try and
  * timeout, byte ranges, exclusion between processes, and a holder killed
  * while a waiter blocks (the kernel releases, the waiter proceeds). */
-#include "t_sync_common.h"
+#include "tu_sync.h"
 
 #include <fcntl.h>
 #include <poll.h>

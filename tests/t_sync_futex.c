@@ -1,7 +1,7 @@
 /* t_sync_futex.c - futex wait/wake and the wait queue: timeouts on time,
  * no system call for a wake without waiters, no lost wake-up between
  * processes, the seqlock's change wait. */
-#include "t_sync_common.h"
+#include "tu_sync.h"
 
 #include <limits.h>
 #include <stdatomic.h>

@@ -1,7 +1,7 @@
 /* t_sync_mutex.c - the robust process-shared mutex: exclusion between
  * processes, the owner-died protocol over 1,000 kill -9 rounds,
  * unrecoverable state, error codes. */
-#include "t_sync_common.h"
+#include "tu_sync.h"
 
 #include <poll.h>
 

@@ -2,7 +2,7 @@
  * processes, readers in parallel, a writer killed while holding it (the next
  * locker repairs), a reader killed while holding it (reclaimed), a writer
  * killed while waiting for readers, error codes. */
-#include "t_sync_common.h"
+#include "tu_sync.h"
 
 #include <limits.h>
 #include <poll.h>

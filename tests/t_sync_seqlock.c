@@ -2,7 +2,7 @@
  * rewriting a self-checking record as fast as it can, readers verifying
  * every snapshot), a writer that dies mid-write, the single-writer rule,
  * the copy helpers at every alignment. */
-#include "t_sync_common.h"
+#include "tu_sync.h"
 
 #include <poll.h>
 #include <sched.h>

@@ -1,8 +1,9 @@
 /* t_table_mp.c - a table across processes: snapshots stay consistent while another process
  * writes; a killed owner is seen as dead and its record taken over; a writer killed in the
- * middle of a write is reported (SHMKIT_EPEERDEAD), not spun on, and repaired by the next owner. */
+ * middle of a write is reported (SHMKIT_EPEERDEAD), not spun on, and repaired by the next owner.
+ * Named cases (tu_case.h): --list. */
 #include "shmkit.h"
-#include "tap.h"
+#include "tu_case.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -42,22 +43,47 @@ static int writer_child(shmkit_table *t, uint32_t idx, int ms)
     return shmkit_table_release(t, idx) == 0 ? 0 : 4;
 }
 
-int main(void)
+static char name[96];
+static struct shmkit_opts o;
+/* t: the read-write handle; r: a second, read-only handle (another reader) */
+static shmkit_table *t, *r;
+
+static void cleanup(void)
 {
-    char name[96];
-    shmkit_table *t = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, sizeof name, "tblmp")};
+    if (t)
+        shmkit_table_remove(t);
+    shmkit_table_close(r);
+    shmkit_table_close(t);
+}
+
+/* Every case works in its own table, removed at its exit. */
+static void setup(void)
+{
+    o = (struct shmkit_opts){.kind = SHMKIT_POSIX, .name = tu_name(name, sizeof name, "tblmp")};
+    atexit(cleanup);
     if (shmkit_table_create(&t, &o, sizeof(struct rec), 4, 0) < 0)
         tap_bail("cannot create");
+}
 
-    /* 1. one process writes record 0 flat out, this one reads it in another handle */
+/* The read-only handle, opened without a check of its own. */
+static void open_reader(void)
+{
+    struct shmkit_opts ro = o;
+    ro.flags = SHMKIT_RDONLY;
+    if (shmkit_table_open(&r, &ro, 0) < 0)
+        tap_bail("reader open");
+}
+
+/* one process writes record 0 flat out, this one reads it in another handle */
+static void snapshots(void)
+{
+    setup();
     enough = mmap(NULL, sizeof *enough, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (enough == MAP_FAILED)
         tap_bail("mmap");
     pid_t w = fork();
     if (w == 0)
         _exit(writer_child(t, 0, 600));
-    shmkit_table *r = NULL;
     struct shmkit_opts ro = o;
     ro.flags = SHMKIT_RDONLY;
     is_rc(shmkit_table_open(&r, &ro, 0), 0, "reader opens the table read-only");
@@ -99,8 +125,14 @@ int main(void)
     ok(stats.writes >= last, "stats count the writes (%llu >= %llu), %llu read retries",
        (unsigned long long)stats.writes, (unsigned long long)last,
        (unsigned long long)stats.read_retries);
+}
 
-    /* 2. an owner killed outside a write: dead owner, record intact, taken over */
+/* an owner killed outside a write: dead owner, record intact, taken over */
+static void dead_owner(void)
+{
+    struct shmkit_table_stats stats;
+    setup();
+    open_reader();
     int pfd[2];
     if (pipe(pfd) < 0)
         tap_bail("pipe");
@@ -128,9 +160,22 @@ int main(void)
     is_rc(shmkit_table_read(r, 1, &s, sizeof s, NULL), 0, "its last write is readable");
     is_int(s.w[0], 1234, "and intact");
     is_rc(shmkit_table_claim(t, 1), 1, "claim takes over from the dead owner");
+    close(pfd[0]);
+    close(pfd[1]);
+}
 
-    /* 3. a writer killed in the middle of a write */
-    k = fork();
+/* a writer killed in the middle of a write */
+static void writer_killed(void)
+{
+    struct shmkit_table_stats stats;
+    struct rec s;
+    char c;
+    int pfd[2];
+    setup();
+    open_reader();
+    if (pipe(pfd) < 0)
+        tap_bail("pipe");
+    pid_t k = fork();
     if (k == 0) {
         shmkit_table_claim(t, 3);
         char *slot = (char *)shmkit_seg_data(shmkit_table_seg(t)) + CTL + 3 * STRIDE;
@@ -150,11 +195,18 @@ int main(void)
     memset(&s, 0, sizeof s);
     is_rc(shmkit_table_write(t, 3, &s, sizeof s), 0, "and rewrites it");
     is_rc(shmkit_table_read(r, 3, &s, sizeof s, NULL), 0, "consistent again");
-
     close(pfd[0]);
     close(pfd[1]);
-    shmkit_table_remove(t);
-    shmkit_table_close(r);
-    shmkit_table_close(t);
-    return tap_done();
+}
+
+static const struct tu_case cases[] = {
+    {"snapshots", snapshots, 0},
+    {"dead_owner", dead_owner, 0},
+    {"writer_killed", writer_killed, 0},
+    {NULL, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return tu_run_cases(argc, argv, cases);
 }

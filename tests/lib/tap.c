@@ -1,13 +1,37 @@
 /* tap.c - TAP producer for test programs; see tap.h. */
 #include "tap.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static int planned = -1, run, failed;
+static int planned = -1;
+/* The counts of tests run and failed. tap_share_counts moves them into a
+ * shared page so that a case run in a child process (tu_case.c) numbers its
+ * tests after the ones before it and the parent sees what it ran. */
+static struct tap_counts {
+    int run, failed;
+} local_counts, *counts = &local_counts;
+
+void tap_share_counts(void)
+{
+    struct tap_counts *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED)
+        tap_bail("mmap: %s", strerror(errno));
+    *c = *counts;
+    counts = c;
+}
+
+void tap_counts(int *nrun, int *nfailed)
+{
+    *nrun = counts->run;
+    *nfailed = counts->failed;
+}
 
 void tap_plan(int n)
 {
@@ -19,10 +43,10 @@ void tap_plan(int n)
 int tap_ok(int cond, const char *fmt, ...)
 {
     va_list ap;
-    run++;
+    counts->run++;
     if (!cond)
-        failed++;
-    printf("%sok %d - ", cond ? "" : "not ", run);
+        counts->failed++;
+    printf("%sok %d - ", cond ? "" : "not ", counts->run);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -30,7 +54,7 @@ int tap_ok(int cond, const char *fmt, ...)
     fflush(stdout);
     if (!cond) {
         /* name the failure where prove shows it, not only in the TAP stream */
-        fprintf(stderr, "# failed test %d: ", run);
+        fprintf(stderr, "# failed test %d: ", counts->run);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -88,11 +112,11 @@ void tap_bail(const char *fmt, ...)
 int tap_done(void)
 {
     if (planned < 0)
-        printf("1..%d\n", run);
-    else if (planned != run)
-        printf("# planned %d tests but ran %d\n", planned, run);
+        printf("1..%d\n", counts->run);
+    else if (planned != counts->run)
+        printf("# planned %d tests but ran %d\n", planned, counts->run);
     fflush(stdout);
-    exit(failed || (planned >= 0 && planned != run) ? 1 : 0);
+    exit(counts->failed || (planned >= 0 && planned != counts->run) ? 1 : 0);
 }
 
 const char *tu_name(char *buf, size_t len, const char *tag)

@@ -25,6 +25,10 @@ void tap_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
 void tap_bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Prints the plan if none was given and exits: 0 when every test passed. */
 int tap_done(void);
+/* Moves the run/failed counts into shared memory, so forked children count
+ * on from the parent's numbers and the parent sees theirs (tu_case.c). */
+void tap_share_counts(void);
+void tap_counts(int *run, int *failed);
 
 /* 1 in an AddressSanitizer build (gcc or clang): long tests scale down there. */
 #if defined(__SANITIZE_ADDRESS__)
