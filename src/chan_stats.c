@@ -51,18 +51,17 @@ int shmkit_chan_stats(const shmkit_seg *seg, struct shmkit_chan_stats *st)
 {
     if (!seg || !st)
         return -EINVAL;
-    struct shmkit_info info;
-    int rc = shmkit_seg_stat(seg, &info);
+    uint32_t layout;
+    uint64_t param[4];
+    int rc = shmkit__seg_layout(seg, &layout, param); /* one header read */
     if (rc < 0)
         return rc;
     memset(st, 0, sizeof *st);
     const void *p = shmkit_seg_data(seg);
     size_t size = shmkit_seg_size(seg);
-    if (!info.has_header)
-        return SHMKIT_ELAYOUT;
-    if (info.layout == SHMKIT_LAYOUT_RING)
+    if (layout == SHMKIT_LAYOUT_RING)
         return shmkit__ring_stats(p, size, st);
-    if (info.layout == SHMKIT_LAYOUT_BUS)
+    if (layout == SHMKIT_LAYOUT_BUS)
         return shmkit__bus_stats(p, size, st);
     return SHMKIT_ELAYOUT;
 }

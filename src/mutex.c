@@ -7,7 +7,26 @@
 #include <string.h>
 #include <time.h>
 
-#define MUTEX_MAGIC 0x6d78746bu /* "mxtk" */
+/* The magic says which pthread ABI wrote the mutex, as LMDB's lock format
+ * does: a pthread_mutex_t is only meaningful to the C library, word size
+ * and layout that initialised it, so a 32-bit and a 64-bit process, or a
+ * glibc and a musl program, must not share one. Bytes, high to low: 'm',
+ * the C library, the pointer size, sizeof(pthread_mutex_t). A magic with
+ * the tag and other bytes is another ABI's mutex: SHMKIT_EVERSION. */
+#define MUTEX_TAG 0x6du /* 'm' (the tag of the format before this one, too) */
+#if defined(__GLIBC__)
+#define MUTEX_LIBC 'g'
+#elif defined(__BIONIC__)
+#define MUTEX_LIBC 'b'
+#elif defined(__UCLIBC__)
+#define MUTEX_LIBC 'u'
+#else
+#define MUTEX_LIBC 'o' /* another C library (musl defines no macro to tell) */
+#endif
+#define MUTEX_MAGIC                                                                                \
+    ((uint32_t)MUTEX_TAG << 24 | (uint32_t)MUTEX_LIBC << 16 | (uint32_t)sizeof(void *) << 8 |      \
+     (uint32_t)sizeof(pthread_mutex_t))
+_Static_assert(sizeof(pthread_mutex_t) < 256, "the size fits the magic's low byte");
 #define MAGIC_OFF (sizeof(((struct shmkit_mutex *)0)->u.bytes) - sizeof(uint32_t))
 
 _Static_assert(sizeof(pthread_mutex_t) <= MAGIC_OFF, "pthread_mutex_t fits before the magic");
@@ -23,10 +42,17 @@ static uint32_t *magic(struct shmkit_mutex *m)
     return (uint32_t *)(void *)(m->u.bytes + MAGIC_OFF);
 }
 
-static int valid(struct shmkit_mutex *m)
+/* 0 if M was initialised by this pthread ABI; SHMKIT_EVERSION if by
+ * another one (see MUTEX_MAGIC); -EINVAL for NULL or anything else. */
+static int check(struct shmkit_mutex *m)
 {
+    if (!m)
+        return -EINVAL;
     /* acquire: pairs with init's release, the mutex is initialised */
-    return m && shmkit__load_acquire(magic(m)) == MUTEX_MAGIC;
+    uint32_t mg = shmkit__load_acquire(magic(m));
+    if (mg == MUTEX_MAGIC)
+        return 0;
+    return mg >> 24 == MUTEX_TAG ? SHMKIT_EVERSION : -EINVAL;
 }
 
 /* pthread's error numbers to shmkit's codes: every call's result goes
@@ -69,8 +95,9 @@ destroy_attr:
 
 int shmkit_mutex_lock(struct shmkit_mutex *m)
 {
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     return code(pthread_mutex_lock(pm(m)));
 }
 
@@ -96,16 +123,18 @@ static int try_once(struct shmkit_mutex *m)
 
 int shmkit_mutex_trylock(struct shmkit_mutex *m)
 {
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     int e = try_once(m);
     return code(e == EDEADLK || e == ETIMEDOUT ? EBUSY : e);
 }
 
 int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
 {
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     if (timeout_ns < 0)
         return code(pthread_mutex_lock(pm(m)));
     if (timeout_ns == 0)
@@ -120,15 +149,17 @@ int shmkit_mutex_timedlock(struct shmkit_mutex *m, int64_t timeout_ns)
 
 int shmkit_mutex_unlock(struct shmkit_mutex *m)
 {
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     return code(pthread_mutex_unlock(pm(m)));
 }
 
 int shmkit_mutex_consistent(struct shmkit_mutex *m)
 {
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     return code(pthread_mutex_consistent(pm(m)));
 }
 
@@ -136,8 +167,9 @@ int shmkit_mutex_destroy(struct shmkit_mutex *m)
 {
     if (!m)
         return 0;
-    if (!valid(m))
-        return -EINVAL;
+    int rc = check(m);
+    if (rc < 0)
+        return rc;
     /* glibc does not refuse to destroy a locked robust mutex: find out */
     int e = try_once(m);
     switch (e) {

@@ -35,6 +35,11 @@
  * wake-up system call only when someone sleeps. While asleep, the caller
  * checks every SHMKIT_CHAN_SLICE_NS whether its peer is still alive.
  *
+ * SIGNALS: a blocking call returns -EINTR when a signal handler ran while
+ * it slept, with or without SA_RESTART (it sleeps in slices); nothing was
+ * sent, received or reserved: call again. The one policy of the library,
+ * written out under SIGNALS in shmkit/sync.h.
+ *
  * PEER DEATH: every producer, consumer, publisher and subscriber holds its
  * role through a claim word in the segment that names its owner (pid +
  * start time) from the moment the role is taken - one compare-and-swap
@@ -185,7 +190,7 @@ SHMKIT_API void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns);
  *   SHMKIT_EPEERDEAD   no room and the consumer died or closed (try calls
  *                      included, see PEER DEATH)
  *   SHMKIT_ECORRUPT    the consumer's index or the lock word is out of range
- *   -EINTR             a signal arrived while asleep */
+ *   -EINTR             a signal handler ran while asleep (SIGNALS above) */
 SHMKIT_API int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns);
 
 /* Publishes the reserved message with its final length LEN (<= the length
@@ -208,7 +213,7 @@ SHMKIT_API int shmkit_ring_cancel(shmkit_ring *r);
  *   SHMKIT_EPEERDEAD   empty and every producer that attached died or
  *                      closed (try calls included, see PEER DEATH)
  *   SHMKIT_ECORRUPT    a record header is invalid (length, position)
- *   -EINTR             a signal arrived while asleep */
+ *   -EINTR             a signal handler ran while asleep (SIGNALS above) */
 SHMKIT_API int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns);
 
 /* Consumer: frees the message returned by peek. Returns 0 or -EINVAL
@@ -280,7 +285,7 @@ SHMKIT_API size_t shmkit_bus_msg_max(const shmkit_bus *b);
  *                      most once per millisecond per handle)
  *   -ETIMEDOUT         still held after TIMEOUT_NS
  *   SHMKIT_ECORRUPT    a subscriber record is out of range
- *   -EINTR             a signal arrived while asleep
+ *   -EINTR             a signal handler ran while asleep (SIGNALS above)
  * Never SHMKIT_EPEERDEAD: with no subscriber left, the publisher runs.
  * (lossy mode returns only -EINVAL / SHMKIT_ETOOBIG) */
 SHMKIT_API int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns);
@@ -331,7 +336,7 @@ SHMKIT_API int shmkit_bus_unsubscribe(shmkit_sub *s);
  *   SHMKIT_ECORRUPT    a slot header is invalid
  *   -ENOLINK           this subscriber was dropped from the bus (its
  *                      record was reclaimed as dead); unsubscribe
- *   -EINTR             a signal arrived while asleep */
+ *   -EINTR             a signal handler ran while asleep (SIGNALS above) */
 SHMKIT_API int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq,
                                uint64_t *lost, int64_t timeout_ns);
 
@@ -378,13 +383,15 @@ struct shmkit_chan_stats {
     uint32_t readers;    /* consumer (0/1) or subscribers joined                    */
     uint32_t max_readers;
     uint32_t pad;
+    uint64_t reserved[8]; /* 0; room to grow without changing the size        */
 };
 
 /* Reads the statistics of the ring or bus in SEG (which may be opened
  * read-only) after validating its control block. Never writes.
  * Errors: -EINVAL (NULL), SHMKIT_ELAYOUT (neither a ring nor a bus, or a
- * RAW segment), SHMKIT_ECORRUPT, SHMKIT_EVERSION, or an -errno of
- * shmkit_seg_stat. */
+ * RAW segment), SHMKIT_ECORRUPT, SHMKIT_EVERSION, or the errors of a
+ * header read (SHMKIT_ETRUNCATED, SHMKIT_EBADHEADER, ...). Every field not
+ * described, reserved[] included, is 0. */
 SHMKIT_API int shmkit_chan_stats(const shmkit_seg *seg, struct shmkit_chan_stats *st);
 
 #ifdef __cplusplus

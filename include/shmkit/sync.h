@@ -77,6 +77,27 @@ SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
  * mutex (shmkit_mutex_timedlock, and the rwlock's wait for its internal
  * mutex) use CLOCK_REALTIME unless the C library is glibc 2.30 or later;
  * see shmkit_mutex_timedlock.
+ *
+ * SIGNALS - one policy for every shmkit call that sleeps (EINTR):
+ * a call that parks returns -EINTR when a signal handler ran while it
+ * slept. Nothing was consumed, sent, or taken: call again (what read(2)
+ * does; an event loop that stops on SIGINT checks its flag and leaves).
+ * The calls are the channels' blocking send, reserve, recv, peek, publish
+ * and their MULTI producer lock (shmkit/channel.h), shmkit_seqlock_wait,
+ * shmkit_rwlock_rdlock and shmkit_rwlock_wrlock while they wait for
+ * readers or a reader slot, shmkit_waitq_wait and shmkit_futex_wait.
+ * All but the last two sleep in slices (they wake to check whether the
+ * process they wait for still lives), so a handler installed with or
+ * without SA_RESTART ends the wait all the same; shmkit_futex_wait and
+ * shmkit_waitq_wait with no timeout follow futex(2): after an SA_RESTART
+ * handler the kernel resumes the sleep (see shmkit_futex_wait). A signal
+ * that arrives while the call spins rather than sleeps is not seen; its
+ * handler's flag is seen at the next return. A deadline is absolute: the
+ * time a handler took is not added to it, however many signals arrive.
+ * Exceptions: waits inside pthread (shmkit_mutex_lock/timedlock, and an
+ * rwlock's wait for its internal mutex, i.e. for another writer) cannot
+ * be interrupted and never return -EINTR; shmkit_seqlock_read and
+ * shmkit_table_read never sleep (they spin and yield).
  * ------------------------------------------------------------------------ */
 
 /* Blocks while *ADDR == EXPECTED, until woken by shmkit_futex_wake, the
@@ -152,9 +173,11 @@ SHMKIT_API uint32_t shmkit_waitq_prepare(const struct shmkit_waitq *q);
 /* Sleeps until a wake that happened after shmkit_waitq_prepare returned
  * SEQ, or the timeout. Returns at once if such a wake already happened.
  * Returns:
- *   0           woken, the sequence moved, or a spurious wake-up (signal):
+ *   0           woken, the sequence moved, or a spurious wake-up:
  *               re-check the condition
  *   -ETIMEDOUT  TIMEOUT_NS passed without a wake
+ *   -EINTR      a signal handler ran while asleep (as for
+ *               shmkit_futex_wait; see SIGNALS above)
  *   -EINVAL     Q is NULL or misaligned
  *   -EFAULT     Q is not mapped */
 SHMKIT_API int shmkit_waitq_wait(struct shmkit_waitq *q, uint32_t seq, int64_t timeout_ns);
@@ -264,9 +287,10 @@ SHMKIT_API int shmkit_seqlock_writer_alive(const struct shmkit_seqlock *lock);
 /* Blocks until a write that began after the snapshot with sequence SEQ has
  * ended (the sequence is even and differs from SEQ). Makes readers that
  * poll for changes cheap: the writer wakes them only if they sleep.
- * Returns 0, -ETIMEDOUT, SHMKIT_EPEERDEAD (the writer died in the middle
- * of a write; checked every 100 ms while the sequence stays odd) or
- * -EINVAL (LOCK NULL). */
+ * Returns 0, -ETIMEDOUT, -EINTR (a signal handler ran while it slept,
+ * with or without SA_RESTART: see SIGNALS above), SHMKIT_EPEERDEAD (the
+ * writer died in the middle of a write; checked at once and then every
+ * 100 ms while the sequence stays odd) or -EINVAL (LOCK NULL). */
 SHMKIT_API int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------------
@@ -307,6 +331,16 @@ SHMKIT_API int shmkit_seqlock_wait(struct shmkit_seqlock *lock, uint32_t seq, in
  * -ENOTRECOVERABLE. Cost: lock+unlock is that of a glibc robust mutex
  * (dearer than a plain process-shared one: glibc keeps the robust mutexes
  * a thread holds on a list for the kernel) plus one load of the magic.
+ *
+ * PTHREAD ABI: a pthread_mutex_t means something only to the C library,
+ * word size and layout that initialised it, so the magic word records
+ * them (the C library, sizeof(void *), sizeof(pthread_mutex_t)), as LMDB's
+ * lock format does. A mutex initialised by another ABI - a 32-bit process
+ * against a 64-bit one, glibc against musl, or a shmkit 0.1.0 build from
+ * before the magic recorded any of it - is never used: every call below but
+ * shmkit_mutex_init returns SHMKIT_EVERSION for it (and so do the rwlock
+ * calls, whose internal mutex it is). Initialise it again, with no one
+ * using it, from the ABI that will use it.
  * ------------------------------------------------------------------------ */
 
 struct shmkit_mutex {
@@ -426,6 +460,9 @@ SHMKIT_API int shmkit_rwlock_init(struct shmkit_rwlock *l);
  *                           shmkit_rwlock_wrunlock
  *   SHMKIT_ENOTRECOVERABLE  a dead writer's state was never repaired
  *   -ETIMEDOUT              not locked within TIMEOUT_NS
+ *   -EINTR                  a signal handler ran while the call slept
+ *                           waiting for a free reader slot (see SIGNALS
+ *                           above); not while it waits for a writer
  *   -EBUSY                  TIMEOUT_NS == 0 and a writer holds or waits
  *                           (the calling thread included: see -EDEADLK)
  *   -EAGAIN                 all reader slots stay taken by live readers
@@ -459,7 +496,9 @@ SHMKIT_API int shmkit_rwlock_rdunlock(struct shmkit_rwlock *l, int ticket);
 /* Takes the exclusive (write) lock, waiting at most TIMEOUT_NS for other
  * writers and for the readers to drain (dead readers are reclaimed).
  * Returns 0, SHMKIT_EOWNERDEAD (held; repair, consistent, wrunlock),
- * SHMKIT_ENOTRECOVERABLE, -ETIMEDOUT, -EBUSY (TIMEOUT_NS == 0 and the lock
+ * SHMKIT_ENOTRECOVERABLE, -ETIMEDOUT, -EINTR (a signal handler ran while
+ * it slept waiting for the readers to drain: not held; see SIGNALS above;
+ * the wait for another writer is not interrupted), -EBUSY (TIMEOUT_NS == 0 and the lock
  * is held, by the caller too, or readers remain), -EDEADLK (the caller
  * already holds it and TIMEOUT_NS != 0), -EINVAL (L NULL or not
  * initialised), SHMKIT_ECORRUPT (as for shmkit_rwlock_rdlock). */

@@ -36,6 +36,12 @@
  *   every slot lies inside the payload; after that it uses only its own
  *   copies, so later scribbles on the control block cannot send it out of
  *   bounds.
+ *
+ * SIGNALS: no table call sleeps, so none returns -EINTR (the library's
+ * one policy, SIGNALS in shmkit/sync.h, concerns calls that park):
+ * shmkit_table_read spins and yields while a write is open, for at most
+ * ~50 ms, then answers -EAGAIN or SHMKIT_EPEERDEAD whatever signals
+ * arrived meanwhile.
  * ------------------------------------------------------------------------ */
 #ifndef SHMKIT_TABLE_H
 #define SHMKIT_TABLE_H
