@@ -145,8 +145,8 @@ int shmkit_waitq_wait(struct shmkit_waitq *q, uint32_t seq, int64_t timeout_ns)
     int rc = 0;
     if (shmkit__load_seq_cst(&q->seq) == seq) {
         rc = shmkit_futex_wait(&q->seq, seq, timeout_ns);
-        if (rc == -EAGAIN || rc == -EINTR)
-            rc = 0; /* the sequence moved / a signal: the caller re-checks */
+        if (rc == -EAGAIN)
+            rc = 0; /* the sequence moved: the caller re-checks */
     }
     /* release: nothing to publish really; leaving is ordered after the wait */
     shmkit__fetch_sub_release(&q->waiters, 1);
