@@ -96,6 +96,17 @@ static void seqlock_wait(int flags, const char *how, int64_t timeout)
           how);
 }
 
+/* A wait queue with a timeout: the raw primitive, -EINTR too. */
+static void waitq_wait(void)
+{
+    struct shmkit_waitq q;
+    shmkit_waitq_init(&q);
+    alarm_in(SA_RESTART, 50000, 0);
+    int rc = shmkit_waitq_wait(&q, shmkit_waitq_prepare(&q), 5000 * MS);
+    alarm_off();
+    is_rc(rc, -EINTR, "waitq_wait (5 s), handler with SA_RESTART: -EINTR");
+}
+
 /* A writer waiting for a reader (this process holds a read lock). */
 static void rwlock_drain(int flags, const char *how)
 {
@@ -166,12 +177,13 @@ static void storm(void)
 
 int main(void)
 {
-    tap_plan(37);
+    tap_plan(38);
     ring_recv(0, "without SA_RESTART");
     ring_recv(SA_RESTART, "with SA_RESTART");
     seqlock_wait(0, "without SA_RESTART", -1);
     seqlock_wait(SA_RESTART, "with SA_RESTART", -1);
     seqlock_wait(SA_RESTART, "with SA_RESTART", 5000 * MS);
+    waitq_wait();
     rwlock_drain(0, "without SA_RESTART");
     rwlock_drain(SA_RESTART, "with SA_RESTART");
     storm();
