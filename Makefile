@@ -2,6 +2,7 @@
 #
 #   make            libshmkit.a, libshmkit.so, the shmkit CLI, examples
 #   make demo       the F1 timing board (the project's main job)
+#   make check      the fast inner loop: plain build, plain tests (BUILD=dir works)
 #   make test       every test: plain build, ASan+UBSan build, TSan, short fuzz runs
 #   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ
 #   make install    PREFIX=/usr/local DESTDIR= (header, libs, shmkit.pc, man, CLI)
@@ -52,7 +53,7 @@ LIB_A       := $(BUILD)/libshmkit.a
 LIB_SO      := $(BUILD)/libshmkit.so.$(VERSION)
 CLI         := $(BUILD)/bin/shmkit
 
-.PHONY: FORCE all lib test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
+.PHONY: FORCE all lib check test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
 .DELETE_ON_ERROR:
 
 CLI_IF_ANY  := $(if $(TOOL_SRC),$(CLI))
@@ -100,8 +101,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB_A) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL) -lm
 
-# Everything one build variant needs to run the suite.
-test-build: all $(TEST_BIN) $(TEST_SHLINK)
+# Everything one build variant needs to run the suite (the .pc for t_version.t).
+test-build: all $(TEST_BIN) $(TEST_SHLINK) $(BUILD)/shmkit.pc
 
 # ThreadSanitizer: the concurrent code, driven by threads (tests/tsan/t_*.c).
 TSAN_FLAGS := -O1 -fsanitize=thread -Wno-tsan
@@ -128,6 +129,12 @@ check-clang:
 	$(MAKE) -s --no-print-directory BUILD=build/clang CC=clang lib $(patsubst build/%,build/clang/%,$(CLI_IF_ANY))
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# The fast inner loop: the plain build and its tests, and nothing else (no
+# package installs, no sanitizer, TSan or fuzz builds: make test runs those).
+check:
+	$(MAKE) -s --no-print-directory test-build
+	@tests/run-all --plain $(BUILD)
 
 test:
 	@tests/setup-deps

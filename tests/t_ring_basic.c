@@ -265,8 +265,7 @@ static void full_laps_stats(void)
            st.msgs_in == sent + n && st.used == 0 && st.overruns >= 1,
        "stats: %llu in, %llu out, %llu full", (unsigned long long)st.msgs_in,
        (unsigned long long)st.msgs_out, (unsigned long long)st.overruns);
-    ok(st.writer_pid == getpid() && st.writer_alive && st.reader_pid == getpid() &&
-           st.reader_alive,
+    ok(st.writer_pid == getpid() && st.writer_alive && st.reader_pid == getpid() && st.reader_alive,
        "stats: both ends are this live process");
     is_rc(shmkit_ring_attach(&c2, ro, SHMKIT_RING_CONSUMER), -EBADF, "attach read-only: EBADF");
     shmkit_close(ro);
@@ -300,8 +299,7 @@ static void peer_closed(void)
     usleep(2000);
     is_rc(shmkit_ring_send(p, buf, 200, 0), SHMKIT_EPEERDEAD,
           "consumer closed, ring full: a try send gets EPEERDEAD");
-    is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_EPEERDEAD,
-          "... and a blocking one");
+    is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_EPEERDEAD, "... and a blocking one");
     shmkit_ring_close(p);
 }
 

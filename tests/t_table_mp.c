@@ -116,8 +116,8 @@ static void snapshots(void)
     is_int(tu_wait(w, 5000, &st), 0, "writer finished");
     ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer wrote without error");
     is_int(errs, 0, "no read error");
-    ok(reads > 100 && distinct > 10, "%llu snapshots, %llu distinct values", (unsigned long long)reads,
-       (unsigned long long)distinct);
+    ok(reads > 100 && distinct > 10, "%llu snapshots, %llu distinct values",
+       (unsigned long long)reads, (unsigned long long)distinct);
     is_int(torn, 0, "no torn snapshot");
     is_int(backwards, 0, "values and versions never go backwards");
     struct shmkit_table_stats stats;

@@ -19,8 +19,8 @@ static struct tap_counts {
 
 void tap_share_counts(void)
 {
-    struct tap_counts *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE,
-                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct tap_counts *c =
+        mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (c == MAP_FAILED)
         tap_bail("mmap: %s", strerror(errno));
     *c = *counts;

@@ -47,15 +47,15 @@ void tap_counts(int *run, int *failed);
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \
         if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
-            tap_fail_diag("  got %lld, want %lld (%s)", g_, w_, #got);                                  \
+            tap_fail_diag("  got %lld, want %lld (%s)", g_, w_, #got);                             \
     } while (0)
 /* A shmkit call expected to return CODE; shows both codes' names on failure. */
 #define is_rc(got, want, ...)                                                                      \
     do {                                                                                           \
         int g_ = (int)(got), w_ = (int)(want);                                                     \
         if (!tap_ok(g_ == w_, __VA_ARGS__))                                                        \
-            tap_fail_diag("  got %d %s, want %d %s (%s)", g_, shmkit_errname(g_), w_,                   \
-                     shmkit_errname(w_), #got);                                                    \
+            tap_fail_diag("  got %d %s, want %d %s (%s)", g_, shmkit_errname(g_), w_,              \
+                          shmkit_errname(w_), #got);                                               \
     } while (0)
 
 /* ---- helpers for multi-process tests (tests/lib/testutil.c) ---- */

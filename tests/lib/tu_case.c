@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,11 +56,16 @@ static void run_case(const struct tu_case *c)
     tap_diag("case %s", c->name);
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0)
         tap_bail("fork: %s", strerror(errno));
     if (pid == 0) {
         setpgid(0, 0); /* so a timeout kills what the case started too */
+        /* out of the runner's group, the case must still die with it (when
+         * tests/run1's timeout kills the runner) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         c->fn();
         exit(0); /* the case's atexit handlers (cleanup) run here */
     }

@@ -112,7 +112,7 @@ static inline shmkit_seg *tu_seg_anon(size_t size)
  * there, 0 if OP finished (or stored nothing) first, -1 if the child
  * cannot be traced here. */
 static inline int tu_step_kill(void (*op)(void *), void *arg, const void *region, size_t len,
-                              long extra)
+                               long extra)
 {
     unsigned char snap[4096];
     if (len > sizeof snap)
@@ -161,8 +161,10 @@ static inline int tu_step_kill(void (*op)(void *), void *arg, const void *region
 static inline shmkit_seg *tu_seg_new(char *name, size_t namelen, const char *tag, size_t size)
 {
     shmkit_seg *s = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, namelen, tag),
-                            .size = size, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX,
+                            .name = tu_name(name, namelen, tag),
+                            .size = size,
+                            .flags = SHMKIT_CREATE | SHMKIT_EXCL};
     int rc = shmkit_open(&s, &o);
     if (rc < 0)
         tap_bail("cannot create %s: %s", name, shmkit_strerror(rc));
