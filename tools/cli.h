@@ -1,10 +1,13 @@
 /*
  * cli.h - what the files of the shmkit command-line tool share.
  *
- * main.c dispatches to one cmd_*() per command group; discover.c finds
- * segments and what the system and their headers say about them; output.c
- * prints rows through the column table (table, raw or JSON); util.c holds
- * error reporting, option parsing and formatting helpers.
+ * main.c dispatches to one cmd_*() per command group; target.c parses the
+ * segments a command names and open.c opens them (never blocking on what
+ * another user controls); scan.c lists segments and what the system and
+ * their headers say about them, with procscan.c's bounded /proc scan for
+ * who uses them; output.c prints rows through the column table (table, raw
+ * or JSON); util.c holds error reporting, option parsing and formatting
+ * helpers.
  */
 #ifndef SHMKIT_CLI_H
 #define SHMKIT_CLI_H
@@ -57,6 +60,8 @@ int opt_interval(const char *opt, const char *arg, double *out);
 int opt_ftok(const char *opt, char *arg, const char **path, int *proj);
 /* Reports getopt's '?' / ':' results as usage errors; returns EXIT_USAGE. */
 int opt_bad(int c, char **argv);
+
+/* ---- target.c: the segments a command names ------------------------ */
 
 /* A segment named on the command line. */
 enum target_type { T_NAME = 1, T_ID, T_KEY, T_MEMFD };
@@ -137,7 +142,9 @@ void *grow_array(void *v, size_t *cap, size_t n, size_t size, size_t first);
  * error (exit 2) instead of a crash. */
 void guard_sigbus(void);
 
-/* ---- discover.c ------------------------------------------------------ */
+/* ---- scan.c: segments and their status ------------------------------ */
+
+#define SHM_DIR "/dev/shm"
 
 enum seg_status { ST_OK, ST_STALE, ST_CORRUPT, ST_FOREIGN, ST_UNKNOWN, ST_DEST };
 const char *status_name(int st);
@@ -193,6 +200,11 @@ struct seg_list {
     int hidden; /* processes whose maps/fds could not be read (not counted) */
 };
 
+/* A new row in L, its fields "unknown" (-1, hdr_rc 1); NULL when out of memory. */
+struct seg_row *seg_list_add(struct seg_list *l);
+/* What the inode says, for a POSIX segment or a memfd alike. */
+void row_stat(struct seg_row *r, const struct stat *st);
+
 /* Lists segments of the chosen kinds, sorted (POSIX by name, SYSV by id,
  * MEMFD by pid/fd). Returns 0 or -errno (e.g. /proc unreadable). */
 int scan(const struct scan_opts *o, struct seg_list *out);
@@ -206,18 +218,41 @@ void row_free(struct seg_row *r);
 int scan_refresh(struct seg_list *l);
 void seg_list_free(struct seg_list *l);
 
-/* Opens PATH (relative to DIRFD; FOLLOW: a /proc/PID/fd/N link) only if it
- * is a regular file, never blocking and never opening anything else (a FIFO,
- * a device): see discover.c. FLAGS is O_RDONLY or O_RDWR. Returns the
- * descriptor with *ST its fstat, or E_NOTSEG (*ST then says what is there),
- * or -errno (-EACCES: *ST is still filled). */
-int open_regular(int dirfd, const char *path, int flags, int follow, struct stat *st);
 /* Removes the POSIX segment of row R only if its name still refers to the
  * inode that was judged and no process at all has it open or mapped, all
- * under a write lease (see discover.c). Returns 0, -EBUSY (in use),
+ * under a write lease (see scan.c). Returns 0, -EBUSY (in use),
  * -ESTALE (the name is now another file), -ENOENT, -ENOLCK (the kernel
  * would not tell: no lease for this user; nothing removed), or -errno. */
 int posix_remove_idle(const struct seg_row *r);
+
+/* ---- procscan.c: who maps and holds what (one bounded /proc pass) ---- */
+
+struct procs_opts {
+    int maps, fds; /* read /proc/PID/maps, /proc/PID/fd */
+    int pids;      /* keep the list of processes per row */
+    int add_memfd; /* append a MEMFD row per memfd found (header not read) */
+};
+/* Scans every process but ourselves and joins what it finds to the rows of
+ * L: NATTCH and HOLDERS of the POSIX and memfd rows, USERS (PIDS), HIDDEN.
+ * Returns 0 or -errno (/proc unreadable, no memory). */
+int procs_scan(struct seg_list *l, const struct procs_opts *po);
+
+/* ---- open.c: opening what a target names, never blocking ------------ */
+
+/* Opens PATH (relative to DIRFD; FOLLOW: a /proc/PID/fd/N link) only if it
+ * is a regular file, never blocking and never opening anything else (a FIFO,
+ * a device): see open.c. FLAGS is O_RDONLY or O_RDWR. Returns the
+ * descriptor with *ST its fstat, or E_NOTSEG (*ST then says what is there),
+ * or -errno (-EACCES: *ST is still filled). */
+int open_regular(int dirfd, const char *path, int flags, int follow, struct stat *st);
+/* Opens descriptor FD of process PID only while it is a memfd; NAME (LEN
+ * bytes, may be NULL) gets its name. The descriptor, or -ENOENT (not a
+ * memfd now), -EACCES/-EPERM. */
+int open_memfd(int pid, int fd, int flags, struct stat *st, char *name, size_t len);
+/* The NAME of a "/memfd:NAME[ (deleted)]" link, cut in place. */
+const char *memfd_link_name(char *link);
+/* The shmid of System V KEY: 0 and *ID, -ENOENT or -errno. */
+int sysv_id_of_key(int32_t key, int *id);
 
 /* Opens a target with the library. FLAGS: SHMKIT_RDONLY and/or SHMKIT_RAW.
  * Without RAW a segment that has no shmkit magic is reopened RAW and *RAW_OUT

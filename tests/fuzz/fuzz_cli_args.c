@@ -2,10 +2,10 @@
  *
  * The input is split at NUL bytes into an argument vector and run through
  * getopt_long with the options the shmkit commands share, dispatched to the
- * CLI's own parsers (tools/util.c, compiled in: opt_size, opt_offset,
- * opt_key, opt_id, opt_mode, opt_interval, opt_ftok, the --id/--key/--memfd
- * targets, positional segment names) and to the library's
- * shmkit_parse_size / shmkit_parse_key / shmkit_name_check with checks of
+ * CLI's own parsers (tools/util.c and tools/target.c, compiled in:
+ * opt_size, opt_offset, opt_key, opt_id, opt_mode, opt_interval, opt_ftok,
+ * the --id/--key/--memfd targets, positional segment names) and to the
+ * library's shmkit_parse_size / shmkit_parse_key / shmkit_name_check with checks of
  * what they promise:
  *   - a size that parses is the decimal value when the text is all digits,
  *     and printing it back in decimal parses to the same value;
@@ -18,6 +18,7 @@
  *     cut copy fits its buffer and ends in "...".
  * Nothing here touches a segment: the parsers are pure. */
 #include "../../tools/util.c"
+#include "../../tools/target.c"
 
 #include <getopt.h>
 #include <inttypes.h>
