@@ -152,191 +152,257 @@ static int make_layout(const struct layout_args *l, const struct shmkit_opts *o,
     }
 }
 
-int cmd_create(int argc, char **argv)
-{
-    enum {
-        O_RAW = 256,
-        O_SEAL,
-        O_SYSV,
-        O_FTOK,
-        O_PRIVATE,
-        O_HOLD,
-        O_RING,
-        O_BUS,
-        O_LOSSY,
-        O_TABLE,
-        O_NORESERVE
-    };
-    static const struct option opts[] = {
-        {"size", required_argument, NULL, 's'}, {"mode", required_argument, NULL, 'm'},
-        {"excl", no_argument, NULL, 'x'},       {"raw", no_argument, NULL, O_RAW},
-        {"seal", no_argument, NULL, O_SEAL},    {"sysv", no_argument, NULL, O_SYSV},
-        {"key", required_argument, NULL, 'k'},  {"ftok", required_argument, NULL, O_FTOK},
-        {"private", no_argument, NULL, O_PRIVATE}, {"hold", no_argument, NULL, O_HOLD},
-        {"ring", required_argument, NULL, O_RING}, {"bus", required_argument, NULL, O_BUS},
-        {"lossy", no_argument, NULL, O_LOSSY},     {"table", required_argument, NULL, O_TABLE},
-        {"noreserve", no_argument, NULL, O_NORESERVE}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+/* What the command line asks for. */
+struct create_args {
     struct shmkit_opts o;
-    memset(&o, 0, sizeof o);
-    o.flags = SHMKIT_CREATE;
-    uint64_t size = 0;
-    uint32_t mode = 0;
-    struct layout_args lay = {0};
-    int have_size = 0, sysv = 0, seal = 0, keys = 0, hold_it = 0, c;
-    while ((c = getopt_long(argc, argv, ":s:m:xk:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (opt_size("--size", optarg, &size))
-                return EXIT_USAGE;
-            have_size = 1;
-            break;
-        case 'm':
-            if (opt_mode("--mode", optarg, &mode))
-                return EXIT_USAGE;
-            break;
-        case 'x':
-            o.flags |= SHMKIT_EXCL;
-            break;
-        case O_RAW:
-            o.flags |= SHMKIT_RAW;
-            break;
-        case O_SEAL:
-            seal = 1;
-            break;
-        case O_NORESERVE:
-            o.flags |= SHMKIT_NORESERVE;
-            break;
-        case O_SYSV:
-            sysv = 1;
-            break;
-        case 'k':
-            if (opt_key("--key", optarg, &o.key))
-                return EXIT_USAGE;
-            keys++;
-            break;
-        case O_FTOK:
-            if (opt_ftok("--ftok", optarg, &o.ftok_path, &o.ftok_proj))
-                return EXIT_USAGE;
-            keys++;
-            break;
-        case O_PRIVATE:
-            o.sysv_private = 1;
-            keys++;
-            break;
-        case O_HOLD:
-            hold_it = 1;
-            break;
-        case O_RING:
-        case O_BUS:
-        case O_TABLE:
-            if (lay.layout)
-                return cli_usage("--ring, --bus, --table", "give only one");
-            if (parse_layout(c == O_RING ? "--ring" : c == O_BUS ? "--bus" : "--table", optarg,
-                             c == O_RING ? SHMKIT_LAYOUT_RING
-                             : c == O_BUS ? SHMKIT_LAYOUT_BUS
-                                          : SHMKIT_LAYOUT_TABLE,
-                             &lay))
-                return EXIT_USAGE;
-            break;
-        case O_LOSSY:
-            lay.lossy = 1;
-            break;
-        case 'h':
-            create_help();
-            return EXIT_OKAY;
-        default:
-            return opt_bad(c, argv);
-        }
-    }
-    if (lay.lossy && lay.layout != SHMKIT_LAYOUT_BUS)
-        return cli_usage("--lossy", "only with --bus");
-    if (lay.layout && (o.flags & SHMKIT_RAW))
-        return cli_usage("--raw", "a ring, bus or table needs the shmkit header");
-    if (lay.layout && seal)
-        return cli_usage("--seal", "only for plain bytes (a ring, bus or table changes)");
-    if (lay.layout && have_size)
-        return cli_usage("--size", "not with --ring, --bus or --table (they size the segment)");
-    if (seal && (o.flags & SHMKIT_RAW))
-        return cli_usage("--seal, --raw", "mutually exclusive (a raw segment has no header)");
-    if (keys && !sysv)
-        return cli_usage(o.ftok_path ? "--ftok" : o.sysv_private ? "--private" : "--key",
-                         "only with --sysv");
-    if (sysv) {
-        if (optind < argc)
-            return cli_usage(argv[optind], "a System V segment has no name (use --key)");
-        if (keys != 1)
-            return cli_usage("--sysv", keys ? "give only one of --key, --ftok, --private"
-                                            : "needs one of --key, --ftok, --private");
-        o.kind = SHMKIT_SYSV;
-    } else {
-        if (optind == argc)
-            return cli_usage("segment name", "missing (like /orders)");
-        /* the name first: after "--" even "-x" is one, judged as a name */
-        struct target t;
-        if (target_name(&t, argv[optind]))
-            return EXIT_USAGE;
-        if (argc - optind > 1) {
-            const char *extra = argv[optind + 1];
-            if (extra[0] == '-' && optind > 0 && !strcmp(argv[optind - 1], "--"))
-                return cli_usage(extra, "options go before '--' (everything after it is a name)");
-            return cli_usage(extra, "one segment at a time");
-        }
-        o.kind = SHMKIT_POSIX;
-        o.name = argv[optind];
-    }
-    if (lay.layout) {
-        size = lay.size;
-        have_size = 1;
-        o.flags |= SHMKIT_EXCL; /* never re-initialise someone's live structure */
-    }
-    if (!have_size)
-        return cli_usage("--size", "required");
-    if (size == 0)
-        return cli_usage("--size", "'0': a segment needs at least one byte");
-    if (size > SIZE_MAX || size > (uint64_t)INT64_MAX - SHMKIT_HEADER_SIZE)
-        return cli_usage("--size", "%llu: too large", (unsigned long long)size);
-    o.size = (size_t)size;
-    o.mode = mode;
+    struct layout_args lay;
+    uint64_t size;
+    uint32_t mode;
+    int have_size, sysv, seal, keys, hold;
+    int help; /* --help was printed: nothing else to do */
+};
 
-    if (o.ftok_path && access(o.ftok_path, F_OK) < 0)
-        return cli_usage("--ftok", "%s: %s", o.ftok_path, strerror(errno));
-    const char *what = o.kind == SHMKIT_POSIX ? o.name : "create";
+enum {
+    O_RAW = 256,
+    O_SEAL,
+    O_SYSV,
+    O_FTOK,
+    O_PRIVATE,
+    O_HOLD,
+    O_RING,
+    O_BUS,
+    O_LOSSY,
+    O_TABLE,
+    O_NORESERVE
+};
+
+static const struct option create_opts[] = {
+    {"size", required_argument, NULL, 's'},
+    {"mode", required_argument, NULL, 'm'},
+    {"excl", no_argument, NULL, 'x'},
+    {"raw", no_argument, NULL, O_RAW},
+    {"seal", no_argument, NULL, O_SEAL},
+    {"sysv", no_argument, NULL, O_SYSV},
+    {"key", required_argument, NULL, 'k'},
+    {"ftok", required_argument, NULL, O_FTOK},
+    {"private", no_argument, NULL, O_PRIVATE},
+    {"hold", no_argument, NULL, O_HOLD},
+    {"ring", required_argument, NULL, O_RING},
+    {"bus", required_argument, NULL, O_BUS},
+    {"lossy", no_argument, NULL, O_LOSSY},
+    {"table", required_argument, NULL, O_TABLE},
+    {"noreserve", no_argument, NULL, O_NORESERVE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* --ring, --bus or --table ARG (option C). */
+static int create_layout_opt(struct create_args *a, int c, const char *arg)
+{
+    if (a->lay.layout)
+        return cli_usage("--ring, --bus, --table", "give only one");
+    if (c == O_RING)
+        return parse_layout("--ring", arg, SHMKIT_LAYOUT_RING, &a->lay);
+    if (c == O_BUS)
+        return parse_layout("--bus", arg, SHMKIT_LAYOUT_BUS, &a->lay);
+    return parse_layout("--table", arg, SHMKIT_LAYOUT_TABLE, &a->lay);
+}
+
+/* One option C of getopt (ARGV for its complaints). 0 or the exit status. */
+static int create_opt(struct create_args *a, int c, char **argv)
+{
+    struct shmkit_opts *o = &a->o;
+    switch (c) {
+    case 's':
+        a->have_size = 1;
+        return opt_size("--size", optarg, &a->size);
+    case 'm':
+        return opt_mode("--mode", optarg, &a->mode);
+    case 'x':
+        o->flags |= SHMKIT_EXCL;
+        return 0;
+    case O_RAW:
+        o->flags |= SHMKIT_RAW;
+        return 0;
+    case O_NORESERVE:
+        o->flags |= SHMKIT_NORESERVE;
+        return 0;
+    case O_SEAL:
+        a->seal = 1;
+        return 0;
+    case O_SYSV:
+        a->sysv = 1;
+        return 0;
+    case O_HOLD:
+        a->hold = 1;
+        return 0;
+    case O_LOSSY:
+        a->lay.lossy = 1;
+        return 0;
+    case 'k':
+        a->keys++;
+        return opt_key("--key", optarg, &o->key);
+    case O_FTOK:
+        a->keys++;
+        return opt_ftok("--ftok", optarg, &o->ftok_path, &o->ftok_proj);
+    case O_PRIVATE:
+        a->keys++;
+        o->sysv_private = 1;
+        return 0;
+    case O_RING:
+    case O_BUS:
+    case O_TABLE:
+        return create_layout_opt(a, c, optarg);
+    case 'h':
+        create_help();
+        a->help = 1;
+        return 0;
+    default:
+        return opt_bad(c, argv);
+    }
+}
+
+static int create_parse(int argc, char **argv, struct create_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->o.flags = SHMKIT_CREATE;
+    int c, status;
+    while ((c = getopt_long(argc, argv, ":s:m:xk:h", create_opts, NULL)) != -1)
+        if ((status = create_opt(a, c, argv)) || a->help)
+            return status;
+    return 0;
+}
+
+/* The options that exclude each other. */
+static int create_check_flags(const struct create_args *a)
+{
+    const struct shmkit_opts *o = &a->o;
+    if (a->lay.lossy && a->lay.layout != SHMKIT_LAYOUT_BUS)
+        return cli_usage("--lossy", "only with --bus");
+    if (a->lay.layout && (o->flags & SHMKIT_RAW))
+        return cli_usage("--raw", "a ring, bus or table needs the shmkit header");
+    if (a->lay.layout && a->seal)
+        return cli_usage("--seal", "only for plain bytes (a ring, bus or table changes)");
+    if (a->lay.layout && a->have_size)
+        return cli_usage("--size", "not with --ring, --bus or --table (they size the segment)");
+    if (a->seal && (o->flags & SHMKIT_RAW))
+        return cli_usage("--seal, --raw", "mutually exclusive (a raw segment has no header)");
+    if (a->keys && !a->sysv)
+        return cli_usage(o->ftok_path      ? "--ftok"
+                         : o->sysv_private ? "--private"
+                                           : "--key",
+                         "only with --sysv");
+    return 0;
+}
+
+/* The segment's kind and name: a System V key, or one POSIX name in
+ * ARGV[FIRST..]. */
+static int create_check_name(struct create_args *a, int argc, char **argv, int first)
+{
+    if (a->sysv) {
+        if (first < argc)
+            return cli_usage(argv[first], "a System V segment has no name (use --key)");
+        if (a->keys != 1)
+            return cli_usage("--sysv", a->keys ? "give only one of --key, --ftok, --private"
+                                               : "needs one of --key, --ftok, --private");
+        a->o.kind = SHMKIT_SYSV;
+        return 0;
+    }
+    if (first == argc)
+        return cli_usage("segment name", "missing (like /orders)");
+    /* the name first: after "--" even "-x" is one, judged as a name */
+    struct target t;
+    if (target_name(&t, argv[first]))
+        return EXIT_USAGE;
+    if (argc - first > 1) {
+        const char *extra = argv[first + 1];
+        if (extra[0] == '-' && first > 0 && !strcmp(argv[first - 1], "--"))
+            return cli_usage(extra, "options go before '--' (everything after it is a name)");
+        return cli_usage(extra, "one segment at a time");
+    }
+    a->o.kind = SHMKIT_POSIX;
+    a->o.name = argv[first];
+    return 0;
+}
+
+/* Checks what was parsed and completes A->o. 0 or the exit status. */
+static int create_validate(struct create_args *a, int argc, char **argv, int first)
+{
+    int status = create_check_flags(a);
+    if (status || (status = create_check_name(a, argc, argv, first)))
+        return status;
+    if (a->lay.layout) {
+        a->size = a->lay.size;
+        a->have_size = 1;
+        a->o.flags |= SHMKIT_EXCL; /* never re-initialise someone's live structure */
+    }
+    if (!a->have_size)
+        return cli_usage("--size", "required");
+    if (a->size == 0)
+        return cli_usage("--size", "'0': a segment needs at least one byte");
+    if (a->size > SIZE_MAX || a->size > (uint64_t)INT64_MAX - SHMKIT_HEADER_SIZE)
+        return cli_usage("--size", "%llu: too large", (unsigned long long)a->size);
+    a->o.size = (size_t)a->size;
+    a->o.mode = a->mode;
+    if (a->o.ftok_path && access(a->o.ftok_path, F_OK) < 0)
+        return cli_usage("--ftok", "%s: %s", a->o.ftok_path, strerror(errno));
+    return 0;
+}
+
+/* Prints what was made and, with --hold, waits. 0 or a negative code. */
+static int create_report(const struct create_args *a, shmkit_seg *seg)
+{
+    struct shmkit_info info;
+    int rc = shmkit_seg_stat(seg, &info);
+    if (rc < 0)
+        return rc;
+    if (a->o.kind == SHMKIT_POSIX)
+        printf("%s\n", a->o.name);
+    else
+        printf("key=0x%08x id=%d\n", (unsigned)info.key, info.shmid);
+    if (!a->hold)
+        return 0;
+    if (fflush(stdout) != 0)
+        return -EIO;
+    hold(); /* with the ring's producer or bus's publisher attached */
+    return 0;
+}
+
+static int create_run(const struct create_args *a)
+{
+    const char *what = a->o.kind == SHMKIT_POSIX ? a->o.name : "create";
     shmkit_seg *seg = NULL;
     struct layout_handles lh = {0};
-    int rc = lay.layout == SHMKIT_LAYOUT_TABLE ? 0 : shmkit_open(&seg, &o);
+    int rc = a->lay.layout == SHMKIT_LAYOUT_TABLE ? 0 : shmkit_open(&seg, &a->o);
     if (rc < 0)
         return cli_fail(what, rc);
-    if (lay.layout && (rc = make_layout(&lay, &o, &seg, &lh)) < 0) {
+    if (a->lay.layout && (rc = make_layout(&a->lay, &a->o, &seg, &lh)) < 0) {
         if (seg)
             shmkit_seg_remove(seg); /* ours: --excl */
         shmkit_close(seg);
         return cli_fail(what, rc);
     }
-    if (seal && (rc = shmkit_seg_seal(seg)) < 0) {
+    if (a->seal && (rc = shmkit_seg_seal(seg)) < 0) {
         shmkit_close(seg);
         return cli_fail(what, rc);
     }
-    struct shmkit_info info;
-    rc = shmkit_seg_stat(seg, &info);
-    if (rc == 0) {
-        if (o.kind == SHMKIT_POSIX)
-            printf("%s\n", o.name);
-        else
-            printf("key=0x%08x id=%d\n", (unsigned)info.key, info.shmid);
-        if (hold_it) {
-            if (fflush(stdout) != 0)
-                rc = -EIO;
-            else
-                hold(); /* with the ring's producer or bus's publisher attached */
-        }
-        shmkit_ring_close(lh.ring);
-        shmkit_bus_close(lh.bus);
-    }
+    rc = create_report(a, seg);
+    shmkit_ring_close(lh.ring);
+    shmkit_bus_close(lh.bus);
     if (lh.table)
         shmkit_table_close(lh.table); /* owns seg */
     else
         shmkit_close(seg);
     return rc < 0 ? cli_fail(what, rc) : EXIT_OKAY;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    struct create_args a;
+    int status = create_parse(argc, argv, &a);
+    if (status || a.help)
+        return status;
+    if ((status = create_validate(&a, argc, argv, optind)))
+        return status;
+    return create_run(&a);
 }

@@ -154,6 +154,53 @@ static void emit_procs(struct emit *e, const struct seg_row *r)
     }
 }
 
+/* The seal (checked through SEG, the read-only handle; NULL: none) and a
+ * memfd's kernel seals. */
+static void emit_seal(struct emit *e, const struct seg_row *r, shmkit_seg *seg)
+{
+    if (r->hdr_rc == 0) {
+        if (!r->hdr.sealed) {
+            emit_str(e, "sealed", "no");
+        } else if (!seg) {
+            emit_str(e, "sealed", "yes (not checked: cannot map it)");
+        } else {
+            int v = shmkit_seg_verify(seg);
+            emit_str(e, "sealed",
+                     v == 0                  ? "yes, intact"
+                     : v == SHMKIT_ETAMPERED ? "yes, TAMPERED"
+                                             : "yes, unchecked");
+        }
+    }
+    if (seg && r->kind == SHMKIT_MEMFD) {
+        struct shmkit_info si;
+        if (shmkit_seg_stat(seg, &si) == 0)
+            emit_seals(e, si.seals);
+    }
+}
+
+/* What the layout says about itself: a section of text, a JSON object, or
+ * null without a handle. */
+static void emit_stats(const struct emit *e, const struct target *t, const struct seg_row *r,
+                       shmkit_seg *seg)
+{
+    int json = e->mode == EM_JSON;
+    if (!seg) {
+        if (json)
+            fputs("null", e->f);
+        return;
+    }
+    struct emit se = {.f = e->f, .mode = e->mode};
+    if (json)
+        fputs("{", e->f);
+    else
+        fprintf(e->f, "%s stats:\n", shmkit_layout_name(r->hdr.layout));
+    int rc = layout_stats(t, seg, r->hdr.layout, &se, NULL, 0);
+    if (json)
+        fputs("}", e->f);
+    if (rc < 0 && !json)
+        fprintf(e->f, "  (%s)\n", shmkit_strerror(rc));
+}
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -198,41 +245,13 @@ int cmd_info(int argc, char **argv)
     if (json)
         fputs("{\"segment\": {", stdout);
     emit_row(&e, &r);
-    if (r.hdr_rc == 0) {
-        if (!r.hdr.sealed) {
-            emit_str(&e, "sealed", "no");
-        } else if (!seg) {
-            emit_str(&e, "sealed", "yes (not checked: cannot map it)");
-        } else {
-            int v = shmkit_seg_verify(seg);
-            emit_str(&e, "sealed", v == 0 ? "yes, intact" : v == SHMKIT_ETAMPERED ? "yes, TAMPERED"
-                                                                                  : "yes, unchecked");
-        }
-    }
-    if (seg && r.kind == SHMKIT_MEMFD) {
-        struct shmkit_info si;
-        if (shmkit_seg_stat(seg, &si) == 0)
-            emit_seals(&e, si.seals);
-    }
+    emit_seal(&e, &r, seg);
     if (json)
         fputs("}", stdout);
     emit_procs(&e, &r);
     if (json)
         fputs(", \"stats\": ", stdout);
-    if (seg) {
-        struct emit se = {.f = stdout, .mode = e.mode};
-        if (json)
-            fputs("{", stdout);
-        else
-            fprintf(stdout, "%s stats:\n", shmkit_layout_name(r.hdr.layout));
-        rc = layout_stats(&t, seg, r.hdr.layout, &se, NULL, 0);
-        if (json)
-            fputs("}", stdout);
-        if (rc < 0 && !json)
-            fprintf(stdout, "  (%s)\n", shmkit_strerror(rc));
-    } else if (json) {
-        fputs("null", stdout);
-    }
+    emit_stats(&e, &t, &r, seg);
     if (json)
         fputs("}\n", stdout);
     shmkit_close(seg);

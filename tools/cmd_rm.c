@@ -62,6 +62,13 @@ static int remove_row(const struct seg_row *r)
     return shmkit_posix_remove(r->name);
 }
 
+/* Takes the worse of two exit statuses into *STATUS. */
+static void worst(int *status, int st)
+{
+    if (st > *status)
+        *status = st;
+}
+
 int cmd_rm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -113,9 +120,7 @@ int cmd_rm(int argc, char **argv)
                 continue;
         }
         if (rc < 0) {
-            int st = cli_fail(ts.v[i].label, rc);
-            if (st > status)
-                status = st;
+            worst(&status, cli_fail(ts.v[i].label, rc));
             continue;
         }
         if (verbose) {
@@ -270,7 +275,14 @@ static int gc_remove(const struct seg_row *r)
     return shmkit_posix_remove(r->name);
 }
 
-int cmd_gc(int argc, char **argv)
+/* What the command line asks for. */
+struct gc_args {
+    struct targets ts; /* named segments: only these are considered */
+    int dry, force, verbose, posix, sysv;
+    int help; /* --help was printed: nothing else to do */
+};
+
+static int gc_parse(int argc, char **argv, struct gc_args *a)
 {
     enum { O_POSIX = 256, O_SYSV };
     static const struct option opts[] = {
@@ -280,88 +292,85 @@ int cmd_gc(int argc, char **argv)
         {"key", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct targets ts = {0};
-    struct seg_list all = {0}, todo = {0};
-    int dry = 0, force = 0, verbose = 0, posix = 0, sysv = 0, c, status = EXIT_OKAY;
-    char why[512], label[LABEL_MAX];
+    int c, status;
     while ((c = getopt_long(argc, argv, ":nfvi:k:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            dry = 1;
-            break;
-        case 'f':
-            force = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case O_POSIX:
-            posix = 1;
-            break;
-        case O_SYSV:
-            sysv = 1;
-            break;
-        case 'h':
+        int *flag = c == 'n'       ? &a->dry
+                    : c == 'f'     ? &a->force
+                    : c == 'v'     ? &a->verbose
+                    : c == O_POSIX ? &a->posix
+                    : c == O_SYSV  ? &a->sysv
+                                   : NULL;
+        if (flag) {
+            *flag = 1;
+        } else if (c == 'h') {
             gc_help();
-            goto free_targets;
-        default:
-            if ((status = targets_getopt(&ts, c, argv)))
-                goto free_targets;
-            break;
+            a->help = 1;
+            return EXIT_OKAY;
+        } else if ((status = targets_getopt(&a->ts, c, argv))) {
+            return status;
         }
     }
-    if ((status = targets_names(&ts, argc, argv, optind)))
-        goto free_targets;
-    if (force && ts.n == 0) {
-        status = cli_usage("--force", "only with segments named explicitly");
-        goto free_targets;
-    }
-    if (ts.n && (posix || sysv)) {
-        status = cli_usage("--posix/--sysv", "not with segments named explicitly");
-        goto free_targets;
-    }
-    if (!posix && !sysv)
-        posix = sysv = 1;
+    return targets_names(&a->ts, argc, argv, optind);
+}
 
-    struct scan_opts so = {.posix = posix, .sysv = sysv, .header = 1, .procs = 1, .probe = 1};
-    int rc = scan(&so, &all);
-    if (rc < 0) {
-        status = cli_fail("gc", rc);
-        goto free_targets;
-    }
-    for (int i = 0; i < ts.n; i++) {
+static int gc_validate(struct gc_args *a)
+{
+    if (a->force && a->ts.n == 0)
+        return cli_usage("--force", "only with segments named explicitly");
+    if (a->ts.n && (a->posix || a->sysv))
+        return cli_usage("--posix/--sysv", "not with segments named explicitly");
+    if (!a->posix && !a->sysv)
+        a->posix = a->sysv = 1;
+    return 0;
+}
+
+static int gc_named(const struct gc_args *a, const struct seg_row *r)
+{
+    int named = 0;
+    for (int i = 0; i < a->ts.n; i++)
+        named |= target_matches(&a->ts.v[i], r);
+    return named;
+}
+
+/* Every named target is in ALL; else says why (missing, or something that
+ * is not a segment) and returns the exit status. */
+static int gc_find_named(const struct gc_args *a, const struct seg_list *all)
+{
+    for (int i = 0; i < a->ts.n; i++) {
         int found = 0;
-        for (size_t j = 0; j < all.n; j++)
-            found |= target_matches(&ts.v[i], &all.v[j]);
-        if (!found) {
-            /* say why: missing, or something that is not a segment */
-            struct seg_row one;
-            struct scan_opts none = {0};
-            rc = scan_target(&ts.v[i], &none, &one);
-            if (rc == 0)
-                row_free(&one);
-            status = cli_fail(ts.v[i].label, rc < 0 ? rc : -ENOENT);
-            goto free_lists;
-        }
+        for (size_t j = 0; j < all->n; j++)
+            found |= target_matches(&a->ts.v[i], &all->v[j]);
+        if (found)
+            continue;
+        struct seg_row one;
+        struct scan_opts none = {0};
+        int rc = scan_target(&a->ts.v[i], &none, &one);
+        if (rc == 0)
+            row_free(&one);
+        return cli_fail(a->ts.v[i].label, rc < 0 ? rc : -ENOENT);
     }
-    /* judge everything once; keep the candidates for a second look */
-    for (size_t j = 0; j < all.n; j++) {
-        struct seg_row *r = &all.v[j];
-        int named = 0;
-        for (int i = 0; i < ts.n; i++)
-            named |= target_matches(&ts.v[i], r);
-        if (ts.n && !named)
+    return EXIT_OKAY;
+}
+
+/* Judges every row of ALL once; the candidates go to TODO (without their
+ * process lists) for a second look. Returns the exit status so far. */
+static int gc_judge(const struct gc_args *a, const struct seg_list *all, struct seg_list *todo)
+{
+    char why[512], label[LABEL_MAX];
+    int status = EXIT_OKAY;
+    for (size_t j = 0; j < all->n; j++) {
+        const struct seg_row *r = &all->v[j];
+        int named = gc_named(a, r);
+        if (a->ts.n && !named)
             continue;
         row_label(r, label, sizeof label);
         if (named && r->use_unknown && !may_remove(r)) {
             /* named, and not ours to remove whatever the answer would be */
-            int st = cli_fail(label, -EPERM);
-            if (st > status)
-                status = st;
+            worst(&status, cli_fail(label, -EPERM));
             continue;
         }
-        if (!gc_decide(r, named, force, why, sizeof why)) {
-            if (verbose || named)
+        if (!gc_decide(r, named, a->force, why, sizeof why)) {
+            if (a->verbose || named)
                 say("kept", label, why);
             continue;
         }
@@ -372,68 +381,90 @@ int cmd_gc(int argc, char **argv)
             say("kept", label, why);
             continue;
         }
-        struct seg_row *v = grow_array(todo.v, &todo.cap, todo.n, sizeof *v, 16);
-        if (!v) {
-            status = cli_fail("gc", -ENOMEM);
-            goto free_lists;
-        }
-        todo.v = v;
-        todo.v[todo.n] = *r;
-        todo.v[todo.n].users = NULL;
-        todo.v[todo.n].n_users = 0;
-        todo.n++;
+        struct seg_row *v = grow_array(todo->v, &todo->cap, todo->n, sizeof *v, 16);
+        if (!v)
+            return -1; /* the caller reports it */
+        todo->v = v;
+        todo->v[todo->n] = *r;
+        todo->v[todo->n].users = NULL;
+        todo->v[todo->n].n_users = 0;
+        todo->n++;
     }
-    if (verbose && all.hidden)
+    return status;
+}
+
+/* Acts on one candidate R judged again; returns its exit status. */
+static int gc_act(const struct gc_args *a, const struct seg_row *r)
+{
+    char why[512], label[LABEL_MAX];
+    int named = gc_named(a, r);
+    row_label(r, label, sizeof label);
+    if (!gc_decide(r, named, a->force, why, sizeof why)) {
+        say("kept", label, "in use again");
+        return EXIT_OKAY;
+    }
+    if (a->dry) {
+        say("would remove", label, why);
+        return EXIT_OKAY;
+    }
+    int rc = gc_remove(r);
+    if (rc == -ENOENT)
+        return EXIT_OKAY; /* someone else removed it first */
+    if (rc == -EBUSY || rc == -ESTALE || rc == -ENOLCK) {
+        say("kept", label,
+            rc == -EBUSY    ? "in use again (open or mapped, the kernel says)"
+            : rc == -ESTALE ? "the name now refers to another file"
+                            : "processes that could not be inspected may use it");
+        return EXIT_OKAY;
+    }
+    if ((rc == -EPERM || rc == -EACCES) && !named) {
+        snprintf(why, sizeof why, "not yours (%s); left to its owner or root", shmkit_strerror(rc));
+        say("kept", label, why);
+        return EXIT_OKAY;
+    }
+    if (rc < 0)
+        return cli_fail(label, rc);
+    say("removed", label, why);
+    return EXIT_OKAY;
+}
+
+static int gc_run(const struct gc_args *a)
+{
+    struct seg_list all = {0}, todo = {0};
+    struct scan_opts so = {.posix = a->posix, .sysv = a->sysv, .header = 1, .procs = 1, .probe = 1};
+    int rc = scan(&so, &all);
+    if (rc < 0)
+        return cli_fail("gc", rc);
+    int status = gc_find_named(a, &all);
+    if (status)
+        goto free_lists;
+    if ((status = gc_judge(a, &all, &todo)) < 0) {
+        status = cli_fail("gc", -ENOMEM);
+        goto free_lists;
+    }
+    if (a->verbose && all.hidden)
         printf("note: %d process%s could not be inspected; a POSIX segment is removed only "
                "if the kernel confirms nobody uses it\n",
                all.hidden, all.hidden == 1 ? "" : "es");
     /* a process may have attached since the scan: look again just before acting */
-    if (!dry && todo.n && (rc = scan_refresh(&todo)) < 0) {
+    if (!a->dry && todo.n && (rc = scan_refresh(&todo)) < 0) {
         status = cli_fail("gc", rc);
         goto free_lists;
     }
-    for (size_t j = 0; j < todo.n; j++) {
-        struct seg_row *r = &todo.v[j];
-        int named = 0;
-        for (int i = 0; i < ts.n; i++)
-            named |= target_matches(&ts.v[i], r);
-        row_label(r, label, sizeof label);
-        if (!gc_decide(r, named, force, why, sizeof why)) {
-            say("kept", label, "in use again");
-            continue;
-        }
-        if (dry) {
-            say("would remove", label, why);
-            continue;
-        }
-        rc = gc_remove(r);
-        if (rc == -ENOENT)
-            continue; /* someone else removed it first */
-        if (rc == -EBUSY || rc == -ESTALE || rc == -ENOLCK) {
-            say("kept", label,
-                rc == -EBUSY    ? "in use again (open or mapped, the kernel says)"
-                : rc == -ESTALE ? "the name now refers to another file"
-                                : "processes that could not be inspected may use it");
-            continue;
-        }
-        if ((rc == -EPERM || rc == -EACCES) && !named) {
-            snprintf(why, sizeof why, "not yours (%s); left to its owner or root",
-                     shmkit_strerror(rc));
-            say("kept", label, why);
-            continue;
-        }
-        if (rc < 0) {
-            int st = cli_fail(label, rc);
-            if (st > status)
-                status = st;
-            continue;
-        }
-        say("removed", label, why);
-    }
+    for (size_t j = 0; j < todo.n; j++)
+        worst(&status, gc_act(a, &todo.v[j]));
 free_lists:
     free(todo.v);
     seg_list_free(&all);
-free_targets:
-    targets_free(&ts);
+    return status;
+}
+
+int cmd_gc(int argc, char **argv)
+{
+    struct gc_args a = {0};
+    int status = gc_parse(argc, argv, &a);
+    if (!status && !a.help && !(status = gc_validate(&a)))
+        status = gc_run(&a);
+    targets_free(&a.ts);
     return status;
 }

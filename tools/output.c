@@ -147,11 +147,60 @@ static const char *kind_name(int kind)
     }
 }
 
+/* The columns the shmkit header (or the System V kernel record) fills:
+ * as cell() below. */
+static const char *cell_header(const struct out_opts *o, const struct seg_row *r, int c, char *buf,
+                               size_t len, int *jt)
+{
+    int hdr = r->hdr_rc == 0;
+    switch (c) {
+    case C_CPID:
+    case C_LPID: {
+        int32_t v = 0;
+        if (r->kind == SHMKIT_SYSV)
+            v = c == C_CPID ? r->cpid : r->lpid;
+        else if (c == C_CPID && hdr)
+            v = r->hdr.creator_pid;
+        else
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%d", v);
+        return buf;
+    }
+    case C_CTIME:
+    case C_CREATED: {
+        int64_t t = c == C_CTIME ? r->ctime : (hdr ? r->hdr.created : 0);
+        if (t <= 0)
+            break;
+        return o->mode == OUT_TABLE ? fmt_time_short(t, buf, len) : fmt_time_iso(t, buf, len);
+    }
+    case C_LAYOUT:
+        if (hdr)
+            return shmkit_layout_name(r->hdr.layout);
+        if (r->hdr_rc == SHMKIT_ENOTSHMKIT)
+            return "raw";
+        if (r->status == ST_CORRUPT)
+            return "?";
+        break;
+    case C_SEALED:
+        if (!hdr)
+            break;
+        return r->hdr.sealed ? "yes" : "no";
+    case C_GEN:
+        if (!hdr)
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%llu", (unsigned long long)r->hdr.generation);
+        return buf;
+    }
+    *jt = J_NULL;
+    return "-";
+}
+
 /* The value of column C for row R: a string (in BUF or static) and its JSON type. */
 static const char *cell(const struct out_opts *o, const struct seg_row *r, int c, char *buf,
                         size_t len, int *jt)
 {
-    int hdr = r->hdr_rc == 0;
     *jt = J_STR;
     switch (c) {
     case C_KIND:
@@ -202,46 +251,10 @@ static const char *cell(const struct out_opts *o, const struct seg_row *r, int c
         snprintf(buf, len, "%lld", (long long)v);
         return buf;
     }
-    case C_CPID:
-    case C_LPID: {
-        int32_t v = 0;
-        if (r->kind == SHMKIT_SYSV)
-            v = c == C_CPID ? r->cpid : r->lpid;
-        else if (c == C_CPID && hdr)
-            v = r->hdr.creator_pid;
-        else
-            break;
-        *jt = J_NUM;
-        snprintf(buf, len, "%d", v);
-        return buf;
-    }
-    case C_CTIME:
-    case C_CREATED: {
-        int64_t t = c == C_CTIME ? r->ctime : (hdr ? r->hdr.created : 0);
-        if (t <= 0)
-            break;
-        return o->mode == OUT_TABLE ? fmt_time_short(t, buf, len) : fmt_time_iso(t, buf, len);
-    }
-    case C_LAYOUT:
-        if (hdr)
-            return shmkit_layout_name(r->hdr.layout);
-        if (r->hdr_rc == SHMKIT_ENOTSHMKIT)
-            return "raw";
-        if (r->status == ST_CORRUPT)
-            return "?";
-        break;
     case C_STATUS:
         return status_name(r->status);
-    case C_SEALED:
-        if (!hdr)
-            break;
-        return r->hdr.sealed ? "yes" : "no";
-    case C_GEN:
-        if (!hdr)
-            break;
-        *jt = J_NUM;
-        snprintf(buf, len, "%llu", (unsigned long long)r->hdr.generation);
-        return buf;
+    default:
+        return cell_header(o, r, c, buf, len, jt);
     }
     *jt = J_NULL;
     return "-";
