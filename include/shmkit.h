@@ -147,12 +147,20 @@ struct shmkit_opts {
     int ftok_proj;        /* 1..255                                              */
     int sysv_private;     /* non-zero: key IPC_PRIVATE (always creates)           */
     int shmid;            /* with SHMKIT_SHMID: attach this id, no key needed     */
-    /* MEMFD only: a descriptor received from another process (see
-     * shmkit_fd_recv); -1 or 0 to create a new one. shmkit_open takes
-     * ownership of it in every case: it is closed on failure, and by
-     * shmkit_close otherwise. With SHMKIT_RDONLY it is reopened read-only
-     * (through /proc) so that the sender can still seal it. */
+    /* MEMFD only. Without SHMKIT_CREATE: a descriptor received from
+     * another process (see shmkit_fd_recv), any value >= 0 - descriptor 0
+     * included, so a zero-initialised opts names descriptor 0; negative:
+     * -EINVAL. With SHMKIT_CREATE: 0 or negative (nothing handed in);
+     * positive: -EINVAL. shmkit_open takes ownership of every descriptor
+     * it is handed this way (without CREATE: >= 0; with CREATE: > 0): it
+     * is closed on failure, and by shmkit_close otherwise. With
+     * SHMKIT_RDONLY it is reopened read-only (through /proc) so that the
+     * sender can still seal it. Other kinds ignore fd. */
     int fd;
+    /* Room for options later versions add: must be zero (zero-initialise
+     * the struct), else -EINVAL - so that a library older than the program
+     * refuses a request it cannot honour instead of ignoring part of it. */
+    uint64_t reserved[8];
 };
 
 /* Opens or creates a segment described by OPTS and maps it.
@@ -212,7 +220,8 @@ struct shmkit_opts {
  *                       layout or VERIFY, ANY_OWNER without CREATE,
  *                       ALLOW_UNSEALED on a kind other than MEMFD); mode with
  *                       bits beyond 0777; ANON without CREATE; MEMFD with
- *                       both or neither of CREATE and opts.fd; SYSV SHMID of
+ *                       CREATE and a positive opts.fd, or without CREATE and
+ *                       a negative one; a non-zero opts.reserved; SYSV SHMID of
  *                       no segment; an existing object (or MEMFD descriptor)
  *                       that is not a regular file (FIFO, pipe, directory,
  *                       device; POSIX: a directory also read-write)
@@ -295,7 +304,8 @@ SHMKIT_API int shmkit_seg_fd(const shmkit_seg *seg);
  * kind cannot know are 0 (or -1 for ids). */
 struct shmkit_info {
     int kind;              /* enum shmkit_kind                                  */
-    char name[256];        /* POSIX name, FILE path, MEMFD name; "" otherwise   */
+    char name[4096];       /* POSIX name, FILE path, MEMFD name; "" otherwise;  */
+                           /* PATH_MAX bytes: whatever an open accepted fits   */
     int32_t key;           /* SYSV key (0 = IPC_PRIVATE)                        */
     int shmid;             /* SYSV id, -1 otherwise                             */
     uint64_t size;         /* bytes mapped (header + payload)                   */
@@ -316,10 +326,12 @@ struct shmkit_info {
     uint64_t generation;   /* bumped by each seal / layout re-initialisation    */
     int sealed;            /* a payload checksum is recorded                    */
     uint32_t seals;        /* MEMFD: F_GET_SEALS bits; 0 otherwise              */
+    uint64_t reserved[8];  /* zero; room for fields later versions report      */
 };
 
-/* Fills *INFO for SEG. INFO->name holds at most 255 bytes of a longer FILE
- * path. The header fields are filled only if the header is valid now
+/* Fills *INFO for SEG. INFO->name holds the whole name or path the handle
+ * was opened with (a POSIX name is at most "/" + NAME_MAX bytes, a path
+ * that open(2) took is shorter than PATH_MAX). The header fields are filled only if the header is valid now
  * (has_header 0 otherwise: shmkit_seg_verify says why). Returns 0, -EINVAL
  * (SEG or INFO NULL) or -errno (from fstat/shmctl, e.g. -EINVAL or -EIDRM
  * for a System V segment removed and destroyed meanwhile). */

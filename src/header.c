@@ -57,8 +57,11 @@ static int all_zero(const void *p, size_t n)
 }
 
 /* Validates the copy in *H against a mapping of MAPPED bytes. Checks run in
- * the order that gives the most telling error: magic, version, checksum,
- * then each field's range. */
+ * the order that gives the most telling error: magic, version,
+ * checksum, feature bits, then each field's range. A feature bit this
+ * library does not know, in a header whose CRC holds, is a newer format
+ * (SHMKIT_EVERSION); with a bad CRC it is damage (EBADHEADER). A format
+ * that checksums the header differently must change the version. */
 static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
 {
     if (memcmp(h->magic, SHMKIT_MAGIC, sizeof h->magic))
@@ -67,8 +70,10 @@ static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
         return SHMKIT_EVERSION;
     if (h->hdr_crc != shmkit_crc32c(0, h, HDR_CRC_LEN))
         return SHMKIT_EBADHEADER;
+    if (h->format & 0xffffu & ~SHMKIT__FEATURES)
+        return SHMKIT_EVERSION;
     /* the CRC only proves someone computed it: still check every field */
-    if (h->hdr_size != SHMKIT_HEADER_SIZE || (h->format & 0xffffu) != 0 ||
+    if (h->hdr_size != SHMKIT_HEADER_SIZE ||
         (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_TABLE ||
         h->generation == 0 || h->creator_pid < 0 || h->payload_size == 0 ||
         (!(h->flags & SHMKIT__HF_SEALED) && h->payload_crc) ||

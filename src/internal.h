@@ -40,6 +40,9 @@ _Static_assert(sizeof(struct shmkit__hdr) == SHMKIT_HEADER_SIZE, "header is 256 
 #define SHMKIT__HF_SEALED 1u
 #define SHMKIT__HF_KNOWN (SHMKIT__HF_SEALED)
 #define SHMKIT__FORMAT (SHMKIT_FORMAT_VERSION << 16)
+/* Feature bits (the format word's low 16) this library reads: none yet.
+ * A header with another one set is refused with SHMKIT_EVERSION. */
+#define SHMKIT__FEATURES 0u
 
 /* header.c */
 void shmkit__hdr_init(struct shmkit__hdr *h, uint64_t payload_size, uint32_t layout);
@@ -56,7 +59,7 @@ uint32_t shmkit__crc32c_zeros(uint32_t crc, uint64_t n);
  * rewriting it in place afterwards. */
 int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4]);
 
-/* segment.c: after an O_NONBLOCK open of an existing regular file failed,
+/* seg_fd.c: after an O_NONBLOCK open of an existing regular file failed,
  * whether to try it again. EWOULDBLOCK there means a lease: `shmkit gc`
  * holds a write lease on a segment for a few system calls while it checks
  * that nobody uses it. Sleeps 1 ms and says 1 for up to ~100 tries;

@@ -23,8 +23,11 @@
 #endif
 
 /* Undoes the unnamed object: nothing of it remains once it is closed. */
-static void drop(shmkit_seg *seg)
+static void drop(shmkit_seg *seg, struct seg_create *c)
 {
+    c->created = 0;
+    c->hdr_written = 0;
+    c->reserve_rest = 0;
     if (seg->map)
         munmap(seg->map, seg->map_len);
     seg->map = NULL;
@@ -32,34 +35,35 @@ static void drop(shmkit_seg *seg)
     if (seg->fd >= 0)
         close(seg->fd);
     seg->fd = -1;
-    seg->reserve_after_header = 0;
 }
 
 /* Sizes, reserves and (unless RAW) writes the header of the unnamed object
  * in SEG->fd, then maps it, exactly as shmkit__fd_map does for a named one,
  * except that all the memory is reserved before the name exists. */
-static int fill(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int private_map)
+static int fill(shmkit_seg *seg, struct seg_create *c, int private_map)
 {
-    int rc = shmkit__fd_map(seg, o, total, 1, private_map);
+    c->created = 1;
+    int rc = shmkit__fd_map(seg, c, private_map);
     if (rc < 0)
         return rc;
-    if (seg->reserve_after_header && (rc = shmkit__reserve_rest(seg)) < 0)
+    if (c->reserve_rest && (rc = shmkit__reserve_rest(seg)) < 0)
         return rc;
-    seg->reserve_after_header = 0;
-    if (seg->new_hdr) {
+    c->reserve_rest = 0;
+    if (c->hdr) {
         /* through the descriptor, so that a private mapping's file gets it
          * too; no one can see the object yet, so no ordering is needed */
-        ssize_t n = pwrite(seg->fd, seg->new_hdr, sizeof *seg->new_hdr, 0);
-        if (n != (ssize_t)sizeof *seg->new_hdr)
+        ssize_t n = pwrite(seg->fd, c->hdr, sizeof *c->hdr, 0);
+        if (n != (ssize_t)sizeof *c->hdr)
             return n < 0 ? -errno : -EIO;
-        seg->hdr_written = 1;
+        c->hdr_written = 1;
     }
     return 0;
 }
 
-int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char *dir,
-                        const char *path, size_t total, int private_map)
+int shmkit__link_create(shmkit_seg *seg, struct seg_create *c, const char *dir, const char *path,
+                        int private_map)
 {
+    const struct shmkit_opts *o = c->o;
     const char *knob = getenv("SHMKIT_NO_TMPFILE");
     if (knob && *knob && strcmp(knob, "0"))
         return SHMKIT__NO_TMPFILE;
@@ -86,7 +90,7 @@ int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char
     /* the umask must not narrow what the caller asked for */
     int rc = fchmod(fd, mode) < 0 ? -errno : 0;
     if (rc == 0)
-        rc = fill(seg, o, total, private_map);
+        rc = fill(seg, c, private_map);
     if (rc < 0)
         goto drop_object;
     char proc[64];
@@ -101,17 +105,16 @@ int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char
     return 0;
 
 drop_object:
-    drop(seg);
-    seg->hdr_written = 0;
+    drop(seg, c);
     return rc;
 }
 
 #else
 
-int shmkit__link_create(shmkit_seg *seg, const struct shmkit_opts *o, const char *dir,
-                        const char *path, size_t total, int private_map)
+int shmkit__link_create(shmkit_seg *seg, struct seg_create *c, const char *dir, const char *path,
+                        int private_map)
 {
-    (void)seg, (void)o, (void)dir, (void)path, (void)total, (void)private_map;
+    (void)seg, (void)c, (void)dir, (void)path, (void)private_map;
     return SHMKIT__NO_TMPFILE;
 }
 

@@ -1,5 +1,5 @@
-/* seg_memfd.c - Linux memfd_create segments with sealing. The only Linux-only
- * segment code; elsewhere every call reports -ENOSYS. */
+/* seg_memfd.c - Linux memfd_create segments with sealing. Elsewhere an
+ * open reports -ENOSYS. */
 #include "segment.h"
 
 #include <errno.h>
@@ -8,6 +8,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Either make a new memfd or map one received, never both: without
+ * CREATE opts.fd is the descriptor (any value >= 0, descriptor 0 too); with
+ * CREATE it must be 0 (a zero-initialised opts) or negative. */
+static int memfd_check(const struct shmkit_opts *o)
+{
+    if (o->flags & SHMKIT_CREATE)
+        return o->fd <= 0 ? 0 : -EINVAL;
+    return o->fd >= 0 ? 0 : -EINVAL;
+}
 
 #if defined(__linux__) && defined(MFD_ALLOW_SEALING)
 
@@ -34,36 +44,49 @@ static int reopen_rdonly(shmkit_seg *seg)
     return 0;
 }
 
-int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
+static uint32_t memfd_seals(int fd)
 {
-    if (seg->fd >= 0) {
-        /* a descriptor received from another process (shmkit_open gave it to SEG) */
-        int acc = fcntl(seg->fd, F_GETFL);
-        if (acc < 0)
-            return -errno;
-        /* anything but a regular file (a FIFO, a socket, a device) is
-         * refused before anything could block on it (the /proc reopen) */
-        int rc = shmkit__existing_check(seg->fd, 0);
-        if (rc < 0)
-            return rc;
-        int rdonly = (o->flags & SHMKIT_RDONLY) || (acc & O_ACCMODE) == O_RDONLY;
-        /* a write-sealed memfd cannot be mapped writable: map it read-only */
-        seg->writable = !rdonly && !(shmkit__memfd_seals(seg->fd) & F_SEAL_WRITE);
-        if ((o->flags & SHMKIT_RDONLY) && (acc & O_ACCMODE) != O_RDONLY)
-            reopen_rdonly(seg);
-        return shmkit__fd_map(seg, o, 0, 0, 0);
-    }
+    int s = fcntl(fd, F_GET_SEALS);
+    return s < 0 ? 0 : (uint32_t)s;
+}
+
+/* A descriptor received from another process (shmkit_open gave it to SEG). */
+static int memfd_received(shmkit_seg *seg, struct seg_create *c)
+{
+    unsigned f = c->o->flags;
+    int acc = fcntl(seg->fd, F_GETFL);
+    if (acc < 0)
+        return -errno;
+    /* anything but a regular file (a FIFO, a socket, a device) is refused
+     * before anything could block on it (the /proc reopen) */
+    int rc = shmkit__existing_check(seg->fd, 0);
+    if (rc < 0)
+        return rc;
+    int rdonly = (f & SHMKIT_RDONLY) || (acc & O_ACCMODE) == O_RDONLY;
+    /* a write-sealed memfd cannot be mapped writable: map it read-only */
+    seg->writable = !rdonly && !(memfd_seals(seg->fd) & F_SEAL_WRITE);
+    if ((f & SHMKIT_RDONLY) && (acc & O_ACCMODE) != O_RDONLY)
+        reopen_rdonly(seg);
+    return shmkit__fd_map(seg, c, 0);
+}
+
+static int memfd_open(shmkit_seg *seg, struct seg_create *c)
+{
+    const struct shmkit_opts *o = c->o;
+    if (!(o->flags & SHMKIT_CREATE))
+        return memfd_received(seg, c);
     if (!(o->flags & SHMKIT_NORESERVE)) {
-        int rc = shmkit__mem_check(total);
+        int rc = shmkit__mem_check(c->total);
         if (rc < 0)
             return rc;
     }
-    int fd = memfd_create(o->name && *o->name ? o->name : "shmkit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd =
+        memfd_create(o->name && *o->name ? o->name : "shmkit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
     seg->fd = fd;
     seg->writable = 1;
-    *created = 1;
+    c->created = 1;
     /* memfd_create makes it 0777: give it the mode every other kind gets */
     if (fchmod(fd, o->mode ? o->mode : 0600) < 0)
         return -errno;
@@ -71,37 +94,45 @@ int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t tota
     if (o->layout != SHMKIT_LAYOUT_BYTES && !(o->flags & SHMKIT_RAW) &&
         fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
         return -errno;
-    return shmkit__fd_map(seg, o, total, 1, 0);
+    return shmkit__fd_map(seg, c, 0);
 }
 
-int shmkit__memfd_seal_shrink(shmkit_seg *seg)
+/* seg_ops.layout_prepare: seals against shrinking where it is not yet.
+ * SHMKIT_ENOTSEALED when the seal cannot be added (sealed with F_SEAL_SEAL
+ * already, or not made sealable) and the handle was not opened with
+ * SHMKIT_ALLOW_UNSEALED. */
+static int memfd_seal_shrink(shmkit_seg *seg)
 {
-    if (seg->kind != SHMKIT_MEMFD || (shmkit__memfd_seals(seg->fd) & F_SEAL_SHRINK))
+    if (memfd_seals(seg->fd) & F_SEAL_SHRINK)
         return 0;
     if (fcntl(seg->fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
         return 0;
     return (seg->flags & SHMKIT_ALLOW_UNSEALED) ? 0 : SHMKIT_ENOTSEALED;
 }
 
-int shmkit__memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout)
+/* seg_ops.layout_guard: a channel or table must be sealed against shrinking
+ * (anyone who can write the memfd could otherwise truncate it under its
+ * users, who then die of SIGBUS), unless SHMKIT_ALLOW_UNSEALED. */
+static int memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout)
 {
-    if (seg->kind != SHMKIT_MEMFD || layout == SHMKIT_LAYOUT_BYTES ||
-        (seg->flags & SHMKIT_ALLOW_UNSEALED))
+    if (layout == SHMKIT_LAYOUT_BYTES || (seg->flags & SHMKIT_ALLOW_UNSEALED))
         return 0;
-    return (shmkit__memfd_seals(seg->fd) & F_SEAL_SHRINK) ? 0 : SHMKIT_ENOTSEALED;
+    return (memfd_seals(seg->fd) & F_SEAL_SHRINK) ? 0 : SHMKIT_ENOTSEALED;
 }
 
-uint32_t shmkit__memfd_seals(int fd)
+static int memfd_stat(const shmkit_seg *seg, struct shmkit_info *info)
 {
-    int s = fcntl(fd, F_GET_SEALS);
-    return s < 0 ? 0 : (uint32_t)s;
+    int rc = shmkit__fd_stat(seg, info);
+    if (rc == 0)
+        info->seals = memfd_seals(seg->fd);
+    return rc;
 }
 
 /* F_SEAL_WRITE is refused while any writable shared mapping exists, ours
  * included: remap read-only first, and restore the writable mapping if the
  * kernel still says no (someone else maps it writable). The new mapping is
  * asked for at the old address so the payload pointer usually stays put. */
-int shmkit__memfd_seal(shmkit_seg *seg)
+static int memfd_seal(shmkit_seg *seg)
 {
     void *old = seg->map;
     if (munmap(seg->map, seg->map_len) < 0)
@@ -123,36 +154,35 @@ int shmkit__memfd_seal(shmkit_seg *seg)
     return rc;
 }
 
+const struct seg_ops shmkit__seg_memfd = {
+    .flags = SHMKIT_ALLOW_UNSEALED,
+    .named = 1,
+    .takes_fd = 1,
+    .check = memfd_check,
+    .open = memfd_open,
+    .stat = memfd_stat,
+    .crc = shmkit__fd_crc,
+    .being_made = shmkit__fd_being_made,
+    .seal = memfd_seal,
+    .layout_guard = memfd_shrink_guard,
+    .layout_prepare = memfd_seal_shrink,
+};
+
 #else
 
-int shmkit__memfd_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
+static int memfd_open(shmkit_seg *seg, struct seg_create *c)
 {
-    (void)seg, (void)o, (void)total, (void)created;
+    (void)seg, (void)c;
     return -ENOSYS;
 }
 
-uint32_t shmkit__memfd_seals(int fd)
-{
-    (void)fd;
-    return 0;
-}
-
-int shmkit__memfd_seal(shmkit_seg *seg)
-{
-    (void)seg;
-    return -ENOSYS;
-}
-
-int shmkit__memfd_seal_shrink(shmkit_seg *seg)
-{
-    (void)seg;
-    return 0;
-}
-
-int shmkit__memfd_shrink_guard(const shmkit_seg *seg, uint32_t layout)
-{
-    (void)seg, (void)layout;
-    return 0;
-}
+const struct seg_ops shmkit__seg_memfd = {
+    .flags = SHMKIT_ALLOW_UNSEALED,
+    .named = 1,
+    .takes_fd = 1,
+    .check = memfd_check,
+    .open = memfd_open,
+    .stat = shmkit__fd_stat,
+};
 
 #endif

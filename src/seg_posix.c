@@ -32,59 +32,101 @@ static int excl_create(const struct shmkit_opts *o, mode_t mode)
  * (glibc's shm_open adds O_NOFOLLOW too; say it for every libc). */
 #define EXISTING (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
 
-int shmkit__posix_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
+/* CREATE: makes the segment (unnamed first where it can, else O_EXCL), or
+ * finds it already there. Returns 0 and the descriptor in *FD (-1 when
+ * link_create made and mapped it whole: SEG holds it), or a negative code. */
+static int posix_create(shmkit_seg *seg, struct seg_create *c, mode_t mode, int *fd)
 {
-    mode_t mode = o->mode ? o->mode : 0600;
+    const struct shmkit_opts *o = c->o;
+    /* glibc's shm_open is open() in /dev/shm; the name is checked
+     * (one leading '/', at most NAME_MAX after it), so this fits */
+    char path[sizeof "/dev/shm" + NAME_MAX + 1];
+    snprintf(path, sizeof path, "/dev/shm%s", o->name);
+    int unnamed_first = 1;
+    /* exclusive first, so we always know whether we made it */
+    for (int tries = 0; tries < 100; tries++) {
+        int rc =
+            unnamed_first ? shmkit__link_create(seg, c, "/dev/shm", path, 0) : SHMKIT__NO_TMPFILE;
+        if (rc == 0) {
+            *fd = -1;
+            return 0; /* made, mapped and named whole */
+        }
+        if (rc == SHMKIT__NO_TMPFILE) {
+            unnamed_first = 0;
+            rc = excl_create(o, mode);
+            if (rc >= 0) {
+                c->created = 1;
+                *fd = rc;
+                return 0;
+            }
+        }
+        if (rc != -EEXIST || (o->flags & SHMKIT_EXCL))
+            return rc;
+        /* never O_CREAT here: the kernel's protected_regular then still
+         * guards a sticky /dev/shm, and ownership is checked below */
+        int leased = 0;
+        do
+            *fd = shm_open(o->name, O_RDWR | EXISTING, 0);
+        while (*fd < 0 && shmkit__lease_wait(&leased));
+        if (*fd >= 0)
+            return 0;
+        if (errno != ENOENT)
+            return -errno; /* ENOENT: removed in between, try again */
+    }
+    return -ENOENT;
+}
+
+static int posix_open(shmkit_seg *seg, struct seg_create *c)
+{
+    const struct shmkit_opts *o = c->o;
     int rdonly = (o->flags & SHMKIT_RDONLY) != 0;
-    int fd = -1;
+    int fd;
     seg->writable = !rdonly;
     if (o->flags & SHMKIT_CREATE) {
-        /* glibc's shm_open is open() in /dev/shm; the name is checked
-         * (one leading '/', at most NAME_MAX after it), so this fits */
-        char path[sizeof "/dev/shm" + NAME_MAX + 1];
-        snprintf(path, sizeof path, "/dev/shm%s", o->name);
-        int unnamed_first = 1;
-        /* exclusive first, so we always know whether we made it */
-        for (int tries = 0; fd < 0 && tries < 100; tries++) {
-            int rc = unnamed_first ? shmkit__link_create(seg, o, "/dev/shm", path, total, 0)
-                                   : SHMKIT__NO_TMPFILE;
-            if (rc == 0) {
-                *created = 1;
-                return 0; /* made, mapped and named whole */
-            }
-            if (rc == SHMKIT__NO_TMPFILE) {
-                unnamed_first = 0;
-                rc = excl_create(o, mode);
-                if (rc >= 0) {
-                    fd = rc;
-                    *created = 1;
-                    break;
-                }
-            }
-            if (rc != -EEXIST || (o->flags & SHMKIT_EXCL))
-                return rc;
-            /* never O_CREAT here: the kernel's protected_regular then still
-             * guards a sticky /dev/shm, and ownership is checked below */
-            int leased = 0;
-            do
-                fd = shm_open(o->name, O_RDWR | EXISTING, 0);
-            while (fd < 0 && shmkit__lease_wait(&leased));
-            if (fd < 0 && errno != ENOENT)
-                return -errno; /* ENOENT: removed in between, try again */
-        }
+        int rc = posix_create(seg, c, o->mode ? o->mode : 0600, &fd);
+        if (rc < 0 || fd < 0)
+            return rc;
     } else {
         int leased = 0;
         do
             fd = shm_open(o->name, (rdonly ? O_RDONLY : O_RDWR) | EXISTING, 0);
         while (fd < 0 && shmkit__lease_wait(&leased));
+        if (fd < 0)
+            return -errno;
     }
-    if (fd < 0)
-        return -errno;
     seg->fd = fd;
-    if (!*created) {
+    if (!c->created) {
         int rc = shmkit__existing_check(fd, o->flags);
         if (rc < 0)
             return rc;
     }
-    return shmkit__fd_map(seg, o, total, *created, 0);
+    return shmkit__fd_map(seg, c, 0);
 }
+
+static int posix_check(const struct shmkit_opts *o)
+{
+    return shmkit_name_check(o->name);
+}
+
+static int posix_remove(shmkit_seg *seg)
+{
+    return shm_unlink(seg->name) < 0 ? -errno : 0;
+}
+
+int shmkit_posix_remove(const char *name)
+{
+    int rc = shmkit_name_check(name);
+    if (rc < 0)
+        return rc;
+    return shm_unlink(name) < 0 ? -errno : 0;
+}
+
+const struct seg_ops shmkit__seg_posix = {
+    .named = 1,
+    .check = posix_check,
+    .open = posix_open,
+    .remove = posix_remove,
+    .stat = shmkit__fd_stat,
+    .crc = shmkit__fd_crc,
+    .being_made = shmkit__fd_being_made,
+};

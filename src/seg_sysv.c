@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 static int sysv_key(const struct shmkit_opts *o, key_t *key)
@@ -32,42 +34,46 @@ static int sysv_key(const struct shmkit_opts *o, key_t *key)
     return 0;
 }
 
-int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int *created)
+/* The id O names: opts.shmid with SHMKIT_SHMID, else the key's segment,
+ * made (CREATE, TOTAL bytes; *CREATED set) when it does not exist. */
+static int sysv_id(const struct shmkit_opts *o, size_t total, key_t *key, int *created)
 {
-    int rdonly = (o->flags & SHMKIT_RDONLY) != 0;
-    int mode = (int)(o->mode ? o->mode : 0600) & 0777;
-    int id;
-    key_t key = IPC_PRIVATE;
     if (o->flags & SHMKIT_SHMID) {
         if (o->key || o->ftok_path || o->sysv_private)
             return SHMKIT_EBADKEY; /* an id and a key: which one? */
-        if (o->shmid < 0)
-            return -EINVAL;
-        id = o->shmid;
-    } else {
-        int rc = sysv_key(o, &key);
-        if (rc < 0)
+        return o->shmid < 0 ? -EINVAL : o->shmid;
+    }
+    int rc = sysv_key(o, key);
+    if (rc < 0)
+        return rc;
+    int id;
+    if (o->flags & SHMKIT_CREATE) {
+        int mode = (int)(o->mode ? o->mode : 0600) & 0777;
+        int extra = (o->flags & SHMKIT_NORESERVE) ? SHM_NORESERVE : 0;
+        if (!extra && (rc = shmkit__mem_check(total)) < 0)
             return rc;
-        if (o->flags & SHMKIT_CREATE) {
-            int extra = (o->flags & SHMKIT_NORESERVE) ? SHM_NORESERVE : 0;
-            if (!extra && (rc = shmkit__mem_check(total)) < 0)
-                return rc;
-            id = shmget(key, total, IPC_CREAT | IPC_EXCL | extra | mode);
-            if (id >= 0) {
-                *created = 1;
-            } else {
-                if (errno == EINVAL)
-                    return SHMKIT_EBADSIZE; /* outside SHMMIN..SHMMAX */
-                if (errno != EEXIST || (o->flags & SHMKIT_EXCL))
-                    return -errno;
-                id = shmget(key, 0, 0);
-            }
-        } else {
-            id = shmget(key, 0, 0);
+        id = shmget(*key, total, IPC_CREAT | IPC_EXCL | extra | mode);
+        if (id >= 0) {
+            *created = 1;
+            return id;
         }
-        if (id < 0)
+        if (errno == EINVAL)
+            return SHMKIT_EBADSIZE; /* outside SHMMIN..SHMMAX */
+        if (errno != EEXIST || (o->flags & SHMKIT_EXCL))
             return -errno;
     }
+    id = shmget(*key, 0, 0);
+    return id < 0 ? -errno : id;
+}
+
+static int sysv_open(shmkit_seg *seg, struct seg_create *c)
+{
+    const struct shmkit_opts *o = c->o;
+    int rdonly = (o->flags & SHMKIT_RDONLY) != 0;
+    key_t key = IPC_PRIVATE;
+    int id = sysv_id(o, c->total, &key, &c->created);
+    if (id < 0)
+        return id;
     seg->shmid = id;
     seg->key = (int32_t)key;
     seg->writable = !rdonly;
@@ -78,7 +84,7 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
     /* CREATE found the key taken: only the caller's own segment is reused.
      * Both owner and creator: the creator of a segment may give it to any
      * uid (IPC_SET) and still control it. */
-    if ((o->flags & SHMKIT_CREATE) && !*created && !(o->flags & SHMKIT_ANY_OWNER) &&
+    if ((o->flags & SHMKIT_CREATE) && !c->created && !(o->flags & SHMKIT_ANY_OWNER) &&
         (ds.shm_perm.uid != geteuid() || ds.shm_perm.cuid != geteuid()))
         return -EPERM;
     seg->key = (int32_t)ds.shm_perm.__key;
@@ -87,19 +93,53 @@ int shmkit__sysv_open(shmkit_seg *seg, const struct shmkit_opts *o, size_t total
         return -errno;
     seg->map = m;
     seg->map_len = ds.shm_segsz;
-    if (*created && !(o->flags & SHMKIT_NORESERVE)) {
+    if (c->created && !(o->flags & SHMKIT_NORESERVE)) {
         if (!(o->flags & SHMKIT_RAW)) {
-            seg->reserve_after_header = 1; /* see shmkit_open */
+            c->reserve_rest = 1; /* see shmkit_open */
             return 0;
         }
-        int rc = shmkit__reserve_mapping(m, seg->map_len);
-        if (rc < 0)
-            return rc;
+        return shmkit__reserve_mapping(m, seg->map_len);
     }
     return 0;
 }
 
-int shmkit__sysv_stat(const shmkit_seg *seg, struct shmkit_info *info)
+static int sysv_check(const struct shmkit_opts *o)
+{
+    /* an id names an existing segment: nothing to create */
+    return (o->flags & SHMKIT_SHMID) && (o->flags & SHMKIT_CREATE) ? -EINVAL : 0;
+}
+
+static int sysv_remove(shmkit_seg *seg)
+{
+    return shmkit_sysv_remove(seg->shmid);
+}
+
+int shmkit_sysv_remove(int shmid)
+{
+    if (shmid < 0)
+        return -EINVAL;
+    return shmctl(shmid, IPC_RMID, NULL) < 0 ? -errno : 0;
+}
+
+static int sysv_unmap(shmkit_seg *seg)
+{
+    return shmdt(seg->map) < 0 ? -errno : 0;
+}
+
+/* Whether a header-less segment is visibly still being made: its memory
+ * cannot be watched growing, so another live process made it less than
+ * 10 s ago. */
+static int sysv_being_made(const shmkit_seg *seg, int64_t *last)
+{
+    struct shmid_ds ds;
+    (void)last;
+    if (shmctl(seg->shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid == getpid())
+        return 0;
+    int alive = kill(ds.shm_cpid, 0) == 0 || errno == EPERM;
+    return alive && time(NULL) - ds.shm_ctime < 10;
+}
+
+static int sysv_stat(const shmkit_seg *seg, struct shmkit_info *info)
 {
     struct shmid_ds ds;
     if (shmctl(seg->shmid, IPC_STAT, &ds) < 0)
@@ -180,14 +220,18 @@ static int sysv_swapped(int shmid, uint64_t *swapped)
     return rc;
 }
 
-int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc)
+/* Payload checksum without touching (allocating) pages that do not exist:
+ * mincore tells which do, /proc/sysvipc/shm that none is swapped out (a
+ * swapped page is not resident either, but is not zero). 0 and *CRC, or
+ * SHMKIT__CRC_MAP when this cannot be relied on: read through the mapping. */
+static int sysv_crc(const shmkit_seg *seg, uint32_t *crc)
 {
     enum { CHUNK = 4096 }; /* pages per mincore call */
     unsigned char vec[CHUNK];
     uint64_t swapped = 1;
     long pg = sysconf(_SC_PAGESIZE);
     if (pg <= 0 || sysv_swapped(seg->shmid, &swapped) < 0 || swapped)
-        return -EAGAIN;
+        return SHMKIT__CRC_MAP;
     const char *base = seg->map; /* page aligned: shmat gives an aligned address */
     uint64_t off = SHMKIT_HEADER_SIZE, end = off + seg->data_len;
     uint64_t span = (end + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg; /* within the mapping */
@@ -196,7 +240,7 @@ int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc)
     for (uint64_t chunk = 0; chunk < span; chunk += step) {
         uint64_t len = span - chunk < step ? span - chunk : step;
         if (mincore((void *)(base + chunk), (size_t)len, vec) < 0)
-            return -errno;
+            return SHMKIT__CRC_MAP;
         for (uint64_t p = 0; p * (uint64_t)pg < len; p++) {
             uint64_t a = chunk + p * (uint64_t)pg, b = a + (uint64_t)pg;
             a = a < off ? off : a;
@@ -210,7 +254,18 @@ int shmkit__sysv_crc(const shmkit_seg *seg, uint32_t *crc)
     }
     /* a page swapped out meanwhile was counted as zeros: do not trust it */
     if (sysv_swapped(seg->shmid, &swapped) < 0 || swapped)
-        return -EAGAIN;
+        return SHMKIT__CRC_MAP;
     *crc = c;
     return 0;
 }
+
+const struct seg_ops shmkit__seg_sysv = {
+    .flags = SHMKIT_SHMID,
+    .check = sysv_check,
+    .open = sysv_open,
+    .remove = sysv_remove,
+    .unmap = sysv_unmap,
+    .stat = sysv_stat,
+    .crc = sysv_crc,
+    .being_made = sysv_being_made,
+};

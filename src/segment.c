@@ -1,65 +1,67 @@
-/* segment.c - one handle over every kind: open, close, remove, stat, seal, verify. */
+/* segment.c - one handle over every kind: open, close, remove, stat, seal,
+ * verify. The kinds themselves are behind struct seg_ops (segment.h). */
 #include "segment.h"
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <signal.h>
-#include <sys/shm.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
-#define ALL_FLAGS                                                                                  \
-    (SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_RDONLY | SHMKIT_RAW | SHMKIT_PRIVATE | SHMKIT_FOLLOW |   \
-     SHMKIT_VERIFY | SHMKIT_NORESERVE | SHMKIT_SHMID | SHMKIT_ANY_OWNER | SHMKIT_ALLOW_UNSEALED)
+/* The one table of kinds: a new kind is its seg_KIND.c and a line here. */
+static const struct seg_ops *const kinds[] = {
+    [SHMKIT_POSIX] = &shmkit__seg_posix, [SHMKIT_SYSV] = &shmkit__seg_sysv,
+    [SHMKIT_ANON] = &shmkit__seg_anon,   [SHMKIT_MEMFD] = &shmkit__seg_memfd,
+    [SHMKIT_FILE] = &shmkit__seg_file,
+};
 
-static int opts_check(const struct shmkit_opts *o)
+static const struct seg_ops *kind_ops(int kind)
+{
+    if (kind <= 0 || (size_t)kind >= sizeof kinds / sizeof kinds[0])
+        return NULL;
+    return kinds[kind];
+}
+
+#define COMMON_FLAGS                                                                               \
+    (SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_RDONLY | SHMKIT_RAW | SHMKIT_VERIFY | SHMKIT_NORESERVE | \
+     SHMKIT_ANY_OWNER)
+
+static int all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return 0;
+    return 1;
+}
+
+/* Checks what every kind shares, then the kind's own rules. *OPS: the
+ * kind's backend. */
+static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
 {
     unsigned f = o->flags;
-    if (f & ~ALL_FLAGS)
+    if (!(*ops = kind_ops(o->kind)))
         return -EINVAL;
+    if (!all_zero(o->reserved, sizeof o->reserved))
+        return -EINVAL; /* a field a later version defines: we cannot honour it */
+    if (f & ~(COMMON_FLAGS | (*ops)->flags))
+        return -EINVAL; /* unknown, or another kind's (PRIVATE, FOLLOW, SHMID, ...) */
     if ((f & SHMKIT_EXCL) && !(f & SHMKIT_CREATE))
         return -EINVAL;
     if ((f & SHMKIT_RDONLY) && (f & SHMKIT_CREATE))
         return -EINVAL; /* a new segment must be written (at least its header) */
-    if ((f & (SHMKIT_PRIVATE | SHMKIT_FOLLOW)) && o->kind != SHMKIT_FILE)
-        return -EINVAL;
     if ((f & SHMKIT_ANY_OWNER) && !(f & SHMKIT_CREATE))
         return -EINVAL; /* a plain open takes whatever it names anyway */
-    if ((f & SHMKIT_ALLOW_UNSEALED) && o->kind != SHMKIT_MEMFD)
-        return -EINVAL;
-    if ((f & SHMKIT_SHMID) && (o->kind != SHMKIT_SYSV || (f & SHMKIT_CREATE)))
-        return -EINVAL; /* an id names an existing segment: nothing to create */
     if ((f & SHMKIT_RAW) && (o->layout || (f & SHMKIT_VERIFY)))
         return -EINVAL; /* no header: no layout to record, no seal to check */
     if (o->layout > SHMKIT_LAYOUT_TABLE)
         return -EINVAL;
     if (o->mode & ~(mode_t)0777)
         return -EINVAL; /* permission bits only: no setuid, sticky or type bits */
-    switch (o->kind) {
-    case SHMKIT_POSIX:
-        return shmkit_name_check(o->name);
-    case SHMKIT_FILE:
-        return o->name && *o->name ? 0 : SHMKIT_EBADNAME;
-    case SHMKIT_SYSV:
-        return 0;
-    case SHMKIT_MEMFD:
-        /* either make a new one or map one received: never both */
-        if ((o->fd > 0) == !!(f & SHMKIT_CREATE))
-            return -EINVAL;
-        return 0;
-    case SHMKIT_ANON:
-        return (f & SHMKIT_CREATE) ? 0 : -EINVAL; /* an anonymous mapping can only be made */
-    default:
-        return -EINVAL;
-    }
+    return (*ops)->check ? (*ops)->check(o) : 0;
 }
 
 /* Header bytes are written with the magic last, so a process opening the
@@ -79,29 +81,17 @@ static int magic_is_zero(const struct shmkit__hdr *h)
     return !memcmp(h->magic, zero, sizeof zero);
 }
 
-/* Whether a segment that has no header yet is visibly still being made, so
- * that waiting past the first ~50 ms is worth it: its memory is still being
- * reserved (the allocated blocks grew since the last look: POSIX, FILE,
- * MEMFD), or (SYSV, where that cannot be seen) another live process made it
- * less than 10 s ago. A reservation of gigabytes takes a second or more. */
-static int being_made(const shmkit_seg *seg, int64_t *last_blocks)
+/* One look at a header-less segment (hdr_read): 1 while it may still be
+ * being made. Progress is judged over 100 ms: on a busy machine the creator
+ * may well be off the CPU for a few milliseconds. */
+static int still_making(const shmkit_seg *seg, int tries, int *making, int64_t *last)
 {
-    if (seg->fd >= 0) {
-        struct stat st;
-        if (fstat(seg->fd, &st) < 0)
-            return 0;
-        int grew = *last_blocks >= 0 && (int64_t)st.st_blocks != *last_blocks;
-        *last_blocks = (int64_t)st.st_blocks;
-        return grew;
+    if (tries % 50 == 0) {
+        int m = seg->ops->being_made ? seg->ops->being_made(seg, last) : 0;
+        if (tries)
+            *making = m;
     }
-    if (seg->kind == SHMKIT_SYSV) {
-        struct shmid_ds ds;
-        if (shmctl(seg->shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid == getpid())
-            return 0;
-        int alive = kill(ds.shm_cpid, 0) == 0 || errno == EPERM;
-        return alive && time(NULL) - ds.shm_ctime < 10;
-    }
-    return 0;
+    return tries < 25 || *making;
 }
 
 /* Reads and validates the header of SEG's mapping, of which AVAIL bytes are
@@ -109,13 +99,13 @@ static int being_made(const shmkit_seg *seg, int64_t *last_blocks)
  * sizing the segment and publishing its header (no magic yet), and a writer
  * rewriting the header (hdr_store) while we copy it (a torn copy fails its
  * CRC). Both are waited out for ~50-100 ms, a creator that is visibly
- * still reserving memory for up to ~10 s. A header that fails the same way
- * on two back-to-back copies that are identical is damaged, not in flux,
- * and is reported at once. */
+ * still reserving memory (seg_ops.being_made) for up to ~10 s. A header
+ * that fails the same way on two back-to-back copies that are identical is
+ * damaged, not in flux, and is reported at once. */
 static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h)
 {
     struct shmkit__hdr again;
-    int64_t blocks = -1;
+    int64_t last = -1;
     int making = 1, rc = 0;
     for (int tries = 0; tries < 5000; tries++) {
         rc = shmkit__hdr_load(seg->map, avail, h);
@@ -124,14 +114,7 @@ static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h
         if (rc == SHMKIT_ENOTSHMKIT) {
             if (!magic_is_zero(h))
                 return rc; /* a foreign segment, not one being made */
-            /* progress is judged over 100 ms: on a busy machine the creator
-             * may well be off the CPU for a few milliseconds */
-            if (tries % 50 == 0) {
-                int m = being_made(seg, &blocks);
-                if (tries)
-                    making = m;
-            }
-            if (tries >= 25 && !making)
+            if (!still_making(seg, tries, &making, &last))
                 return rc;
         } else {
             int rc2 = shmkit__hdr_load(seg->map, avail, &again);
@@ -139,9 +122,7 @@ static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h
                 *h = again;
                 return 0;
             }
-            if (rc2 == rc && !memcmp(h, &again, sizeof again))
-                return rc;
-            if (tries >= 25)
+            if ((rc2 == rc && !memcmp(h, &again, sizeof again)) || tries >= 25)
                 return rc;
         }
         struct timespec ts = {0, 2000000};
@@ -150,102 +131,15 @@ static int hdr_read(const shmkit_seg *seg, uint64_t avail, struct shmkit__hdr *h
     return rc;
 }
 
-/* A descriptor of its own for scanning FD: SEEK_DATA moves the file offset,
- * which a received memfd shares with its sender (and shmkit_seg_fd with the
- * caller). Falls back to FD itself (*SAVED: the offset to put back). */
-static int scan_fd(int fd, off_t *saved)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    /* O_NONBLOCK: fd is a regular file, but the name is only a name */
-    int own = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (own >= 0) {
-        struct stat a, b;
-        if (fstat(own, &a) == 0 && fstat(fd, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev)
-            return own;
-        close(own);
-    }
-    *saved = lseek(fd, 0, SEEK_CUR);
-    return fd;
-}
-
-/* CRC-32C of LEN bytes of FD at OFF that reads only what the file holds:
- * holes (SEEK_DATA/SEEK_HOLE) count as zeros without being touched, so a
- * sparse tmpfs object is checked without allocating a page (a read fault
- * through the mapping would allocate each one, fill a small /dev/shm and
- * then raise SIGBUS). A file that ends before OFF + LEN, or shrinks while
- * it is read, gives SHMKIT_ETRUNCATED. The work is bounded by the data the
- * object really holds. */
-static int crc_fd(int fd, uint64_t off, uint64_t len, uint32_t *out)
-{
-    enum { BUF = 256 * 1024 };
-    char *buf = malloc(BUF);
-    if (!buf)
-        return -ENOMEM;
-    uint64_t pos = off, end = off + len;
-    uint32_t crc = 0;
-    int rc = 0;
-    struct stat st;
-    while (pos < end && rc == 0) {
-        off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
-        if (data < 0 && errno != ENXIO) {
-            rc = -errno;
-            break;
-        }
-        /* ENXIO: no data from POS to the end of the file: a hole to the end */
-        uint64_t d = data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
-        crc = shmkit__crc32c_zeros(crc, d - pos);
-        pos = d;
-        if (pos == end)
-            break;
-        off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-        if (hole < 0) {
-            rc = errno == ENXIO ? SHMKIT_ETRUNCATED : -errno;
-            break;
-        }
-        uint64_t h = (uint64_t)hole > end ? end : (uint64_t)hole;
-        while (pos < h) {
-            size_t want = h - pos < BUF ? (size_t)(h - pos) : BUF;
-            ssize_t n = pread(fd, buf, want, (off_t)pos);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                rc = n < 0 ? -errno : SHMKIT_ETRUNCATED;
-                break;
-            }
-            crc = shmkit_crc32c(crc, buf, (size_t)n);
-            pos += (uint64_t)n;
-        }
-    }
-    /* holes were counted, not read: the object must still reach END */
-    if (rc == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size < end))
-        rc = SHMKIT_ETRUNCATED;
-    free(buf);
-    if (rc == 0)
-        *out = crc;
-    return rc;
-}
-
 /* The payload checksum, computed without allocating memory for the holes
- * of a sparse segment where that can be told: through a descriptor
- * (POSIX, MEMFD, shared FILE), or (SYSV) from which pages exist (mincore).
- * ANON and a private FILE mapping are read through the mapping: a hole
- * read there is allocated (see CAVEATS in shmkit.h). */
+ * of a sparse segment where the kind can (seg_ops.crc); otherwise read
+ * through the mapping, which allocates the holes it reads (see CAVEATS in
+ * shmkit.h). */
 static int payload_crc(const shmkit_seg *seg, uint32_t *crc)
 {
-    if (seg->fd >= 0 && !(seg->flags & SHMKIT_PRIVATE)) {
-        off_t saved = -1;
-        int fd = scan_fd(seg->fd, &saved);
-        int rc = crc_fd(fd, SHMKIT_HEADER_SIZE, seg->data_len, crc);
-        if (fd != seg->fd)
-            close(fd);
-        else if (saved >= 0)
-            lseek(fd, saved, SEEK_SET);
+    int rc = seg->ops->crc ? seg->ops->crc(seg, crc) : SHMKIT__CRC_MAP;
+    if (rc != SHMKIT__CRC_MAP)
         return rc;
-    }
-    if (seg->kind == SHMKIT_SYSV && shmkit__sysv_crc(seg, crc) == 0)
-        return 0;
     *crc = shmkit_crc32c(0, seg->data, seg->data_len);
     return 0;
 }
@@ -255,8 +149,8 @@ static int unmap(shmkit_seg *seg)
     int rc = 0;
     if (!seg->map)
         return 0;
-    if (seg->kind == SHMKIT_SYSV)
-        rc = shmdt(seg->map) < 0 ? -errno : 0;
+    if (seg->ops->unmap)
+        rc = seg->ops->unmap(seg);
     else
         rc = munmap(seg->map, seg->map_len) < 0 ? -errno : 0;
     seg->map = NULL;
@@ -264,16 +158,132 @@ static int unmap(shmkit_seg *seg)
     return rc;
 }
 
+/* Which descriptor in O is handed to shmkit_open, and becomes its own
+ * whatever happens (closed on failure): opts.fd of a kind that takes one,
+ * descriptor 0 included, unless CREATE; with CREATE a positive one, which
+ * the kind's check then refuses. -1: none. */
+static int given_fd(const struct shmkit_opts *o)
+{
+    const struct seg_ops *ops = o ? kind_ops(o->kind) : NULL;
+    if (!ops || !ops->takes_fd)
+        return -1;
+    if (o->flags & SHMKIT_CREATE)
+        return o->fd > 0 ? o->fd : -1;
+    return o->fd >= 0 ? o->fd : -1;
+}
+
 /* The name the handle keeps (and removes by): a copy of opts.name, or for a
  * received MEMFD descriptor without one, "memfd:FD". */
-static char *seg_name(const struct shmkit_opts *o, int given_fd)
+static char *seg_name(const struct shmkit_opts *o, const struct seg_ops *ops, int fd)
 {
-    if (given_fd >= 0 && (!o->name || !*o->name)) {
+    if (fd >= 0 && (!o->name || !*o->name)) {
         char buf[32];
-        snprintf(buf, sizeof buf, "memfd:%d", given_fd);
+        snprintf(buf, sizeof buf, "memfd:%d", fd);
         return strdup(buf);
     }
-    return strdup(o->name && o->kind != SHMKIT_SYSV && o->kind != SHMKIT_ANON ? o->name : "");
+    return strdup(o->name && ops->named ? o->name : "");
+}
+
+/* The bytes a create asks for, header included, in *TOTAL (0 for an open). */
+static int create_total(const struct shmkit_opts *o, uint64_t *total)
+{
+    *total = 0;
+    if (!(o->flags & SHMKIT_CREATE))
+        return 0;
+    if (o->size == 0 ||
+        shmkit__add_overflow(o->size, (o->flags & SHMKIT_RAW) ? 0 : SHMKIT_HEADER_SIZE, total) ||
+        *total > (uint64_t)INT64_MAX || *total > SIZE_MAX)
+        return SHMKIT_EBADSIZE;
+    return 0;
+}
+
+/* A new handle for O, owning FD (-1: none) from here on. */
+static int seg_new(shmkit_seg **out, const struct shmkit_opts *o, const struct seg_ops *ops, int fd)
+{
+    shmkit_seg *seg = calloc(1, sizeof *seg);
+    if (!seg)
+        return -ENOMEM;
+    seg->ops = ops;
+    seg->kind = o->kind;
+    seg->flags = o->flags;
+    seg->fd = -1;
+    seg->shmid = -1;
+    seg->name = seg_name(o, ops, fd);
+    if (!seg->name) {
+        free(seg);
+        return -ENOMEM;
+    }
+    seg->fd = fd; /* from now on shmkit_close() closes it */
+    *out = seg;
+    return 0;
+}
+
+/* A segment this call created: its header goes out (unless it was written
+ * before the object had a name), then the rest of the memory is reserved.
+ * Reserving a large segment takes a while. Doing it only now means a
+ * creator killed meanwhile leaves a segment whose header names its dead
+ * creator, which `shmkit gc` removes, instead of a header-less one that
+ * cannot be told from a foreign segment. */
+static int finish_create(shmkit_seg *seg, const struct seg_create *c)
+{
+    int rc;
+    seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
+    seg->data_len = c->o->size;
+    seg->layout = c->o->layout;
+    if (c->hdr_written)
+        return 0; /* made unnamed, reserved and written whole, then linked */
+    hdr_publish(seg->map, c->hdr);
+    if (seg->flags & SHMKIT_PRIVATE) {
+        /* a private mapping never reaches the file: write the header there too */
+        ssize_t n = pwrite(seg->fd, c->hdr, sizeof *c->hdr, 0);
+        if (n != (ssize_t)sizeof *c->hdr)
+            return n < 0 ? -errno : -EIO;
+    }
+    if (c->reserve_rest && (rc = shmkit__reserve_rest(seg)) < 0)
+        return rc;
+    return 0;
+}
+
+/* An existing segment: its header is read and checked against O. */
+static int attach_existing(shmkit_seg *seg, const struct shmkit_opts *o)
+{
+    struct shmkit__hdr h;
+    int rc = hdr_read(seg, seg->map_len, &h);
+    if (rc < 0)
+        return rc;
+    if (o->layout && h.layout != o->layout)
+        return SHMKIT_ELAYOUT;
+    seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
+    seg->data_len = (size_t)h.payload_size; /* <= map_len - header: checked */
+    seg->layout = h.layout;
+    if (seg->ops->layout_guard && (rc = seg->ops->layout_guard(seg, h.layout)) < 0)
+        return rc;
+    if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED)) {
+        uint32_t crc = 0;
+        if ((rc = payload_crc(seg, &crc)) < 0)
+            return rc;
+        if (crc != h.payload_crc)
+            return SHMKIT_ETAMPERED;
+    }
+    return 0;
+}
+
+/* The backend made or found the object: header, payload and size checks. */
+static int seg_settle(shmkit_seg *seg, const struct seg_create *c)
+{
+    const struct shmkit_opts *o = c->o;
+    int rc = 0;
+    if (o->flags & SHMKIT_RAW) {
+        seg->data = seg->map;
+        seg->data_len = seg->map_len;
+    } else if (c->created) {
+        rc = finish_create(seg, c);
+    } else {
+        rc = attach_existing(seg, o);
+    }
+    if (rc == 0 && o->size && seg->data_len < o->size)
+        rc = SHMKIT_EBADSIZE; /* an existing segment smaller than the caller needs */
+    return rc;
 }
 
 int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
@@ -283,140 +293,47 @@ int shmkit_open(shmkit_seg **out, const struct shmkit_opts *o)
 
 int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uint64_t param[4])
 {
-    int rc;
-    struct shmkit__hdr h;
+    const struct seg_ops *ops = NULL;
     shmkit_seg *seg = NULL;
+    uint64_t total = 0;
+    struct shmkit__hdr h;
     /* A MEMFD descriptor handed in is ours from here on, whatever happens:
      * on every failure it is closed, so the caller never has to guess. */
-    int given_fd = (o && o->kind == SHMKIT_MEMFD && o->fd > 0) ? o->fd : -1;
-    if (!out || !o) {
-        rc = -EINVAL;
-        goto close_given;
+    int fd = given_fd(o);
+    int rc = out && o ? 0 : -EINVAL;
+    if (out)
+        *out = NULL;
+    if (rc == 0)
+        rc = opts_check(o, &ops);
+    if (rc == 0)
+        rc = create_total(o, &total);
+    if (rc == 0)
+        rc = seg_new(&seg, o, ops, fd);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
     }
-    *out = NULL;
-    rc = opts_check(o);
-    if (rc < 0)
-        goto close_given;
-    unsigned raw = o->flags & SHMKIT_RAW;
-    uint64_t total = 0;
-    if (o->flags & SHMKIT_CREATE) {
-        rc = SHMKIT_EBADSIZE;
-        if (o->size == 0)
-            goto close_given;
-        if (shmkit__add_overflow(o->size, raw ? 0 : SHMKIT_HEADER_SIZE, &total) ||
-            total > (uint64_t)INT64_MAX || total > SIZE_MAX)
-            goto close_given;
-    }
-
-    rc = -ENOMEM;
-    seg = calloc(1, sizeof *seg);
-    if (!seg)
-        goto close_given;
-    seg->kind = o->kind;
-    seg->flags = o->flags;
-    seg->fd = -1;
-    seg->shmid = -1;
-    seg->name = seg_name(o, given_fd);
-    if (!seg->name) {
-        free(seg);
-        goto close_given;
-    }
-    seg->fd = given_fd; /* from now on shmkit_close() closes it */
-    if ((o->flags & SHMKIT_CREATE) && !raw) {
+    struct seg_create c = {.o = o, .total = (size_t)total};
+    if ((o->flags & SHMKIT_CREATE) && !(o->flags & SHMKIT_RAW)) {
         /* complete before anything is named: layout parameters included */
         shmkit__hdr_init(&h, o->size, o->layout);
         if (param)
             memcpy(h.layout_param, param, sizeof h.layout_param);
         shmkit__hdr_finish(&h);
-        seg->new_hdr = &h;
+        c.hdr = &h;
     }
-
-    int created = 0;
-    switch (o->kind) {
-    case SHMKIT_POSIX:
-        rc = shmkit__posix_open(seg, o, (size_t)total, &created);
-        break;
-    case SHMKIT_SYSV:
-        rc = shmkit__sysv_open(seg, o, (size_t)total, &created);
-        break;
-    case SHMKIT_ANON:
-        rc = shmkit__anon_open(seg, o, (size_t)total, &created);
-        break;
-    case SHMKIT_MEMFD:
-        rc = shmkit__memfd_open(seg, o, (size_t)total, &created);
-        break;
-    case SHMKIT_FILE:
-        rc = shmkit__file_open(seg, o, (size_t)total, &created);
-        break;
+    rc = ops->open(seg, &c);
+    if (rc == 0)
+        rc = seg_settle(seg, &c);
+    if (rc < 0) {
+        if (c.created)
+            shmkit_seg_remove(seg);
+        shmkit_close(seg);
+        return rc;
     }
-    if (rc < 0)
-        goto fail;
-
-    if (raw) {
-        seg->data = seg->map;
-        seg->data_len = seg->map_len;
-    } else if (created && seg->hdr_written) {
-        /* made unnamed, reserved and written whole, then linked */
-        seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
-        seg->data_len = o->size;
-    } else if (created) {
-        hdr_publish(seg->map, &h);
-        if (seg->kind == SHMKIT_FILE && (o->flags & SHMKIT_PRIVATE)) {
-            /* a private mapping never reaches the file: write the header there too */
-            ssize_t n = pwrite(seg->fd, &h, sizeof h, 0);
-            if (n != (ssize_t)sizeof h) {
-                rc = n < 0 ? -errno : -EIO;
-                goto fail;
-            }
-        }
-        /* Reserving a large segment takes a while. Doing it only now means a
-         * creator killed meanwhile leaves a segment whose header names its
-         * dead creator, which `shmkit gc` removes, instead of a header-less
-         * one that cannot be told from a foreign segment. */
-        if (seg->reserve_after_header && (rc = shmkit__reserve_rest(seg)) < 0)
-            goto fail;
-        seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
-        seg->data_len = o->size;
-    } else {
-        rc = hdr_read(seg, seg->map_len, &h);
-        if (rc < 0)
-            goto fail;
-        if (o->layout && h.layout != o->layout) {
-            rc = SHMKIT_ELAYOUT;
-            goto fail;
-        }
-        seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
-        seg->data_len = (size_t)h.payload_size; /* <= map_len - header: checked */
-        if ((rc = shmkit__memfd_shrink_guard(seg, h.layout)) < 0)
-            goto fail;
-        if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED)) {
-            uint32_t crc = 0;
-            if ((rc = payload_crc(seg, &crc)) < 0)
-                goto fail;
-            if (crc != h.payload_crc) {
-                rc = SHMKIT_ETAMPERED;
-                goto fail;
-            }
-        }
-    }
-    if (o->size && seg->data_len < o->size) {
-        rc = SHMKIT_EBADSIZE; /* an existing segment smaller than the caller needs */
-        goto fail;
-    }
-    seg->new_hdr = NULL; /* it lives on this stack */
     *out = seg;
     return 0;
-
-fail:
-    if (created)
-        shmkit_seg_remove(seg);
-    shmkit_close(seg);
-    return rc;
-
-close_given:
-    if (given_fd >= 0)
-        close(given_fd);
-    return rc;
 }
 
 int shmkit_close(shmkit_seg *seg)
@@ -435,31 +352,7 @@ int shmkit_seg_remove(shmkit_seg *seg)
 {
     if (!seg)
         return -EINVAL;
-    switch (seg->kind) {
-    case SHMKIT_POSIX:
-        return shm_unlink(seg->name) < 0 ? -errno : 0;
-    case SHMKIT_SYSV:
-        return shmkit_sysv_remove(seg->shmid);
-    case SHMKIT_FILE:
-        return unlink(seg->name) < 0 ? -errno : 0;
-    default:
-        return 0;
-    }
-}
-
-int shmkit_posix_remove(const char *name)
-{
-    int rc = shmkit_name_check(name);
-    if (rc < 0)
-        return rc;
-    return shm_unlink(name) < 0 ? -errno : 0;
-}
-
-int shmkit_sysv_remove(int shmid)
-{
-    if (shmid < 0)
-        return -EINVAL;
-    return shmctl(shmid, IPC_RMID, NULL) < 0 ? -errno : 0;
+    return seg->ops->remove ? seg->ops->remove(seg) : 0;
 }
 
 void *shmkit_seg_data(const shmkit_seg *seg)
@@ -477,19 +370,6 @@ int shmkit_seg_fd(const shmkit_seg *seg)
     return seg ? seg->fd : -1;
 }
 
-int shmkit__backing_size(const shmkit_seg *seg, uint64_t *size)
-{
-    struct stat st;
-    if (seg->fd < 0) {
-        *size = seg->map_len; /* SYSV and ANON cannot shrink under us */
-        return 0;
-    }
-    if (fstat(seg->fd, &st) < 0)
-        return -errno;
-    *size = (uint64_t)st.st_size;
-    return 0;
-}
-
 int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
 {
     if (!seg || !info)
@@ -500,35 +380,15 @@ int shmkit_seg_stat(const shmkit_seg *seg, struct shmkit_info *info)
     info->nattch = -1;
     info->size = seg->map_len;
     info->payload_size = seg->data_len;
-    snprintf(info->name, sizeof info->name, "%s", seg->name); /* may truncate a long path */
-    if (seg->kind == SHMKIT_SYSV) {
-        int rc = shmkit__sysv_stat(seg, info);
-        if (rc < 0)
-            return rc;
-    } else if (seg->fd >= 0) {
-        struct stat st;
-        if (fstat(seg->fd, &st) < 0)
-            return -errno;
-        info->size = (uint64_t)st.st_size;
-        info->mode = st.st_mode & 0777;
-        info->uid = st.st_uid;
-        info->gid = st.st_gid;
-        info->atime = st.st_atime;
-        info->mtime = st.st_mtime;
-        info->ctime = st.st_ctime;
-        if (seg->kind == SHMKIT_MEMFD)
-            info->seals = shmkit__memfd_seals(seg->fd);
-    } else {
-        /* ANON: only this process and its children can reach it */
-        info->mode = 0600;
-        info->uid = (uint32_t)geteuid();
-        info->gid = (uint32_t)getegid();
-    }
+    /* names longer than the field cannot be opened (PATH_MAX) */
+    snprintf(info->name, sizeof info->name, "%s", seg->name);
+    int rc = seg->ops->stat(seg, info);
+    if (rc < 0)
+        return rc;
     if (!(seg->flags & SHMKIT_RAW) && seg->map) {
         struct shmkit__hdr h;
         uint64_t now = 0;
-        int rc = shmkit__backing_size(seg, &now);
-        if (rc < 0)
+        if ((rc = shmkit__backing_size(seg, &now)) < 0)
             return rc;
         if (now > seg->map_len)
             now = seg->map_len;
@@ -556,8 +416,8 @@ static int live_header(const shmkit_seg *seg, struct shmkit__hdr *h)
     rc = hdr_read(seg, seg->map_len, h);
     if (rc == 0 && h->payload_size != seg->data_len)
         rc = SHMKIT_EBADHEADER; /* rewritten since we opened it */
-    if (rc == 0)
-        rc = shmkit__memfd_shrink_guard(seg, h->layout);
+    if (rc == 0 && seg->ops->layout_guard)
+        rc = seg->ops->layout_guard(seg, h->layout);
     return rc;
 }
 
@@ -571,6 +431,7 @@ static int live_header(const shmkit_seg *seg, struct shmkit__hdr *h)
 static void hdr_store(shmkit_seg *seg, struct shmkit__hdr *h)
 {
     shmkit__hdr_finish(h);
+    seg->layout = h->layout;
     if (seg->fd >= 0 && !(seg->flags & SHMKIT_PRIVATE) &&
         pwrite(seg->fd, h, sizeof *h, 0) == (ssize_t)sizeof *h)
         return;
@@ -593,9 +454,9 @@ int shmkit_seg_seal(shmkit_seg *seg)
         return rc;
     h.generation++;
     hdr_store(seg, &h);
-    if (seg->kind != SHMKIT_MEMFD)
+    if (!seg->ops->seal)
         return 0;
-    rc = shmkit__memfd_seal(seg);
+    rc = seg->ops->seal(seg);
     if (rc < 0 && seg->map && seg->writable)
         hdr_store(seg, &old); /* the kernel refused: do not claim a seal */
     return rc;
@@ -654,144 +515,13 @@ int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param
         return rc;
     /* a channel or table in a memfd is sealed against shrinking first, so
      * that no one can truncate it under a process using it (SIGBUS) */
-    if (layout != SHMKIT_LAYOUT_BYTES && (rc = shmkit__memfd_seal_shrink(seg)) < 0)
+    if (layout != SHMKIT_LAYOUT_BYTES && seg->ops->layout_prepare &&
+        (rc = seg->ops->layout_prepare(seg)) < 0)
         return rc;
     h.layout = layout;
     if (param)
         memcpy(h.layout_param, param, sizeof h.layout_param);
     h.generation++;
     hdr_store(seg, &h);
-    return 0;
-}
-
-int shmkit__reserve_mapping(void *map, size_t len)
-{
-#ifdef MADV_POPULATE_WRITE
-    if (madvise(map, len, MADV_POPULATE_WRITE) == 0)
-        return 0;
-    if (errno == EINVAL || errno == ENOSYS)
-        return 0; /* kernel before 5.14: pages come at first touch */
-    /* EFAULT: a page could not be had (the fault would have been SIGBUS) */
-    return errno == EFAULT ? -ENOMEM : -errno;
-#else
-    (void)map;
-    (void)len;
-    return 0;
-#endif
-}
-
-int shmkit__space_check(int fd, uint64_t total)
-{
-    struct statvfs sv;
-    uint64_t room;
-    if (fstatvfs(fd, &sv) < 0 || sv.f_blocks == 0)
-        return 0; /* unknown or unlimited (e.g. the kernel's internal tmpfs): let fallocate say */
-    if (__builtin_mul_overflow((uint64_t)sv.f_bfree, (uint64_t)sv.f_frsize, &room))
-        return 0;
-    return total > room ? -ENOSPC : 0;
-}
-
-int shmkit__mem_check(uint64_t total)
-{
-    struct sysinfo si;
-    uint64_t ram, swap, room;
-    if (sysinfo(&si) < 0)
-        return 0;
-    if (__builtin_mul_overflow((uint64_t)si.totalram, (uint64_t)si.mem_unit, &ram) ||
-        __builtin_mul_overflow((uint64_t)si.totalswap, (uint64_t)si.mem_unit, &swap) ||
-        __builtin_add_overflow(ram, swap, &room))
-        return 0;
-    return total > room ? -ENOMEM : 0;
-}
-
-/* posix_fallocate, where the file system has it. */
-static int fd_reserve(int fd, uint64_t len)
-{
-    int rc = posix_fallocate(fd, 0, (off_t)len);
-    return rc && rc != EOPNOTSUPP && rc != EINVAL ? -rc : 0;
-}
-
-int shmkit__reserve_rest(shmkit_seg *seg)
-{
-    if (seg->fd >= 0)
-        return fd_reserve(seg->fd, seg->map_len);
-    return shmkit__reserve_mapping(seg->map, seg->map_len);
-}
-
-int shmkit__fd_map(shmkit_seg *seg, const struct shmkit_opts *o, size_t total, int created,
-                   int private_map)
-{
-    int rc;
-    struct stat st;
-    if (created) {
-        if (!(o->flags & SHMKIT_NORESERVE)) {
-            rc = shmkit__space_check(seg->fd, total);
-            if (rc < 0)
-                return rc;
-        }
-        if (ftruncate(seg->fd, (off_t)total) < 0)
-            return -errno;
-        if (o->flags & SHMKIT_RAW) {
-            if (!(o->flags & SHMKIT_NORESERVE) && (rc = fd_reserve(seg->fd, total)) < 0)
-                return rc;
-        } else {
-            /* the header we are about to write needs its page (on a full
-             * tmpfs that write would be a SIGBUS, not an error); the rest is
-             * reserved once the header names its creator, see shmkit_open */
-            if ((rc = fd_reserve(seg->fd, SHMKIT_HEADER_SIZE)) < 0)
-                return rc;
-            seg->reserve_after_header = !(o->flags & SHMKIT_NORESERVE);
-        }
-    } else {
-        /* A creator sizes the object right after making it: an empty one
-         * may be a moment old. Give it the same ~50 ms as a missing magic. */
-        for (int tries = 0;; tries++) {
-            if (fstat(seg->fd, &st) < 0)
-                return -errno;
-            if (!S_ISREG(st.st_mode))
-                return -EINVAL;
-            if (st.st_size > 0)
-                break;
-            if (tries == 25 || (o->flags & SHMKIT_RAW))
-                return SHMKIT_ETRUNCATED;
-            struct timespec ts = {0, 2000000};
-            nanosleep(&ts, NULL);
-        }
-        if ((uint64_t)st.st_size > SIZE_MAX)
-            return -EFBIG;
-        total = (size_t)st.st_size;
-    }
-    int prot = seg->writable ? PROT_READ | PROT_WRITE : PROT_READ;
-    void *m = mmap(NULL, total, prot, private_map ? MAP_PRIVATE : MAP_SHARED, seg->fd, 0);
-    if (m == MAP_FAILED)
-        return -errno;
-    seg->map = m;
-    seg->map_len = total;
-    return 0;
-}
-
-int shmkit__lease_wait(int *tries)
-{
-    if (errno != EWOULDBLOCK || ++*tries > 100)
-        return 0;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-    return 1;
-}
-
-int shmkit__existing_check(int fd, unsigned flags)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return -EINVAL; /* a FIFO, device, socket or directory is no segment */
-    if ((flags & SHMKIT_CREATE) && !(flags & SHMKIT_ANY_OWNER) &&
-        (st.st_uid != geteuid() || st.st_nlink != 1))
-        return -EPERM; /* planted by someone else (or a link to another name) */
-    /* opened O_NONBLOCK only so that a FIFO could not hang the open */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK))
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return 0;
 }

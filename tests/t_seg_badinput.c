@@ -201,7 +201,7 @@ static void test_flags(void)
     TRY(o.kind = SHMKIT_SYSV; o.name = NULL; o.sysv_private = 1; o.flags |= SHMKIT_SHMID,
         "SYSV CREATE|SHMID: -EINVAL");
     TRY(o.kind = SHMKIT_ANON; o.flags = 0, "ANON without CREATE: -EINVAL");
-    TRY(o.kind = SHMKIT_MEMFD; o.flags = 0, "MEMFD without CREATE or fd: -EINVAL");
+    TRY(o.kind = SHMKIT_MEMFD; o.flags = 0; o.fd = -1, "MEMFD without CREATE or fd: -EINVAL");
 #undef TRY
 }
 

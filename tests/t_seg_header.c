@@ -86,7 +86,7 @@ static void test_flips(void)
         t = NULL;                                                                                  \
     } while (0)
     FORGE(x->hdr_size = 128, SHMKIT_EBADHEADER, "header size 128");
-    FORGE(x->format |= 1, SHMKIT_EBADHEADER, "unknown feature bit");
+    FORGE(x->format |= 1, SHMKIT_EVERSION, "unknown feature bit: a newer format, EVERSION");
     FORGE(x->format = 2u << 16, SHMKIT_EVERSION, "format version 2");
     FORGE(x->flags = 0x80, SHMKIT_EBADHEADER, "unknown flag");
     FORGE(x->layout = 9, SHMKIT_EBADHEADER, "layout 9");

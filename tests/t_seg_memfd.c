@@ -277,7 +277,7 @@ static void test_fd_ownership(void)
     is_int(shmkit_seg_fd(s), fd, "the handle keeps the very descriptor");
     shmkit_close(s);
     ok(fcntl(fd, F_GETFD) < 0 && errno == EBADF, "close closes it");
-    struct shmkit_opts n = {.kind = SHMKIT_MEMFD};
+    struct shmkit_opts n = {.kind = SHMKIT_MEMFD, .fd = -1};
     is_rc(shmkit_open(&s, &n), -EINVAL, "MEMFD with neither CREATE nor a descriptor: -EINVAL");
 }
 
