@@ -76,6 +76,30 @@ is "$("$S" cat --memfd "$pid:$fd")" "memfd payload" "cat --memfd PID:FD"
 ok $? "info --memfd: one holder"
 kill "$mpid"
 
+# descriptor 0 is a descriptor like any other: a memfd that another process
+# holds as its stdin, opened by a shmkit whose own stdin is closed (the
+# reopened memfd may then be our descriptor 0, handed to the library as is)
+"$S" create "${P}m0" --size 4K --seal >/dev/null
+"$PY" -c '
+import os, sys, time
+fd = os.memfd_create(sys.argv[1])
+with open(sys.argv[2], "rb") as f:
+    os.write(fd, f.read())  # a shmkit segment: header, sealed payload
+os.dup2(fd, 0)
+os.close(fd)
+print(os.getpid(), flush=True)
+time.sleep(30)' "shmkit-t-cli-$$-m0" "/dev/shm${P}m0" >"$tmp/memfd0" &
+mpid=$!
+held="$held $mpid"
+wait_for test -s "$tmp/memfd0"
+read -r pid <"$tmp/memfd0"
+"$S" info --memfd "$pid:0" 0<&- | grep -q "^sealed: *yes, intact$"
+ok $? "info --memfd PID:0 (stdin closed): the seal checked through the handle"
+is "$("$S" verify --memfd "$pid:0" 0<&-)" "memfd $pid:0: ok (header valid, sealed payload intact)" \
+    "verify --memfd PID:0"
+kill "$mpid"
+"$S" rm "${P}m0"
+
 # watch: full screen in a terminal (script gives it one), key=value lines otherwise
 if command -v script >/dev/null; then
     script -qec "$S watch --once ${P}a" /dev/null >"$tmp/tty" 2>&1

@@ -130,13 +130,6 @@ int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o)
             open_memfd(t->pid, t->fd, (flags & SHMKIT_RDONLY) ? O_RDONLY : O_RDWR, &st, NULL, 0);
         if (fd < 0)
             return fd;
-        if (fd == 0) { /* the library reads fd 0 as "create a new memfd" */
-            int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 1);
-            close(fd);
-            if (fd2 < 0)
-                return -errno;
-            fd = fd2;
-        }
         o->kind = SHMKIT_MEMFD;
         o->fd = fd; /* shmkit_open owns it from here */
         return 0;
