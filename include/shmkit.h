@@ -403,7 +403,9 @@ SHMKIT_API int shmkit_seg_verify(const shmkit_seg *seg);
 /* Validates a header image of LEN bytes (e.g. read from a file) against a
  * mapping of MAPPED bytes. Does not need a handle, never reads past LEN.
  * Returns 0, -EINVAL (BUF NULL), SHMKIT_ENOTSHMKIT (at least 8 bytes and
- * not our magic), SHMKIT_EVERSION, SHMKIT_EBADHEADER, or SHMKIT_ETRUNCATED
+ * not our magic), SHMKIT_EVERSION (another format version, or a feature
+ * bit this library does not know in a header whose CRC holds: a newer
+ * format), SHMKIT_EBADHEADER, or SHMKIT_ETRUNCATED
  * (our magic but fewer than SHMKIT_HEADER_SIZE bytes of image or mapping,
  * or a payload size the mapping cannot hold). On success, fills INFO's
  * header fields (has_header ... sealed, payload_size) if INFO is non-NULL. */
@@ -454,6 +456,22 @@ SHMKIT_API uint32_t shmkit_crc32c(uint32_t crc, const void *buf, size_t len);
  * kill(pid, 0) finds its pid; a peer in another pid namespace is not seen
  * at all and looks dead: share channels and locks only within one pid
  * namespace.
+ *
+ * Robust mutexes. The process-shared mutexes are robust: they need glibc
+ * 2.12 or later (or another libc with pthread_mutexattr_setrobust) on a
+ * kernel with robust futex lists (Linux 2.6.17 and later). shmkit works
+ * around a glibc bug (seen in 2.36): pthread_mutex_trylock on an
+ * unrecoverable robust mutex leaves the caller's thread id in the lock
+ * word, and every later call fails with EDEADLK; a try is a timed lock
+ * with a deadline already past instead (src/mutex.c). A mutex's magic
+ * records the pthread ABI it was made with (C library, word size, size of
+ * pthread_mutex_t): another ABI's process gets SHMKIT_EVERSION instead of
+ * sharing it silently.
+ *
+ * Growth of the public structures. struct shmkit_opts and struct
+ * shmkit_info end with reserved fields: opts.reserved must be zero (else
+ * -EINVAL, so an older library refuses what it cannot honour),
+ * info.reserved is returned zero.
  * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
