@@ -178,7 +178,7 @@ static void race(int n, int subscribe, int *won, int *refused)
 
 static void races(void)
 {
-    int rounds = T_SCALE(50), bad_s = 0, bad_p = 0;
+    int rounds = TU_SCALE(50), bad_s = 0, bad_p = 0;
     for (int i = 0; i < rounds; i++) {
         shmkit_bus *b = fresh(3, 0);
         int won, refused;
@@ -229,7 +229,7 @@ static int killed_joiner(int sub, long extra, int *hit)
             tap_bail("subscribe");
     }
     size_t len = sizeof *ctl + 2 * sizeof(struct bus_sub_rec);
-    int k = t_step_kill(op_join, (void *)(uintptr_t)sub, ctl, len, extra);
+    int k = tu_step_kill(op_join, (void *)(uintptr_t)sub, ctl, len, extra);
     int good = 1, rc = 0;
     if (k < 0) {
         good = -1;
@@ -268,8 +268,8 @@ static void killed_joiners(void)
 {
     static const long asan_extra[] = {0, 8, 64};
     static const long extra[] = {0, 1, 2, 4, 8, 16, 64, 256};
-    const long *x = T_UNDER_ASAN ? asan_extra : extra;
-    size_t nx = T_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
+    const long *x = TAP_UNDER_ASAN ? asan_extra : extra;
+    size_t nx = TAP_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
     for (int sub = 1; sub >= 0; sub--) {
         int good = 0, hit = 0, rc = 0;
         for (size_t j = 0; j < nx && rc >= 0; j++) {
@@ -290,10 +290,10 @@ static void killed_joiners(void)
 
 int main(void)
 {
-    seg = t_seg_anon(shmkit_bus_size_for(SLOTS, MSG, 4));
+    seg = tu_seg_anon(shmkit_bus_size_for(SLOTS, MSG, 4));
     ctl = shmkit_seg_data(seg);
     struct shmkit_owner o;
-    t_dead_owner(&o);
+    tu_dead_owner(&o);
     dead_id = shmkit__owner_id(&o);
     if (shmkit_owner_self(&o) < 0)
         tap_bail("owner_self");

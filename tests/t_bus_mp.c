@@ -43,10 +43,10 @@ static void subscriber(int ready_fd, int fd, int lossy, int slow, uint64_t leave
         }
         uint32_t id = 0;
         uint64_t sq = 0;
-        if (msg_check(buf, (size_t)rc, &id, &sq) || sq + 1 != seq || seq <= last) {
+        if (tu_msg_check(buf, (size_t)rc, &id, &sq) || sq + 1 != seq || seq <= last) {
             bad++;
             fprintf(stderr, "bad: rc %d check %d sq %llu seq %llu last %llu\n", rc,
-                    msg_check(buf, (size_t)rc, &id, &sq), (unsigned long long)sq,
+                    tu_msg_check(buf, (size_t)rc, &id, &sq), (unsigned long long)sq,
                     (unsigned long long)seq, (unsigned long long)last);
         }
         if (!first)
@@ -103,8 +103,8 @@ static void run(unsigned flags, uint64_t n, const char *what)
             if (pids[NSUB] == 0)
                 subscriber(ready[1], res[1], 0, 0, n / 4);
         }
-        size_t len = msg_len(0, i, sizeof buf);
-        msg_fill(buf, len, 0, i);
+        size_t len = tu_msg_len(0, i, sizeof buf);
+        tu_msg_fill(buf, len, 0, i);
         if (shmkit_bus_send(b, buf, len, 30000000000) < 0)
             sent_fail++;
     }
@@ -157,11 +157,11 @@ static void run(unsigned flags, uint64_t n, const char *what)
 int main(void)
 {
     atexit(cleanup);
-    if (T_UNDER_ASAN)
+    if (TAP_UNDER_ASAN)
         tap_diag("sanitized build: a tenth of the messages");
-    seg = t_seg_new(name, sizeof name, "busmp", shmkit_bus_size_for(256, 256, 64));
-    run(0, T_SCALE(200000ull), "back-pressure");
-    run(SHMKIT_BUS_LOSSY, T_SCALE(400000ull), "lossy");
+    seg = tu_seg_new(name, sizeof name, "busmp", shmkit_bus_size_for(256, 256, 64));
+    run(0, TU_SCALE(200000ull), "back-pressure");
+    run(SHMKIT_BUS_LOSSY, TU_SCALE(400000ull), "lossy");
 
     /* a killed subscriber stops holding the back-pressure publisher */
     shmkit_bus *b = NULL;

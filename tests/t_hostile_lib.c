@@ -295,7 +295,7 @@ static void test_flock(void)
     /* a FIFO nobody may only read: the read-only fallback must not block */
     if (mkfifo(path, 0644) < 0)
         tap_bail("mkfifo");
-    is_int(as_nobody((const char *[]){ts_self(), "helper", "flock", path, NULL}), EINVAL,
+    is_int(as_nobody((const char *[]){tu_self(), "helper", "flock", path, NULL}), EINVAL,
            "flock: nobody opening root's 0644 FIFO: EINVAL at once (no hang)");
     unlink(path);
     unlink(realseg);
@@ -357,8 +357,8 @@ int main(int argc, char **argv)
         tap_bail("mkdir %s", dir);
     chmod(dir, 01777);
     /* nobody must reach the directory and run this binary */
-    if (as_nobody((const char *[]){ts_self(), "helper", "nothing", NULL}) != 99)
-        tap_skip_all("nobody cannot run %s (directory permissions?)", ts_self());
+    if (as_nobody((const char *[]){tu_self(), "helper", "nothing", NULL}) != 99)
+        tap_skip_all("nobody cannot run %s (directory permissions?)", tu_self());
     snprintf(real, sizeof real, "%s/real", dir);
     snprintf(missing, sizeof missing, "%s/missing", dir);
     int fd = open(real, O_WRONLY | O_CREAT | O_EXCL, 0644);

@@ -20,7 +20,7 @@ static char dir[128];
 static int as_nobody(const char *const *args)
 {
     const char *argv[16] = {"setpriv",        "--reuid=65534", "--regid=65534",
-                            "--clear-groups", ts_self(),       "helper"};
+                            "--clear-groups", tu_self(),       "helper"};
     int n = 6;
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     if (system("setpriv --version >/dev/null 2>&1") != 0)
         tap_skip_all("setpriv (util-linux) not installed");
     if (as_nobody((const char *[]){"nothing", NULL}) != 99)
-        tap_skip_all("nobody cannot run %s (directory permissions?)", ts_self());
+        tap_skip_all("nobody cannot run %s (directory permissions?)", tu_self());
     snprintf(dir, sizeof dir, "/tmp/shmkit-owner-%ld", (long)getpid());
     if (mkdir(dir, 0755) < 0 || chmod(dir, 01777) < 0)
         tap_bail("mkdir %s", dir);

@@ -75,7 +75,7 @@ static void test_made_here(void)
     int rc = shmkit_ring_attach(&p, s, SHMKIT_RING_PRODUCER);
     if (rc == 0)
         rc = shmkit_ring_send(p, "hello", 5, 1000000000LL);
-    int st = ts_wait(c);
+    int st = tu_wait_exit(c);
     ok(rc == 0 && st == 0, "a blocked consumer survives the attempt and gets the message (%d, %d)",
        rc, st);
     shmkit_ring_close(p);

@@ -286,7 +286,7 @@ static int race(unsigned role, int n)
 
 static void races(void)
 {
-    int rounds = T_SCALE(50), bad_c = 0, bad_p = 0;
+    int rounds = TU_SCALE(50), bad_c = 0, bad_p = 0;
     for (int i = 0; i < rounds; i++) {
         shmkit_ring *c = fresh(0);
         shmkit_ring_close(c); /* the consumer role is free, the producer never taken */
@@ -324,7 +324,7 @@ static int killed_attacher(unsigned role, unsigned flags, long extra, int *hit)
         if (shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER) < 0)
             tap_bail("attach");
     }
-    int k = t_step_kill(op_attach, (void *)(uintptr_t)role, ctl, RING_DATA_OFF, extra);
+    int k = tu_step_kill(op_attach, (void *)(uintptr_t)role, ctl, RING_DATA_OFF, extra);
     if (k < 0) {
         shmkit_ring_close(p);
         shmkit_ring_close(c);
@@ -362,8 +362,8 @@ static void killed_attachers(void)
 {
     static const long asan_extra[] = {0, 8, 64};
     static const long extra[] = {0, 1, 2, 4, 8, 16, 64, 256};
-    const long *x = T_UNDER_ASAN ? asan_extra : extra;
-    size_t nx = T_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
+    const long *x = TAP_UNDER_ASAN ? asan_extra : extra;
+    size_t nx = TAP_UNDER_ASAN ? 3 : sizeof extra / sizeof extra[0];
     static const struct {
         unsigned role, flags;
         const char *what;
@@ -391,10 +391,10 @@ static void killed_attachers(void)
 
 int main(void)
 {
-    seg = t_seg_anon(shmkit_ring_size_for(CAP));
+    seg = tu_seg_anon(shmkit_ring_size_for(CAP));
     ctl = shmkit_seg_data(seg);
     struct shmkit_owner o;
-    t_dead_owner(&o);
+    tu_dead_owner(&o);
     dead_id = shmkit__owner_id(&o);
     if (shmkit_owner_self(&o) < 0)
         tap_bail("owner_self");

@@ -26,14 +26,14 @@ static void producer(uint32_t id, uint64_t n, size_t maxlen)
         _exit(2);
     }
     for (uint64_t s = 0; s < n; s++) {
-        size_t len = msg_len(id, s, maxlen);
+        size_t len = tu_msg_len(id, s, maxlen);
         void *p;
         rc = shmkit_ring_reserve(r, len, &p, 30000000000);
         if (rc < 0) {
             fprintf(stderr, "producer %u reserve: %s\n", id, shmkit_strerror(rc));
             _exit(3);
         }
-        msg_fill(p, len, id, s);
+        tu_msg_fill(p, len, id, s);
         shmkit_ring_commit(r, len);
     }
     shmkit_ring_close(r);
@@ -57,7 +57,7 @@ static void consume(shmkit_ring *c, unsigned nprod, uint64_t each, const char *w
         }
         uint32_t id;
         uint64_t sq;
-        if (msg_check(m, len, &id, &sq) || id >= nprod)
+        if (tu_msg_check(m, len, &id, &sq) || id >= nprod)
             bad++;
         else if (sq < next[id])
             dup++;
@@ -91,12 +91,12 @@ static int reap(pid_t *pids, unsigned n)
 int main(void)
 {
     atexit(cleanup);
-    if (T_UNDER_ASAN)
+    if (TAP_UNDER_ASAN)
         tap_diag("sanitized build: a tenth of the messages");
-    seg = t_seg_new(name, sizeof name, "rings", shmkit_ring_size_for(1 << 20));
+    seg = tu_seg_new(name, sizeof name, "rings", shmkit_ring_size_for(1 << 20));
 
     /* 1 -> 1 */
-    const uint64_t n1 = T_SCALE(10000000ull);
+    const uint64_t n1 = TU_SCALE(10000000ull);
     shmkit_ring *c = NULL;
     if (shmkit_ring_create(&c, seg, 1 << 20, SHMKIT_RING_CONSUMER) < 0)
         tap_bail("create");
@@ -115,7 +115,7 @@ int main(void)
     shmkit_ring_close(c);
 
     /* 4 -> 1, MULTI */
-    const uint64_t n4 = T_SCALE(250000ull);
+    const uint64_t n4 = TU_SCALE(250000ull);
     c = NULL;
     if (shmkit_ring_create(&c, seg, 1 << 16, SHMKIT_RING_CONSUMER | SHMKIT_RING_MULTI) < 0)
         tap_bail("create multi");

@@ -50,7 +50,7 @@ static void test_fork_sharing(void)
     atomic_store(flag, 1); /* publishes "after fork" to the child */
     while (atomic_load(flag) != 2 && tu_now_ns() < end)
         sched_yield();
-    is_int(ts_wait(pid), 0, "the child saw what the parent wrote before and after fork");
+    is_int(tu_wait_exit(pid), 0, "the child saw what the parent wrote before and after fork");
     ok(!strcmp(text, "from child"), "the parent sees what the child wrote");
 
     is_rc(shmkit_seg_seal(s), 0, "seal");

@@ -48,7 +48,7 @@ static void refused2(const struct shmkit_opts *o, int want, int want2, const cha
     ok(s == NULL, "%s: no handle", what);
     if (s)
         shmkit_close(s);
-    ok(shm_mine() == 0 && ts_sysv_mine() == 0 && dir_entries() == 0, "%s: nothing created", what);
+    ok(shm_mine() == 0 && tu_sysv_mine() == 0 && dir_entries() == 0, "%s: nothing created", what);
 }
 
 static void refused(const struct shmkit_opts *o, int want, const char *what)
@@ -67,7 +67,7 @@ static void test_names(void)
         snprintf(what, sizeof what, "POSIX name \"%s\": EBADNAME", bad[i]);
         refused(&o, SHMKIT_EBADNAME, what);
     }
-    ok(!ts_shm_exists("noslash") && !ts_shm_exists("shmkit-t-noslash") && !ts_shm_exists("b"),
+    ok(!tu_shm_exists("noslash") && !tu_shm_exists("shmkit-t-noslash") && !tu_shm_exists("b"),
        "no stray names in /dev/shm");
     o.name = NULL;
     refused(&o, SHMKIT_EBADNAME, "POSIX name NULL: EBADNAME");
@@ -242,13 +242,13 @@ static void test_null(void)
 
 int main(void)
 {
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     test_names();
     test_sizes();
     test_keys();
     test_flags();
     test_null();
-    ts_tmpdir_rm(dir);
-    ts_sysv_cleanup();
+    tu_tmpdir_rm(dir);
+    tu_sysv_cleanup();
     return tap_done();
 }

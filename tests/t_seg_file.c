@@ -52,15 +52,15 @@ static void test_roundtrip(void)
     pid_t pid = fork();
     if (pid == 0) {
         char *av[] = {"x", "read", "file", path, "file-fork", NULL};
-        _exit(ts_helper(5, av));
+        _exit(tu_helper(5, av));
     }
-    is_int(ts_wait(pid), 0, "forked process opens the path and reads");
-    ts_reply(reply, sizeof reply, "file-fork");
+    is_int(tu_wait_exit(pid), 0, "forked process opens the path and reads");
+    tu_reply(reply, sizeof reply, "file-fork");
     ok(!strcmp(d + 128, reply), "parent sees the forked process's reply");
     strcpy(d, "file-exec");
-    is_int(ts_run(NULL, (const char *[]){"read", "file", path, "file-exec", NULL}), 0,
+    is_int(tu_run_self(NULL, (const char *[]){"read", "file", path, "file-exec", NULL}), 0,
            "exec'd process opens the path and reads");
-    ts_reply(reply, sizeof reply, "file-exec");
+    tu_reply(reply, sizeof reply, "file-exec");
     ok(!strcmp(d + 128, reply), "parent sees the exec'd process's reply");
     ok(file_has(path, SHMKIT_HEADER_SIZE, "file-exec"), "MAP_SHARED: the write reached the file");
 
@@ -81,7 +81,7 @@ static void test_roundtrip(void)
     struct shmkit_opts orr = {.kind = SHMKIT_FILE, .name = path, .flags = SHMKIT_RDONLY};
     is_rc(shmkit_open(&t, &orr), 0, "open read-only");
     if (t) {
-        is_int(ts_child_write(shmkit_seg_data(t)), 128 + SIGSEGV,
+        is_int(tu_child_write(shmkit_seg_data(t)), 128 + SIGSEGV,
                "a child writing through the read-only mapping dies with SIGSEGV");
         shmkit_close(t);
         t = NULL;
@@ -178,14 +178,14 @@ static void test_long_path(void)
 
 int main(int argc, char **argv)
 {
-    int h = ts_helper(argc, argv);
+    int h = tu_helper(argc, argv);
     if (h >= 0)
         return h;
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     test_roundtrip();
     test_private_create();
     test_symlink_fifo_dir();
     test_long_path();
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
     return tap_done();
 }

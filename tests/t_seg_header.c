@@ -182,7 +182,7 @@ static void test_truncation(void)
     shmkit_close(s);
 
     /* a FILE segment, truncated with truncate(2) by path; also MAP_PRIVATE */
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/seg", dir);
     struct shmkit_opts of = {.kind = SHMKIT_FILE, .name = path, .size = 8192,
                              .flags = SHMKIT_CREATE};
@@ -206,7 +206,7 @@ static void test_truncation(void)
         tap_bail("write");
     close(ffd);
     is_rc(shmkit_open(&t, &ofo), SHMKIT_ENOTSHMKIT, "a 37-byte text file: ENOTSHMKIT");
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
 }
 
 int main(void)

@@ -94,7 +94,7 @@ static void test_pass_and_seal(void)
     fcntl(sv[0], F_SETFD, FD_CLOEXEC);
     char sockarg[16];
     snprintf(sockarg, sizeof sockarg, "%d", sv[1]);
-    pid_t pid = ts_spawn(NULL, (const char *[]){"memfd-recv", sockarg, "rdonly", NULL});
+    pid_t pid = tu_spawn_self(NULL, (const char *[]){"memfd-recv", sockarg, "rdonly", NULL});
     close(sv[1]);
     is_rc(shmkit_fd_send(sv[0], s), 0, "send the descriptor to the exec'd process");
     is_int(recv_byte(sv[0]), 'R', "the exec'd process mapped it read-only and read it");
@@ -115,12 +115,12 @@ static void test_pass_and_seal(void)
         munmap(m, 4096);
     ok(ftruncate(fd, 100) < 0 && errno == EPERM, "shrinking is refused: EPERM");
     ok(ftruncate(fd, 1 << 20) < 0 && errno == EPERM, "growing is refused: EPERM");
-    is_int(ts_child_write(shmkit_seg_data(s)), 128 + SIGSEGV,
+    is_int(tu_child_write(shmkit_seg_data(s)), 128 + SIGSEGV,
            "a child writing through the (now read-only) mapping dies with SIGSEGV");
     is_rc(shmkit_seg_seal(s), -EBADF, "sealing again: -EBADF (no longer writable)");
 
     send_byte(sv[0], 'S');
-    is_int(ts_wait(pid), 0, "the exec'd process saw the seals and could not write either");
+    is_int(tu_wait_exit(pid), 0, "the exec'd process saw the seals and could not write either");
     close(sv[0]);
     shmkit_close(s);
 }
@@ -157,7 +157,7 @@ static void test_seal_then_send(void)
     }
     close(sv[1]);
     is_rc(shmkit_fd_send(sv[0], s), 0, "send the sealed descriptor to a forked process");
-    is_int(ts_wait(pid), 0, "it opens it (with VERIFY), reads, and is refused any write");
+    is_int(tu_wait_exit(pid), 0, "it opens it (with VERIFY), reads, and is refused any write");
     close(sv[0]);
     shmkit_close(s);
 }
@@ -196,10 +196,10 @@ static void test_seal_busy(void)
     is_rc(shmkit_seg_seal(s), -EBUSY, "seal refused while mapped writable elsewhere: -EBUSY");
     is_rc(shmkit_seg_verify(s), SHMKIT_ENOTSEALED, "... and the header does not claim a seal");
     ok(shmkit_seg_stat(s, &in) == 0 && in.seals == 0 && in.generation == 1, "... no seals, generation 1");
-    ok(ts_child_write((char *)shmkit_seg_data(s) + 10) == 0 && 1, "... and our mapping is still writable");
+    ok(tu_child_write((char *)shmkit_seg_data(s) + 10) == 0 && 1, "... and our mapping is still writable");
     strcpy(shmkit_seg_data(s), "still mine");
     send_byte(sv[0], 'Q');
-    is_int(ts_wait(pid), 0, "the other process lets go");
+    is_int(tu_wait_exit(pid), 0, "the other process lets go");
     is_rc(shmkit_seg_seal(s), 0, "now the seal succeeds");
     ok(!strcmp(shmkit_seg_data(s), "still mine"), "the payload survived the remap");
     close(sv[0]);
@@ -284,8 +284,8 @@ static void test_fd_ownership(void)
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "memfd-recv"))
-        return memfd_receiver(ts_atoi(argv[2]), !strcmp(argv[3], "rdonly"));
-    int h = ts_helper(argc, argv);
+        return memfd_receiver(tu_atoi(argv[2]), !strcmp(argv[3], "rdonly"));
+    int h = tu_helper(argc, argv);
     if (h >= 0)
         return h;
     test_pass_and_seal();

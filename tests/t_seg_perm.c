@@ -14,7 +14,7 @@ static const char *const *as_nobody;
 /* Runs the helper as nobody: 0 = opened, 13 = -EACCES, other = failure. */
 static int nobody(const char *const *args)
 {
-    return ts_run(as_nobody, args);
+    return tu_run_self(as_nobody, args);
 }
 
 static void test_posix(void)
@@ -31,7 +31,7 @@ static void test_posix(void)
            "POSIX 0600: nor read-only (-EACCES)");
     is_int(nobody((const char *[]){"create-existing", name, NULL}), 13,
            "POSIX 0600: CREATE without EXCL of it: -EACCES");
-    ok(ts_shm_exists(name), "... and the segment is still there");
+    ok(tu_shm_exists(name), "... and the segment is still there");
     if (fchmod(shmkit_seg_fd(s), 0644) < 0)
         tap_bail("fchmod");
     is_int(nobody((const char *[]){"open", "rdonly", "posix", name, NULL}), 0,
@@ -72,7 +72,7 @@ static void test_file(void)
 {
     char dir[256], path[PATH_MAX];
     shmkit_seg *s = NULL;
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     chmod(dir, 0755); /* nobody may look inside; the file's own mode decides */
     snprintf(path, sizeof path, "%s/seg", dir);
     struct shmkit_opts o = {.kind = SHMKIT_FILE, .name = path, .size = 64,
@@ -82,7 +82,7 @@ static void test_file(void)
     is_int(nobody((const char *[]){"open", "rdonly", "file", path, NULL}), 13,
            "FILE 0600: nobody cannot open it (-EACCES)");
     shmkit_close(s);
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
 }
 
 int main(int argc, char **argv)
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         shmkit_close(s);
         return rc == -EACCES ? 13 : rc == 0 ? 0 : 3;
     }
-    int h = ts_helper(argc, argv);
+    int h = tu_helper(argc, argv);
     if (h >= 0)
         return h;
     if (geteuid() != 0)
@@ -107,12 +107,12 @@ int main(int argc, char **argv)
     else
         tap_skip_all("neither setpriv nor runuser is installed");
     /* the helper is this very binary: nobody must be able to run it */
-    if (ts_run(as_nobody, (const char *[]){"open", "rdonly", "posix", "/", NULL}) != 3)
-        tap_skip_all("nobody cannot run %s (directory permissions?)", ts_self());
+    if (tu_run_self(as_nobody, (const char *[]){"open", "rdonly", "posix", "/", NULL}) != 3)
+        tap_skip_all("nobody cannot run %s (directory permissions?)", tu_self());
     tap_diag("helper runs as uid %d via %s", NOBODY, as_nobody[0]);
     test_posix();
     test_sysv();
     test_file();
-    ts_sysv_cleanup();
+    tu_sysv_cleanup();
     return tap_done();
 }

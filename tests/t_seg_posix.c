@@ -8,16 +8,16 @@
 #include <time.h>
 
 /* Forked reader: opens NAME on its own (a new mapping, not the inherited
- * one), checks TOKEN, replies. Same exit codes as ts_helper's "read". */
+ * one), checks TOKEN, replies. Same exit codes as tu_helper's "read". */
 static int fork_reader(const char *name, const char *token)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         char *av[] = {"x", "read", "posix", (char *)name, (char *)token, NULL};
-        _exit(ts_helper(5, av));
+        _exit(tu_helper(5, av));
     }
-    return ts_wait(pid);
+    return tu_wait_exit(pid);
 }
 
 static void test_roundtrip(void)
@@ -32,7 +32,7 @@ static void test_roundtrip(void)
     is_rc(shmkit_open(&s, &o), 0, "create %s", name);
     if (!s)
         tap_bail("cannot create a POSIX segment");
-    ok(ts_shm_exists(name), "it appears in /dev/shm");
+    ok(tu_shm_exists(name), "it appears in /dev/shm");
     is_int(shmkit_seg_size(s), 4096, "payload size is what was asked");
     ok(shmkit_seg_fd(s) >= 0, "a POSIX segment has a descriptor");
 
@@ -57,13 +57,13 @@ static void test_roundtrip(void)
     char *d = shmkit_seg_data(s);
     strcpy(d, "token-fork");
     is_int(fork_reader(name, "token-fork"), 0, "forked process opens it by name and reads");
-    ts_reply(reply, sizeof reply, "token-fork");
+    tu_reply(reply, sizeof reply, "token-fork");
     ok(!strcmp(d + 128, reply), "parent sees the forked process's reply");
 
     strcpy(d, "token-exec");
-    is_int(ts_run(NULL, (const char *[]){"read", "posix", name, "token-exec", NULL}), 0,
+    is_int(tu_run_self(NULL, (const char *[]){"read", "posix", name, "token-exec", NULL}), 0,
            "exec'd process opens it by name and reads");
-    ts_reply(reply, sizeof reply, "token-exec");
+    tu_reply(reply, sizeof reply, "token-exec");
     ok(!strcmp(d + 128, reply), "parent sees the exec'd process's reply");
 
     /* exclusive create and plain create of an existing name */
@@ -78,7 +78,7 @@ static void test_roundtrip(void)
     t = NULL;
     oc.size = 8192;
     is_rc(shmkit_open(&t, &oc), SHMKIT_EBADSIZE, "CREATE of an existing but smaller one: EBADSIZE");
-    ok(ts_shm_exists(name), "... and the existing segment is left alone");
+    ok(tu_shm_exists(name), "... and the existing segment is left alone");
     struct shmkit_opts ol = {.kind = SHMKIT_POSIX, .name = name, .layout = SHMKIT_LAYOUT_RING};
     is_rc(shmkit_open(&t, &ol), SHMKIT_ELAYOUT, "opening expecting another layout: ELAYOUT");
 
@@ -87,7 +87,7 @@ static void test_roundtrip(void)
     is_rc(shmkit_open(&t, &orr), 0, "open read-only");
     if (t) {
         ok(!strcmp(shmkit_seg_data(t), "token-exec"), "read-only mapping reads");
-        is_int(ts_child_write(shmkit_seg_data(t)), 128 + SIGSEGV,
+        is_int(tu_child_write(shmkit_seg_data(t)), 128 + SIGSEGV,
                "a child writing through the read-only mapping dies with SIGSEGV");
         ok(!strcmp(shmkit_seg_data(t), "token-exec"), "... and the bytes are unchanged");
         is_rc(shmkit_seg_seal(t), -EBADF, "seal through a read-only handle: -EBADF");
@@ -99,7 +99,7 @@ static void test_roundtrip(void)
 
     /* remove */
     is_rc(shmkit_seg_remove(s), 0, "remove");
-    ok(!ts_shm_exists(name), "gone from /dev/shm");
+    ok(!tu_shm_exists(name), "gone from /dev/shm");
     is_rc(shmkit_seg_remove(s), -ENOENT, "second remove: -ENOENT");
     ok(!strcmp(d, "token-exec"), "the mapping stays valid after remove");
     struct shmkit_opts oo = {.kind = SHMKIT_POSIX, .name = name};
@@ -137,7 +137,7 @@ static void test_long_name(void)
                             .flags = SHMKIT_CREATE | SHMKIT_EXCL};
     is_rc(shmkit_open(&s, &o), 0, "... can be created");
     is_rc(shmkit_seg_remove(s), 0, "... and removed through the handle (whole name kept)");
-    ok(!ts_shm_exists(name), "... and it is gone");
+    ok(!tu_shm_exists(name), "... and it is gone");
     shmkit_close(s);
     s = NULL;
     strcat(name, "n");
@@ -208,7 +208,7 @@ static void test_concurrent_open(int kind)
     int rc = shmkit_open(&s, &o);
     uint64_t t1 = tu_now_ns();
     is_rc(rc, 0, "%s: create 512 MiB (%.0f ms)", kn, (t1 - t0) / 1e6);
-    is_int(ts_wait(pid), 0, "%s: a process opening it meanwhile waits for the header", kn);
+    is_int(tu_wait_exit(pid), 0, "%s: a process opening it meanwhile waits for the header", kn);
     if (s) {
         shmkit_seg_remove(s);
         shmkit_close(s);
@@ -230,13 +230,13 @@ static int enospc_child(void)
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, sizeof name, "big"),
                             .size = 2u << 20, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
     is_rc(shmkit_open(&s, &o), -ENOSPC, "2 MiB segment on a 1 MiB tmpfs: -ENOSPC at create");
-    ok(!ts_shm_exists(name), "nothing left behind");
+    ok(!tu_shm_exists(name), "nothing left behind");
 
     o.size = 600u << 10;
     is_rc(shmkit_open(&s, &o), 0, "a 600 KiB segment fits");
     o.name = tu_name(name, sizeof name, "second");
     is_rc(shmkit_open(&t, &o), -ENOSPC, "a second 600 KiB one does not: -ENOSPC");
-    ok(!ts_shm_exists(name), "nothing left behind");
+    ok(!tu_shm_exists(name), "nothing left behind");
     if (s) {
         memset(shmkit_seg_data(s), 0xab, shmkit_seg_size(s));
         ok(1, "every page of the first is there to write (no SIGBUS)");
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "enospc"))
         return enospc_child();
-    int h = ts_helper(argc, argv);
+    int h = tu_helper(argc, argv);
     if (h >= 0)
         return h;
     test_roundtrip();

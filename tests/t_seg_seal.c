@@ -48,7 +48,7 @@ static void test_posix_dd(void)
     ok(!memcmp(d + 300 - SHMKIT_HEADER_SIZE, "HACKED", 6), "the bytes really changed in our mapping");
     is_rc(shmkit_seg_verify(s), SHMKIT_ETAMPERED, "verify: ETAMPERED");
     is_rc(shmkit_open(&t, &ov), SHMKIT_ETAMPERED, "open with VERIFY: ETAMPERED");
-    ok(t == NULL && ts_shm_exists(name), "... no handle, and the evidence is not removed");
+    ok(t == NULL && tu_shm_exists(name), "... no handle, and the evidence is not removed");
     struct shmkit_opts on = {.kind = SHMKIT_POSIX, .name = name};
     is_rc(shmkit_open(&t, &on), 0, "open without VERIFY does not check the payload");
     ok(t && shmkit_seg_verify(t) == SHMKIT_ETAMPERED, "... but verify on that handle does");
@@ -73,7 +73,7 @@ static void test_file_dd(void)
 {
     char dir[256], path[PATH_MAX];
     shmkit_seg *s = NULL, *t = NULL;
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/sealed", dir);
     struct shmkit_opts o = {.kind = SHMKIT_FILE, .name = path, .size = 1000,
                             .flags = SHMKIT_CREATE};
@@ -90,7 +90,7 @@ static void test_file_dd(void)
     shmkit_close(t);
     t = NULL;
     is_rc(shmkit_open(&t, &ov), SHMKIT_ETAMPERED, "FILE: open with VERIFY: ETAMPERED");
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
 }
 
 static void test_sysv(void)

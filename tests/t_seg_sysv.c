@@ -28,13 +28,13 @@ static int fork_reader(const struct shmkit_opts *opts, const char *token)
         char *d = shmkit_seg_data(s);
         if (memcmp(d, token, strlen(token) + 1))
             _exit(2);
-        ts_reply(d + 128, 64, token);
+        tu_reply(d + 128, 64, token);
         if (shmkit_seg_stat(s, &in) < 0)
             _exit(4);
         shmkit_close(s);
         _exit(10 + (int)in.nattch);
     }
-    return ts_wait(pid);
+    return tu_wait_exit(pid);
 }
 
 /* The common part: S was just created; OPEN_OPTS reopens it; ARGS makes the
@@ -64,7 +64,7 @@ static void exercise(shmkit_seg *s, const char *what, const struct shmkit_opts *
     /* the child also inherited our attachment: it sees 3 while it is attached twice */
     is_int(fork_reader(open_opts, "sysv-fork"), 13, "%s: forked process attaches and reads (nattch 3)",
            what);
-    ts_reply(reply, sizeof reply, "sysv-fork");
+    tu_reply(reply, sizeof reply, "sysv-fork");
     ok(!strcmp(d + 128, reply), "%s: parent sees the forked process's reply", what);
 
     strcpy(d, "sysv-exec");
@@ -74,8 +74,8 @@ static void exercise(shmkit_seg *s, const char *what, const struct shmkit_opts *
         av[n] = args[n - 1];
     av[n++] = "sysv-exec";
     av[n] = NULL;
-    is_int(ts_run(NULL, av), 0, "%s: exec'd process attaches and reads", what);
-    ts_reply(reply, sizeof reply, "sysv-exec");
+    is_int(tu_run_self(NULL, av), 0, "%s: exec'd process attaches and reads", what);
+    tu_reply(reply, sizeof reply, "sysv-exec");
     ok(!strcmp(d + 128, reply), "%s: parent sees the exec'd process's reply", what);
     ok(shmkit_seg_stat(s, &in) == 0 && in.nattch == 1 && in.lpid != getpid(),
        "%s: back to one attachment; last pid is the helper's", what);
@@ -86,7 +86,7 @@ static void exercise(shmkit_seg *s, const char *what, const struct shmkit_opts *
     is_rc(shmkit_open(&r, &ro), 0, "%s: attach read-only (SHM_RDONLY)", what);
     if (r) {
         ok(!strcmp(shmkit_seg_data(r), "sysv-exec"), "%s: read-only attachment reads", what);
-        is_int(ts_child_write(shmkit_seg_data(r)), 128 + SIGSEGV,
+        is_int(tu_child_write(shmkit_seg_data(r)), 128 + SIGSEGV,
                "%s: a child writing through it dies with SIGSEGV", what);
         shmkit_close(r);
     }
@@ -134,7 +134,7 @@ static void test_ftok(void)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
     shmkit_seg *s = NULL;
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/keyfile", dir);
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     close(fd);
@@ -149,7 +149,7 @@ static void test_ftok(void)
         exercise(s, "ftok", &oo, (const char *[]){"sysv-ftok", path, proj, NULL}, (int32_t)k);
         finish(s, "ftok", &oo);
     }
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
 }
 
 static void test_private(void)
@@ -180,13 +180,13 @@ close_both:
 
 int main(int argc, char **argv)
 {
-    int h = ts_helper(argc, argv);
+    int h = tu_helper(argc, argv);
     if (h >= 0)
         return h;
     test_key_kind();
     test_ftok();
     test_private();
-    is_int(ts_sysv_mine(), 0, "no System V segment made by this test remains");
-    ts_sysv_cleanup();
+    is_int(tu_sysv_mine(), 0, "no System V segment made by this test remains");
+    tu_sysv_cleanup();
     return tap_done();
 }

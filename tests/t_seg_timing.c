@@ -53,7 +53,7 @@ int main(void)
     int runs = r ? atoi(r) : 200;
     if (runs < 10)
         runs = 10;
-    ts_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     struct statfs sf;
     const char *fs = "?";
     if (statfs(dir, &sf) == 0)
@@ -69,6 +69,6 @@ int main(void)
     measure("sysv noreserve", SHMKIT_SYSV, SHMKIT_NORESERVE, dir, runs);
     measure("anon noreserve", SHMKIT_ANON, SHMKIT_NORESERVE, dir, runs);
     measure("memfd noreserve", SHMKIT_MEMFD, SHMKIT_NORESERVE, dir, runs);
-    ts_tmpdir_rm(dir);
+    tu_tmpdir_rm(dir);
     return tap_done();
 }

@@ -64,7 +64,7 @@ static pid_t holder(void)
     int pfd[2];
     if (pipe(pfd) < 0)
         tap_bail("pipe");
-    pid_t p = ts_spawn(die_holding, &pfd[1], 0);
+    pid_t p = tu_spawn_fn(die_holding, &pfd[1], 0);
     close(pfd[1]);
     int ready = tu_ready(pfd[0], 2000);
     if (!ready)
@@ -75,7 +75,7 @@ static pid_t holder(void)
 int main(void)
 {
     shmkit_seg *seg;
-    m = ts_shared(&seg, sizeof *m);
+    m = tu_shared(&seg, sizeof *m);
     snprintf(path, sizeof path, "/tmp/shmkit-t-flock-%ld.lock", (long)getpid());
     unlink(path);
 
@@ -119,14 +119,14 @@ int main(void)
     pid_t kids[PROCS];
     t0 = tu_now_ns();
     for (int i = 0; i < PROCS; i++)
-        kids[i] = ts_spawn(incrementer, NULL, i);
-    is_int(ts_reap(kids, PROCS, 60000), PROCS, "%d processes finished", PROCS);
+        kids[i] = tu_spawn_fn(incrementer, NULL, i);
+    is_int(tu_reap(kids, PROCS, 60000), PROCS, "%d processes finished", PROCS);
     is_int(m->counter, (uint64_t)PROCS * INCS, "counter is exactly %d x %d", PROCS, INCS);
     tap_diag("%.2f us per contended lock+unlock", (double)(tu_now_ns() - t0) / 1e3 / (PROCS * INCS));
 
     /* holder killed while waiters block (one blocking, one timed) */
     pid_t h = holder();
-    pid_t w[2] = {ts_spawn(waiter, NULL, 0), ts_spawn(waiter, NULL, 1)};
+    pid_t w[2] = {tu_spawn_fn(waiter, NULL, 0), tu_spawn_fn(waiter, NULL, 1)};
     usleep(50000);
     int st;
     ok(waitpid(w[0], &st, WNOHANG) == 0 && waitpid(w[1], &st, WNOHANG) == 0,
@@ -134,7 +134,7 @@ int main(void)
     t0 = tu_now_ns();
     kill(h, SIGKILL);
     waitpid(h, NULL, 0);
-    is_int(ts_reap(w, 2, 5000), 2, "holder killed: both waiters got the lock (%.1f ms)",
+    is_int(tu_reap(w, 2, 5000), 2, "holder killed: both waiters got the lock (%.1f ms)",
            (tu_now_ns() - t0) / 1e6);
 
     /* a read-only lock file: shared locks only */

@@ -147,7 +147,7 @@ static int seq_waiter(void *arg, int i)
 int main(void)
 {
     shmkit_seg *seg;
-    struct shm *m = ts_shared(&seg, sizeof *m);
+    struct shm *m = tu_shared(&seg, sizeof *m);
 
     /* raw futex */
     is_rc(shmkit_futex_wait(&m->word, 1, -1), -EAGAIN, "wait on a word that differs: EAGAIN");
@@ -178,14 +178,14 @@ int main(void)
     alarm_off();
     is_rc(rc, -EINTR, "5 s timeout, handler with SA_RESTART: EINTR all the same");
     m->intr_hits = 0;
-    pid_t w = ts_spawn(late_waker, m, 0);
+    pid_t w = tu_spawn_fn(late_waker, m, 0);
     alarm_every_20ms(1);
     rc = shmkit_futex_wait(&m->intr_word, 0, -1);
     alarm_off();
     uint32_t hits = __atomic_load_n(&m->intr_hits, __ATOMIC_RELAXED);
     is_rc(rc, 0, "no timeout, SA_RESTART handler: the kernel restarts the wait, woken later");
     ok(hits >= 2, "... through %u runs of the handler", (unsigned)hits);
-    is_int(ts_reap(&w, 1, 10000), 1, "waker child done");
+    is_int(tu_reap(&w, 1, 10000), 1, "waker child done");
 #endif
 
     /* wait queue: no syscall without waiters */
@@ -211,7 +211,7 @@ int main(void)
 
     /* a sleeping waiter in another process is woken */
     shmkit_waitq_init(&m->q[0]);
-    pid_t p = ts_spawn(waiter, m, 0);
+    pid_t p = tu_spawn_fn(waiter, m, 0);
     /* wait (up to 5 s, the machine may be loaded) until it is registered
      * and asleep in the kernel: state S after the waiter count went up */
     int asleep = 0;
@@ -224,13 +224,13 @@ int main(void)
     __atomic_store_n(&m->flag, 1, __ATOMIC_RELEASE);
     is_int(shmkit_waitq_wake(&m->q[0], 1), WOKEN, "wake with a sleeper wakes %d", WOKEN);
     is_int(shmkit_futex_syscalls() - c0, WOKEN, "... with %d system call", WOKEN);
-    is_int(ts_reap(&p, 1, 5000), 1, "child saw the flag and exited");
+    is_int(tu_reap(&p, 1, 5000), 1, "child saw the flag and exited");
 
     /* ping-pong: any lost wake-up hangs (and the 5 s timeouts fail it) */
     shmkit_waitq_init(&m->q[0]);
     shmkit_waitq_init(&m->q[1]);
     m->turn = 0;
-    p = ts_spawn(pong, m, 0);
+    p = tu_spawn_fn(pong, m, 0);
     int bad = 0;
     t0 = tu_now_ns();
     for (uint32_t t = 0; t < 2 * PINGS && !bad; t += 2) {
@@ -241,17 +241,17 @@ int main(void)
     }
     el = tu_now_ns() - t0;
     ok(!bad, "%d round trips between processes, no lost wake-up", PINGS);
-    is_int(ts_reap(&p, 1, 10000), 1, "pong child finished cleanly");
+    is_int(tu_reap(&p, 1, 10000), 1, "pong child finished cleanly");
     tap_diag("%.2f us per round trip", el / 1e3 / PINGS);
 
     /* seqlock change wait */
     shmkit_seqlock_init(&m->sl);
     m->seen = shmkit_seqlock_read_begin(&m->sl);
-    p = ts_spawn(seq_waiter, m, 0);
+    p = tu_spawn_fn(seq_waiter, m, 0);
     usleep(20000);
     uint64_t v = 42;
     is_rc(shmkit_seqlock_write(&m->sl, &m->data, &v, sizeof v), 0, "seqlock write");
-    is_int(ts_reap(&p, 1, 5000), 1, "seqlock waiter woke and read the new value");
+    is_int(tu_reap(&p, 1, 5000), 1, "seqlock waiter woke and read the new value");
     s = shmkit_seqlock_read_begin(&m->sl);
     t0 = tu_now_ns();
     is_rc(shmkit_seqlock_wait(&m->sl, s, 20000000), -ETIMEDOUT, "seqlock wait times out");

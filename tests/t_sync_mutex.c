@@ -68,7 +68,7 @@ static int kill_holder(void)
     int pfd[2];
     if (pipe(pfd) < 0)
         tap_bail("pipe");
-    pid_t p = ts_spawn(die_holding, &pfd[1], 0);
+    pid_t p = tu_spawn_fn(die_holding, &pfd[1], 0);
     close(pfd[1]);
     int ready = tu_ready(pfd[0], 2000);
     kill(p, SIGKILL);
@@ -101,7 +101,7 @@ static int kill_round(int expect_repair)
 int main(void)
 {
     shmkit_seg *seg;
-    m = ts_shared(&seg, sizeof *m);
+    m = tu_shared(&seg, sizeof *m);
 
     is_rc(shmkit_mutex_lock(&m->mx), -EINVAL, "zeroed memory is not a mutex: EINVAL");
     is_rc(shmkit_mutex_init(&m->mx), 0, "init");
@@ -110,8 +110,8 @@ int main(void)
     is_rc(shmkit_mutex_lock(&m->mx), -EDEADLK, "relock by the holder: EDEADLK");
     is_rc(shmkit_mutex_trylock(&m->mx), -EBUSY, "trylock by the holder: EBUSY");
     is_rc(shmkit_mutex_destroy(&m->mx), -EBUSY, "destroy while locked: EBUSY");
-    pid_t p = ts_spawn(try_while_held, NULL, 0);
-    is_int(ts_reap(&p, 1, 5000), 1, "other process: trylock EBUSY, timedlock ETIMEDOUT on time, unlock EPERM");
+    pid_t p = tu_spawn_fn(try_while_held, NULL, 0);
+    is_int(tu_reap(&p, 1, 5000), 1, "other process: trylock EBUSY, timedlock ETIMEDOUT on time, unlock EPERM");
     is_rc(shmkit_mutex_unlock(&m->mx), 0, "unlock");
     is_rc(shmkit_mutex_unlock(&m->mx), -EPERM, "unlock when not held: EPERM");
     is_rc(shmkit_mutex_consistent(&m->mx), -EINVAL, "consistent when not after OWNERDEAD: EINVAL");
@@ -122,8 +122,8 @@ int main(void)
     pid_t kids[PROCS];
     uint64_t t0 = tu_now_ns();
     for (int i = 0; i < PROCS; i++)
-        kids[i] = ts_spawn(incrementer, NULL, i);
-    is_int(ts_reap(kids, PROCS, 60000), PROCS, "%d incrementing processes finished", PROCS);
+        kids[i] = tu_spawn_fn(incrementer, NULL, i);
+    is_int(tu_reap(kids, PROCS, 60000), PROCS, "%d incrementing processes finished", PROCS);
     is_int(m->counter, (uint64_t)PROCS * INCS, "counter is exactly %d x %d", PROCS, INCS);
     tap_diag("%.0f ns per contended lock+unlock", (double)(tu_now_ns() - t0) / (PROCS * INCS));
 

@@ -72,7 +72,7 @@ static pid_t holder(int writer)
     if (pipe(pfd) < 0)
         tap_bail("pipe");
     struct hold h = {pfd[1], writer};
-    pid_t p = ts_spawn(die_holding, &h, 0);
+    pid_t p = tu_spawn_fn(die_holding, &h, 0);
     close(pfd[1]);
     int ready = tu_ready(pfd[0], 2000);
     if (!ready) {
@@ -184,15 +184,15 @@ static void corruption(void)
 int main(void)
 {
     shmkit_seg *seg;
-    m = ts_shared(&seg, sizeof *m);
+    m = tu_shared(&seg, sizeof *m);
 
     is_rc(shmkit_rwlock_rdlock(&m->rw, 0), -EINVAL, "zeroed memory is not an rwlock");
     is_rc(shmkit_rwlock_init(&m->rw), 0, "init");
     int t0 = shmkit_rwlock_rdlock(&m->rw, -1), t1 = shmkit_rwlock_rdlock(&m->rw, -1);
     ok(t0 >= 0 && t1 >= 0 && t0 != t1, "two read locks at once (tickets %d, %d)", t0, t1);
     int busy = -EBUSY, free_t = 2;
-    pid_t p = ts_spawn(try_busy, &free_t, 0);
-    is_int(ts_reap(&p, 1, 5000), 1, "other process: reads too, try-write is EBUSY");
+    pid_t p = tu_spawn_fn(try_busy, &free_t, 0);
+    is_int(tu_reap(&p, 1, 5000), 1, "other process: reads too, try-write is EBUSY");
     is_rc(shmkit_rwlock_wrlock(&m->rw, 20000000), -ETIMEDOUT, "write lock times out under readers");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, 99), -EINVAL, "bad ticket: EINVAL");
     is_rc(shmkit_rwlock_rdunlock(&m->rw, SHMKIT_RWLOCK_SLOTS), -EINVAL, "ticket 64: EINVAL");
@@ -207,8 +207,8 @@ int main(void)
     is_rc(shmkit_rwlock_wrlock(&m->rw, -1), -EDEADLK, "again by the holder: EDEADLK");
     is_rc(shmkit_rwlock_rdlock(&m->rw, -1), -EDEADLK, "read by the writer: EDEADLK");
     is_rc(shmkit_rwlock_rdlock(&m->rw, 0), -EBUSY, "try-read by the writer: EBUSY");
-    p = ts_spawn(try_busy, &busy, 0);
-    is_int(ts_reap(&p, 1, 5000), 1, "other process: try-read and try-write are EBUSY");
+    p = tu_spawn_fn(try_busy, &busy, 0);
+    is_int(tu_reap(&p, 1, 5000), 1, "other process: try-read and try-write are EBUSY");
     is_rc(shmkit_rwlock_consistent(&m->rw), -EINVAL, "consistent when nobody died: EINVAL");
     is_rc(shmkit_rwlock_destroy(&m->rw), -EBUSY, "destroy while write-locked: EBUSY");
     is_rc(shmkit_rwlock_wrunlock(&m->rw), 0, "write unlock");
@@ -230,8 +230,8 @@ int main(void)
     pid_t kids[PROCS];
     uint64_t ns = tu_now_ns();
     for (int i = 0; i < PROCS; i++)
-        kids[i] = ts_spawn(worker, NULL, i);
-    is_int(ts_reap(kids, PROCS, 60000), PROCS, "%d processes writing and reading finished", PROCS);
+        kids[i] = tu_spawn_fn(worker, NULL, i);
+    is_int(tu_reap(kids, PROCS, 60000), PROCS, "%d processes writing and reading finished", PROCS);
     is_int(m->a, (uint64_t)PROCS * INCS, "counter is exactly %d x %d", PROCS, INCS);
     is_int(m->torn, 0, "no reader saw a half-done write");
     tap_diag("%.0f ns per contended write lock (+1/4 read lock)",
@@ -284,7 +284,7 @@ int main(void)
     /* a reader killed while a writer already waits for it */
     pid_t h = holder(0);
     ok(h > 0, "reader holds");
-    p = ts_spawn(writer_waits, NULL, 0);
+    p = tu_spawn_fn(writer_waits, NULL, 0);
     usleep(20000);
     ns = tu_now_ns();
     kill_wait(h);
@@ -299,7 +299,7 @@ int main(void)
 
     /* a writer killed while waiting for a reader never wrote: no OWNERDEAD */
     t0 = shmkit_rwlock_rdlock(&m->rw, -1);
-    p = ts_spawn(writer_waits, NULL, 0);
+    p = tu_spawn_fn(writer_waits, NULL, 0);
     usleep(20000);
     kill_wait(p);
     is_rc(shmkit_rwlock_rdunlock(&m->rw, t0), 0, "reader leaves");

@@ -115,7 +115,7 @@ static pid_t mid_write(void)
     int pfd[2];
     if (pipe(pfd) < 0)
         tap_bail("pipe");
-    pid_t p = ts_spawn(die_writing, &pfd[1], 0);
+    pid_t p = tu_spawn_fn(die_writing, &pfd[1], 0);
     close(pfd[1]);
     int ready = tu_ready(pfd[0], 2000);
     if (!ready)
@@ -147,7 +147,7 @@ static void copies(void)
 int main(void)
 {
     shmkit_seg *seg;
-    m = ts_shared(&seg, sizeof *m);
+    m = tu_shared(&seg, sizeof *m);
     copies();
 
     shmkit_seqlock_init(&m->lock);
@@ -165,16 +165,16 @@ int main(void)
 
     /* the hunt */
     pid_t kids[3];
-    kids[0] = ts_spawn(writer, NULL, 0);
-    kids[1] = ts_spawn(reader, NULL, 0);
-    kids[2] = ts_spawn(reader, NULL, 1);
+    kids[0] = tu_spawn_fn(writer, NULL, 0);
+    kids[1] = tu_spawn_fn(reader, NULL, 0);
+    kids[2] = tu_spawn_fn(reader, NULL, 1);
     uint64_t t0 = tu_now_ns();
     while (tu_now_ns() - t0 < CAP_NS &&
            (__atomic_load_n(&m->reads[0], __ATOMIC_RELAXED) < TARGET_READS ||
             __atomic_load_n(&m->writes, __ATOMIC_RELAXED) < MIN_WRITES))
         usleep(20000);
     __atomic_store_n(&m->stop, 1, __ATOMIC_RELEASE);
-    is_int(ts_reap(kids, 3, 10000), 3, "writer and two readers finished");
+    is_int(tu_reap(kids, 3, 10000), 3, "writer and two readers finished");
     tap_diag("%llu writes, %llu + %llu snapshots in %.1f s", (unsigned long long)m->writes,
              (unsigned long long)m->reads[0], (unsigned long long)m->reads[1],
              (tu_now_ns() - t0) / 1e9);
@@ -188,7 +188,7 @@ int main(void)
      * it depends on scheduling, so it is shown, not asserted) */
     __atomic_store_n(&m->stop, 0, __ATOMIC_RELEASE);
     m->writes = 0;
-    kids[0] = ts_spawn(writer, NULL, 0);
+    kids[0] = tu_spawn_fn(writer, NULL, 0);
     uint64_t unsync = 0, n = 0;
     t0 = tu_now_ns();
     while (tu_now_ns() - t0 < 200000000u) {
@@ -197,7 +197,7 @@ int main(void)
         n++;
     }
     __atomic_store_n(&m->stop, 1, __ATOMIC_RELEASE);
-    ts_reap(kids, 1, 10000);
+    tu_reap(kids, 1, 10000);
     tap_diag("control: %llu of %llu unsynchronised copies were torn", (unsigned long long)unsync,
              (unsigned long long)n);
 

@@ -183,21 +183,4 @@ static inline shmkit_seg *tu_seg_open(const char *name)
     return s;
 }
 
-/* The names these helpers had before they moved here, for the tests not
- * yet renamed: tests/lib/tu-rename renames them; then delete this block. */
-#ifndef TU_NO_OLD_NAMES
-#define MSG_HDR TU_MSG_HDR
-#define T_SCALE TU_SCALE
-#define t_mix tu_mix
-#define msg_len tu_msg_len
-#define msg_fill tu_msg_fill
-#define msg_check tu_msg_check
-#define t_dead_owner tu_dead_owner
-#define t_seg_anon tu_seg_anon
-#define t_step_kill tu_step_kill
-#define t_seg_new tu_seg_new
-#define t_seg_open tu_seg_open
-#define T_UNDER_ASAN TAP_UNDER_ASAN
-#endif
-
 #endif

@@ -261,23 +261,4 @@ static inline int tu_helper(int argc, char **argv)
     return -1; /* not a helper invocation */
 }
 
-/* The names these helpers had before they moved here, for the tests not
- * yet renamed: tests/lib/tu-rename renames them; then delete this block. */
-#ifndef TU_NO_OLD_NAMES
-#define ts_self tu_self
-#define ts_spawn tu_spawn_self
-#define ts_wait tu_wait_exit
-#define ts_run tu_run_self
-#define ts_child_write tu_child_write
-#define ts_shm_exists tu_shm_exists
-#define ts_sysv_mine tu_sysv_mine
-#define ts_sysv_cleanup tu_sysv_cleanup
-#define ts_tmpdir_rm tu_tmpdir_rm
-#define ts_tmpdir tu_tmpdir
-#define ts_atoi tu_atoi
-#define ts_opts_from_args tu_opts_from_args
-#define ts_reply tu_reply
-#define ts_helper tu_helper
-#endif
-
 #endif

@@ -52,12 +52,4 @@ static inline pid_t tu_spawn_fn(int (*fn)(void *, int), void *arg, int i)
     return p;
 }
 
-/* The names these helpers had before they moved here, for the tests not
- * yet renamed: tests/lib/tu-rename renames them; then delete this block. */
-#ifndef TU_NO_OLD_NAMES
-#define ts_shared tu_shared
-#define ts_reap tu_reap
-#define ts_spawn tu_spawn_fn
-#endif
-
 #endif
