@@ -47,15 +47,6 @@ void shmkit__hdr_finish(struct shmkit__hdr *h)
     h->hdr_crc = shmkit_crc32c(0, h, HDR_CRC_LEN);
 }
 
-static int all_zero(const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i])
-            return 0;
-    return 1;
-}
-
 /* Validates the copy in *H against a mapping of MAPPED bytes. Checks run in
  * the order that gives the most telling error: magic, version,
  * checksum, feature bits, then each field's range. A feature bit this
@@ -77,7 +68,7 @@ static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
         (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_TABLE ||
         h->generation == 0 || h->creator_pid < 0 || h->payload_size == 0 ||
         (!(h->flags & SHMKIT__HF_SEALED) && h->payload_crc) ||
-        !all_zero(h->reserved, sizeof h->reserved) || h->reserved0 || h->reserved1)
+        !shmkit__all_zero(h->reserved, sizeof h->reserved) || h->reserved0 || h->reserved1)
         return SHMKIT_EBADHEADER;
     if (mapped < SHMKIT_HEADER_SIZE || h->payload_size > mapped - SHMKIT_HEADER_SIZE)
         return SHMKIT_ETRUNCATED;

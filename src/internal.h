@@ -72,6 +72,16 @@ int shmkit__lease_wait(int *tries);
  * (SHMKIT_ETRUNCATED, SHMKIT_EBADHEADER, SHMKIT_ENOTSEALED, ...). */
 int shmkit__seg_layout(const shmkit_seg *seg, uint32_t *layout, uint64_t param[4]);
 
+/* Whether N bytes at P are all zero (reserved fields must be). */
+static inline bool shmkit__all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return false;
+    return true;
+}
+
 /* Size arithmetic that reports overflow instead of wrapping. */
 static inline bool shmkit__add_overflow(uint64_t a, uint64_t b, uint64_t *r)
 {

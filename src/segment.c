@@ -29,15 +29,6 @@ static const struct seg_ops *kind_ops(int kind)
     (SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_RDONLY | SHMKIT_RAW | SHMKIT_VERIFY | SHMKIT_NORESERVE | \
      SHMKIT_ANY_OWNER)
 
-static int all_zero(const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i])
-            return 0;
-    return 1;
-}
-
 /* Checks what every kind shares, then the kind's own rules. *OPS: the
  * kind's backend. */
 static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
@@ -45,7 +36,7 @@ static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
     unsigned f = o->flags;
     if (!(*ops = kind_ops(o->kind)))
         return -EINVAL;
-    if (!all_zero(o->reserved, sizeof o->reserved))
+    if (!shmkit__all_zero(o->reserved, sizeof o->reserved))
         return -EINVAL; /* a field a later version defines: we cannot honour it */
     if (f & ~(COMMON_FLAGS | (*ops)->flags))
         return -EINVAL; /* unknown, or another kind's (PRIVATE, FOLLOW, SHMID, ...) */
