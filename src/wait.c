@@ -14,12 +14,15 @@ void shmkit__park_init(struct shmkit__park *p, int64_t deadline, int64_t period,
     p->deadline = deadline;
     p->period = period;
     p->period_max = period_max < period ? period : period_max;
-    p->next_check = shmkit__now_ns() + first_check_in;
+    p->first = first_check_in;
+    p->next_check = -1;
 }
 
 int shmkit__park(struct shmkit__park *p, uint32_t *word, uint32_t val)
 {
     int64_t now = shmkit__now_ns();
+    if (p->next_check < 0)
+        p->next_check = now + p->first;
     if (now >= p->next_check) {
         /* a due check comes before the deadline: a dead peer is reported
          * as dead, not as a timeout */

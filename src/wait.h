@@ -72,10 +72,13 @@ struct shmkit__park {
     int64_t deadline;   /* -1: none */
     int64_t period;     /* the current liveness check period */
     int64_t period_max; /* doubled at each check up to this (= period: fixed) */
-    int64_t next_check; /* when the next check is due */
+    int64_t first;      /* the first check comes this long after the first park */
+    int64_t next_check; /* when the next check is due; -1 until the first park */
 };
 
-/* The first check comes FIRST_CHECK_IN from now (usually PERIOD). */
+/* The first check comes FIRST_CHECK_IN (usually PERIOD) after the first
+ * shmkit__park. Reads no clock: a lock or channel call that never has to
+ * wait pays nothing for being ready to. */
 void shmkit__park_init(struct shmkit__park *p, int64_t deadline, int64_t period, int64_t period_max,
                        int64_t first_check_in);
 
