@@ -71,7 +71,8 @@ SHMKIT_API const char *shmkit_version(void);
     X(CORRUPT, 13, "shared structure is corrupted")                                                \
     X(NOTSEALED, 14, "segment is not sealed")                                                      \
     X(BADSIZE, 15, "invalid size")                                                                 \
-    X(PROTO, 16, "peer does not follow the protocol")
+    X(PROTO, 16, "peer does not follow the protocol")                                             \
+    X(CLOSED, 17, "peer closed the channel (end of stream)")
 
 enum shmkit_error {
 #define SHMKIT__ERRENUM(name, n, msg) SHMKIT_E##name = -(SHMKIT_ERRNO_BASE + (n)),
@@ -123,8 +124,12 @@ enum shmkit_flags {
     SHMKIT_SHMID = 1u << 8,    /* SYSV: attach the existing segment opts.shmid      */
     SHMKIT_ANY_OWNER = 1u << 9, /* with CREATE: also open an existing segment that  */
                                /* another user owns (see OWNERSHIP below)           */
-    SHMKIT_ALLOW_UNSEALED = 1u << 10 /* MEMFD: accept a channel or table that is not */
+    SHMKIT_ALLOW_UNSEALED = 1u << 10, /* MEMFD: accept a channel or table that is not */
                                /* sealed against shrinking (see CAVEATS)             */
+    SHMKIT_PERSIST = 1u << 11, /* with CREATE: the segment is meant to outlive its  */
+                               /* creator; plain `shmkit gc` never removes it       */
+    SHMKIT_REQUIRE_SEAL = 1u << 12 /* on open: like VERIFY, and an unsealed segment */
+                               /* is refused with SHMKIT_ENOTSEALED                  */
 };
 
 /* Options for shmkit_open(). Zero-initialise, then set what you need:
@@ -326,7 +331,9 @@ struct shmkit_info {
     uint64_t generation;   /* bumped by each seal / layout re-initialisation    */
     int sealed;            /* a payload checksum is recorded                    */
     uint32_t seals;        /* MEMFD: F_GET_SEALS bits; 0 otherwise              */
-    uint64_t reserved[8];  /* zero; room for fields later versions report      */
+    int persistent;        /* created with SHMKIT_PERSIST: gc leaves it alone   */
+    uint32_t pad0;
+    uint64_t reserved[7];  /* zero; room for fields later versions report      */
 };
 
 /* Fills *INFO for SEG. INFO->name holds the whole name or path the handle
