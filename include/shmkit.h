@@ -127,9 +127,12 @@ enum shmkit_flags {
     SHMKIT_ALLOW_UNSEALED = 1u << 10, /* MEMFD: accept a channel or table that is not */
                                /* sealed against shrinking (see CAVEATS)             */
     SHMKIT_PERSIST = 1u << 11, /* with CREATE: the segment is meant to outlive its  */
-                               /* creator; plain `shmkit gc` never removes it       */
+                               /* creator; plain `shmkit gc` never removes it. A    */
+                               /* header flag (info.persistent), set only by the    */
+                               /* call that creates; attaching never changes it     */
     SHMKIT_REQUIRE_SEAL = 1u << 12 /* on open: like VERIFY, and an unsealed segment */
-                               /* is refused with SHMKIT_ENOTSEALED                  */
+                               /* is refused with SHMKIT_ENOTSEALED (an existing    */
+                               /* one; a segment this call creates is not checked)  */
 };
 
 /* Options for shmkit_open(). Zero-initialise, then set what you need:
@@ -223,7 +226,8 @@ struct shmkit_opts {
  *                       RDONLY or SHMID, PRIVATE/FOLLOW on a kind other than
  *                       FILE, SHMID on a kind other than SYSV, RAW with a
  *                       layout or VERIFY, ANY_OWNER without CREATE,
- *                       ALLOW_UNSEALED on a kind other than MEMFD); mode with
+ *                       ALLOW_UNSEALED on a kind other than MEMFD, PERSIST
+ *                       without CREATE, RAW with PERSIST or REQUIRE_SEAL); mode with
  *                       bits beyond 0777; ANON without CREATE; MEMFD with
  *                       CREATE and a positive opts.fd, or without CREATE and
  *                       a negative one; a non-zero opts.reserved; SYSV SHMID of
@@ -263,7 +267,10 @@ struct shmkit_opts {
  *   SHMKIT_ENOTSHMKIT, SHMKIT_EVERSION, SHMKIT_EBADHEADER, SHMKIT_ETRUNCATED
  *                       opened segment does not carry a valid header, or is
  *                       empty / smaller than its header says
- *   SHMKIT_ETAMPERED    SHMKIT_VERIFY and the sealed payload changed
+ *   SHMKIT_ETAMPERED    SHMKIT_VERIFY or SHMKIT_REQUIRE_SEAL and the sealed
+ *                       payload changed
+ *   SHMKIT_ENOTSEALED   SHMKIT_REQUIRE_SEAL and the existing segment records
+ *                       no seal (its writer never sealed it, or died first)
  *   SHMKIT_ELAYOUT      opts->layout non-zero and the segment holds another
  *   SHMKIT_ENOTSEALED   MEMFD descriptor holding a ring, bus or table that is
  *                       not sealed against shrinking, without

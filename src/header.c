@@ -120,6 +120,7 @@ void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info)
     info->created = h->created;
     info->generation = h->generation;
     info->sealed = !!(h->flags & SHMKIT__HF_SEALED);
+    info->persistent = !!(h->flags & SHMKIT__HF_PERSIST);
     info->payload_size = h->payload_size;
 }
 

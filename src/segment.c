@@ -27,7 +27,7 @@ static const struct seg_ops *kind_ops(int kind)
 
 #define COMMON_FLAGS                                                                               \
     (SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_RDONLY | SHMKIT_RAW | SHMKIT_VERIFY | SHMKIT_NORESERVE | \
-     SHMKIT_ANY_OWNER)
+     SHMKIT_ANY_OWNER | SHMKIT_PERSIST | SHMKIT_REQUIRE_SEAL)
 
 /* Checks what every kind shares, then the kind's own rules. *OPS: the
  * kind's backend. */
@@ -46,8 +46,10 @@ static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
         return -EINVAL; /* a new segment must be written (at least its header) */
     if ((f & SHMKIT_ANY_OWNER) && !(f & SHMKIT_CREATE))
         return -EINVAL; /* a plain open takes whatever it names anyway */
-    if ((f & SHMKIT_RAW) && (o->layout || (f & SHMKIT_VERIFY)))
-        return -EINVAL; /* no header: no layout to record, no seal to check */
+    if ((f & SHMKIT_PERSIST) && !(f & SHMKIT_CREATE))
+        return -EINVAL; /* recorded at create only */
+    if ((f & SHMKIT_RAW) && (o->layout || (f & (SHMKIT_VERIFY | SHMKIT_REQUIRE_SEAL | SHMKIT_PERSIST))))
+        return -EINVAL; /* no header: no layout or flag to record, no seal to check */
     if (o->layout > SHMKIT_LAYOUT_TABLE)
         return -EINVAL;
     if (o->mode & ~(mode_t)0777)
@@ -249,7 +251,9 @@ static int attach_existing(shmkit_seg *seg, const struct shmkit_opts *o)
     seg->layout = h.layout;
     if (seg->ops->layout_guard && (rc = seg->ops->layout_guard(seg, h.layout)) < 0)
         return rc;
-    if ((o->flags & SHMKIT_VERIFY) && (h.flags & SHMKIT__HF_SEALED)) {
+    if ((o->flags & SHMKIT_REQUIRE_SEAL) && !(h.flags & SHMKIT__HF_SEALED))
+        return SHMKIT_ENOTSEALED;
+    if ((o->flags & (SHMKIT_VERIFY | SHMKIT_REQUIRE_SEAL)) && (h.flags & SHMKIT__HF_SEALED)) {
         uint32_t crc = 0;
         if ((rc = payload_crc(seg, &crc)) < 0)
             return rc;
@@ -309,6 +313,8 @@ int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uin
     if ((o->flags & SHMKIT_CREATE) && !(o->flags & SHMKIT_RAW)) {
         /* complete before anything is named: layout parameters included */
         shmkit__hdr_init(&h, o->size, o->layout);
+        if (o->flags & SHMKIT_PERSIST)
+            h.flags |= SHMKIT__HF_PERSIST;
         if (param)
             memcpy(h.layout_param, param, sizeof h.layout_param);
         shmkit__hdr_finish(&h);
