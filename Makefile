@@ -5,7 +5,8 @@
 #   make check      the fast inner loop: plain build, plain tests (BUILD=dir works)
 #   make test       every test: plain build, ASan+UBSan build, TSan, short fuzz runs
 #   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ
-#   make install    PREFIX=/usr/local DESTDIR= (header, libs, shmkit.pc, man, CLI)
+#   make install    PREFIX=/usr/local DESTDIR= (header, libs, shmkit.pc, man, CLI;
+#                   then ldconfig as root, or a hint to run it: see install)
 #
 # Sources are found by wildcard: a new src/*.c joins the library, a new
 # tests/t_*.c becomes a test program, a new examples/NAME.c (or examples/NAME/)
@@ -19,6 +20,7 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
+LDCONFIG    ?= ldconfig
 
 CC          ?= cc
 BUILD       ?= build
@@ -53,7 +55,8 @@ LIB_A       := $(BUILD)/libshmkit.a
 LIB_SO      := $(BUILD)/libshmkit.so.$(VERSION)
 CLI         := $(BUILD)/bin/shmkit
 
-.PHONY: FORCE all lib check test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build
+.PHONY: FORCE all lib check test test-build check-clang bench demo install uninstall clean tsan-build fuzz-build \
+        install-man uninstall-man
 .DELETE_ON_ERROR:
 
 CLI_IF_ANY  := $(if $(TOOL_SRC),$(CLI))
@@ -163,7 +166,55 @@ $(BUILD)/shmkit.pc: shmkit.pc.in Makefile $(BUILD)/pc-dirs
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $(BUILD)/shmkit.pc
 
-install: all $(BUILD)/shmkit.pc
+# The man pages, and one link per name in each page's NAME section (every
+# public function is named in the NAME of the page that documents it, which
+# t_man.t checks): a file man3/shmkit_open.3 holding ".so man3/shmkit_segment.3",
+# as util-linux and liburing install them, so `man shmkit_open` finds its page.
+# The links come from the pages at install time: no list to keep by hand.
+MAN_PAGES  := $(wildcard man/*.[1-8])
+# $(call man_names,PAGE): the names PAGE's NAME section lists before "\-".
+man_names   = sed -n '/^\.SH NAME/,/^\.SH/{/^\./d;p;}' $(1) | tr '\n' ' ' | sed 's/\\-.*//' | \
+              tr ', ' '\n\n' | grep -x '[A-Za-z_][A-Za-z0-9_]*'
+install-man:
+	@for m in $(MAN_PAGES); do \
+	    p=$${m##*/}; s=$${p##*.}; d=$(DESTDIR)$(MANDIR)/man$$s; \
+	    install -d $$d && install -m 644 $$m $$d/ || exit 1; \
+	    for f in $$($(call man_names,$$m)); do \
+	        [ "$$f.$$s" = "$$p" ] || echo ".so man$$s/$$p" >$$d/$$f.$$s || exit 1; \
+	    done; \
+	done
+
+# Removes the pages and their links, and any shmkit* link left by an older
+# install whose page named a function since renamed.
+uninstall-man:
+	@for m in $(MAN_PAGES); do \
+	    p=$${m##*/}; s=$${p##*.}; d=$(DESTDIR)$(MANDIR)/man$$s; \
+	    for f in $$($(call man_names,$$m)); do \
+	        [ "$$f.$$s" = "$$p" ] || rm -f $$d/$$f.$$s; \
+	    done; \
+	    for l in $$d/shmkit*.$$s; do \
+	        grep -qx "\.so man$$s/shmkit[a-z_]*\.$$s" "$$l" 2>/dev/null && rm -f "$$l"; \
+	    done; \
+	    rm -f $$d/$$p; \
+	done; true
+
+# After a real install (DESTDIR empty) the dynamic linker must learn of the
+# new library unless LIBDIR is one of its default directories (/lib, /usr/lib,
+# /lib64, /usr/lib64). When LIBDIR is one of ld.so.conf's directories and the
+# install runs as root, install runs ldconfig (it rebuilds /etc/ld.so.cache,
+# as a distribution's package does after installing a library; `make install
+# LDCONFIG=` skips it); otherwise it prints what to run. A staged install (DESTDIR set)
+# prints nothing: the package that ships it runs ldconfig.
+LD_DEFAULT := /lib /usr/lib /lib64 /usr/lib64
+ld_hint = so=libshmkit.so.$(SOVERSION); at="installed $$so in $(LIBDIR)"; \
+    if PATH=$$PATH:/sbin:/usr/sbin ldconfig -N -v 2>/dev/null | grep -q '^$(LIBDIR):'; then \
+        if [ "$$(id -u)" -eq 0 ] && $(if $(LDCONFIG),$(LDCONFIG),false); then \
+            echo "$$at: ran $(LDCONFIG), programs find it"; \
+        else echo "$$at: run ldconfig (as root) so programs find it"; fi; \
+    else echo "$$at, a directory the dynamic linker does not search: add it to"; \
+        echo "/etc/ld.so.conf.d/ and run ldconfig (as root), or set LD_LIBRARY_PATH=$(LIBDIR)"; fi
+
+install: all $(BUILD)/shmkit.pc install-man
 	install -d $(DESTDIR)$(INCLUDEDIR)/shmkit $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/shmkit.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/shmkit/*.h $(DESTDIR)$(INCLUDEDIR)/shmkit/
@@ -173,16 +224,12 @@ install: all $(BUILD)/shmkit.pc
 	ln -sf libshmkit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkit.so
 	install -m 644 $(BUILD)/shmkit.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	$(if $(CLI_IF_ANY),install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/)
-	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
-	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
-	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	@$(if $(DESTDIR)$(filter $(LIBDIR),$(LD_DEFAULT)),:,$(ld_hint))
 
-uninstall:
+uninstall: uninstall-man
 	rm -f $(DESTDIR)$(INCLUDEDIR)/shmkit.h $(DESTDIR)$(LIBDIR)/libshmkit.* \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/shmkit.pc $(DESTDIR)$(BINDIR)/shmkit
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/shmkit
-	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
-	    s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
 FORCE:
 

@@ -1,21 +1,23 @@
 #!/bin/sh
 # t_install.t - `make install` into a staging DESTDIR, then build a consumer
 # against the installed header and libraries through pkg-config, as C and as
-# C++, linked both shared and static, and run it.
-case ${SHMKIT_BUILD:-build} in
-    build) ;;
-    *) echo "1..0 # SKIP install is checked once, in the plain build"; exit 77 ;;
+# C++, linked both shared and static, and run it. A real install (DESTDIR
+# empty) says how the dynamic linker learns of the library; a staged one not.
+build=${SHMKIT_BUILD:-build}
+case $build in
+    *asan* | *tsan* | *cov* | *fuzz*)
+        echo "1..0 # SKIP install is checked in plain builds"; exit 77 ;;
 esac
 command -v pkg-config >/dev/null 2>&1 || { echo "1..0 # SKIP pkg-config missing"; exit 77; }
-echo "1..8"
+echo "1..11"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 n=0
 check() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
 # an earlier install with another prefix must not leave its shmkit.pc behind
-make -s install DESTDIR="$stage/other" PREFIX=/opt/shmkit-other >"$stage/log" 2>&1 &&
-    make -s install DESTDIR="$stage" PREFIX=/usr >>"$stage/log" 2>&1
+make -s install BUILD="$build" DESTDIR="$stage/other" PREFIX=/opt/shmkit-other >"$stage/log" 2>&1 &&
+    make -s install BUILD="$build" DESTDIR="$stage" PREFIX=/usr >>"$stage/log" 2>&1
 rc=$?; [ $rc -eq 0 ] || sed 's/^/# /' "$stage/log"
 check $rc "make install DESTDIR=... PREFIX=/usr (after PREFIX=/opt/shmkit-other)"
 grep -qx 'prefix=/usr' "$stage/usr/lib/pkgconfig/shmkit.pc" &&
@@ -65,5 +67,18 @@ if command -v c++ >/dev/null 2>&1; then
     rc=$?; sed 's/^/# /' "$stage/err"
     check $rc "the header compiles as C++"
 else
-    echo "ok 6 # SKIP no C++ compiler"
+    echo "ok 8 # SKIP no C++ compiler"
 fi
+
+# ldconfig: a staged install leaves it to the package; a real install into
+# a directory ld.so.conf does not name says so and does not run ldconfig.
+! grep -i ldconfig "$stage/log"
+check $? "a staged install (DESTDIR set) prints no ldconfig hint"
+own=$stage/own
+make -s install BUILD="$build" PREFIX="$own" LDCONFIG="touch $stage/ran-ldconfig" >"$stage/log2" 2>&1
+rc=$?; [ $rc -eq 0 ] || sed 's/^/# /' "$stage/log2"
+grep -q "^installed libshmkit.so.0 in $own/lib, a directory the dynamic linker does not search" "$stage/log2" &&
+    grep -q "LD_LIBRARY_PATH=$own/lib" "$stage/log2"
+check $? "make install PREFIX=STAGE/own (DESTDIR empty) says how to make ld.so find it"
+[ $rc -eq 0 ] && [ ! -e "$stage/ran-ldconfig" ]
+check $? "and runs no ldconfig for a directory ld.so.conf does not name"
