@@ -322,7 +322,10 @@ int shmkit_table_owner(const shmkit_table *t, uint32_t idx, struct shmkit_owner 
         *owner = cur;
     if (cur.pid == CLAIMING)
         return 1; /* a claim in progress: its claimer is alive right now */
-    return cur.pid > 0 && shmkit_owner_alive(&cur);
+    if (cur.pid == 0)
+        return 0; /* never claimed, or released */
+    /* a dead owner, a reused pid, or a hostile value: what claim takes over */
+    return cur.pid > 0 && shmkit_owner_alive(&cur) ? 1 : SHMKIT_EPEERDEAD;
 }
 
 int shmkit_table_write(shmkit_table *t, uint32_t idx, const void *src, size_t len)

@@ -23,7 +23,8 @@
  *   ...fork()...
  *   child:  shmkit_table_claim(t, i);  loop { shmkit_table_write(t, i, &car, sizeof car); }
  *   board:  shmkit_table_read(t, i, &car, sizeof car, NULL);
- *           shmkit_table_owner(t, i, NULL) == 0  ->  the car's process died
+ *           shmkit_table_owner(t, i, NULL) == SHMKIT_EPEERDEAD  ->  the car's
+ *                                                     process died
  *
  * IN THE SEGMENT (all of it hostile input to a process that opens it):
  *   header layout parameters (covered by the header CRC):
@@ -131,9 +132,14 @@ SHMKIT_API int shmkit_table_release(shmkit_table *t, uint32_t idx);
 
 /* Copies the owner record of IDX into *OWNER (if OWNER is non-NULL) and
  * says whether that owner lives.
- * Returns 1 (owned by a live process), 0 (never claimed, released, or the
- * owner died: pid != 0 in *OWNER tells the last two apart), -ERANGE,
- * -EINVAL. */
+ * Returns:
+ *   1                  owned by a live process (or being claimed right now)
+ *   0                  no owner: never claimed, or released
+ *   SHMKIT_EPEERDEAD   the owner died without releasing it (also a pid
+ *                      reused by another process, or a hostile value):
+ *                      *OWNER names it; shmkit_table_claim takes it over
+ *   -ERANGE            IDX >= count
+ *   -EINVAL            T NULL */
 SHMKIT_API int shmkit_table_owner(const shmkit_table *t, uint32_t idx, struct shmkit_owner *owner);
 
 /* Writes LEN bytes from SRC at the start of record IDX as one update that
