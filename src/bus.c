@@ -293,6 +293,63 @@ static int evict_dead(void *ctx)
     return 0;
 }
 
+/* shmkit_bus_wait_subscribers: the bus and how many members it waits for */
+struct sub_quorum {
+    shmkit_bus *b;
+    unsigned n;
+};
+
+/* At least N members? By the state bits first (loads only); only when
+ * those say enough, whether the members live (reads /proc). */
+static int quorum_poll(void *ctx)
+{
+    struct sub_quorum *q = ctx;
+    shmkit_bus *b = q->b;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < b->g.max_subs && n < q->n; i++)
+        n += claim_state(claim_load(&b->subs[i].claim)) == CLAIM_ATTACHED;
+    if (n < q->n)
+        return 0;
+    n = 0;
+    for (uint32_t i = 0; i < b->g.max_subs && n < q->n; i++) {
+        uint64_t w = claim_load(&b->subs[i].claim);
+        n += claim_state(w) == CLAIM_ATTACHED && claim_held(w);
+    }
+    return n >= q->n;
+}
+
+/* Once a slice: members that died leave (so the quick count is right
+ * again). Never reports a peer gone. */
+static int quorum_drop_dead(void *ctx)
+{
+    struct sub_quorum *q = ctx;
+    shmkit_bus *b = q->b;
+    for (uint32_t i = 0; i < b->g.max_subs; i++) {
+        struct bus_sub_rec *r = &b->subs[i];
+        uint64_t w = claim_load(&r->claim);
+        if (claim_state(w) == CLAIM_ATTACHED && !claim_held(w) &&
+            claim_cas(&r->claim, w, claim_make(CLAIM_DETACHED, 0)))
+            chan_bump(&b->c->evicted, 1);
+    }
+    return 0;
+}
+
+int shmkit_bus_wait_subscribers(shmkit_bus *b, unsigned n, int64_t timeout_ns)
+{
+    if (!b || n > b->g.max_subs)
+        return -EINVAL;
+    struct sub_quorum q = {b, n};
+    /* subscribe wakes pub_parked; back-pressure waits share it (a wake
+     * meant for the other wait only costs a re-poll) */
+    struct chan_waiter w = {.poll = quorum_poll,
+                            .gone = quorum_drop_dead,
+                            .ctx = &q,
+                            .flag = &b->c->pub_parked,
+                            .spin_ns = b->spin_ns,
+                            .last_check = &b->last_check};
+    return shmkit__chan_wait(&w, timeout_ns);
+}
+
 int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
 {
     if (!b || !p || b->loaned)
@@ -427,6 +484,8 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
         rc = -EUSERS;
         goto free_handle;
     }
+    /* a publisher in shmkit_bus_wait_subscribers counts us now */
+    shmkit__chan_wake_one(&c->pub_parked, NULL);
     *out = s;
     return 0;
 free_handle:
@@ -535,6 +594,13 @@ static int publisher_gone(void *ctx)
     return claim_gone(claim_load(&s->c->pub_claim));
 }
 
+/* The publisher closed its handle (cheap: one load). */
+static int publisher_closed(void *ctx)
+{
+    shmkit_sub *s = ctx;
+    return claim_left(claim_load(&s->c->pub_claim));
+}
+
 static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
 {
     struct bus_sub_rec *r = s->rec;
@@ -555,6 +621,7 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
     if (!s->peeked) {
         struct chan_waiter w = {.poll = sub_poll,
                                 .gone = publisher_gone,
+                                .closed = publisher_closed,
                                 .ctx = s,
                                 .count = &s->c->sub_waiters,
                                 .event = &s->c->sub_event,

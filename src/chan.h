@@ -202,10 +202,23 @@ static inline int claim_held(uint64_t w)
 }
 
 /* A word that was claimed once and is no longer held: the role's holder
- * died or left (a peer waiting on it gets SHMKIT_EPEERDEAD). */
+ * died or left (a peer waiting on it gets SHMKIT_EPEERDEAD, or
+ * SHMKIT_ECLOSED when the word says CLAIM_DETACHED: see claim_left). */
 static inline int claim_gone(uint64_t w)
 {
     return claim_state(w) != CLAIM_NEVER && !claim_held(w);
+}
+
+/* A word its holder gave up with a clean close (end of stream). A dead
+ * holder's word keeps its CLAIM_ATTACHED state until someone reclaims it;
+ * only a MULTI ring's producers' lock take-over and the bus publisher's
+ * eviction of dead subscribers turn a dead owner's word into
+ * CLAIM_DETACHED, and both are done by a live peer of the same side. No
+ * liveness check: one load, for the paths where a receiver finds the
+ * channel empty. */
+static inline int claim_left(uint64_t w)
+{
+    return claim_state(w) == CLAIM_DETACHED;
 }
 
 /* Replaces the word at P if it still is OLD. */
@@ -218,12 +231,18 @@ static inline int claim_cas(uint64_t *p, uint64_t old, uint64_t new_word)
 
 /* The sleeping half of the spin-then-park protocol, shared by ring and bus.
  * See chan_wait.c. POLL returns > 0 ready, 0 not yet, < 0 error; GONE
- * returns non-zero when the peer died or left. FLAG is the futex word set
- * to 1 while sleeping (NULL: the bus subscribers' wait queue, see below). */
+ * returns non-zero when the peer died or left (slow: reads /proc, runs once
+ * a slice); CLOSED (NULL: never) returns non-zero when the peer closed the
+ * channel cleanly (cheap: claim words only, runs whenever POLL finds
+ * nothing and after every wake-up), and the wait then ends in
+ * SHMKIT_ECLOSED once POLL, asked again, still finds nothing. FLAG is the
+ * futex word set to 1 while sleeping (NULL: the bus subscribers' wait
+ * queue, see below). */
 
 struct chan_waiter {
     int (*poll)(void *ctx);
     int (*gone)(void *ctx);
+    int (*closed)(void *ctx);
     void *ctx;
     uint32_t *flag;      /* single sleeper: flag 0/1, cleared by the waker  */
     uint32_t *count;     /* several sleepers: "armed" flag (someone sleeps on  */

@@ -42,10 +42,24 @@ static int ready(int rc)
     return rc < 0 ? rc : 0;
 }
 
-/* The peer died or left: what it published first is still delivered. */
-static int peer_gone(const struct chan_waiter *w)
+/* POLL, and when it finds nothing, whether the peer closed: then POLL once
+ * more (CLOSED's acquire load of the claim word makes everything sent
+ * before the close visible), so the end of stream comes after the last
+ * message. > 0 ready, 0 not yet, < 0 an error or SHMKIT_ECLOSED. */
+static int poll_end(const struct chan_waiter *w)
 {
     int rc = w->poll(w->ctx);
+    if (rc || !w->closed || !w->closed(w->ctx))
+        return rc;
+    rc = w->poll(w->ctx);
+    return rc ? rc : SHMKIT_ECLOSED;
+}
+
+/* The peer died or left: what it published first is still delivered; a
+ * peer that left with a clean close is the end of stream, not a death. */
+static int peer_gone(const struct chan_waiter *w)
+{
+    int rc = poll_end(w);
     return rc ? ready(rc) : SHMKIT_EPEERDEAD;
 }
 
@@ -61,7 +75,7 @@ static int try_once(const struct chan_waiter *w)
         return -EAGAIN;
     *w->last_check = now;
     int gone = w->gone(w->ctx);
-    int rc = w->poll(w->ctx);
+    int rc = poll_end(w);
     if (rc)
         return ready(rc);
     return gone ? SHMKIT_EPEERDEAD : -EAGAIN;
@@ -75,7 +89,8 @@ static int spin(const struct chan_waiter *w, int64_t start, int64_t deadline)
     int64_t spin_end = w->spin_ns < 0 ? INT64_MAX : start + w->spin_ns;
     for (unsigned i = 1;; i++) {
         shmkit__cpu_relax();
-        int rc = w->poll(w->ctx);
+        /* the close check once per 64 polls, with the clock read */
+        int rc = i % 64 ? w->poll(w->ctx) : poll_end(w);
         if (rc)
             return ready(rc);
         if (i % 64)
@@ -111,7 +126,9 @@ static int park(const struct chan_waiter *w, int64_t deadline)
     shmkit__park_init(&p, deadline, SHMKIT__CHECK_CHAN_NS, SHMKIT__CHECK_CHAN_NS, first);
     for (;;) {
         uint32_t ev = announce(w);
-        int rc = w->poll(w->ctx);
+        /* after the announcement: a close that did not see us asleep
+         * (chan_wake_*) is seen here */
+        int rc = poll_end(w);
         if (rc) {
             withdraw(w);
             return ready(rc);
@@ -120,7 +137,7 @@ static int park(const struct chan_waiter *w, int64_t deadline)
         withdraw(w);
         if (w->waits && (s == 0 || s == -EINTR))
             shmkit__fetch_add_relaxed(w->waits, 1); /* statistic */
-        rc = w->poll(w->ctx);
+        rc = poll_end(w);
         if (rc)
             return ready(rc);
         if (s == SHMKIT__PARK_CHECK) {
@@ -135,7 +152,8 @@ static int park(const struct chan_waiter *w, int64_t deadline)
 
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
 {
-    int rc = w->poll(w->ctx);
+    /* the caller found nothing: a closed peer is reported without waiting */
+    int rc = poll_end(w);
     if (rc)
         return ready(rc);
     if (timeout_ns == 0)

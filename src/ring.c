@@ -315,6 +315,31 @@ static int producers_gone(void *ctx)
     return seen;
 }
 
+/* The consumer closed its handle (cheap: one load). */
+static int consumer_closed(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    return claim_left(claim_load(&r->c->cons_claim));
+}
+
+/* Every producer that ever attached has closed its handle: no slot is
+ * attached (by the state bits: a dead producer's slot still says attached,
+ * and producers_gone finds it), one at least was left. Loads only; stops
+ * at the first attached slot. */
+static int producers_closed(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    unsigned n = r->multi ? RING_PROD_SLOTS : 1, seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t w = claim_load(&r->c->prods[i].claim);
+        unsigned st = claim_state(w);
+        if (st == CLAIM_ATTACHED || st == CLAIM_CLAIMING)
+            return 0;
+        seen |= st == CLAIM_DETACHED;
+    }
+    return seen;
+}
+
 /* ---------------------------------------------------------------- producer */
 
 /* Room for the open reservation? > 0 yes, 0 not yet, < 0 corrupt. */
@@ -371,6 +396,7 @@ RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout
         }
         struct chan_waiter w = {.poll = room_poll,
                                 .gone = consumer_gone,
+                                .closed = consumer_closed,
                                 .ctx = r,
                                 .flag = &r->c->prod_parked,
                                 .waits = &r->c->prod_waits,
@@ -523,6 +549,7 @@ RING_INLINE int do_peek(shmkit_ring *r, int64_t timeout_ns)
         }
         struct chan_waiter w = {.poll = msg_poll,
                                 .gone = producers_gone,
+                                .closed = producers_closed,
                                 .ctx = r,
                                 .flag = &r->c->cons_parked,
                                 .waits = &r->c->cons_waits,

@@ -29,7 +29,8 @@
  * and is told how many messages it lost).
  *
  * TIMEOUTS (every blocking call): relative nanoseconds; 0 = try once
- * (-EAGAIN if the call cannot proceed, or SHMKIT_EPEERDEAD, see below),
+ * (-EAGAIN if the call cannot proceed, or SHMKIT_ECLOSED / SHMKIT_EPEERDEAD,
+ * see below),
  * negative = no limit. A blocking call spins for a short while (see
  * shmkit_ring_set_spin), then sleeps on a futex; the other side makes the
  * wake-up system call only when someone sleeps. While asleep, the caller
@@ -48,7 +49,7 @@
  * to be dead: its peer is told (below) and the role is taken back by the
  * next process that asks for it. Of several processes asking for one role
  * at once, one gets it. A call that cannot proceed because
- * its peer died (or closed) returns SHMKIT_EPEERDEAD instead of waiting
+ * its peer died returns SHMKIT_EPEERDEAD instead of waiting
  * forever - a try call (timeout 0) too: it checks the peer's owner record
  * when it cannot proceed, at most once per millisecond per handle (the
  * check reads /proc), so a try loop sees SHMKIT_EPEERDEAD within about a
@@ -58,6 +59,21 @@
  * waits for one until its timeout (-EAGAIN / -ETIMEDOUT; with no limit,
  * for ever), and likewise a producer for a consumer that never attached.
  * A dead subscriber is dropped from a back-pressure bus.
+ *
+ * END OF STREAM: a peer that CLOSES its handle (shmkit_ring_close,
+ * shmkit_bus_close) is not dead. Once the other side has received
+ * everything sent before the close, its calls that cannot proceed return
+ * SHMKIT_ECLOSED at once (try and blocking calls; one parked at the time of
+ * the close is woken), with no liveness check and no rate limit. This is
+ * for the consumer of a ring whose producers all closed (MULTI: the last
+ * producer attached closed; if one of them died instead and nobody took
+ * its slot, it is SHMKIT_EPEERDEAD), for a bus subscriber whose publisher
+ * closed, and for a ring producer blocked on a full ring whose consumer
+ * closed. The state is not sticky: when a new producer (publisher,
+ * consumer) attaches, the channel is live again, and the same handle's
+ * next call waits for (and receives) what the newcomer sends; only
+ * between the close and that attach does it get SHMKIT_ECLOSED. A process
+ * that dies (kill -9, crash, exit without close) is SHMKIT_EPEERDEAD.
  *
  * DELIVERY: a message leaves the ring only at shmkit_ring_release (or
  * inside shmkit_ring_recv). A consumer killed after peek and before
@@ -160,7 +176,8 @@ SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capac
  *   -ENOMEM, or an error of shmkit_owner_self */
 SHMKIT_API int shmkit_ring_attach(shmkit_ring **r, shmkit_seg *seg, unsigned flags);
 
-/* Detaches (the peer then sees SHMKIT_EPEERDEAD once the ring drains) and
+/* Detaches (the peer then sees SHMKIT_ECLOSED once the ring drains, see
+ * END OF STREAM; a parked peer is woken) and
  * frees R. A reservation not committed is dropped; a role another process
  * took over (SHMKIT_RING_TAKEOVER) stays with it. The segment stays open.
  * Accepts NULL. Returns 0. */
@@ -187,8 +204,9 @@ SHMKIT_API void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns);
  *   -EAGAIN            TIMEOUT_NS == 0 and no room, or (MULTI) the lock is
  *                      held by a live producer
  *   -ETIMEDOUT         no room (or no lock) within TIMEOUT_NS
- *   SHMKIT_EPEERDEAD   no room and the consumer died or closed (try calls
- *                      included, see PEER DEATH)
+ *   SHMKIT_ECLOSED     no room and the consumer closed (END OF STREAM)
+ *   SHMKIT_EPEERDEAD   no room and the consumer died (try calls included,
+ *                      see PEER DEATH)
  *   SHMKIT_ECORRUPT    the consumer's index or the lock word is out of range
  *   -EINTR             a signal handler ran while asleep (SIGNALS above) */
 SHMKIT_API int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns);
@@ -210,8 +228,11 @@ SHMKIT_API int shmkit_ring_cancel(shmkit_ring *r);
  *   -EAGAIN            TIMEOUT_NS == 0 and the ring is empty
  *   -ETIMEDOUT         still empty after TIMEOUT_NS (also when no producer
  *                      ever attached)
- *   SHMKIT_EPEERDEAD   empty and every producer that attached died or
- *                      closed (try calls included, see PEER DEATH)
+ *   SHMKIT_ECLOSED     empty (everything sent was received) and every
+ *                      producer that attached closed (END OF STREAM)
+ *   SHMKIT_EPEERDEAD   empty and every producer that attached died or left,
+ *                      one at least by dying (try calls included, see PEER
+ *                      DEATH)
  *   SHMKIT_ECORRUPT    a record header is invalid (length, position)
  *   -EINTR             a signal handler ran while asleep (SIGNALS above) */
 SHMKIT_API int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeout_ns);
@@ -263,9 +284,22 @@ SHMKIT_API int shmkit_bus_create(shmkit_bus **b, shmkit_seg *seg, size_t slots, 
  * pid does not fit a claim word: 2^22 or more, never on Linux). */
 SHMKIT_API int shmkit_bus_attach(shmkit_bus **b, shmkit_seg *seg);
 
-/* Detaches the publisher (subscribers then see SHMKIT_EPEERDEAD once they
- * have read everything) and frees B. Accepts NULL. Returns 0. */
+/* Detaches the publisher (subscribers then see SHMKIT_ECLOSED once they
+ * have read everything, see END OF STREAM; parked ones are woken) and
+ * frees B. Accepts NULL. Returns 0. */
 SHMKIT_API int shmkit_bus_close(shmkit_bus *b);
+
+/* Publisher: waits until at least N subscribers are joined (live members;
+ * a subscriber still joining does not count, one that died is dropped
+ * within a slice). For a start-up barrier: messages published before a
+ * subscriber joins never reach it. Uses the spin time of
+ * shmkit_bus_set_spin. Returns:
+ *   0                  N or more subscribers are joined (N == 0: at once)
+ *   -EAGAIN            TIMEOUT_NS == 0 and fewer than N are joined
+ *   -ETIMEDOUT         fewer than N within TIMEOUT_NS
+ *   -EINTR             a signal handler ran while asleep (SIGNALS above)
+ *   -EINVAL            B NULL, or N above the bus's max_subs */
+SHMKIT_API int shmkit_bus_wait_subscribers(shmkit_bus *b, unsigned n, int64_t timeout_ns);
 
 /* Spin time before sleeping, as shmkit_ring_set_spin (default 50 us). */
 SHMKIT_API void shmkit_bus_set_spin(shmkit_bus *b, int64_t spin_ns);
@@ -331,8 +365,9 @@ SHMKIT_API int shmkit_bus_unsubscribe(shmkit_sub *s);
  *   -EINVAL            bad arguments
  *   -EAGAIN            TIMEOUT_NS == 0 and nothing new
  *   -ETIMEDOUT         nothing new within TIMEOUT_NS
- *   SHMKIT_EPEERDEAD   nothing new and the publisher died or closed (try
- *                      calls included, see PEER DEATH)
+ *   SHMKIT_ECLOSED     nothing new and the publisher closed (END OF STREAM)
+ *   SHMKIT_EPEERDEAD   nothing new and the publisher died (try calls
+ *                      included, see PEER DEATH)
  *   SHMKIT_ECORRUPT    a slot header is invalid
  *   -ENOLINK           this subscriber was dropped from the bus (its
  *                      record was reclaimed as dead); unsubscribe
