@@ -23,10 +23,10 @@
 
 /* Exit statuses, documented in man/shmkit.1. */
 enum {
-    EXIT_OKAY = 0,      /* done                                              */
-    EXIT_USAGE = 1,     /* bad usage or input (incl. no such segment)        */
-    EXIT_SYSTEM = 2,    /* a system call failed (permissions, no memory, ...) */
-    EXIT_INTEGRITY = 3  /* a header or payload failed its check              */
+    EXIT_OKAY = 0,     /* done                                              */
+    EXIT_USAGE = 1,    /* bad usage or input (incl. no such segment)        */
+    EXIT_SYSTEM = 2,   /* a system call failed (permissions, no memory, ...) */
+    EXIT_INTEGRITY = 3 /* a header or payload failed its check              */
 };
 
 /* ---- util.c: errors -------------------------------------------------- */
@@ -83,11 +83,15 @@ struct targets {
     struct target *v;
     int n, cap;
 };
-/* C is the option letter: 'i' (--id), 'k' (--key), 'm' (--memfd). Returns 0
- * or EXIT_USAGE after printing the error. */
-int targets_opt(struct targets *ts, int c, const char *arg);
-/* The getopt results every segment-naming command treats alike: 'i', 'k'
- * and 'm' add a target (targets_opt), anything else is getopt's complaint
+/* getopt's value for --ftok PATH:PROJ in every command that takes --key
+ * (a System V key from ftok(3), named as "key 0x... (ftok PATH:PROJ)"). */
+enum { OPT_FTOK = 0x1000 };
+/* C is the option letter: 'i' (--id), 'k' (--key), 'm' (--memfd), or
+ * OPT_FTOK (--ftok; ARG is cut in place). Returns 0 or the exit status
+ * after printing the error. */
+int targets_opt(struct targets *ts, int c, char *arg);
+/* The getopt results every segment-naming command treats alike: 'i', 'k',
+ * 'm' and OPT_FTOK add a target (targets_opt), anything else is getopt's complaint
  * (opt_bad). For the default case of a command's option switch. Returns 0
  * or the exit status after printing the error. */
 int targets_getopt(struct targets *ts, int c, char **argv);
@@ -146,7 +150,19 @@ void guard_sigbus(void);
 
 #define SHM_DIR "/dev/shm"
 
-enum seg_status { ST_OK, ST_STALE, ST_CORRUPT, ST_FOREIGN, ST_UNKNOWN, ST_DEST };
+/* ST_PERSIST: what would be ST_STALE (creator dead, unused) for a segment
+ * created persistent (gc keeps it); ST_TAMPERED: only from ls --check-seals,
+ * a sealed payload that no longer matches its seal. */
+enum seg_status {
+    ST_OK,
+    ST_STALE,
+    ST_CORRUPT,
+    ST_FOREIGN,
+    ST_UNKNOWN,
+    ST_DEST,
+    ST_PERSIST,
+    ST_TAMPERED
+};
 const char *status_name(int st);
 
 struct pid_use {
@@ -156,31 +172,31 @@ struct pid_use {
 };
 
 struct seg_row {
-    int kind;             /* SHMKIT_POSIX, SHMKIT_SYSV or SHMKIT_MEMFD */
+    int kind;                /* SHMKIT_POSIX, SHMKIT_SYSV or SHMKIT_MEMFD */
     char name[NAME_MAX + 2]; /* POSIX "/x" (up to "/" + NAME_MAX); MEMFD the memfd_create name */
-    int32_t key;          /* SYSV */
-    int shmid;            /* SYSV; -1 otherwise */
+    int32_t key;             /* SYSV */
+    int shmid;               /* SYSV; -1 otherwise */
     int memfd_pid, memfd_fd; /* MEMFD: one process holding it, and its fd */
-    uint64_t dev, ino;    /* POSIX/MEMFD device and inode (SYSV: shmid in /proc maps) */
+    uint64_t dev, ino;       /* POSIX/MEMFD device and inode (SYSV: shmid in /proc maps) */
     uint32_t mode, uid, gid;
-    uint64_t size;        /* bytes, header included */
-    int64_t nattch;       /* processes attached (SYSV: kernel; others: /proc maps) */
-    int64_t holders;      /* processes holding a descriptor (POSIX, MEMFD) */
-    int hidden;           /* processes whose maps/fds we could not (fully) read */
-    int dest;             /* SYSV: marked for removal (SHM_DEST), gone at the last detach */
-    int use_unknown;      /* POSIX: creator dead, no user seen, but HIDDEN processes
-                             could not be inspected and the kernel would not say */
-    int busy_unseen;      /* POSIX: no inspected process uses it, but the kernel says
-                             one has it open or mapped (another namespace, hidden) */
-    int32_t cpid, lpid;   /* SYSV */
-    uint32_t cuid;        /* SYSV: creator's uid (may remove it, as the owner may) */
+    uint64_t size;      /* bytes, header included */
+    int64_t nattch;     /* processes attached (SYSV: kernel; others: /proc maps) */
+    int64_t holders;    /* processes holding a descriptor (POSIX, MEMFD) */
+    int hidden;         /* processes whose maps/fds we could not (fully) read */
+    int dest;           /* SYSV: marked for removal (SHM_DEST), gone at the last detach */
+    int use_unknown;    /* POSIX: creator dead, no user seen, but HIDDEN processes
+                           could not be inspected and the kernel would not say */
+    int busy_unseen;    /* POSIX: no inspected process uses it, but the kernel says
+                           one has it open or mapped (another namespace, hidden) */
+    int32_t cpid, lpid; /* SYSV */
+    uint32_t cuid;      /* SYSV: creator's uid (may remove it, as the owner may) */
     int64_t ctime, atime, dtime;
-    int hdr_rc;           /* 0 valid header; SHMKIT_ENOTSHMKIT foreign; other SHMKIT_E*
-                             corrupt; -errno unreadable; 1 not read */
+    int hdr_rc;             /* 0 valid header; SHMKIT_ENOTSHMKIT foreign; other SHMKIT_E*
+                               corrupt; -errno unreadable; 1 not read */
     struct shmkit_info hdr; /* header fields when hdr_rc == 0 */
-    int creator_alive;    /* 1, 0, or -1 unknown */
-    int status;           /* enum seg_status */
-    struct pid_use *users; /* with want_pids: who maps/holds it */
+    int creator_alive;      /* 1, 0, or -1 unknown */
+    int status;             /* enum seg_status */
+    struct pid_use *users;  /* with want_pids: who maps/holds it */
     size_t n_users;
 };
 
@@ -269,9 +285,9 @@ enum out_mode { OUT_TABLE, OUT_RAW, OUT_JSON };
 
 struct out_opts {
     int mode;
-    int bytes;      /* sizes in bytes */
+    int bytes; /* sizes in bytes */
     int noheadings;
-    int cols[32];   /* column ids, in order */
+    int cols[32]; /* column ids, in order */
     int ncols;
 };
 

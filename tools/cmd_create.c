@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/ipc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,8 @@ static void create_help(void)
           "      --table COUNT:RECSIZE        a table of COUNT records of RECSIZE bytes\n"
           "                         (these three size the segment themselves, imply\n"
           "                         --excl, and leave the structure empty)\n"
+          "      --keep             persistent: meant to outlive its creator; plain\n"
+          "                         'shmkit gc' keeps it (gc --older-than or rm remove it)\n"
           "      --hold             stay running with the segment mapped until SIGINT,\n"
           "                         SIGTERM or SIGHUP (a live creator or user)\n"
           "  -h, --help             display this help\n",
@@ -77,7 +80,7 @@ struct layout_args {
     uint32_t layout;
     uint64_t a, b, c; /* ring: capacity; bus: slots, msg_max, subs; table: count, rec_size */
     int lossy;
-    uint64_t size;    /* payload bytes the structure needs */
+    uint64_t size; /* payload bytes the structure needs */
 };
 
 struct layout_handles {
@@ -112,7 +115,9 @@ static int parse_layout(const char *opt, const char *arg, uint32_t layout, struc
 {
     uint64_t v[3] = {0, 256, 64};
     if (parse_parts(opt, arg, v, layout == SHMKIT_LAYOUT_TABLE ? 2 : 1,
-                    layout == SHMKIT_LAYOUT_RING ? 1 : layout == SHMKIT_LAYOUT_BUS ? 3 : 2))
+                    layout == SHMKIT_LAYOUT_RING  ? 1
+                    : layout == SHMKIT_LAYOUT_BUS ? 3
+                                                  : 2))
         return EXIT_USAGE;
     l->layout = layout;
     l->a = v[0];
@@ -121,7 +126,8 @@ static int parse_layout(const char *opt, const char *arg, uint32_t layout, struc
     if (layout == SHMKIT_LAYOUT_RING)
         l->size = shmkit_ring_size_for((size_t)l->a);
     else if (layout == SHMKIT_LAYOUT_BUS)
-        l->size = l->c > UINT32_MAX ? 0 : shmkit_bus_size_for((size_t)l->a, (size_t)l->b, (unsigned)l->c);
+        l->size =
+            l->c > UINT32_MAX ? 0 : shmkit_bus_size_for((size_t)l->a, (size_t)l->b, (unsigned)l->c);
     else
         l->size = (l->a && l->a <= UINT32_MAX && l->b && l->b <= UINT32_MAX) ? 1 : 0;
     if (!l->size)
@@ -159,7 +165,8 @@ struct create_args {
     uint64_t size;
     uint32_t mode;
     int have_size, sysv, seal, keys, hold;
-    int help; /* --help was printed: nothing else to do */
+    int help;       /* --help was printed: nothing else to do */
+    char what[300]; /* how errors name the segment: "/x", "key 0x... (ftok P:N)" */
 };
 
 enum {
@@ -173,7 +180,8 @@ enum {
     O_BUS,
     O_LOSSY,
     O_TABLE,
-    O_NORESERVE
+    O_NORESERVE,
+    O_KEEP
 };
 
 static const struct option create_opts[] = {
@@ -192,6 +200,7 @@ static const struct option create_opts[] = {
     {"lossy", no_argument, NULL, O_LOSSY},
     {"table", required_argument, NULL, O_TABLE},
     {"noreserve", no_argument, NULL, O_NORESERVE},
+    {"keep", no_argument, NULL, O_KEEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -226,6 +235,9 @@ static int create_opt(struct create_args *a, int c, char **argv)
         return 0;
     case O_NORESERVE:
         o->flags |= SHMKIT_NORESERVE;
+        return 0;
+    case O_KEEP:
+        o->flags |= SHMKIT_PERSIST;
         return 0;
     case O_SEAL:
         a->seal = 1;
@@ -285,6 +297,8 @@ static int create_check_flags(const struct create_args *a)
         return cli_usage("--seal", "only for plain bytes (a ring, bus or table changes)");
     if (a->lay.layout && a->have_size)
         return cli_usage("--size", "not with --ring, --bus or --table (they size the segment)");
+    if ((o->flags & SHMKIT_PERSIST) && (o->flags & SHMKIT_RAW))
+        return cli_usage("--keep, --raw", "mutually exclusive (a raw segment has no header)");
     if (a->seal && (o->flags & SHMKIT_RAW))
         return cli_usage("--seal, --raw", "mutually exclusive (a raw segment has no header)");
     if (a->keys && !a->sysv)
@@ -325,6 +339,27 @@ static int create_check_name(struct create_args *a, int argc, char **argv, int f
     return 0;
 }
 
+/* A->what: the name, the key (with the ftok arguments it came from), or
+ * "System V IPC_PRIVATE". 0 or the exit status (ftok failed). */
+static int create_label(struct create_args *a)
+{
+    const struct shmkit_opts *o = &a->o;
+    if (o->kind == SHMKIT_POSIX) {
+        snprintf(a->what, sizeof a->what, "%s", o->name);
+    } else if (o->sysv_private) {
+        snprintf(a->what, sizeof a->what, "System V IPC_PRIVATE");
+    } else if (o->ftok_path) {
+        key_t key = ftok(o->ftok_path, o->ftok_proj);
+        if (key == (key_t)-1)
+            return cli_usage("--ftok", "%s: %s", o->ftok_path, strerror(errno));
+        snprintf(a->what, sizeof a->what, "key 0x%08x (ftok %.200s:%d)", (unsigned)key,
+                 o->ftok_path, o->ftok_proj);
+    } else {
+        snprintf(a->what, sizeof a->what, "key 0x%08x", (unsigned)o->key);
+    }
+    return 0;
+}
+
 /* Checks what was parsed and completes A->o. 0 or the exit status. */
 static int create_validate(struct create_args *a, int argc, char **argv, int first)
 {
@@ -344,18 +379,23 @@ static int create_validate(struct create_args *a, int argc, char **argv, int fir
         return cli_usage("--size", "%llu: too large", (unsigned long long)a->size);
     a->o.size = (size_t)a->size;
     a->o.mode = a->mode;
-    if (a->o.ftok_path && access(a->o.ftok_path, F_OK) < 0)
-        return cli_usage("--ftok", "%s: %s", a->o.ftok_path, strerror(errno));
-    return 0;
+    return create_label(a);
 }
 
-/* Prints what was made and, with --hold, waits. 0 or a negative code. */
+/* Prints what was made and, with --hold, waits. 0, a negative code, or
+ * EXIT_USAGE after printing the error (--keep met an existing segment that
+ * is not persistent). */
 static int create_report(const struct create_args *a, shmkit_seg *seg)
 {
     struct shmkit_info info;
     int rc = shmkit_seg_stat(seg, &info);
     if (rc < 0)
         return rc;
+    if ((a->o.flags & SHMKIT_PERSIST) && !info.persistent) {
+        cli_err(a->what, "already exists and is not persistent (--keep applies only when "
+                         "creating: remove it first, or use --excl)");
+        return EXIT_USAGE;
+    }
     if (a->o.kind == SHMKIT_POSIX)
         printf("%s\n", a->o.name);
     else
@@ -370,7 +410,7 @@ static int create_report(const struct create_args *a, shmkit_seg *seg)
 
 static int create_run(const struct create_args *a)
 {
-    const char *what = a->o.kind == SHMKIT_POSIX ? a->o.name : "create";
+    const char *what = a->what;
     shmkit_seg *seg = NULL;
     struct layout_handles lh = {0};
     int rc = a->lay.layout == SHMKIT_LAYOUT_TABLE ? 0 : shmkit_open(&seg, &a->o);
@@ -393,7 +433,7 @@ static int create_run(const struct create_args *a)
         shmkit_table_close(lh.table); /* owns seg */
     else
         shmkit_close(seg);
-    return rc < 0 ? cli_fail(what, rc) : EXIT_OKAY;
+    return rc < 0 ? cli_fail(what, rc) : rc;
 }
 
 int cmd_create(int argc, char **argv)

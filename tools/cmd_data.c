@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { O_RAW = 256, O_SEAL };
+enum { O_RAW = 256, O_SEAL, O_IGNORE_SEAL };
 
 /* Options every data command shares: the target and --raw. */
 struct data_args {
@@ -18,14 +18,18 @@ struct data_args {
     int raw;
     uint64_t offset, length;
     int have_length, seal;
+    int ignore_seal; /* cat/dump: show a payload that fails its seal anyway */
 };
 
 static void data_help(const char *cmd)
 {
-    printf("Usage:\n shmkit %s NAME | --id ID | --key KEY | --memfd PID:FD [options]%s\n\n", cmd,
-           !strcmp(cmd, "write") ? " < DATA" : "");
+    printf("Usage:\n shmkit %s NAME | --id ID | --key KEY | --ftok PATH:PROJ | --memfd PID:FD "
+           "[options]%s\n\n",
+           cmd, !strcmp(cmd, "write") ? " < DATA" : "");
     if (!strcmp(cmd, "cat"))
         fputs("Copy the payload (the bytes after the shmkit header) to stdout.\n", stdout);
+    if (strcmp(cmd, "write"))
+        fputs("A sealed payload that no longer matches its seal is not shown (exit 3).\n", stdout);
     else if (!strcmp(cmd, "dump"))
         fputs("Hex dump of the payload, in the format of hexdump -C. Offsets count\n"
               "from the start of the payload.\n",
@@ -39,6 +43,7 @@ static void data_help(const char *cmd)
           "Options:\n"
           "  -i, --id ID          System V segment by shmid\n"
           "  -k, --key KEY        System V segment by key\n"
+          "      --ftok PATH:PROJ System V segment by the key ftok(PATH, PROJ) makes\n"
           "  -m, --memfd PID:FD   memfd held by process PID as descriptor FD\n"
           "      --raw            the whole segment, header bytes included, unchecked\n",
           stdout);
@@ -49,6 +54,10 @@ static void data_help(const char *cmd)
         fputs("  -n, --length N       dump at most N bytes\n", stdout);
     if (!strcmp(cmd, "write"))
         fputs("      --seal           seal the segment after writing\n", stdout);
+    else
+        fputs("      --ignore-seal    show a sealed payload that no longer matches its seal\n"
+              "                       (without it: an error and exit status 3)\n",
+              stdout);
     fputs("  -h, --help           display this help\n", stdout);
 }
 
@@ -56,10 +65,16 @@ static void data_help(const char *cmd)
 static int data_parse(const char *cmd, int argc, char **argv, struct data_args *a)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},     {"key", required_argument, NULL, 'k'},
-        {"memfd", required_argument, NULL, 'm'},  {"raw", no_argument, NULL, O_RAW},
-        {"offset", required_argument, NULL, 'o'}, {"length", required_argument, NULL, 'n'},
-        {"seal", no_argument, NULL, O_SEAL},      {"help", no_argument, NULL, 'h'},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"memfd", required_argument, NULL, 'm'},
+        {"raw", no_argument, NULL, O_RAW},
+        {"offset", required_argument, NULL, 'o'},
+        {"length", required_argument, NULL, 'n'},
+        {"seal", no_argument, NULL, O_SEAL},
+        {"help", no_argument, NULL, 'h'},
+        {"ignore-seal", no_argument, NULL, O_IGNORE_SEAL},
         {NULL, 0, NULL, 0},
     };
     int c, rc;
@@ -82,6 +97,11 @@ static int data_parse(const char *cmd, int argc, char **argv, struct data_args *
             if (opt_offset("--length", optarg, &a->length))
                 return EXIT_USAGE;
             a->have_length = 1;
+            break;
+        case O_IGNORE_SEAL:
+            if (!is_cat && !is_dump)
+                return cli_usage("--ignore-seal", "only an option of cat and dump");
+            a->ignore_seal = 1;
             break;
         case O_SEAL:
             if (strcmp(cmd, "write"))
@@ -106,10 +126,12 @@ static int data_parse(const char *cmd, int argc, char **argv, struct data_args *
 
 /* Parses the command line of CMD into *A (the caller frees A->ts either
  * way) and opens the target, read-only unless CMD is write. Returns -1 to
- * go on with *SEG open, or the exit status: help shown, a usage error, or
- * a header error (exit 3, with a hint that --raw still reads the bytes). */
-static int data_start(const char *cmd, int argc, char **argv, struct data_args *a,
-                      shmkit_seg **seg, int *raw)
+ * go on with *SEG open, or the exit status: help shown, a usage error, a
+ * header error (exit 3, with a hint that --raw still reads the bytes), or
+ * for cat and dump without --ignore-seal, a sealed payload that no longer
+ * matches its seal (exit 3; checked once, before the first byte is shown). */
+static int data_start(const char *cmd, int argc, char **argv, struct data_args *a, shmkit_seg **seg,
+                      int *raw)
 {
     int st = data_parse(cmd, argc, argv, a);
     if (st >= 0)
@@ -122,7 +144,19 @@ static int data_start(const char *cmd, int argc, char **argv, struct data_args *
             cli_err(a->t.label, "use --raw to see the bytes anyway");
         return st;
     }
-    return -1;
+    if (!strcmp(cmd, "write") || *raw || a->ignore_seal)
+        return -1;
+    /* cat and dump show a sealed payload only while it matches its seal
+     * (shmkit_seg_verify reads it without allocating a hole) */
+    rc = shmkit_seg_verify(*seg);
+    if (rc == 0 || rc == SHMKIT_ENOTSEALED)
+        return -1;
+    st = cli_fail(a->t.label, rc);
+    if (st == EXIT_INTEGRITY)
+        cli_err(a->t.label, "use --ignore-seal to see the payload anyway");
+    shmkit_close(*seg);
+    *seg = NULL;
+    return st;
 }
 
 /* A read of the payload failed: the segment shrank, or the descriptor. */

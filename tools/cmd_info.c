@@ -10,7 +10,7 @@
 static void info_help(void)
 {
     fputs("Usage:\n"
-          " shmkit info NAME | --id ID | --key KEY | --memfd PID:FD [options]\n"
+          " shmkit info NAME | --id ID | --key KEY | --ftok PATH:PROJ | --memfd PID:FD [options]\n"
           "\n"
           "Show everything about one segment: system fields, the shmkit header,\n"
           "the seal, the processes using it, and its layout's live statistics.\n"
@@ -18,6 +18,7 @@ static void info_help(void)
           "Options:\n"
           "  -i, --id ID          System V segment by shmid\n"
           "  -k, --key KEY        System V segment by key (decimal or 0x hex)\n"
+          "      --ftok PATH:PROJ System V segment by the key ftok(PATH, PROJ) makes\n"
           "  -m, --memfd PID:FD   memfd held by process PID as descriptor FD\n"
           "  -J, --json           JSON output: {\"segment\", \"processes\", \"stats\"}\n"
           "  -h, --help           display this help\n",
@@ -41,12 +42,13 @@ static void emit_seals(struct emit *e, uint32_t seals)
     static const struct {
         uint32_t bit;
         const char *name;
-    } names[] = {{F_SEAL_SEAL, "seal"},
-                 {F_SEAL_SHRINK, "shrink"},
-                 {F_SEAL_GROW, "grow"},
-                 {F_SEAL_WRITE, "write"},
+    } names[] = {
+        {F_SEAL_SEAL, "seal"},
+        {F_SEAL_SHRINK, "shrink"},
+        {F_SEAL_GROW, "grow"},
+        {F_SEAL_WRITE, "write"},
 #ifdef F_SEAL_FUTURE_WRITE
-                 {F_SEAL_FUTURE_WRITE, "future-write"},
+        {F_SEAL_FUTURE_WRITE, "future-write"},
 #endif
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -90,8 +92,10 @@ static void emit_row(struct emit *e, const struct seg_row *r)
     if (r->hidden && json)
         emit_num(e, "uninspected", r->hidden);
     else if (r->hidden)
-        emit_fmt(e, "uninspected", "%d process%s (not allowed to read their maps, or past "
-                 "the scan's bounds)", r->hidden, r->hidden == 1 ? "" : "es");
+        emit_fmt(e, "uninspected",
+                 "%d process%s (not allowed to read their maps, or past "
+                 "the scan's bounds)",
+                 r->hidden, r->hidden == 1 ? "" : "es");
     if (r->busy_unseen)
         emit_str(e, "in_use", "yes (the kernel says a process has it open or mapped)");
     else if (r->use_unknown)
@@ -120,10 +124,11 @@ static void emit_row(struct emit *e, const struct seg_row *r)
     emit_num(e, "format", r->hdr.format >> 16);
     emit_num(e, "payload_size", (long long)r->hdr.payload_size);
     emit_num(e, "creator_pid", r->hdr.creator_pid);
-    emit_str(e, "creator_alive",
-             r->creator_alive < 0 ? NULL : r->creator_alive ? "yes" : "no");
+    emit_str(e, "creator_alive", r->creator_alive < 0 ? NULL : r->creator_alive ? "yes" : "no");
     emit_num(e, "creator_uid", r->hdr.creator_uid);
     emit_time(e, "created", r->hdr.created);
+    /* yes: created with --keep / SHMKIT_PERSIST, plain gc keeps it */
+    emit_str(e, "persistent", r->hdr.persistent ? "yes" : "no");
     emit_num(e, "generation", (long long)r->hdr.generation);
 }
 
@@ -204,9 +209,13 @@ static void emit_stats(const struct emit *e, const struct target *t, const struc
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},    {"key", required_argument, NULL, 'k'},
-        {"memfd", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"memfd", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct targets ts = {0};
     struct target t;

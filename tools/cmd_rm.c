@@ -10,12 +10,13 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void rm_help(void)
 {
     fputs("Usage:\n"
-          " shmkit rm NAME... [--id ID]... [--key KEY]... [-v]\n"
+          " shmkit rm NAME... [--id ID]... [--key KEY]... [--ftok PATH:PROJ]... [-v]\n"
           "\n"
           "Remove segments: shm_unlink for POSIX names, IPC_RMID for System V. Every\n"
           "named segment must exist, or nothing is removed. Processes that have a\n"
@@ -24,6 +25,7 @@ static void rm_help(void)
           "Options:\n"
           "  -i, --id ID     System V segment by shmid (repeatable)\n"
           "  -k, --key KEY   System V segment by key (repeatable)\n"
+          "      --ftok PATH:PROJ  System V segment by ftok(PATH, PROJ) (repeatable)\n"
           "  -v, --verbose   print each removed segment\n"
           "  -h, --help      display this help\n",
           stdout);
@@ -72,8 +74,11 @@ static void worst(int *status, int st)
 int cmd_rm(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'}, {"key", required_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},  {"help", no_argument, NULL, 'h'},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct targets ts = {0};
@@ -143,57 +148,117 @@ free_targets:
 static void gc_help(void)
 {
     fputs("Usage:\n"
-          " shmkit gc [--dry-run] [-v] [--posix] [--sysv]\n"
-          " shmkit gc [--dry-run] [-v] [--force] NAME... [--id ID]... [--key KEY]...\n"
+          " shmkit gc [--dry-run] [-v] [--older-than DURATION] [--posix] [--sysv]\n"
+          " shmkit gc [--dry-run] [-v] [--older-than DURATION] [--force]\n"
+          "           NAME... [--id ID]... [--key KEY]... [--ftok PATH:PROJ]...\n"
           "\n"
           "Remove shmkit segments left behind: the creator recorded in the header\n"
           "(pid and start time) is dead and no process maps the segment or holds it\n"
-          "open. Segments without a valid shmkit header (foreign or corrupt) are\n"
-          "never removed, unless named explicitly together with --force; even then\n"
-          "a segment that a process maps or holds open is kept. A POSIX segment is\n"
-          "removed only when the kernel confirms no process has it open or mapped\n"
-          "(a write lease: its owner or root), or, where it will not say, when\n"
-          "every process could be inspected. Another user's segment that cannot be\n"
-          "removed is reported as kept (exit 0) unless it was named.\n"
+          "open. Segments named (with or without --force) limit gc to them, judged\n"
+          "by the same rules. A persistent segment (create --keep) is kept, and\n"
+          "said so, unless --older-than is given. Segments without a valid shmkit\n"
+          "header (foreign or corrupt) are never removed, unless named together\n"
+          "with --force; even then a segment that a process maps or holds open is\n"
+          "kept. A POSIX segment is removed only when the kernel confirms no\n"
+          "process has it open or mapped (a write lease: its owner or root), or,\n"
+          "where it will not say, when every process could be inspected. Another\n"
+          "user's segment that cannot be removed is reported as kept (exit 0)\n"
+          "unless it was named.\n"
           "\n"
           "Options:\n"
           "  -n, --dry-run   print what would be removed; remove nothing\n"
           "  -f, --force     also remove the named foreign or corrupt segments\n"
+          "      --older-than DURATION  remove only segments created at least DURATION\n"
+          "                  ago (90s, 10m, 2h, 3d; 0: any age), persistent ones too\n"
           "  -v, --verbose   also print what is kept, and why\n"
           "      --posix     only POSIX segments\n"
           "      --sysv      only System V segments\n"
           "  -i, --id ID     consider only this System V segment (repeatable)\n"
           "  -k, --key KEY   consider only this System V segment (repeatable)\n"
+          "      --ftok PATH:PROJ  the same, by the key ftok(PATH, PROJ) makes\n"
           "  -h, --help      display this help\n",
           stdout);
 }
 
+/* What the command line asks for. */
+struct gc_args {
+    struct targets ts; /* named segments: only these are considered */
+    int dry, force, verbose, posix, sysv;
+    int64_t older;       /* --older-than in seconds; -1 when not given */
+    const char *older_s; /* ... as given, for messages */
+    int help;            /* --help was printed: nothing else to do */
+};
+
+/* A named foreign or corrupt segment: goes only with --force, unused, and
+ * never with --older-than (it has no creation time to compare). */
+static int gc_decide_foreign(const struct gc_args *a, const struct seg_row *r, int named,
+                             int in_use, char *why, size_t len)
+{
+    const char *what = r->status == ST_FOREIGN ? "not a shmkit segment" : "corrupt header";
+    if (named && a->force && a->older >= 0) {
+        snprintf(why, len, "%s: no creation time to compare with --older-than", what);
+        return 0;
+    }
+    if (named && a->force && !in_use) {
+        snprintf(why, len, "%s, forced, nothing maps it", what);
+        return 1;
+    }
+    if (named && a->force)
+        snprintf(why, len, "%s, but %s", what,
+                 r->nattch > 0    ? "still mapped"
+                 : r->holders > 0 ? "still held open"
+                                  : "maybe in use");
+    else
+        snprintf(why, len, "%s (name it with --force to remove it)", what);
+    return 0;
+}
+
+/* A segment whose creator is gone and that nobody uses (stale, or
+ * persistent): plain gc removes a stale one and keeps a persistent one;
+ * with --older-than both go once their header's creation time is at least
+ * that long ago. */
+static int gc_decide_idle(const struct gc_args *a, const struct seg_row *r, char *why, size_t len)
+{
+    int persist = r->status == ST_PERSIST;
+    if (a->older < 0 && persist) {
+        snprintf(why, len,
+                 "persistent (creator pid %d is gone; remove it with gc --older-than "
+                 "DURATION or rm)",
+                 r->hdr.creator_pid);
+        return 0;
+    }
+    if (a->older < 0) {
+        snprintf(why, len, "creator pid %d is gone and nothing maps it", r->hdr.creator_pid);
+        return 1;
+    }
+    long long age = (long long)time(NULL) - (long long)r->hdr.created;
+    if (age < 0) {
+        snprintf(why, len, "created %llds in the future (clock changed?)", -age);
+        return 0;
+    }
+    if (age < a->older) {
+        snprintf(why, len, "%screated %llds ago, not older than %s", persist ? "persistent, " : "",
+                 age, a->older_s);
+        return 0;
+    }
+    snprintf(why, len, "%screator pid %d is gone, nothing maps it, created %llds ago",
+             persist ? "persistent, " : "", r->hdr.creator_pid, age);
+    return 1;
+}
+
 /* Whether R goes, and why. */
-static int gc_decide(const struct seg_row *r, int named, int force, char *why, size_t len)
+static int gc_decide(const struct gc_args *a, const struct seg_row *r, int named, char *why,
+                     size_t len)
 {
     int in_use = r->nattch > 0 || r->holders > 0 || r->nattch < 0 || r->busy_unseen;
     if (r->status == ST_DEST) {
         snprintf(why, len, "already removed, destroyed when its last process detaches");
         return 0;
     }
-    if (r->status == ST_STALE) {
-        snprintf(why, len, "creator pid %d is gone and nothing maps it", r->hdr.creator_pid);
-        return 1;
-    }
-    if (r->status == ST_FOREIGN || r->status == ST_CORRUPT) {
-        const char *what = r->status == ST_FOREIGN ? "not a shmkit segment" : "corrupt header";
-        if (named && force && !in_use) {
-            snprintf(why, len, "%s, forced, nothing maps it", what);
-            return 1;
-        }
-        if (named && force)
-            snprintf(why, len, "%s, but %s", what,
-                     r->nattch > 0 ? "still mapped" : r->holders > 0 ? "still held open"
-                                                                      : "maybe in use");
-        else
-            snprintf(why, len, "%s (name it with --force to remove it)", what);
-        return 0;
-    }
+    if (r->status == ST_STALE || r->status == ST_PERSIST)
+        return gc_decide_idle(a, r, why, len);
+    if (r->status == ST_FOREIGN || r->status == ST_CORRUPT)
+        return gc_decide_foreign(a, r, named, in_use, why, len);
     if (r->use_unknown) {
         snprintf(why, len,
                  "creator pid %d is gone, but %d process%s could not be inspected and the "
@@ -275,21 +340,41 @@ static int gc_remove(const struct seg_row *r)
     return shmkit_posix_remove(r->name);
 }
 
-/* What the command line asks for. */
-struct gc_args {
-    struct targets ts; /* named segments: only these are considered */
-    int dry, force, verbose, posix, sysv;
-    int help; /* --help was printed: nothing else to do */
-};
+/* --older-than DURATION: a whole number of seconds, minutes, hours or days
+ * ("90s", "10m", "2h", "3d"; no unit: seconds). 0 or EXIT_USAGE. */
+static int opt_duration(const char *opt, const char *arg, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    int64_t unit = !*end               ? 1
+                   : !strcmp(end, "s") ? 1
+                   : !strcmp(end, "m") ? 60
+                   : !strcmp(end, "h") ? 3600
+                   : !strcmp(end, "d") ? 86400
+                                       : 0;
+    if (arg[0] < '0' || arg[0] > '9' || errno || unit == 0)
+        return cli_usage(opt, "'%s': expected a duration like 90s, 10m, 2h or 3d", arg);
+    if (v > (unsigned long long)(INT64_MAX / unit))
+        return cli_usage(opt, "'%s': too long", arg);
+    *out = (int64_t)v * unit;
+    return 0;
+}
 
 static int gc_parse(int argc, char **argv, struct gc_args *a)
 {
-    enum { O_POSIX = 256, O_SYSV };
+    enum { O_POSIX = 256, O_SYSV, O_OLDER };
     static const struct option opts[] = {
-        {"dry-run", no_argument, NULL, 'n'}, {"force", no_argument, NULL, 'f'},
-        {"verbose", no_argument, NULL, 'v'}, {"posix", no_argument, NULL, O_POSIX},
-        {"sysv", no_argument, NULL, O_SYSV}, {"id", required_argument, NULL, 'i'},
-        {"key", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+        {"older-than", required_argument, NULL, O_OLDER},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"force", no_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"posix", no_argument, NULL, O_POSIX},
+        {"sysv", no_argument, NULL, O_SYSV},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c, status;
@@ -302,6 +387,10 @@ static int gc_parse(int argc, char **argv, struct gc_args *a)
                                    : NULL;
         if (flag) {
             *flag = 1;
+        } else if (c == O_OLDER) {
+            if (opt_duration("--older-than", optarg, &a->older))
+                return EXIT_USAGE;
+            a->older_s = optarg;
         } else if (c == 'h') {
             gc_help();
             a->help = 1;
@@ -369,9 +458,9 @@ static int gc_judge(const struct gc_args *a, const struct seg_list *all, struct 
             worst(&status, cli_fail(label, -EPERM));
             continue;
         }
-        if (!gc_decide(r, named, a->force, why, sizeof why)) {
-            if (a->verbose || named)
-                say("kept", label, why);
+        if (!gc_decide(a, r, named, why, sizeof why)) {
+            if (a->verbose || named || r->status == ST_PERSIST)
+                say("kept", label, why); /* a persistent one always: gc left it on purpose */
             continue;
         }
         if (!named && !may_remove(r)) {
@@ -399,7 +488,7 @@ static int gc_act(const struct gc_args *a, const struct seg_row *r)
     char why[512], label[LABEL_MAX];
     int named = gc_named(a, r);
     row_label(r, label, sizeof label);
-    if (!gc_decide(r, named, a->force, why, sizeof why)) {
+    if (!gc_decide(a, r, named, why, sizeof why)) {
         say("kept", label, "in use again");
         return EXIT_OKAY;
     }
@@ -461,7 +550,7 @@ free_lists:
 
 int cmd_gc(int argc, char **argv)
 {
-    struct gc_args a = {0};
+    struct gc_args a = {.older = -1};
     int status = gc_parse(argc, argv, &a);
     if (!status && !a.help && !(status = gc_validate(&a)))
         status = gc_run(&a);

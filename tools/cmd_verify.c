@@ -7,7 +7,8 @@
 static void verify_help(void)
 {
     fputs("Usage:\n"
-          " shmkit verify NAME... [--id ID]... [--key KEY]... [--memfd PID:FD]... [-q]\n"
+          " shmkit verify NAME... [--id ID]... [--key KEY]... [--ftok PATH:PROJ]...\n"
+          "               [--memfd PID:FD]... [-q]\n"
           "\n"
           "Validate each segment's shmkit header and, when it is sealed, recompute\n"
           "the payload checksum. Prints one line per intact segment on stdout and\n"
@@ -20,6 +21,7 @@ static void verify_help(void)
           "Options:\n"
           "  -i, --id ID          System V segment by shmid (repeatable)\n"
           "  -k, --key KEY        System V segment by key (repeatable)\n"
+          "      --ftok PATH:PROJ System V segment by ftok(PATH, PROJ) (repeatable)\n"
           "  -m, --memfd PID:FD   memfd held by process PID as descriptor FD\n"
           "  -q, --quiet          no lines for intact segments\n"
           "  -h, --help           display this help\n",
@@ -62,9 +64,13 @@ static int verify_one(const struct target *t, int quiet)
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},    {"key", required_argument, NULL, 'k'},
-        {"memfd", required_argument, NULL, 'm'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"memfd", required_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct targets ts = {0};
     int quiet = 0, c, status = EXIT_OKAY;

@@ -20,7 +20,7 @@ static void on_stop(int sig)
 static void watch_help(void)
 {
     fputs("Usage:\n"
-          " shmkit watch NAME | --id ID | --key KEY | --memfd PID:FD [options]\n"
+          " shmkit watch NAME | --id ID | --key KEY | --ftok PATH:PROJ | --memfd PID:FD [options]\n"
           "\n"
           "Show a segment live: size, status, attached processes, header generation,\n"
           "and what its layout reports (ring fill and rates, bus subscribers and lag,\n"
@@ -31,6 +31,7 @@ static void watch_help(void)
           "Options:\n"
           "  -i, --id ID          System V segment by shmid\n"
           "  -k, --key KEY        System V segment by key\n"
+          "      --ftok PATH:PROJ System V segment by the key ftok(PATH, PROJ) makes\n"
           "  -m, --memfd PID:FD   memfd held by process PID as descriptor FD\n"
           "  -n, --interval S     seconds between samples (default 1, from 0.05)\n"
           "  -1, --once           one sample, then exit\n"
@@ -69,9 +70,10 @@ static int sample(const struct target *t, int tty, double interval, struct layou
     }
     emit_num(&e, "size", (long long)r.size);
     emit_str(&e, "status", status_name(r.status));
-    emit_str(&e, "layout", r.hdr_rc == 0                    ? shmkit_layout_name(r.hdr.layout)
-                           : r.hdr_rc == SHMKIT_ENOTSHMKIT ? "raw"
-                                                           : "?");
+    emit_str(&e, "layout",
+             r.hdr_rc == 0                   ? shmkit_layout_name(r.hdr.layout)
+             : r.hdr_rc == SHMKIT_ENOTSHMKIT ? "raw"
+                                             : "?");
     if (r.nattch >= 0)
         emit_num(&e, "nattch", r.nattch);
     else
@@ -82,7 +84,9 @@ static int sample(const struct target *t, int tty, double interval, struct layou
         emit_num(&e, "generation", (long long)r.hdr.generation);
         emit_str(&e, "sealed", r.hdr.sealed ? "yes" : "no");
         emit_fmt(&e, "creator", "%d (%s)", r.hdr.creator_pid,
-                 r.creator_alive < 0 ? "unknown" : r.creator_alive ? "alive" : "dead");
+                 r.creator_alive < 0 ? "unknown"
+                 : r.creator_alive   ? "alive"
+                                     : "dead");
     }
     shmkit_seg *seg = NULL;
     int raw = 0;
@@ -97,8 +101,8 @@ static int sample(const struct target *t, int tty, double interval, struct layou
         for (size_t i = 0; i < r.n_users && i < 20; i++)
             printf("  %7d  %-16s %s%s%s\n", r.users[i].pid,
                    esc_str(proc_comm(r.users[i].pid, comm, sizeof comm), 0, safe, sizeof safe),
-                   r.users[i].maps ? "maps" : "",
-                   r.users[i].maps && r.users[i].fds ? "," : "", r.users[i].fds ? "fd" : "");
+                   r.users[i].maps ? "maps" : "", r.users[i].maps && r.users[i].fds ? "," : "",
+                   r.users[i].fds ? "fd" : "");
     } else {
         fputc('\n', stdout);
     }
@@ -110,9 +114,13 @@ static int sample(const struct target *t, int tty, double interval, struct layou
 int cmd_watch(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},       {"key", required_argument, NULL, 'k'},
-        {"memfd", required_argument, NULL, 'm'},    {"interval", required_argument, NULL, 'n'},
-        {"once", no_argument, NULL, '1'},           {"help", no_argument, NULL, 'h'},
+        {"id", required_argument, NULL, 'i'},
+        {"key", required_argument, NULL, 'k'},
+        {"ftok", required_argument, NULL, OPT_FTOK},
+        {"memfd", required_argument, NULL, 'm'},
+        {"interval", required_argument, NULL, 'n'},
+        {"once", no_argument, NULL, '1'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct targets ts = {0};

@@ -80,8 +80,8 @@ static int chan_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct l
                  cs.capacity ? 100.0 * (double)cs.used / (double)cs.capacity : 0.0);
     } else {
         emit_str(e, "mode", (cs.flags & SHMKIT_BUS_LOSSY) ? "lossy" : "back-pressure");
-        emit_fmt(e, "slots", "%llu of at most %s", (unsigned long long)cs.capacity,
-                 fmt_human(cs.msg_max, h1, sizeof h1));
+        emit_num(e, "slots", (long long)cs.capacity);
+        emit_num(e, "max_msg_bytes", (long long)cs.msg_max);
         emit_fmt(e, "subscribers", "%u of %u", cs.readers, cs.max_readers);
         emit_num(e, "lag", (long long)cs.used);
     }
@@ -96,7 +96,8 @@ static int chan_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct l
     emit_fmt(e, ring ? "producer" : "publisher", "%d (%s)", cs.writer_pid,
              alive_word(cs.writer_pid, cs.writer_alive));
     if (ring) {
-        emit_fmt(e, "consumer", "%d (%s)", cs.reader_pid, alive_word(cs.reader_pid, cs.reader_alive));
+        emit_fmt(e, "consumer", "%d (%s)", cs.reader_pid,
+                 alive_word(cs.reader_pid, cs.reader_alive));
         if (cs.flags & SHMKIT_RING_MULTI)
             emit_num(e, "producers", cs.writers);
     }

@@ -29,6 +29,7 @@ enum col_id {
     C_STATUS,
     C_CREATED,
     C_SEALED,
+    C_PERSIST,
     C_GEN,
     C_COUNT
 };
@@ -58,14 +59,15 @@ static const struct column {
     [C_CTIME] = {"CTIME", 0, 0, "time of last change"},
     [C_LAYOUT] = {"LAYOUT", 0, NEED_HEADER, "raw, bytes, ring, bus or table"},
     [C_STATUS] = {"STATUS", 0, NEED_HEADER | NEED_PROCS,
-                  "ok, stale, corrupt, foreign, unknown; dest: System V, being removed"},
+                  "ok, stale, persistent, corrupt, foreign, unknown, dest; tampered"},
     [C_CREATED] = {"CREATED", 0, NEED_HEADER, "creation time from the shmkit header"},
     [C_SEALED] = {"SEALED", 0, NEED_HEADER, "yes when a payload checksum is recorded"},
+    [C_PERSIST] = {"PERSIST", 0, NEED_HEADER, "yes when created persistent (create --keep)"},
     [C_GEN] = {"GEN", 1, NEED_HEADER, "header generation counter"},
 };
 
-static const int default_cols[] = {C_KIND,   C_NAME, C_ID,    C_PERMS,  C_OWNER, C_SIZE,
-                                   C_NATTCH, C_CPID, C_LPID,  C_CTIME, C_LAYOUT, C_STATUS};
+static const int default_cols[] = {C_KIND,   C_NAME, C_ID,   C_PERMS, C_OWNER,  C_SIZE,
+                                   C_NATTCH, C_CPID, C_LPID, C_CTIME, C_LAYOUT, C_STATUS};
 
 void out_default_columns(struct out_opts *o)
 {
@@ -183,9 +185,10 @@ static const char *cell_header(const struct out_opts *o, const struct seg_row *r
             return "?";
         break;
     case C_SEALED:
+    case C_PERSIST:
         if (!hdr)
             break;
-        return r->hdr.sealed ? "yes" : "no";
+        return (c == C_SEALED ? r->hdr.sealed : r->hdr.persistent) ? "yes" : "no";
     case C_GEN:
         if (!hdr)
             break;

@@ -42,6 +42,10 @@ const char *status_name(int st)
         return "foreign";
     case ST_DEST:
         return "dest";
+    case ST_PERSIST:
+        return "persistent";
+    case ST_TAMPERED:
+        return "tampered";
     default:
         return "unknown";
     }
@@ -444,6 +448,8 @@ static void set_status(struct seg_row *r, int probe)
             r->status = ST_UNKNOWN;
         }
     }
+    if (r->status == ST_STALE && r->hdr.persistent)
+        r->status = ST_PERSIST; /* meant to outlive its creator: gc keeps it */
     if (r->dest)
         r->status = ST_DEST; /* what matters most about it: it is going */
 }

@@ -5,10 +5,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 
 int target_name(struct target *t, const char *name)
 {
@@ -70,7 +72,22 @@ static struct target *targets_add(struct targets *ts)
     return &ts->v[ts->n++];
 }
 
-int targets_opt(struct targets *ts, int c, const char *arg)
+/* --ftok PATH:PROJ: the key ftok(3) makes of them, labelled with both. */
+static int target_ftok(struct target *t, char *arg)
+{
+    const char *path;
+    int proj;
+    if (opt_ftok("--ftok", arg, &path, &proj))
+        return EXIT_USAGE;
+    key_t key = ftok(path, proj);
+    if (key == (key_t)-1)
+        return cli_usage("--ftok", "%s: %s", path, strerror(errno));
+    target_key(t, (int32_t)key);
+    snprintf(t->label, sizeof t->label, "key 0x%08x (ftok %.200s:%d)", (unsigned)key, path, proj);
+    return 0;
+}
+
+int targets_opt(struct targets *ts, int c, char *arg)
 {
     struct target *t = targets_add(ts);
     if (!t) {
@@ -87,6 +104,9 @@ int targets_opt(struct targets *ts, int c, const char *arg)
     case 'k':
         if ((rc = opt_key("--key", arg, &key)) == 0)
             target_key(t, key);
+        break;
+    case OPT_FTOK:
+        rc = target_ftok(t, arg);
         break;
     default:
         rc = target_memfd(t, "--memfd", arg);
@@ -122,7 +142,7 @@ void targets_free(struct targets *ts)
 
 int targets_getopt(struct targets *ts, int c, char **argv)
 {
-    if (c == 'i' || c == 'k' || c == 'm')
+    if (c == 'i' || c == 'k' || c == 'm' || c == OPT_FTOK)
         return targets_opt(ts, c, optarg);
     return opt_bad(c, argv);
 }
@@ -133,7 +153,7 @@ int targets_some(struct targets *ts, int argc, char **argv, int first)
     if (rc)
         return rc;
     if (ts->n == 0)
-        return cli_usage("segment", "missing (give NAME, --id ID or --key KEY)");
+        return cli_usage("segment", "missing (give NAME, --id ID, --key KEY or --ftok PATH:PROJ)");
     return 0;
 }
 
