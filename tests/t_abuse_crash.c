@@ -858,14 +858,16 @@ static int judge_claims(shmkit_seg *ring, shmkit_seg *bus, pid_t victim, struct 
     shmkit_sub *s[CLAIM_SUBS] = {0};
     char m[64];
     int good = 1, rc;
-    /* ring: the consumer role, then EPEERDEAD (producers came and went),
-     * then a producer whose message arrives */
+    /* ring: the consumer role, then EPEERDEAD or ECLOSED (producers came
+     * and went; the last may have closed before it was killed), then a
+     * producer whose message arrives */
     if ((rc = shmkit_ring_attach(&c, ring, SHMKIT_RING_CONSUMER)) != 0) {
         tap_diag("claimers: ring consumer attach: %s", shmkit_errname(rc));
         good = 0;
         goto out;
     }
-    if ((rc = shmkit_ring_recv(c, m, sizeof m, WAIT_NS)) != SHMKIT_EPEERDEAD) {
+    if ((rc = shmkit_ring_recv(c, m, sizeof m, WAIT_NS)) != SHMKIT_EPEERDEAD &&
+        rc != SHMKIT_ECLOSED) {
         tap_diag("claimers: ring recv with the producers dead: %s", shmkit_errname(rc));
         t->hang += rc == -ETIMEDOUT;
         good = 0;

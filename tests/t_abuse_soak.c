@@ -48,7 +48,7 @@ struct result {
 struct shared {
     _Atomic int subscribed; /* readers attached: writers start after all of them */
     _Atomic int attached;   /* bus publishers attached: until then a subscriber
-                               would see the creator's closed publisher (EPEERDEAD) */
+                               would see the creator's closed publisher (ECLOSED) */
     struct result r[2 * N];
 };
 

@@ -136,8 +136,8 @@ static void many_subscribers(void)
     while (shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 1000000000) == 10)
         got++;
     is_int(got, 16, "publisher closed: the queued messages come first");
-    is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 1000000000), SHMKIT_EPEERDEAD,
-          "then EPEERDEAD");
+    is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 1000000000), SHMKIT_ECLOSED,
+          "then ECLOSED (end of stream)");
     shmkit_bus_unsubscribe(s);
 }
 
@@ -252,8 +252,8 @@ static void publisher_closed_try(void)
     usleep(2000); /* past the handle's 1 ms liveness-check rate limit */
     is_int(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), 1,
            "publisher closed: try recv gets the last message");
-    is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), SHMKIT_EPEERDEAD,
-          "then EPEERDEAD, not EAGAIN");
+    is_rc(shmkit_bus_recv(s, buf, sizeof buf, NULL, NULL, 0), SHMKIT_ECLOSED,
+          "then ECLOSED, not EAGAIN");
     shmkit_bus_unsubscribe(s);
 }
 

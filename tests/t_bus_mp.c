@@ -35,7 +35,7 @@ static void subscriber(int ready_fd, int fd, int lossy, int slow, uint64_t leave
         uint64_t seq;
         int rc = shmkit_bus_recv(s, buf, sizeof buf, &seq, &lost, 30000000000);
         if (rc < 0) {
-            if (rc != SHMKIT_EPEERDEAD) {
+            if (rc != SHMKIT_ECLOSED) { /* the publisher closes when done */
                 bad++;
                 fprintf(stderr, "recv: %s\n", shmkit_strerror(rc));
             }

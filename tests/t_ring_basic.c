@@ -287,19 +287,19 @@ static void peer_closed(void)
     usleep(2000); /* past the handle's 1 ms liveness-check rate limit */
     is_int(shmkit_ring_recv(c, buf, sizeof buf, 0), 1,
            "producer closed: try recv gets the queued message first");
-    is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_EPEERDEAD,
-          "then a try peek reports EPEERDEAD (not EAGAIN)");
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), SHMKIT_ECLOSED,
+          "then a try peek reports ECLOSED, end of stream (not EAGAIN)");
     uint64_t t0 = tu_now_ns();
-    is_rc(shmkit_ring_peek(c, &m, &len, 1000000000), SHMKIT_EPEERDEAD, "then EPEERDEAD");
+    is_rc(shmkit_ring_peek(c, &m, &len, 1000000000), SHMKIT_ECLOSED, "then ECLOSED");
     ok(tu_now_ns() - t0 < 500000000, "... at once, not after the timeout");
     is_rc(shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER), 0, "a new producer attaches");
     shmkit_ring_close(c);
     while (shmkit_ring_send(p, buf, 200, 0) == 0)
         ;
     usleep(2000);
-    is_rc(shmkit_ring_send(p, buf, 200, 0), SHMKIT_EPEERDEAD,
-          "consumer closed, ring full: a try send gets EPEERDEAD");
-    is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_EPEERDEAD, "... and a blocking one");
+    is_rc(shmkit_ring_send(p, buf, 200, 0), SHMKIT_ECLOSED,
+          "consumer closed, ring full: a try send gets ECLOSED");
+    is_rc(shmkit_ring_send(p, buf, 200, 1000000000), SHMKIT_ECLOSED, "... and a blocking one");
     shmkit_ring_close(p);
 }
 

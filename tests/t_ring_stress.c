@@ -48,8 +48,8 @@ static void consume(shmkit_ring *c, unsigned nprod, uint64_t each, const char *w
         const void *m;
         size_t len;
         int rc = shmkit_ring_peek(c, &m, &len, 30000000000);
-        if (rc == SHMKIT_EPEERDEAD)
-            break;
+        if (rc == SHMKIT_ECLOSED)
+            break; /* every producer closed, all drained */
         if (rc < 0) {
             tap_diag("peek: %s", shmkit_strerror(rc));
             bad++;

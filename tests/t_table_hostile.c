@@ -87,11 +87,11 @@ int main(void)
     int32_t pid = -77;
     memcpy(slot1 + 24, &pid, 4);
     struct shmkit_owner ow;
-    is_rc(shmkit_table_owner(r, 1, &ow), 0, "negative owner pid: not alive");
+    is_rc(shmkit_table_owner(r, 1, &ow), SHMKIT_EPEERDEAD, "negative owner pid: not alive");
     is_rc(shmkit_table_claim(r, 1), 1, "claim takes over from a hostile owner");
     pid = 0x7ffffff0;
     memcpy(slot1 + 24, &pid, 4);
-    is_rc(shmkit_table_owner(r, 1, &ow), 0, "huge owner pid: not alive");
+    is_rc(shmkit_table_owner(r, 1, &ow), SHMKIT_EPEERDEAD, "huge owner pid: not alive");
     is_rc(shmkit_table_write(r, 1, &rec, sizeof rec), -EPERM, "write refused: not ours any more");
     is_rc(shmkit_table_claim(r, 1), 1, "claim takes over again");
     is_rc(shmkit_table_write(r, 1, &rec, sizeof rec), 0, "write");

@@ -152,7 +152,7 @@ static void dead_owner(void)
     kill(k, SIGKILL);
     waitpid(k, NULL, 0);
     struct shmkit_owner ow;
-    is_rc(shmkit_table_owner(r, 1, &ow), 0, "after kill -9: owner not alive");
+    is_rc(shmkit_table_owner(r, 1, &ow), SHMKIT_EPEERDEAD, "after kill -9: owner dead");
     is_int(ow.pid, k, "the record still names the dead process");
     shmkit_table_stats(r, &stats);
     is_int(stats.dead, 1, "stats: one dead owner (the first writer released its record)");

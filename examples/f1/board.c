@@ -97,7 +97,7 @@ int f1_view_build(struct f1_view *v, shmkit_table *cars, shmkit_table *ctl, stru
         if (read_retrying(cars, (uint32_t)i, &snap, sizeof snap) == 0 && snap.index == i)
             prev[i] = snap;
         struct shmkit_owner ow;
-        if (shmkit_table_owner(cars, (uint32_t)i, &ow) == 0 && ow.pid != 0)
+        if (shmkit_table_owner(cars, (uint32_t)i, &ow) == SHMKIT_EPEERDEAD)
             seen_dead[i] = 1; /* owned by a process that is gone: not a clean exit */
         if (!c->participates[i])
             continue;

@@ -68,8 +68,8 @@ static void *subscribe(void *arg)
     uint32_t v;
     for (;;) {
         int rc = shmkit_bus_recv(s, &v, sizeof v, &seq, &lost, 10000000000);
-        if (rc == SHMKIT_EPEERDEAD)
-            break;
+        if (rc == SHMKIT_ECLOSED)
+            break; /* the publisher closed, all drained */
         if (rc != 4 || seq <= last || v + 1 != seq)
             return (void *)1;
         last = seq;
