@@ -24,6 +24,7 @@
 #ifndef SHMKIT_H
 #define SHMKIT_H
 
+#include <errno.h> /* the -E* codes the functions return */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -165,11 +166,34 @@ struct shmkit_opts {
      * SHMKIT_RDONLY it is reopened read-only (through /proc) so that the
      * sender can still seal it. Other kinds ignore fd. */
     int fd;
+    /* One-time initialisation (see INITIALISATION below). With
+     * SHMKIT_CREATE and a header (not RAW, not PRIVATE): INIT runs on a
+     * segment this call creates, with INIT_ARG, before any other process can
+     * use it; a negative return fails the open with that code and removes
+     * the segment. NULL: none. Each member sits in 8 bytes whatever the
+     * pointer size, so the struct keeps its size. */
+    union {
+        int (*init)(shmkit_seg *seg, void *arg);
+        uint64_t init_slot_;
+    };
+    union {
+        void *init_arg;
+        uint64_t init_arg_slot_;
+    };
+    /* Opening a segment whose creator is still in its initialiser (System
+     * V, and POSIX/FILE without O_TMPFILE) waits up to this long:
+     * 0 = 10000 ms. Then -ETIMEDOUT. */
+    uint32_t init_wait_ms;
+    uint32_t pad0_; /* zero */
     /* Room for options later versions add: must be zero (zero-initialise
      * the struct), else -EINVAL - so that a library older than the program
      * refuses a request it cannot honour instead of ignoring part of it. */
-    uint64_t reserved[8];
+    uint64_t reserved[5];
 };
+
+/* Whether SEG was created by the shmkit_open that returned it (1) or was
+ * an existing segment it attached to (0); -EINVAL for NULL. */
+SHMKIT_API int shmkit_seg_created(const shmkit_seg *seg);
 
 /* Opens or creates a segment described by OPTS and maps it.
  * On success *OUT holds the handle and 0 is returned; on failure *OUT is
@@ -227,7 +251,9 @@ struct shmkit_opts {
  *                       FILE, SHMID on a kind other than SYSV, RAW with a
  *                       layout or VERIFY, ANY_OWNER without CREATE,
  *                       ALLOW_UNSEALED on a kind other than MEMFD, PERSIST
- *                       without CREATE, RAW with PERSIST or REQUIRE_SEAL); mode with
+ *                       without CREATE, RAW with PERSIST or REQUIRE_SEAL,
+ *                       init without CREATE or with RAW or PRIVATE,
+ *                       a non-zero pad0_); mode with
  *                       bits beyond 0777; ANON without CREATE; MEMFD with
  *                       CREATE and a positive opts.fd, or without CREATE and
  *                       a negative one; a non-zero opts.reserved; SYSV SHMID of
@@ -269,6 +295,10 @@ struct shmkit_opts {
  *                       empty / smaller than its header says
  *   SHMKIT_ETAMPERED    SHMKIT_VERIFY or SHMKIT_REQUIRE_SEAL and the sealed
  *                       payload changed
+ *   -ETIMEDOUT          the segment's creator was still in its initialiser
+ *                       after opts.init_wait_ms (see INITIALISATION)
+ *   SHMKIT_EPEERDEAD    its creator died inside its initialiser
+ *   opts.init's code    the initialiser failed (the segment is removed)
  *   SHMKIT_ENOTSEALED   SHMKIT_REQUIRE_SEAL and the existing segment records
  *                       no seal (its writer never sealed it, or died first)
  *   SHMKIT_ELAYOUT      opts->layout non-zero and the segment holds another
@@ -278,6 +308,62 @@ struct shmkit_opts {
  *   any other -errno from the underlying system calls
  * Nothing is left behind on failure: a segment this call created is
  * removed; one that existed before is never removed.
+ *
+ * INITIALISATION. Two unrelated programs sharing a named segment need it
+ * set up once (a robust mutex initialised, a table laid out) before either
+ * uses it, whichever starts first. Give opts.init: it runs on a segment
+ * this call creates, before any other process can open it, and its
+ * negative return fails the open with that code, the segment removed.
+ * POSIX and FILE (O_TMPFILE): it runs on the unnamed object, before the
+ * linkat that names it; a creator killed inside it leaves no name. Since
+ * several callers may each make an unnamed object at once and only one
+ * link wins, the initialiser may run in more than one process (on objects
+ * that are then thrown away): let it touch nothing but the segment.
+ * SYSV, and POSIX/FILE without O_TMPFILE: the header is published with an
+ * "initialising" flag that the creator clears once the initialiser
+ * returns; shmkit_open of such a segment (with or without CREATE and init)
+ * waits for it, up to opts.init_wait_ms (0: 10 s), then -ETIMEDOUT, or
+ * SHMKIT_EPEERDEAD at once when the creator is seen dead - that segment
+ * stays until `shmkit gc` (or shmkit_seg_remove) removes it, since its
+ * creator is dead. Whatever the initialiser wrote is visible to every
+ * process once shmkit_open returns. shmkit_seg_created tells the caller
+ * whether it created (and initialised) the segment or attached to it.
+ * init needs SHMKIT_CREATE and a header (not RAW, not PRIVATE): else
+ * -EINVAL. Example, a robust mutex in a named segment:
+ *
+ *     struct shared { struct shmkit_mutex lock; long counter; };
+ *
+ *     static int setup(shmkit_seg *seg, void *arg)
+ *     {
+ *         struct shared *sh = shmkit_seg_data(seg);
+ *         (void)arg;
+ *         return shmkit_mutex_init(&sh->lock); // counter is already 0
+ *     }
+ *
+ *     struct shmkit_opts o = { .kind = SHMKIT_POSIX, .name = "/counter",
+ *                              .size = sizeof(struct shared),
+ *                              .flags = SHMKIT_CREATE, .init = setup };
+ *     shmkit_seg *seg;
+ *     int rc = shmkit_open(&seg, &o);  // every program runs the same code
+ *     if (rc < 0)
+ *         return rc;
+ *     struct shared *sh = shmkit_seg_data(seg);
+ *     rc = shmkit_mutex_lock(&sh->lock);  // never -EINVAL: initialised
+ *     if (rc == SHMKIT_EOWNERDEAD) {      // a holder died: repair, then
+ *         shmkit_mutex_consistent(&sh->lock);
+ *         rc = 0;
+ *     }
+ *     if (rc == 0) {
+ *         sh->counter++;
+ *         shmkit_mutex_unlock(&sh->lock);
+ *     }
+ *     shmkit_close(seg);
+ *
+ * SYSTEM V SIZES. The kernel rounds a System V segment up to whole pages,
+ * and the header comes on top of opts.size: a 4096-byte payload makes a
+ * 4352-byte segment (two pages of memory). SHMKIT_PAYLOAD_FOR_PAGES(n, page)
+ * is the payload that fills N pages of PAGE bytes exactly:
+ * n * page - SHMKIT_HEADER_SIZE (3840 for one 4096-byte page).
  */
 SHMKIT_API int shmkit_open(shmkit_seg **out, const struct shmkit_opts *opts);
 
@@ -370,6 +456,9 @@ SHMKIT_API int shmkit_sysv_set(shmkit_seg *seg, mode_t mode, uid_t uid, gid_t gi
  * ------------------------------------------------------------------------ */
 
 #define SHMKIT_HEADER_SIZE 256
+/* The payload size whose segment (header included) fills N pages of PAGE
+ * bytes (sysconf(_SC_PAGESIZE)) exactly: give it as opts.size. N >= 1. */
+#define SHMKIT_PAYLOAD_FOR_PAGES(n, page) ((size_t)(n) * (size_t)(page) - SHMKIT_HEADER_SIZE)
 #define SHMKIT_MAGIC "SHMKIT\x00\x01"
 #define SHMKIT_FORMAT_VERSION 1
 

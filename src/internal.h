@@ -39,7 +39,9 @@ _Static_assert(sizeof(struct shmkit__hdr) == SHMKIT_HEADER_SIZE, "header is 256 
 
 #define SHMKIT__HF_SEALED 1u
 #define SHMKIT__HF_PERSIST 2u /* created with SHMKIT_PERSIST: gc keeps it */
-#define SHMKIT__HF_KNOWN (SHMKIT__HF_SEALED | SHMKIT__HF_PERSIST)
+/* its creator's initialiser (opts.init) has not returned yet: openers wait */
+#define SHMKIT__HF_INITIALISING 4u
+#define SHMKIT__HF_KNOWN (SHMKIT__HF_SEALED | SHMKIT__HF_PERSIST | SHMKIT__HF_INITIALISING)
 #define SHMKIT__FORMAT (SHMKIT_FORMAT_VERSION << 16)
 /* Feature bits (the format word's low 16) this library reads: none yet.
  * A header with another one set is refused with SHMKIT_EVERSION. */

@@ -27,6 +27,7 @@ static void drop(shmkit_seg *seg, struct seg_create *c)
 {
     c->created = 0;
     c->hdr_written = 0;
+    c->init_done = 0;
     c->reserve_rest = 0;
     if (seg->map)
         munmap(seg->map, seg->map_len);
@@ -91,6 +92,8 @@ int shmkit__link_create(shmkit_seg *seg, struct seg_create *c, const char *dir, 
     int rc = fchmod(fd, mode) < 0 ? -errno : 0;
     if (rc == 0)
         rc = fill(seg, c, private_map);
+    if (rc == 0 && c->init)
+        rc = c->init(seg, c); /* one-time initialisation: no one can see it yet */
     if (rc < 0)
         goto drop_object;
     char proc[64];

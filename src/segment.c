@@ -48,7 +48,12 @@ static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
         return -EINVAL; /* a plain open takes whatever it names anyway */
     if ((f & SHMKIT_PERSIST) && !(f & SHMKIT_CREATE))
         return -EINVAL; /* recorded at create only */
-    if ((f & SHMKIT_RAW) && (o->layout || (f & (SHMKIT_VERIFY | SHMKIT_REQUIRE_SEAL | SHMKIT_PERSIST))))
+    if (o->init && (!(f & SHMKIT_CREATE) || (f & (SHMKIT_RAW | SHMKIT_PRIVATE))))
+        return -EINVAL; /* runs at create, and its flag lives in the header */
+    if (o->pad0_)
+        return -EINVAL;
+    if ((f & SHMKIT_RAW) &&
+        (o->layout || (f & (SHMKIT_VERIFY | SHMKIT_REQUIRE_SEAL | SHMKIT_PERSIST))))
         return -EINVAL; /* no header: no layout or flag to record, no seal to check */
     if (o->layout > SHMKIT_LAYOUT_TABLE)
         return -EINVAL;
@@ -211,19 +216,47 @@ static int seg_new(shmkit_seg **out, const struct shmkit_opts *o, const struct s
     return 0;
 }
 
+static void hdr_store(shmkit_seg *seg, struct shmkit__hdr *h);
+
+/* seg_create.init: runs opts.init on the new segment SEG (mapped, not yet
+ * usable by anyone else: unnamed, or its header saying "initialising"),
+ * then clears the header's initialising flag - after a release fence, so
+ * an opener that sees the flag clear sees what the initialiser wrote. The
+ * initialiser may have changed the header (shmkit_seg_set_layout): the
+ * flag is cleared in the header as it is now. */
+static int run_init(shmkit_seg *seg, struct seg_create *c)
+{
+    struct shmkit__hdr h;
+    seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
+    seg->data_len = c->o->size;
+    seg->layout = c->o->layout;
+    c->init_done = 1;
+    int rc = c->o->init(seg, c->o->init_arg);
+    if (rc < 0)
+        return rc;
+    if ((rc = shmkit__hdr_load(seg->map, seg->map_len, &h)) < 0)
+        return rc; /* the initialiser wrote over the header */
+    h.flags &= ~SHMKIT__HF_INITIALISING;
+    atomic_thread_fence(memory_order_release);
+    hdr_store(seg, &h);
+    return 0;
+}
+
 /* A segment this call created: its header goes out (unless it was written
  * before the object had a name), then the rest of the memory is reserved.
  * Reserving a large segment takes a while. Doing it only now means a
  * creator killed meanwhile leaves a segment whose header names its dead
  * creator, which `shmkit gc` removes, instead of a header-less one that
  * cannot be told from a foreign segment. */
-static int finish_create(shmkit_seg *seg, const struct seg_create *c)
+static int finish_create(shmkit_seg *seg, struct seg_create *c)
 {
     int rc;
+    if (c->init_done)
+        return 0; /* made unnamed, reserved, written whole, initialised, then linked */
     seg->data = (char *)seg->map + SHMKIT_HEADER_SIZE;
     seg->data_len = c->o->size;
     seg->layout = c->o->layout;
-    if (c->hdr_written)
+    if (c->hdr_written && !c->init)
         return 0; /* made unnamed, reserved and written whole, then linked */
     hdr_publish(seg->map, c->hdr);
     if (seg->flags & SHMKIT_PRIVATE) {
@@ -234,6 +267,31 @@ static int finish_create(shmkit_seg *seg, const struct seg_create *c)
     }
     if (c->reserve_rest && (rc = shmkit__reserve_rest(seg)) < 0)
         return rc;
+    return c->init ? c->init(seg, c) : 0;
+}
+
+/* H (read from SEG) says its creator is still in its initialiser: reads it
+ * again every millisecond until it is done, up to O's init_wait_ms.
+ * SHMKIT_EPEERDEAD once the creator is seen dead (the segment will never
+ * be initialised: `shmkit gc` removes it), -ETIMEDOUT. */
+static int wait_initialised(const shmkit_seg *seg, const struct shmkit_opts *o,
+                            struct shmkit__hdr *h)
+{
+    uint32_t ms = o->init_wait_ms ? o->init_wait_ms : 10000;
+    for (uint32_t waited = 0; h->flags & SHMKIT__HF_INITIALISING; waited++) {
+        struct shmkit_owner who = {.pid = h->creator_pid, .start = h->creator_start};
+        if (waited % 16 == 0 && !shmkit_owner_alive(&who))
+            return SHMKIT_EPEERDEAD;
+        if (waited >= ms)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        int rc = hdr_read(seg, seg->map_len, h);
+        if (rc < 0)
+            return rc;
+    }
+    /* acquire: pairs with the release in run_init; the payload is read after */
+    atomic_thread_fence(memory_order_acquire);
     return 0;
 }
 
@@ -242,6 +300,8 @@ static int attach_existing(shmkit_seg *seg, const struct shmkit_opts *o)
 {
     struct shmkit__hdr h;
     int rc = hdr_read(seg, seg->map_len, &h);
+    if (rc == 0 && (h.flags & SHMKIT__HF_INITIALISING))
+        rc = wait_initialised(seg, o, &h);
     if (rc < 0)
         return rc;
     if (o->layout && h.layout != o->layout)
@@ -264,7 +324,7 @@ static int attach_existing(shmkit_seg *seg, const struct shmkit_opts *o)
 }
 
 /* The backend made or found the object: header, payload and size checks. */
-static int seg_settle(shmkit_seg *seg, const struct seg_create *c)
+static int seg_settle(shmkit_seg *seg, struct seg_create *c)
 {
     const struct shmkit_opts *o = c->o;
     int rc = 0;
@@ -315,6 +375,10 @@ int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uin
         shmkit__hdr_init(&h, o->size, o->layout);
         if (o->flags & SHMKIT_PERSIST)
             h.flags |= SHMKIT__HF_PERSIST;
+        if (o->init) {
+            h.flags |= SHMKIT__HF_INITIALISING;
+            c.init = run_init;
+        }
         if (param)
             memcpy(h.layout_param, param, sizeof h.layout_param);
         shmkit__hdr_finish(&h);
@@ -329,8 +393,14 @@ int shmkit__open_layout(shmkit_seg **out, const struct shmkit_opts *o, const uin
         shmkit_close(seg);
         return rc;
     }
+    seg->created = c.created;
     *out = seg;
     return 0;
+}
+
+int shmkit_seg_created(const shmkit_seg *seg)
+{
+    return seg ? seg->created : -EINVAL;
 }
 
 int shmkit_close(shmkit_seg *seg)

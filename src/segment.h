@@ -34,6 +34,7 @@ struct shmkit_seg {
     size_t map_len;
     void *data; /* payload */
     size_t data_len;
+    int created; /* this handle's shmkit_open created the segment */
 };
 
 /* What one open or create needs and learns, handed to the backend's open
@@ -45,6 +46,12 @@ struct seg_create {
     int created;                   /* out: this call made the object (undo on failure) */
     int hdr_written;               /* out: HDR is in the object already (made unnamed) */
     int reserve_rest;              /* out: reserve the mapping once the header is out */
+    /* With opts.init: runs it on the new, mapped, still unnamed segment
+     * (seg_link.c calls it before linkat; segment.c after publishing the
+     * header otherwise) and clears the header's "initialising" flag.
+     * 0 or the initialiser's negative code. NULL: no initialiser. */
+    int (*init)(shmkit_seg *seg, struct seg_create *c);
+    int init_done; /* out: C->init has run on SEG */
 };
 
 /* SEG_OPS.crc: "read the payload through the mapping". */

@@ -27,8 +27,9 @@ static void check_kind(struct shmkit_opts o, const char *what)
     o.flags = base | SHMKIT_CREATE | SHMKIT_EXCL | SHMKIT_PERSIST;
     is_rc(shmkit_open(&s, &o), 0, "%s: create with PERSIST", what);
     is_int(persistent_of(s), 1, "%s: stat says persistent", what);
-    ok(s && shmkit_header_check((char *)shmkit_seg_data(s) - SHMKIT_HEADER_SIZE,
-                           SHMKIT_HEADER_SIZE, SHMKIT_HEADER_SIZE + 4096, &in) == 0 &&
+    ok(s &&
+           shmkit_header_check((char *)shmkit_seg_data(s) - SHMKIT_HEADER_SIZE, SHMKIT_HEADER_SIZE,
+                               SHMKIT_HEADER_SIZE + 4096, &in) == 0 &&
            in.persistent == 1,
        "%s: shmkit_header_check on the bytes says persistent", what);
     o.flags = base | SHMKIT_CREATE;
@@ -55,8 +56,10 @@ static void check_refused(void)
 {
     char name[96];
     shmkit_seg *s = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, sizeof name, "pr"),
-                            .size = 4096, .flags = SHMKIT_PERSIST};
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX,
+                            .name = tu_name(name, sizeof name, "pr"),
+                            .size = 4096,
+                            .flags = SHMKIT_PERSIST};
     is_rc(shmkit_open(&s, &o), -EINVAL, "PERSIST without CREATE: -EINVAL");
     o.flags = SHMKIT_CREATE | SHMKIT_RAW | SHMKIT_PERSIST;
     is_rc(shmkit_open(&s, &o), -EINVAL, "PERSIST with RAW (no header to hold it): -EINVAL");
@@ -67,7 +70,8 @@ int main(void)
 {
     char name[96], dir[PATH_MAX], path[PATH_MAX + 16];
     check_kind((struct shmkit_opts){.kind = SHMKIT_POSIX,
-                                    .name = tu_name(name, sizeof name, "persist"), .size = 4096},
+                                    .name = tu_name(name, sizeof name, "persist"),
+                                    .size = 4096},
                "POSIX");
     tu_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/seg", dir);

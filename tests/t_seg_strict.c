@@ -12,8 +12,10 @@ static void test_posix(void)
 {
     char name[96];
     shmkit_seg *s = NULL, *t = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = tu_name(name, sizeof name, "strict"),
-                            .size = 4096, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX,
+                            .name = tu_name(name, sizeof name, "strict"),
+                            .size = 4096,
+                            .flags = SHMKIT_CREATE | SHMKIT_EXCL};
     if (shmkit_open(&s, &o) < 0)
         tap_bail("cannot create");
     strcpy(shmkit_seg_data(s), "payload");
@@ -22,12 +24,14 @@ static void test_posix(void)
     is_rc(shmkit_open(&t, &ov), 0, "POSIX unsealed: VERIFY alone succeeds");
     shmkit_close(t);
     t = NULL;
-    is_rc(shmkit_open(&t, &orq), SHMKIT_ENOTSEALED, "POSIX unsealed: REQUIRE_SEAL gives ENOTSEALED");
+    is_rc(shmkit_open(&t, &orq), SHMKIT_ENOTSEALED,
+          "POSIX unsealed: REQUIRE_SEAL gives ENOTSEALED");
     ok(t == NULL && tu_shm_exists(name), "... no handle, segment left alone");
     struct shmkit_opts oc = orq;
     oc.flags |= SHMKIT_CREATE;
     oc.size = 4096;
-    is_rc(shmkit_open(&t, &oc), SHMKIT_ENOTSEALED, "POSIX unsealed: CREATE|REQUIRE_SEAL attaching too");
+    is_rc(shmkit_open(&t, &oc), SHMKIT_ENOTSEALED,
+          "POSIX unsealed: CREATE|REQUIRE_SEAL attaching too");
     ok(tu_shm_exists(name), "... and the existing segment is not removed");
     is_rc(shmkit_seg_seal(s), 0, "seal");
     is_rc(shmkit_open(&t, &orq), 0, "POSIX sealed intact: REQUIRE_SEAL opens");
@@ -54,8 +58,8 @@ static int open_fd(int fd, unsigned flags)
 static void test_memfd(void)
 {
     shmkit_seg *s = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_MEMFD, .name = "strict", .size = 4096,
-                            .flags = SHMKIT_CREATE};
+    struct shmkit_opts o = {
+        .kind = SHMKIT_MEMFD, .name = "strict", .size = 4096, .flags = SHMKIT_CREATE};
     int rc = shmkit_open(&s, &o);
     if (rc == -ENOSYS) {
         tap_diag("no memfd: MEMFD cases not run");
