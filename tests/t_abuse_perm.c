@@ -30,33 +30,11 @@
 static char self[4096], cli[512];
 static int have_cli;
 
-/* Runs ARGS (NULL-terminated) as uid NOBODY, gid GID, no groups. Returns the
- * exit status, 128+signal, or -1. */
+/* Runs ARGS (NULL-terminated) as uid NOBODY, gid GID, no groups, output
+ * discarded. Returns the exit status, 128+signal, or -1. */
 static int as_user(int gid, const char *const *args)
 {
-    char reuid[32], regid[32];
-    snprintf(reuid, sizeof reuid, "--reuid=%d", NOBODY);
-    snprintf(regid, sizeof regid, "--regid=%d", gid);
-    const char *argv[32] = {"setpriv", reuid, regid, "--clear-groups"};
-    int n = 4;
-    for (int i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0)
-        return -1;
-    if (p == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execvp("setpriv", (char *const *)argv);
-        _exit(126);
-    }
-    int st;
-    if (tu_wait(p, 20000, &st) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_as(NOBODY, gid, 1, 20000, args);
 }
 
 static int nobody(const char *const *args)

@@ -56,33 +56,7 @@ static char missing[192]; /* where a dangling symlink points */
 /* Runs ARGV as nobody (uid and gid 65534, no groups); exit status or -1. */
 static int as_nobody(const char *const *args)
 {
-    const char *argv[16] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
-    int n = 4;
-    for (int i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0)
-        return -1;
-    if (p == 0) {
-        execvp("setpriv", (char *const *)argv);
-        _exit(126);
-    }
-    int st;
-    if (tu_wait(p, 10000, &st) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* A code as an exit status: 0, errno, or 100 + shmkit's own code. */
-static int code(int rc)
-{
-    if (rc >= 0)
-        return 0;
-    if (rc <= -SHMKIT_ERRNO_BASE)
-        return 100 + (-rc - SHMKIT_ERRNO_BASE);
-    return -rc;
+    return tu_run_as(65534, 65534, 0, 10000, args);
 }
 
 /* Runs FN(ARG) in a child with a 5 s alarm: its return value as a code, or
@@ -95,7 +69,7 @@ static int promptly(int (*fn)(const void *), const void *arg)
         tap_bail("fork: %s", strerror(errno));
     if (p == 0) {
         alarm(5);
-        _exit(code(fn(arg)));
+        _exit(tu_code_status(fn(arg)));
     }
     int st;
     if (tu_wait(p, 8000, &st) < 0 || !WIFEXITED(st))
@@ -233,7 +207,7 @@ static void test_segments(int kind)
             int wrc = want_seg[obj][op];
             if (kind == SHMKIT_POSIX && wrc == -EISDIR)
                 wrc = -EINVAL; /* glibc's shm_open says EINVAL for a directory */
-            int want = code(wrc);
+            int want = tu_code_status(wrc);
             if (got != want) {
                 bad++;
                 tap_fail_diag("%s %s at the name: %s gave %s, want %s", kname, obj_name[obj],
@@ -264,7 +238,7 @@ static void test_flock(void)
             plant((enum obj)obj, path, realseg);
             struct flock_try t = {path, c ? SHMKIT_FLOCK_CREATE : 0};
             int got = promptly(try_flock, &t);
-            if (got != code(want_flock[obj][c])) {
+            if (got != tu_code_status(want_flock[obj][c])) {
                 bad++;
                 tap_fail_diag("flock %s: open%s gave %s, want %s", obj_name[obj],
                               c ? " CREATE" : "", got == 1000 ? "a hang" : shmkit_errname(-got),

@@ -17,35 +17,15 @@
 
 static char dir[128];
 
+/* Runs this program's helper mode with ARGS as nobody; exit status or -1. */
 static int as_nobody(const char *const *args)
 {
-    const char *argv[16] = {"setpriv",        "--reuid=65534", "--regid=65534",
-                            "--clear-groups", tu_self(),       "helper"};
-    int n = 6;
+    const char *argv[16] = {tu_self(), "helper"};
+    int n = 2;
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    fflush(stdout);
-    pid_t p = fork();
-    if (p < 0)
-        return -1;
-    if (p == 0) {
-        execvp("setpriv", (char *const *)argv);
-        _exit(126);
-    }
-    int st;
-    if (tu_wait(p, 10000, &st) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int code(int rc)
-{
-    if (rc >= 0)
-        return 0;
-    if (rc <= -SHMKIT_ERRNO_BASE)
-        return 100 + (-rc - SHMKIT_ERRNO_BASE);
-    return -rc;
+    return tu_run_as(65534, 65534, 0, 10000, argv);
 }
 
 /* Fills O for KIND ("posix", "file", "sysv") and NAME (a name, path or key). */
@@ -189,10 +169,10 @@ static int helper(int argc, char **argv)
             if (shmctl(id, IPC_SET, &ds) < 0)
                 return errno;
         }
-        return code(rc);
+        return tu_code_status(rc);
     }
     if (argc >= 6 && !strcmp(argv[2], "open")) /* open KIND NAME HOW [MARK] */
-        return code(try_open(argv[3], argv[4], argv[5], argc >= 7 ? argv[6] : NULL));
+        return tu_code_status(try_open(argv[3], argv[4], argv[5], argc >= 7 ? argv[6] : NULL));
     return 99;
 }
 

@@ -1,7 +1,10 @@
 /* tap.c - TAP producer for test programs; see tap.h. */
 #include "tap.h"
 
+#include <shmkit.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -150,6 +153,44 @@ int tu_wait(pid_t pid, int timeout_ms, int *status)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+int tu_run_as(int uid, int gid, int quiet, int timeout_ms, const char *const *args)
+{
+    char reuid[32], regid[32];
+    snprintf(reuid, sizeof reuid, "--reuid=%d", uid);
+    snprintf(regid, sizeof regid, "--regid=%d", gid);
+    const char *argv[40] = {"setpriv", reuid, regid, "--clear-groups"};
+    int n = 4;
+    for (int i = 0; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    pid_t p = fork();
+    if (p < 0)
+        return -1;
+    if (p == 0) {
+        if (quiet) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp("setpriv", (char *const *)argv);
+        _exit(126);
+    }
+    int st;
+    if (tu_wait(p, timeout_ms, &st) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int tu_code_status(int rc)
+{
+    if (rc >= 0)
+        return 0;
+    if (rc <= -SHMKIT_ERRNO_BASE)
+        return 100 + (-rc - SHMKIT_ERRNO_BASE);
+    return -rc;
 }
 
 const char *tu_built(char *buf, size_t len, const char *rel)

@@ -70,6 +70,16 @@ const char *tu_built(char *buf, size_t len, const char *rel);
 /* Waits up to TIMEOUT_MS for one byte on FD (a child saying "ready"), then
  * closes FD. Returns 1 if the byte came, 0 otherwise. */
 int tu_ready(int fd, int timeout_ms);
+/* Runs ARGS (NULL-terminated, a program and its arguments) as another
+ * user through setpriv(1): uid UID, gid GID, no supplementary groups;
+ * its stdout and stderr go to /dev/null when QUIET. Waits up to
+ * TIMEOUT_MS (then kills it). Returns its exit status, 128 + the signal
+ * that killed it, or -1 (no fork, or timed out). */
+int tu_run_as(int uid, int gid, int quiet, int timeout_ms, const char *const *args);
+/* A shmkit result as a process exit status, for helpers that run as
+ * another user: 0 for success, the errno of -errno, 100 + the number of
+ * a SHMKIT_E* code. */
+int tu_code_status(int rc);
 /* Monotonic time in nanoseconds. */
 uint64_t tu_now_ns(void);
 
