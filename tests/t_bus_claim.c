@@ -292,14 +292,7 @@ int main(void)
 {
     seg = tu_seg_anon(shmkit_bus_size_for(SLOTS, MSG, 4));
     ctl = shmkit_seg_data(seg);
-    struct shmkit_owner o;
-    tu_dead_owner(&o);
-    dead_id = shmkit__owner_id(&o);
-    if (shmkit_owner_self(&o) < 0)
-        tap_bail("owner_self");
-    live_id = shmkit__owner_id(&o);
-    o.start += 1; /* our pid, another start time: a process that reused a dead one's pid */
-    recycled_id = shmkit__owner_id(&o);
+    tu_claim_ids(&dead_id, &live_id, &recycled_id);
     dead_subscriber_claims();
     dead_publisher_claims();
     races();

@@ -18,17 +18,8 @@
 # Runs in a private mount and IPC namespace on its own tmpfs /dev/shm, so
 # names of any length cannot collide and nothing is left behind.
 T=hostile
-if [ "${SHMKIT_HOSTILE_INNER:-}" != 1 ]; then
-    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (namespaces, nobody, mknod)"; exit 77; fi
-    if ! unshare -m -i true 2>/dev/null; then echo "1..0 # SKIP unshare -m -i not permitted"; exit 77; fi
-    export SHMKIT_HOSTILE_INNER=1
-    exec unshare -m -i sh -c '
-        mount --make-rprivate / 2>/dev/null
-        if ! mount -t tmpfs -o size=64m,mode=1777 shmkit-hostile /dev/shm 2>/dev/null; then
-            echo "1..0 # SKIP cannot mount a tmpfs on /dev/shm"; exit 77
-        fi
-        exec sh "$0"' "$(readlink -f "$0")"
-fi
+. "$(dirname "$(readlink -f "$0")")/cli/private-shm.sh"
+private_shm 64m -i
 . "$(dirname "$(readlink -f "$0")")/cli/lib.sh"
 S=$(readlink -f "$S")
 NB="setpriv --reuid=65534 --regid=65534 --clear-groups"

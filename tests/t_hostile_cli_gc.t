@@ -15,17 +15,8 @@
 # Private mount and IPC namespace with its own /dev/shm: plain `gc` here
 # sees only this test's segments.
 T=hgc
-if [ "${SHMKIT_HOSTILE_INNER:-}" != 1 ]; then
-    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (namespaces, nobody)"; exit 77; fi
-    if ! unshare -m -i true 2>/dev/null; then echo "1..0 # SKIP unshare -m -i not permitted"; exit 77; fi
-    export SHMKIT_HOSTILE_INNER=1
-    exec unshare -m -i sh -c '
-        mount --make-rprivate / 2>/dev/null
-        if ! mount -t tmpfs -o size=16m,mode=1777 shmkit-hgc /dev/shm 2>/dev/null; then
-            echo "1..0 # SKIP cannot mount a tmpfs on /dev/shm"; exit 77
-        fi
-        exec sh "$0"' "$(readlink -f "$0")"
-fi
+. "$(dirname "$(readlink -f "$0")")/cli/private-shm.sh"
+private_shm 16m -i
 . "$(dirname "$(readlink -f "$0")")/cli/lib.sh"
 S=$(readlink -f "$S")
 NB="setpriv --reuid=65534 --regid=65534 --clear-groups"

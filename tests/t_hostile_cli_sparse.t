@@ -7,17 +7,8 @@
 # verify and ls succeed, never die of SIGBUS, /dev/shm's usage does not grow
 # by one block, and a 1 MiB segment can still be made afterwards.
 T=sparse
-if [ "${SHMKIT_HOSTILE_INNER:-}" != 1 ]; then
-    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root to mount a tmpfs"; exit 77; fi
-    if ! unshare -m true 2>/dev/null; then echo "1..0 # SKIP unshare -m not permitted"; exit 77; fi
-    export SHMKIT_HOSTILE_INNER=1
-    exec unshare -m sh -c '
-        mount --make-rprivate / 2>/dev/null
-        if ! mount -t tmpfs -o size=4m,mode=1777 shmkit-sparse /dev/shm 2>/dev/null; then
-            echo "1..0 # SKIP cannot mount a tmpfs on /dev/shm"; exit 77
-        fi
-        exec sh "$0"' "$(readlink -f "$0")"
-fi
+. "$(dirname "$(readlink -f "$0")")/cli/private-shm.sh"
+private_shm 4m
 . "$(dirname "$(readlink -f "$0")")/cli/lib.sh"
 used() { df -k --output=used /dev/shm | tail -1 | tr -d ' '; }
 

@@ -393,14 +393,7 @@ int main(void)
 {
     seg = tu_seg_anon(shmkit_ring_size_for(CAP));
     ctl = shmkit_seg_data(seg);
-    struct shmkit_owner o;
-    tu_dead_owner(&o);
-    dead_id = shmkit__owner_id(&o);
-    if (shmkit_owner_self(&o) < 0)
-        tap_bail("owner_self");
-    live_id = shmkit__owner_id(&o);
-    o.start += 1; /* our pid, another start time: a process that reused a dead one's pid */
-    recycled_id = shmkit__owner_id(&o);
+    tu_claim_ids(&dead_id, &live_id, &recycled_id);
     dead_producer_claims();
     all_slots_dead();
     lock_of_a_dead_claimer();

@@ -183,4 +183,20 @@ static inline shmkit_seg *tu_seg_open(const char *name)
     return s;
 }
 
+#ifdef SHMKIT_CHAN_H /* tests that forge claim words (src/chan.h included first) */
+/* The owner identities a forged claim word names: a process that died, the
+ * caller, and the caller's pid with another start time (a reused pid). */
+static inline void tu_claim_ids(uint64_t *dead, uint64_t *live, uint64_t *recycled)
+{
+    struct shmkit_owner o;
+    tu_dead_owner(&o);
+    *dead = shmkit__owner_id(&o);
+    if (shmkit_owner_self(&o) < 0)
+        tap_bail("owner_self");
+    *live = shmkit__owner_id(&o);
+    o.start += 1;
+    *recycled = shmkit__owner_id(&o);
+}
+#endif
+
 #endif
