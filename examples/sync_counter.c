@@ -39,7 +39,8 @@ struct shared {
     struct shmkit_seqlock seq;
     uint64_t rec[WORDS];
     int stop;
-    int go; /* start line: every process starts counting at the same moment */
+    int ready; /* processes at the start line */
+    int go;    /* start line: every process starts counting at the same moment */
 };
 
 enum method { NONE, FCNTL, MUTEX, ATOMIC };
@@ -66,10 +67,11 @@ static void increment(volatile uint64_t *counter, long i)
 static int worker(struct shared *sh, enum method m, long n, const char *lockpath)
 {
     shmkit_flock *fl = NULL;
+    /* relaxed: start signals, nothing else rides on them */
+    __atomic_fetch_add(&sh->ready, 1, __ATOMIC_RELAXED);
     /* each process opens the lock file itself: the lock belongs to its own open file */
     if (m == FCNTL && shmkit_flock_open(&fl, lockpath, 0) < 0)
         return 1;
-    /* relaxed: a start signal, nothing else rides on it */
     while (!__atomic_load_n(&sh->go, __ATOMIC_RELAXED))
         sched_yield();
     for (long i = 0; i < n; i++) {
@@ -107,6 +109,7 @@ static int run_counter(struct shared *sh, enum method m, int procs, long n, cons
 {
     sh->counter = 0;
     sh->atomic_counter = 0;
+    sh->ready = 0;
     sh->go = 0;
     fflush(stdout);
     for (int p = 0; p < procs; p++) {
@@ -118,6 +121,10 @@ static int run_counter(struct shared *sh, enum method m, int procs, long n, cons
         if (pid == 0)
             _exit(worker(sh, m, n, lockpath));
     }
+    /* wait until every process is at the start line: on a busy machine a child can take
+     * longer to be scheduled than another needs to do all its increments alone */
+    while (__atomic_load_n(&sh->ready, __ATOMIC_RELAXED) < procs)
+        sched_yield();
     double t0 = now_ms();
     __atomic_store_n(&sh->go, 1, __ATOMIC_RELAXED);
     int failed = 0, st;

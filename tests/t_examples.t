@@ -82,9 +82,15 @@ t $? "sysv: IPC_STAT fields, detach, IPC_RMID, then the same through shmkit"
     has "^fcntl lock (lock file)  *2000 of 2000  *right" && has "^robust mutex  *40000 of 40000  *right" &&
     has "^atomic add  *40000 of 40000  *right" && has "^reader with seqlock  *0 of"
 t $? "sync_counter: locked totals right, seqlock snapshots consistent"
-lost=$(sed -n 's/^no lock  *\([0-9]*\) of 40000  *WRONG: \([0-9]*\) lost .*/\2/p' "$tmp/out")
+# Both races are left to the scheduler: a machine busy with other tests can, rarely, keep the
+# two processes from overlapping for a whole run, so up to three runs are allowed to show them.
+for try in 1 2 3; do
+    lost=$(sed -n 's/^no lock  *\([0-9]*\) of 40000  *WRONG: \([0-9]*\) lost .*/\2/p' "$tmp/out")
+    [ "${lost:-0}" -gt 0 ] && grep -q "^reader without lock  *[1-9][0-9]* of" "$tmp/out" && break
+    [ $try = 3 ] || "$ex/sync_counter" -p 2 -n 20000 >"$tmp/out"
+done
 [ "${lost:-0}" -gt 0 ] && grep -q "^reader without lock  *[1-9][0-9]* of" "$tmp/out"
-t $? "sync_counter: without a lock updates are lost (${lost:-none} of 40000) and copies torn"
+t $? "sync_counter: without a lock updates are lost (${lost:-none} of 40000) and copies torn (run $try of at most 3)"
 
 # 7. the other points of the course, and the chapters beyond it
 TMPDIR=$tmp "$ex/mmap_basics" >"$tmp/out" && has "first characters of the file: Shared memory maps a\.\.\." &&
