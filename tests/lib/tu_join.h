@@ -14,7 +14,7 @@
 /* Where a test's segment lives: one name for one kind. */
 struct tj_place {
     int kind;
-    char name[PATH_MAX];
+    char name[512];
     char dir[256]; /* FILE: the private directory holding it */
     int32_t key;        /* SYSV */
 };
