@@ -7,9 +7,10 @@
  * nothing left); a signal ends the wait with -EINTR; a creator killed
  * inside its initialiser never lets anyone join a half-made ring (POSIX:
  * nothing named; System V and the O_EXCL fallback: openers time out, then
- * see SHMKIT_EPEERDEAD, gc removes it, a new join creates); a role-less
- * parent sets a ring up for two children over SHMKIT_ANON and over a name,
- * and its close disturbs neither. */
+ * see SHMKIT_EPEERDEAD, gc removes it, a new join creates), and creators
+ * killed at random moments of a 16 MiB ring's creation leave a whole ring
+ * or none; a role-less parent sets a ring up for two children over
+ * SHMKIT_ANON and over a name, and its close disturbs neither. */
 #include "tu_case.h"
 #include "tu_join.h"
 
@@ -464,6 +465,65 @@ static void killed_fallback(void)
     killed_creator(SHMKIT_POSIX, 1);
 }
 
+/* Creators SIGKILLed at a random moment (0-29 ms) while they join a 16 MiB
+ * ring with CREATE (reserving its memory takes a few ms): a joiner then
+ * gets a whole ring or none - nothing named, a segment whose creator died
+ * in its initialiser, or (System V killed between shmget and the header)
+ * one with no header - never a half-made ring. */
+static void killed_anywhere(int kind)
+{
+    const char *k = tj_kind_name(kind);
+    int rounds = TAP_UNDER_ASAN ? 6 : 16, whole = 0, none = 0, dead = 0, bad = 0;
+    use_place(kind, "jr-any");
+    srand((unsigned)getpid());
+    for (int i = 0; i < rounds; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct shmkit_opts w = tj_where(&place, SHMKIT_CREATE);
+            struct shmkit_ring_config c = ring_cfg(SHMKIT_ROLE_PRODUCER, 0);
+            c.max_msg = 0;
+            c.capacity = 16u << 20;
+            shmkit_ring *r = NULL;
+            _exit(shmkit_ring_join(&r, &w, &c) < 0);
+        }
+        tj_sleep_ms(rand() % 30);
+        kill(pid, SIGKILL);
+        tu_wait_exit(pid);
+        struct shmkit_opts a = tj_where(&place, 0);
+        struct shmkit_ring_config c = ring_cfg(SHMKIT_ROLE_CONSUMER, 100000000);
+        c.max_msg = 0;
+        shmkit_ring *r = NULL;
+        int rc = shmkit_ring_join(&r, &a, &c);
+        if (rc == 0 && shmkit_ring_capacity(r) == 16u << 20)
+            whole++;
+        else if (rc == -ETIMEDOUT || rc == -ENOENT)
+            none++;
+        else if (rc == SHMKIT_EPEERDEAD || rc == SHMKIT_ENOTSHMKIT)
+            dead++;
+        else {
+            bad++;
+            tap_diag("%s round %d: %s", k, i, shmkit_errname(rc));
+        }
+        shmkit_ring_close(r);
+        tj_remove(&place);
+    }
+    tap_diag("%s: %d whole rings, %d nothing named, %d left by a dead creator", k, whole, none,
+             dead);
+    is_int(bad, 0, "%s: %d creators killed at random: a joiner never got a half-made ring", k,
+           rounds);
+}
+
+static void killed_anywhere_posix(void)
+{
+    killed_anywhere(SHMKIT_POSIX);
+}
+
+static void killed_anywhere_sysv(void)
+{
+    killed_anywhere(SHMKIT_SYSV);
+}
+
 /* The children of a role-less parent: CHILD_OF says how a child gets the
  * ring (the parent's segment over ANON, or a join by name). */
 static void parent_sets_up(int anon)
@@ -613,6 +673,8 @@ static const struct tu_case cases[] = {
     {"killed_posix", killed_posix, 0},
     {"killed_sysv", killed_sysv, 0},
     {"killed_fallback", killed_fallback, 0},
+    {"killed_anywhere_posix", killed_anywhere_posix, 0},
+    {"killed_anywhere_sysv", killed_anywhere_sysv, 0},
     {"parent_anon", parent_anon, 0},
     {"parent_named", parent_named, 0},
     {"args", args, 0},
