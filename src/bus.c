@@ -222,7 +222,7 @@ int shmkit__bus_init(shmkit_seg *seg, uint64_t slots, uint64_t msg_max, uint32_t
 int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t msg_max,
                       unsigned max_subs, unsigned flags)
 {
-    if (!out || !seg || (flags & ~(unsigned)SHMKIT_BUS_LOSSY))
+    if (!out || !seg || (flags & ~(unsigned)(SHMKIT_BUS_LOSSY | SHMKIT_BUS_NOROLE)))
         return -EINVAL;
     size_t need = shmkit_bus_size_for(slots, msg_max, max_subs);
     if (!need)
@@ -231,10 +231,10 @@ int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t ms
         return SHMKIT_EBADSIZE;
     if (!seg->writable)
         return -EBADF; /* before the payload is touched */
-    int rc = shmkit__bus_init(seg, slots, msg_max, max_subs, flags);
+    int rc = shmkit__bus_init(seg, slots, msg_max, max_subs, flags & SHMKIT_BUS_LOSSY);
     if (rc < 0)
         return rc;
-    return shmkit__bus_open(out, seg, 1);
+    return shmkit__bus_open(out, seg, !(flags & SHMKIT_BUS_NOROLE));
 }
 
 int shmkit_bus_attach(shmkit_bus **out, shmkit_seg *seg)

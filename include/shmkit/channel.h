@@ -378,7 +378,11 @@ typedef struct shmkit_bus shmkit_bus; /* the publisher's handle */
 typedef struct shmkit_sub shmkit_sub; /* a subscriber's handle  */
 
 enum shmkit_bus_flags {
-    SHMKIT_BUS_LOSSY = 1u << 0 /* the publisher never waits for subscribers */
+    SHMKIT_BUS_LOSSY = 1u << 0, /* the publisher never waits for subscribers   */
+    SHMKIT_BUS_NOROLE = 1u << 1 /* shmkit_bus_create: set the bus up without    */
+                                /* becoming its publisher (a role-less handle,  */
+                                /* as SHMKIT_ROLE_NONE: closing it tells no one */
+                                /* anything; loan/send on it give -EINVAL)      */
 };
 
 #define SHMKIT_BUS_MAX_SUBS 4096
@@ -388,9 +392,10 @@ enum shmkit_bus_flags {
 SHMKIT_API size_t shmkit_bus_size_for(size_t slots, size_t msg_max, unsigned max_subs);
 
 /* Initialises a bus in SEG's payload (layout "bus") and attaches the caller
- * as its publisher. SLOTS messages of at most MSG_MAX bytes each are kept;
- * MAX_SUBS subscribers may be joined at once. FLAGS: 0 (back-pressure) or
- * SHMKIT_BUS_LOSSY. Errors: -EINVAL (NULL, bad geometry or flags),
+ * as its publisher (unless SHMKIT_BUS_NOROLE). SLOTS messages of at most
+ * MSG_MAX bytes each are kept; MAX_SUBS subscribers may be joined at once.
+ * FLAGS: 0 (back-pressure) or SHMKIT_BUS_LOSSY, optionally or-ed with
+ * SHMKIT_BUS_NOROLE. Errors: -EINVAL (NULL, bad geometry or flags),
  * SHMKIT_EBADSIZE (payload < shmkit_bus_size_for), -EBADF (read-only),
  * -ENOMEM, -EOVERFLOW (as shmkit_bus_attach), errors of
  * shmkit_seg_set_layout / shmkit_owner_self. */
