@@ -444,7 +444,7 @@ static int seg_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Segment already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OnppppOpOOOpOpppppiOpppO", kwl, &name, &size,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OnppppOpOOOpOppppiOpppO", kwl, &name, &size,
                                      &create, &excl, &verify, &ro, &kind, &raw, &mode, &key, &ftok,
                                      &priv, &shmid, &persist, &req, &norsv, &anyown, &fd, &init,
                                      &cow, &follow, &unsealed, &init_wait))
