@@ -16,7 +16,12 @@ PY_HAVE_DEV  = $(shell $(PY) -c 'import sysconfig, os; print(int(os.path.exists(
 
 .PHONY: python python-ext bench-python
 
-python python-ext: $(PY_STAMP)
+python python-ext: $(PY_STAMP) $(BUILD)/python/c_peer
+
+# the C side of the interoperability tests and of the round-trip benchmark
+$(BUILD)/python/c_peer: python/bench/c_peer.c $(LIB_A) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 
 $(PY_STAMP): $(PY_DEPS)
 	@if [ "$(PY_HAVE_DEV)" != 1 ]; then \
@@ -32,5 +37,5 @@ ifeq ($(SANFLAGS),)
 test-build: python-ext
 endif
 
-bench-python: all python-ext $(BUILD)/bench/bench_ipc
+bench-python: all python-ext
 	@PYTHONPATH=$(abspath $(PY_LIB)) $(PY) python/bench/bench_py.py --build $(BUILD)
