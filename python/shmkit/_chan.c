@@ -309,7 +309,7 @@ static int peek_fn(void *ctx, int64_t t)
 static int ring_blocking(RingObj *r, skp_fn fn, struct rcall *c, int64_t t)
 {
     r->busy = 1;
-    int rc = skp_block(fn, c, t);
+    int rc = skp_try_block(fn, c, t);
     r->busy = 0;
     if (rc == SKP_PYERR)
         return -1;
@@ -882,7 +882,7 @@ static int bwait_fn(void *ctx, int64_t t)
 static int bus_blocking(int *busy, skp_fn fn, struct bcall *c, int64_t t)
 {
     *busy = 1;
-    int rc = skp_block(fn, c, t);
+    int rc = skp_try_block(fn, c, t);
     *busy = 0;
     if (rc == SKP_PYERR)
         return -1;

@@ -142,6 +142,15 @@ int skp_timeout(PyObject *o, int64_t *ns)
     return 0;
 }
 
+int skp_try_block(skp_fn fn, void *ctx, int64_t t)
+{
+    /* a message or room is usually there: take it without the GIL round trip */
+    int rc = fn(ctx, 0);
+    if (rc != -EAGAIN || t == 0)
+        return rc;
+    return skp_block(fn, ctx, t);
+}
+
 int skp_block(skp_fn fn, void *ctx, int64_t t)
 {
     int64_t deadline = t > 0 ? now_ns() + t : 0;

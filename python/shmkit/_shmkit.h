@@ -32,6 +32,9 @@ int skp_timeout(PyObject *o, int64_t *ns);
  * FN's result, or SKP_PYERR with an exception set. */
 typedef int (*skp_fn)(void *ctx, int64_t timeout_ns);
 int skp_block(skp_fn fn, void *ctx, int64_t timeout_ns);
+/* Same, trying once first with the GIL held (a try call never sleeps): the common case of a
+ * channel call that can proceed at once costs no GIL release. */
+int skp_try_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 
 /* A bounded piece of shared memory lent as a buffer: a ring or bus message, or a loan.
  * valid drops to 0 when the message is released; exports counts live Py_buffers. */
