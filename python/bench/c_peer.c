@@ -140,6 +140,10 @@ static int pingpong(long n)
     int64_t t = now() - t0;
     int st;
     waitpid(pid, &st, 0);
+    for (int k = 0; k < 2; k++) {
+        shmkit_ring_close(r[k]);
+        shmkit_close(s[k]);
+    }
     printf("ns_per_rt %.1f\n", (double)t / (double)n);
     return 0;
 }
