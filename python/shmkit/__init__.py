@@ -77,8 +77,9 @@ __all__ = [
 ]
 
 # shmkit's own codes: codes.ECLOSED == -9017, ...
-codes = type("codes", (), {k: getattr(_shmkit, k) for k in dir(_shmkit)
-                           if k.startswith("E") and k.isupper()})
+codes = type("codes", (), dict(
+    {k: getattr(_shmkit, k) for k in dir(_shmkit) if k.startswith("E") and k.isupper()},
+    __doc__="shmkit's own error codes (negative): codes.ETAMPERED, codes.ECLOSED, ..."))
 
 
 def _owner_dead_consistent(self):
@@ -258,6 +259,7 @@ class Table(_shmkit._Table):
         self.write_bytes(i, self._pack(value))
 
     def __getitem__(self, i):
+        """table[i] is table.read(i)."""
         return self.read(i)
 
     def __setitem__(self, i, value):
@@ -294,6 +296,7 @@ class SeqValue(_shmkit._Seqlock):
         return SEQLOCK_SIZE + _struct.calcsize(fmt)
 
     def get(self):
+        """A consistent snapshot of the value (a tuple, or the single value)."""
         t = self._st.unpack(self.read())
         return t[0] if len(t) == 1 else t
 
