@@ -80,7 +80,9 @@ static int attach_wait(struct attach *a, int64_t timeout)
         int retry = rc == NOT_YET || (rc == -ENOENT && !a->seg);
         if (!retry)
             return rc;
-        if (timeout == 0 || (timeout > 0 && mono_ns() >= deadline))
+        if (timeout == 0)
+            return rc == NOT_YET ? -EAGAIN : rc;
+        if (timeout > 0 && mono_ns() >= deadline)
             return rc == NOT_YET ? -ETIMEDOUT : rc;
         struct timespec ts = {0, (long)nap};
         Py_BEGIN_ALLOW_THREADS

@@ -629,8 +629,11 @@ static PyObject *seg_seal(PyObject *self, PyObject *unused)
         return views_alive();
     if (!seg_run(s, seal_fn) && PyErr_Occurred())
         return NULL;
-    if (s->seg)
+    if (s->seg) {
         s->data = shmkit_seg_data(s->seg);
+        if (s->kind == SHMKIT_MEMFD) /* the kernel refuses writes now: so do the views */
+            s->readonly = 1;
+    }
     Py_RETURN_NONE;
 }
 

@@ -263,3 +263,14 @@ def test_errors_map_to_builtins():
     with pytest.raises(shmkit.Error) as e:
         shmkit.raise_code(-5)  # EIO: the base class
     assert type(e.value) is shmkit.Error and e.value.errno == 5
+
+
+def test_memfd_seal_makes_views_readonly():
+    with shmkit.Segment("pyt", size=4096, create=True, kind="memfd") as seg:
+        seg.write(0, b"sealed")
+        seg.seal()  # F_SEAL_WRITE and a read-only mapping
+        assert memoryview(seg).readonly
+        with pytest.raises(shmkit.BadHandleError):
+            seg.write(0, b"x")
+        seg.verify()
+        assert seg.read(0, 6) == b"sealed"
