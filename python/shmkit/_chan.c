@@ -118,8 +118,8 @@ typedef struct {
     int busy;
     int open_msg;   /* reserve or peek outstanding */
     size_t msg_len; /* its length */
-    PyObject *mv;
-    skp_View *view;
+    PyObject *mv;   /* a weak reference to the message's memoryview */
+    skp_View *view; /* its exporter (borrowed: it clears this when it dies) */
     PyObject *name;
 } RingObj;
 
@@ -257,10 +257,7 @@ static void ring_dealloc(PyObject *self)
 {
     RingObj *r = (RingObj *)self;
     /* views hold a reference to the ring: none can be alive here */
-    if (r->view)
-        r->view->valid = 0;
-    Py_CLEAR(r->mv);
-    Py_CLEAR(r->view);
+    skp_view_drop(&r->mv, &r->view); /* none alive: a view keeps its handle alive */
     if (r->r) {
         shmkit_ring_close(r->r);
         shmkit_close(r->seg);
@@ -443,15 +440,13 @@ static PyObject *ring_reserve(PyObject *self, PyObject *args, PyObject *kw)
     struct rcall c = {r->r, NULL, (size_t)n, NULL, NULL};
     if (ring_blocking(r, reserve_fn, &c, t) < 0)
         return NULL;
-    PyObject *mv = skp_view_new(self, c.p, (size_t)n, 0, &r->view);
+    PyObject *mv = skp_view_new(self, c.p, (size_t)n, 0, &r->view, &r->mv);
     if (!mv) {
         shmkit_ring_cancel(r->r);
         return NULL;
     }
-    r->mv = mv;
     r->open_msg = 1;
     r->msg_len = (size_t)n;
-    Py_INCREF(mv);
     return mv;
 }
 
@@ -508,13 +503,11 @@ static PyObject *ring_peek(PyObject *self, PyObject *args, PyObject *kw)
     size_t n;
     if (ring_peek_raw(r, timeout, &p, &n) < 0)
         return NULL;
-    PyObject *mv = skp_view_new(self, (void *)p, n, 1, &r->view);
+    PyObject *mv = skp_view_new(self, (void *)p, n, 1, &r->view, &r->mv);
     if (!mv)
         return NULL; /* stays queued: the next peek returns it again */
-    r->mv = mv;
     r->open_msg = 1;
     r->msg_len = n;
-    Py_INCREF(mv);
     return mv;
 }
 
@@ -721,8 +714,8 @@ typedef struct {
     int busy;
     int open_msg;
     size_t msg_len;
-    PyObject *mv;
-    skp_View *view;
+    PyObject *mv;   /* a weak reference to the message's memoryview */
+    skp_View *view; /* its exporter (borrowed: it clears this when it dies) */
     PyObject *name;
 } BusObj;
 
@@ -832,10 +825,7 @@ static int bus_do_close(BusObj *b)
 static void bus_dealloc(PyObject *self)
 {
     BusObj *b = (BusObj *)self;
-    if (b->view)
-        b->view->valid = 0;
-    Py_CLEAR(b->mv);
-    Py_CLEAR(b->view);
+    skp_view_drop(&b->mv, &b->view); /* none alive: a view keeps its handle alive */
     if (b->b) {
         shmkit_bus_close(b->b);
         shmkit_close(b->seg);
@@ -941,15 +931,13 @@ static PyObject *bus_loan(PyObject *self, PyObject *args, PyObject *kw)
     struct bcall c = {b->b, NULL, NULL, (size_t)n, NULL, NULL, 0, 0, 0};
     if (bus_blocking(&b->busy, bloan_fn, &c, t) < 0)
         return NULL;
-    PyObject *mv = skp_view_new(self, c.p, (size_t)n, 0, &b->view);
+    PyObject *mv = skp_view_new(self, c.p, (size_t)n, 0, &b->view, &b->mv);
     if (!mv) { /* no cancel for a bus loan: publish nothing visible is impossible, so 0 bytes */
         shmkit_bus_publish(b->b, 0, NULL);
         return NULL;
     }
-    b->mv = mv;
     b->open_msg = 1;
     b->msg_len = (size_t)n;
-    Py_INCREF(mv);
     return mv;
 }
 
@@ -1115,8 +1103,8 @@ typedef struct {
     shmkit_seg *seg;
     int busy;
     int open_msg;
-    PyObject *mv;
-    skp_View *view;
+    PyObject *mv;   /* a weak reference to the message's memoryview */
+    skp_View *view; /* its exporter (borrowed: it clears this when it dies) */
     PyObject *name;
     unsigned long long last_seq;
 } SubObj;
@@ -1205,10 +1193,7 @@ static int sub_do_close(SubObj *s)
 static void sub_dealloc(PyObject *self)
 {
     SubObj *s = (SubObj *)self;
-    if (s->view)
-        s->view->valid = 0;
-    Py_CLEAR(s->mv);
-    Py_CLEAR(s->view);
+    skp_view_drop(&s->mv, &s->view); /* none alive: a view keeps its handle alive */
     if (s->s) {
         shmkit_bus_unsubscribe(s->s);
         shmkit_close(s->seg);
@@ -1296,15 +1281,13 @@ static PyObject *sub_peek(PyObject *self, PyObject *args, PyObject *kw)
     struct bcall c;
     if (sub_peek_raw(s, timeout, &c) < 0)
         return NULL;
-    PyObject *mv = skp_view_new(self, (void *)c.cp, c.len, 1, &s->view);
+    PyObject *mv = skp_view_new(self, (void *)c.cp, c.len, 1, &s->view, &s->mv);
     if (!mv) {
         shmkit_bus_release(s->s);
         return NULL;
     }
-    s->mv = mv;
     s->open_msg = 1;
     s->last_seq = c.seq;
-    Py_INCREF(mv);
     return mv;
 }
 

@@ -196,7 +196,10 @@ static void view_releasebuffer(PyObject *self, Py_buffer *b)
 
 static void view_dealloc(PyObject *self)
 {
-    Py_XDECREF(((skp_View *)self)->owner);
+    skp_View *v = (skp_View *)self;
+    if (v->backref && *v->backref == v)
+        *v->backref = NULL;
+    Py_XDECREF(v->owner);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -211,7 +214,8 @@ PyTypeObject skp_ViewType = {
     .tp_doc = "The exporter behind a message memoryview (internal).",
 };
 
-PyObject *skp_view_new(PyObject *owner, void *ptr, size_t len, int readonly, skp_View **out)
+PyObject *skp_view_new(PyObject *owner, void *ptr, size_t len, int readonly, skp_View **slot,
+                       PyObject **mvref)
 {
     skp_View *v = PyObject_New(skp_View, &skp_ViewType);
     if (!v)
@@ -223,38 +227,62 @@ PyObject *skp_view_new(PyObject *owner, void *ptr, size_t len, int readonly, skp
     v->exports = 0;
     Py_INCREF(owner);
     v->owner = owner;
+    v->backref = NULL;
     PyObject *mv = PyMemoryView_FromObject((PyObject *)v);
-    if (!mv) {
-        Py_DECREF(v);
+    Py_DECREF(v); /* the memoryview holds it now (or it is gone) */
+    if (!mv)
+        return NULL;
+    PyObject *w = PyWeakref_NewRef(mv, NULL);
+    if (!w) {
+        Py_DECREF(mv);
         return NULL;
     }
-    *out = v;
+    v->backref = slot;
+    *slot = v;
+    *mvref = w;
     return mv;
 }
 
-int skp_view_end(PyObject **mv, skp_View **view)
+int skp_view_end(PyObject **mvref, skp_View **slot)
 {
-    if (*mv) {
-        PyObject *r = PyObject_CallMethod(*mv, "release", NULL);
-        if (!r) {
-            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-                PyErr_Clear();
-                views_alive();
+    if (*mvref) {
+        PyObject *mv = PyWeakref_GetObject(*mvref); /* borrowed; None once dead */
+        if (mv && mv != Py_None) {
+            Py_INCREF(mv);
+            PyObject *r = PyObject_CallMethod(mv, "release", NULL);
+            Py_DECREF(mv);
+            if (!r) {
+                if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                    PyErr_Clear();
+                    views_alive();
+                }
+                return -1;
             }
-            return -1;
+            Py_DECREF(r);
         }
-        Py_DECREF(r);
-        Py_CLEAR(*mv);
+        Py_CLEAR(*mvref);
     }
-    if (*view) {
-        if ((*view)->exports > 0) { /* a slice of the memoryview, a numpy array of it */
+    skp_View *v = *slot; /* NULL if it died with its last buffer */
+    if (v) {
+        if (v->exports > 0) { /* a slice of the memoryview, a numpy array of it */
             views_alive();
             return -1;
         }
-        (*view)->valid = 0;
-        Py_CLEAR(*view);
+        v->valid = 0; /* whoever still holds the exporter (mv.obj) gets no new buffer */
+        v->backref = NULL;
+        *slot = NULL;
     }
     return 0;
+}
+
+void skp_view_drop(PyObject **mvref, skp_View **slot)
+{
+    Py_CLEAR(*mvref);
+    if (*slot) {
+        (*slot)->valid = 0;
+        (*slot)->backref = NULL;
+        *slot = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------ options */

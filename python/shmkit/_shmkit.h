@@ -38,7 +38,7 @@ int skp_try_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 
 /* A bounded piece of shared memory lent as a buffer: a ring or bus message, or a loan.
  * valid drops to 0 when the message is released; exports counts live Py_buffers. */
-typedef struct {
+typedef struct skp_View_ {
     PyObject_HEAD
     char *ptr;
     Py_ssize_t len;
@@ -46,16 +46,22 @@ typedef struct {
     int valid;
     Py_ssize_t exports;
     PyObject *owner; /* keeps the handle (and its mapping) alive while a view exists */
+    struct skp_View_ **backref; /* the handle's pointer to this view, cleared at dealloc */
 } skp_View;
 extern PyTypeObject skp_ViewType;
 
-/* A view over [PTR, PTR+LEN) owned by OWNER, wrapped in a memoryview; stores the exporter
- * in *VIEW. NULL with an exception on failure. */
-PyObject *skp_view_new(PyObject *owner, void *ptr, size_t len, int readonly, skp_View **view);
-/* Ends a view made by skp_view_new: releases the memoryview MV, checks that nothing else
- * still holds a buffer of it (slices, numpy arrays), then invalidates it and clears both
- * references. 0, or -1 with ViewsAliveError set (nothing changed that matters). */
-int skp_view_end(PyObject **mv, skp_View **view);
+/* A view over [PTR, PTR+LEN) owned by OWNER, wrapped in a memoryview (returned, a new
+ * reference). The handle keeps no strong reference to either (no cycle through OWNER):
+ * *VIEW is a borrowed pointer to the exporter, which clears it when it dies, and *MVREF a
+ * weak reference to the memoryview. NULL with an exception on failure. */
+PyObject *skp_view_new(PyObject *owner, void *ptr, size_t len, int readonly, skp_View **view,
+                       PyObject **mvref);
+/* Ends a view made by skp_view_new: releases the memoryview if it still lives, checks that
+ * nothing else holds a buffer of the memory (slices, numpy arrays), then invalidates the
+ * exporter. 0, or -1 with ViewsAliveError set (nothing released). */
+int skp_view_end(PyObject **mvref, skp_View **view);
+/* Forgets a view without checks (the handle is being freed: no view can be alive). */
+void skp_view_drop(PyObject **mvref, skp_View **view);
 
 /* The Segment object. */
 typedef struct {

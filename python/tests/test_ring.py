@@ -250,3 +250,26 @@ def test_peer_death_detected(name, children):
         c.recv(timeout=5)
     assert isinstance(e.value, ConnectionError)
     c.close()
+
+
+def test_dropped_handle_frees_its_role_at_once(name):
+    import gc
+
+    p = shmkit.Ring(name, "producer", create=True)
+    p.send(b"abc")
+    c = shmkit.Ring(name, "consumer")
+    m = c.peek()
+    s = m[1:]  # a slice outlives both names below
+    del m, c
+    with pytest.raises(shmkit.BusyError):  # the slice keeps the consumer (and its mapping)
+        shmkit.Ring(name, "consumer")
+    assert bytes(s) == b"bc"
+    gc.disable()  # no cycle to collect: dropping the slice frees the handle by itself
+    try:
+        del s
+        c2 = shmkit.Ring(name, "consumer")
+    finally:
+        gc.enable()
+    assert c2.recv(timeout=5) == b"abc"  # peeked, never released: delivered again
+    c2.close()
+    p.close()
