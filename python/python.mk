@@ -2,7 +2,7 @@
 #
 #   make python        builds the extension in place into $(BUILD)/python/lib (PYTHONPATH
 #                      there runs it without installing); the plain test-build makes it too
-#   make bench-python  the Python benchmarks (python/bench/bench_py.py)
+#   make bench-python  the Python benchmarks (python/bench/bench_py.py; PYBENCH_ARGS=--quick)
 #
 # Debian's python3 (PY) with python3-dev; skipped with a note when Python.h is missing.
 # Sanitizer builds skip it: the extension is tested in the plain build (tests/t_python.t).
@@ -38,4 +38,4 @@ test-build: python-ext
 endif
 
 bench-python: all python-ext
-	@PYTHONPATH=$(abspath $(PY_LIB)) $(PY) python/bench/bench_py.py --build $(BUILD)
+	@PYTHONPATH=$(abspath $(PY_LIB)) $(PY) python/bench/bench_py.py --build $(BUILD) $(PYBENCH_ARGS)
