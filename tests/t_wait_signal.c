@@ -31,7 +31,12 @@ static int64_t now_ns(void)
 }
 
 /* SIGALRM to ON_ALARM (FLAGS: 0 or SA_RESTART), first after FIRST_US, then
- * every EVERY_US (0: once). */
+ * every EVERY_US (0: once). The waits below get a signal every 100 ms, not
+ * one: a handler that runs while the call is not asleep in the kernel (it
+ * spins, or checks its peer between two slices - a moment that a busy
+ * machine can stretch by preempting it there) is not seen, as SIGNALS in
+ * shmkit/sync.h says, and a single signal landing there left a wait with
+ * no deadline parked for ever. */
 static void alarm_in(int flags, long first_us, long every_us)
 {
     struct sigaction sa;
@@ -70,13 +75,14 @@ static void ring_recv(int flags, const char *how)
     is_rc(shmkit_ring_create(&c, seg, 4096, SHMKIT_RING_CONSUMER), 0, "ring (%s)", how);
     is_rc(shmkit_ring_attach(&p, seg, SHMKIT_RING_PRODUCER), 0, "producer (%s)", how);
     char buf[64];
-    alarm_in(flags, 50000, 0);
+    alarm_in(flags, 50000, 100000); /* again every 100 ms: see park_alarm */
     int64_t t0 = now_ns();
     int rc = shmkit_ring_recv(c, buf, sizeof buf, -1);
     int64_t took = now_ns() - t0;
     alarm_off();
     is_rc(rc, -EINTR, "recv parked forever, handler %s: -EINTR", how);
-    ok(hits == 1 && took < 2000 * MS, "at the signal (%lld ms)", (long long)(took / MS));
+    ok(hits >= 1 && took < 2000 * MS, "at a signal (%lld ms, %d signals)", (long long)(took / MS),
+       (int)hits);
     is_rc(shmkit_ring_send(p, "x", 1, 0), 0, "send after");
     is_rc(shmkit_ring_recv(c, buf, sizeof buf, 0), 1, "the message is received whole");
     shmkit_ring_close(p);
@@ -89,7 +95,7 @@ static void seqlock_wait(int flags, const char *how, int64_t timeout)
 {
     struct shmkit_seqlock l;
     shmkit_seqlock_init(&l);
-    alarm_in(flags, 50000, 0);
+    alarm_in(flags, 50000, 100000);
     int rc = shmkit_seqlock_wait(&l, shmkit_seqlock_read_begin(&l), timeout);
     alarm_off();
     is_rc(rc, -EINTR, "seqlock_wait (%s), handler %s: -EINTR", timeout < 0 ? "forever" : "5 s",
@@ -101,7 +107,7 @@ static void waitq_wait(void)
 {
     struct shmkit_waitq q;
     shmkit_waitq_init(&q);
-    alarm_in(SA_RESTART, 50000, 0);
+    alarm_in(SA_RESTART, 50000, 100000);
     int rc = shmkit_waitq_wait(&q, shmkit_waitq_prepare(&q), 5000 * MS);
     alarm_off();
     is_rc(rc, -EINTR, "waitq_wait (5 s), handler with SA_RESTART: -EINTR");
@@ -115,7 +121,7 @@ static void rwlock_drain(int flags, const char *how)
     is_rc(shmkit_rwlock_init(l), 0, "rwlock (%s)", how);
     int ticket = shmkit_rwlock_rdlock(l, -1);
     ok(ticket >= 0, "read lock");
-    alarm_in(flags, 50000, 0);
+    alarm_in(flags, 50000, 100000);
     int rc = shmkit_rwlock_wrlock(l, -1);
     alarm_off();
     is_rc(rc, -EINTR, "wrlock waiting for a reader, handler %s: -EINTR", how);

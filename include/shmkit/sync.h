@@ -91,8 +91,11 @@ SHMKIT_API int shmkit_owner_alive(const struct shmkit_owner *o);
  * without SA_RESTART ends the wait all the same; shmkit_futex_wait and
  * shmkit_waitq_wait with no timeout follow futex(2): after an SA_RESTART
  * handler the kernel resumes the sleep (see shmkit_futex_wait). A signal
- * that arrives while the call spins rather than sleeps is not seen; its
- * handler's flag is seen at the next return. A deadline is absolute: the
+ * that arrives while the call is not asleep in the kernel - it spins, or
+ * checks its peer between two slices - is not seen (nothing tells a library
+ * that a handler ran); its handler's flag is seen at the next return. So a
+ * program that must stop a wait with no deadline on a signal either gives
+ * the call a timeout or signals until the call returns. A deadline is absolute: the
  * time a handler took is not added to it, however many signals arrive.
  * Exceptions: waits inside pthread (shmkit_mutex_lock/timedlock, and an
  * rwlock's wait for its internal mutex, i.e. for another writer) cannot
