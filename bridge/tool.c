@@ -118,7 +118,7 @@ static int cmd_pub(int argc, char **argv)
         if (rate > 0) {
             double due = t0 + (double)s / rate;
             double d = due - now();
-            if (d > 0)
+            if (d > 0.001) /* sleep only when well ahead: usleep's floor is ~60 us */
                 usleep((useconds_t)(d * 1e6));
         }
     }
