@@ -78,8 +78,9 @@ static int make_xpub(struct bridge *b)
     set_int(b->xpub, ZMQ_LINGER, 0);
     set_int(b->xpub, ZMQ_SNDHWM, b->cfg.hwm);
     set_int(b->xpub, ZMQ_RCVHWM, b->cfg.hwm);
-    /* subscriptions are a few bytes: refuse anything bigger from a peer */
-    int64_t maxin = BRIDGE_PREFIX_MAX + 1;
+    /* subscriptions are a few bytes: refuse anything much bigger from a
+     * peer (not smaller than a CURVE handshake's INITIATE, ~300 bytes) */
+    int64_t maxin = 4096;
     zmq_setsockopt(b->xpub, ZMQ_MAXMSGSIZE, &maxin, sizeof maxin);
     if (bridge_curve_server(&b->curve, b->xpub) < 0)
         return fail("CURVE", zmq_strerror(errno));
