@@ -231,30 +231,55 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
     }
     if ((b->nexport && (status = make_xpub(b))) || (b->nimport && (status = make_sub(b))))
         goto close_sockets;
-    if (b->nexport) {
-        /* signals go to the main thread (its blocking calls return EINTR);
-         * the export thread sees *stop within its 20 ms sleeps */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        int rc = pthread_create(&out, NULL, bridge_pump_out, b);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc) {
-            status = fail("pthread_create", strerror(rc));
-            goto close_sockets;
+    for (int d = 0; d < 2; d++) {
+        char **v = d ? b->cfg.ring_in : b->cfg.ring_out;
+        int n = d ? b->cfg.nring_in : b->cfg.nring_out;
+        for (int i = 0; i < n; i++) {
+            struct bridge_ring *r = &b->rings[b->nring++];
+            char part[2 * BRIDGE_TOPIC_MAX + 3];
+            const char *ep = bridge_ring_endpoint(v[i]);
+            snprintf(part, sizeof part, "%.*s", (int)(ep - 1 - v[i]), v[i]);
+            memset(r, 0, sizeof *r);
+            r->b = b;
+            r->dir = d ? DIR_IMPORT : DIR_EXPORT;
+            r->ep = ep;
+            bridge_split_name(part, r->name, r->topic);
+            r->tlen = (unsigned)strlen(r->topic);
+            if ((status = bridge_ring_open(r)))
+                goto close_sockets;
         }
-        have_thread = 1;
+    }
+    /* signals go to the main thread (its blocking calls return EINTR); the
+     * other threads see *stop within their 20 ms sleeps */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = b->nexport ? pthread_create(&out, NULL, bridge_pump_out, b) : 0;
+    have_thread = b->nexport && !rc;
+    for (int i = 0; i < b->nring && !rc; i++)
+        rc = -bridge_ring_start(&b->rings[i]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        status = fail("pthread_create", strerror(rc));
+        goto stop_threads;
     }
     if (b->cfg.verbose)
-        fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported\n",
-                (unsigned long long)b->id, b->nexport, b->nimport);
+        fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported, %d rings\n",
+                (unsigned long long)b->id, b->nexport, b->nimport, b->nring);
     write_stats(b);
     loop(b);
+stop_threads:
+    *stop = 1;
     if (have_thread)
         pthread_join(out, NULL);
-    write_stats(b);
+    for (int i = 0; i < b->nring; i++)
+        bridge_ring_close(&b->rings[i]);
+    if (!status)
+        write_stats(b);
 close_sockets:
     *stop = 1;
+    for (int i = 0; i < b->nring; i++)
+        bridge_ring_close(&b->rings[i]);
     if (b->xpub_mon)
         zmq_close(b->xpub_mon);
     if (b->sub_mon)

@@ -7,6 +7,7 @@
  * local.c     the local buses: created or attached by name
  * pump_out.c  local buses -> network (XPUB), one thread
  * pump_in.c   network (SUB) -> local buses, the main thread
+ * pump_ring.c a ring carried point to point (PUSH/PULL), one thread each way
  * curve.c     CURVE keys and the ZAP handler that admits listed peers
  * stats.c     counters and the stats file
  * bridge.c    start, run, stop
@@ -18,12 +19,14 @@
 
 #include <shmkit.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
 
 #define BRIDGE_MAX_CHANS 64
 #define BRIDGE_MAX_EPS 16
+#define BRIDGE_MAX_RINGS 16
 #define BRIDGE_ORIGINS 8     /* origins remembered per imported topic */
 
 enum bridge_dir { DIR_EXPORT = 1, DIR_IMPORT = 2 };
@@ -55,7 +58,12 @@ enum bridge_ctr {
     C_PEERS_IN,      /* connections made to --connect endpoints, open now     */
     C_CURVE_REFUSED, /* peers the ZAP handler refused                         */
     C_HANDSHAKE_FAILED, /* our connections whose handshake failed (bad key)   */
-    C_ERRORS,        /* local bus errors (corrupt, dropped subscriber)        */
+    C_ERRORS,        /* local channel errors (corrupt, dropped subscriber)    */
+    C_RING_OUT_MSGS, /* ring messages sent (then released from the ring)     */
+    C_RING_OUT_BYTES,
+    C_RING_IN_MSGS,  /* ring messages written into a local ring              */
+    C_RING_IN_BYTES,
+    C_DROP_STALE,    /* ring: from a sending bridge replaced by a newer one   */
     C_NCTR
 };
 
@@ -128,6 +136,11 @@ struct bridge_cfg {
     int publish_timeout_ms; /* how long an import waits for room in a full bus */
     const char *curve_secret, *curve_allow, *curve_server;
     int insecure;
+    char *ring_out[BRIDGE_MAX_RINGS]; /* "NAME[=/TOPIC]@ENDPOINT" */
+    int nring_out;
+    char *ring_in[BRIDGE_MAX_RINGS];
+    int nring_in;
+    uint64_t ring_cap; /* data bytes of a ring the bridge creates */
     const char *stats_file;
     double stats_interval;
     uint64_t id; /* origin id; 0 = random */
@@ -135,6 +148,30 @@ struct bridge_cfg {
 };
 
 struct bridge;
+
+/* A ring carried one way: its own thread and socket. */
+struct bridge_ring {
+    struct bridge *b;
+    int dir; /* DIR_EXPORT: local ring -> PUSH; DIR_IMPORT: PULL -> local ring */
+    char name[BRIDGE_TOPIC_MAX + 1], topic[BRIDGE_TOPIC_MAX + 1];
+    unsigned tlen;
+    const char *ep;
+    shmkit_seg *seg;
+    shmkit_ring *r;
+    void *sock, *mon;
+    uint64_t seq;
+    struct bridge_origin origin; /* import: the current origin and its seq */
+    uint64_t retired[8];         /* import: origins replaced by a newer one */
+    unsigned nretired;
+    pthread_t thread;
+    int started;
+};
+
+/* pump_ring.c: opens ring R's local ring and socket (0, or an exit status
+ * after printing why), runs it in a thread, stops and closes it. */
+int bridge_ring_open(struct bridge_ring *r);
+int bridge_ring_start(struct bridge_ring *r);
+void bridge_ring_close(struct bridge_ring *r);
 
 /* config.c: parses ARGV into CFG. Returns -1 to go on, else the exit
  * status (after printing help, a version or a usage error). */
@@ -146,6 +183,9 @@ void bridge_usage(FILE *f);
  * BRIDGE_TOPIC_MAX + 1 bytes). Returns 0, or -1 when either part is not a
  * channel name. */
 int bridge_split_name(const char *arg, char *local, char *topic);
+
+/* The ENDPOINT of a checked "NAME@ENDPOINT" ring argument. */
+const char *bridge_ring_endpoint(const char *arg);
 
 /* Whether every endpoint in CFG stays on this machine (loopback, ipc,
  * inproc): CURVE may then be off. */
@@ -187,6 +227,8 @@ struct bridge {
     void *xpub, *xpub_mon; /* export side, owned by the out thread */
     void *sub, *sub_mon;   /* import side, owned by the main thread */
     struct bridge_curve curve;
+    struct bridge_ring rings[2 * BRIDGE_MAX_RINGS];
+    int nring;
     volatile sig_atomic_t *stop;
 };
 

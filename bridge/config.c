@@ -27,6 +27,11 @@ void bridge_usage(FILE *f)
           "  -B, --bind ENDPOINT      serve exported buses here (tcp://*:5555)\n"
           "  -c, --connect ENDPOINT   import from the bridge serving there\n"
           "\n"
+          "Rings (point to point, back-pressure end to end):\n"
+          "      --ring-out NAME@ENDPOINT  local ring -> the bridge at ENDPOINT (connects)\n"
+          "      --ring-in NAME@ENDPOINT   the bridge at ENDPOINT -> local ring (binds)\n"
+          "      --ring-cap SIZE      data bytes of a ring the bridge creates (default 1M)\n"
+          "\n"
           "Buses the bridge creates:\n"
           "      --slots N            messages kept (power of two; default 1024)\n"
           "      --msg-max SIZE       largest message (default 64K)\n"
@@ -110,8 +115,28 @@ static int uint_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi, ui
 
 enum {
     O_EXPORT = 0x100, O_IMPORT, O_SLOTS, O_MSGMAX, O_MAXSUBS, O_LOSSY, O_HWM, O_PTO,
-    O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_ID
+    O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_ID, O_RING_OUT,
+    O_RING_IN, O_RING_CAP
 };
+
+/* "NAME[=/TOPIC]@ENDPOINT": both parts checked. */
+static int ring_arg(const char *opt, const char *s)
+{
+    const char *at = strchr(s, '@');
+    char part[2 * BRIDGE_TOPIC_MAX + 3], l[BRIDGE_TOPIC_MAX + 1], t[BRIDGE_TOPIC_MAX + 1];
+    if (!at || !at[1] || (size_t)(at - s) >= sizeof part)
+        return usage_err(opt, "not NAME@ENDPOINT");
+    memcpy(part, s, (size_t)(at - s));
+    part[at - s] = 0;
+    if (bridge_split_name(part, l, t) < 0)
+        return usage_err(s, "not a channel name (\"/name\" or \"/name=/topic\") before the @");
+    return -1;
+}
+
+const char *bridge_ring_endpoint(const char *arg)
+{
+    return strchr(arg, '@') + 1;
+}
 
 int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
 {
@@ -128,7 +153,10 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         {"insecure", no_argument, 0, O_INSECURE},     {"keygen", required_argument, 0, O_KEYGEN},
         {"stats-file", required_argument, 0, O_SFILE},
         {"stats-interval", required_argument, 0, O_SINT},
-        {"id", required_argument, 0, O_ID},           {"verbose", no_argument, 0, 'v'},
+        {"id", required_argument, 0, O_ID},
+        {"ring-out", required_argument, 0, O_RING_OUT},
+        {"ring-in", required_argument, 0, O_RING_IN},
+        {"ring-cap", required_argument, 0, O_RING_CAP},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     memset(cfg, 0, sizeof *cfg);
@@ -138,6 +166,7 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
     cfg->hwm = 1000;
     cfg->publish_timeout_ms = 100;
     cfg->stats_interval = 1.0;
+    cfg->ring_cap = 1u << 20;
     int c, r = -1;
     uint64_t v;
     opterr = 0;
@@ -161,6 +190,21 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
             break;
         case 'c':
             r = add(cfg->connects, &cfg->nconnect, BRIDGE_MAX_EPS, optarg, "--connect");
+            break;
+        case O_RING_OUT:
+            if ((r = ring_arg("--ring-out", optarg)) < 0)
+                r = add(cfg->ring_out, &cfg->nring_out, BRIDGE_MAX_RINGS, optarg, "--ring-out");
+            break;
+        case O_RING_IN:
+            if ((r = ring_arg("--ring-in", optarg)) < 0)
+                r = add(cfg->ring_in, &cfg->nring_in, BRIDGE_MAX_RINGS, optarg, "--ring-in");
+            break;
+        case O_RING_CAP:
+            if ((r = uint_arg("--ring-cap", optarg, SHMKIT_RING_MIN_CAP, 1ull << 32, &v)) < 0) {
+                if (v & (v - 1))
+                    return usage_err("--ring-cap", "not a power of two");
+                cfg->ring_cap = v;
+            }
             break;
         case O_SLOTS:
             if ((r = uint_arg("--slots", optarg, 2, 1u << 24, &v)) < 0) {
@@ -257,8 +301,8 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         if (r >= 0)
             return r;
     }
-    if (!cfg->nexport && !cfg->nimport)
-        return usage_err("--bus", "no bus to carry");
+    if (!cfg->nexport && !cfg->nimport && !cfg->nring_out && !cfg->nring_in)
+        return usage_err("--bus", "no bus or ring to carry");
     if (cfg->nexport && !cfg->nbind)
         return usage_err("--export", "needs a --bind endpoint");
     if (cfg->nimport && !cfg->nconnect)
@@ -303,6 +347,12 @@ int bridge_all_local(const struct bridge_cfg *cfg)
             return 0;
     for (int i = 0; i < cfg->nconnect; i++)
         if (!ep_local(cfg->connects[i]))
+            return 0;
+    for (int i = 0; i < cfg->nring_out; i++)
+        if (!ep_local(bridge_ring_endpoint(cfg->ring_out[i])))
+            return 0;
+    for (int i = 0; i < cfg->nring_in; i++)
+        if (!ep_local(bridge_ring_endpoint(cfg->ring_in[i])))
             return 0;
     return 1;
 }

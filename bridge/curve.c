@@ -85,7 +85,7 @@ int bridge_curve_load(struct bridge_curve *cv, const struct bridge_cfg *cfg, cha
         memcpy(cv->server, k[0], 41);
     } else if (n > 0) {
         memcpy(cv->server, allow[0], 41);
-    } else if (cfg->nconnect) {
+    } else if (cfg->nconnect || cfg->nring_out) {
         snprintf(err, errlen, "%s: no key (--connect needs the server's: --curve-server)",
                  cfg->curve_allow);
         free(allow);

@@ -16,7 +16,8 @@ const char *bridge_ctr_name(int c)
         "bad_crc",    "drop_loop",   "drop_dup",     "drop_hops",      "drop_unknown",
         "drop_toobig", "drop_hwm",   "drop_busfull", "local_lost",     "net_lost",
         "origins",    "peers_out",   "peers_in",     "curve_refused",  "handshake_failed",
-        "errors"};
+        "errors",     "ring_out_msgs", "ring_out_bytes", "ring_in_msgs", "ring_in_bytes",
+        "drop_stale"};
     return c >= 0 && c < C_NCTR ? names[c] : "?";
 }
 

@@ -13,6 +13,12 @@
  *                              in random frames after a valid prefix
  *   tcp HOST PORT BYTES        connect with plain TCP, write random bytes
  *   stall EP TOPIC SECS        subscribe to TOPIC at EP and never read
+ *   rpub NAME N SIZE           send N self-checking messages into ring NAME
+ *                              (made if missing, 1 MiB), blocking when full
+ *   rsub NAME N IDLE_MS [READY [DELAY_US]]  receive from ring NAME until N
+ *                              messages or IDLE_MS without one, check each;
+ *                              DELAY_US: sleep that long after each (a slow
+ *                              consumer)
  */
 #include "frame.h"
 
@@ -86,6 +92,118 @@ static int check(const unsigned char *p, size_t len, uint64_t *seq)
     memcpy(seq, p, 8);
     memcpy(&crc, p + 8, 4);
     return crc == shmkit_crc32c(0, p + 12, len - 12);
+}
+
+static unsigned ring_role;
+
+static int make_ring(shmkit_seg *seg, void *arg)
+{
+    (void)arg;
+    shmkit_ring *r;
+    int rc = shmkit_ring_create(&r, seg, 1u << 20, ring_role);
+    return rc < 0 ? rc : shmkit_ring_close(r);
+}
+
+static shmkit_ring *open_ring(const char *name, shmkit_seg **seg, unsigned role)
+{
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name, .layout = SHMKIT_LAYOUT_RING};
+    int rc = shmkit_open(seg, &o);
+    if (rc == -ENOENT) {
+        o.flags = SHMKIT_CREATE;
+        o.size = shmkit_ring_size_for(1u << 20);
+        o.init = make_ring;
+        ring_role = role == SHMKIT_RING_PRODUCER ? SHMKIT_RING_CONSUMER : SHMKIT_RING_PRODUCER;
+        rc = shmkit_open(seg, &o);
+    }
+    if (rc < 0)
+        die(name, rc);
+    shmkit_ring *r;
+    for (int i = 0; (rc = shmkit_ring_attach(&r, *seg, role)) == -EBUSY && i < 500; i++)
+        usleep(10000);
+    if (rc < 0)
+        die("ring attach", rc);
+    return r;
+}
+
+static int cmd_rpub(int argc, char **argv)
+{
+    if (argc < 5)
+        return 1;
+    uint64_t n = strtoull(argv[3], NULL, 0);
+    size_t size = strtoull(argv[4], NULL, 0);
+    if (size < 12)
+        size = 12;
+    shmkit_seg *seg;
+    shmkit_ring *r = open_ring(argv[2], &seg, SHMKIT_RING_PRODUCER);
+    double t0 = now();
+    for (uint64_t s = 1; s <= n; s++) {
+        void *p;
+        int rc;
+        /* ECLOSED: full and no consumer (yet): the bridge comes */
+        while ((rc = shmkit_ring_reserve(r, size, &p, 1000000000LL)) == -EINTR ||
+               rc == -ETIMEDOUT || rc == SHMKIT_ECLOSED || rc == SHMKIT_EPEERDEAD)
+            if (rc != -ETIMEDOUT && rc != -EINTR)
+                usleep(1000);
+        if (rc < 0)
+            die("reserve", rc);
+        fill(p, size, s);
+        shmkit_ring_commit(r, size);
+    }
+    printf("sent=%llu seconds=%.3f\n", (unsigned long long)n, now() - t0);
+    shmkit_ring_close(r);
+    shmkit_close(seg);
+    return 0;
+}
+
+static int cmd_rsub(int argc, char **argv)
+{
+    if (argc < 5)
+        return 1;
+    uint64_t want = strtoull(argv[3], NULL, 0);
+    double idle = atof(argv[4]) / 1000;
+    useconds_t delay = argc > 6 ? (useconds_t)atoi(argv[6]) : 0;
+    shmkit_seg *seg;
+    shmkit_ring *r = open_ring(argv[2], &seg, SHMKIT_RING_CONSUMER);
+    if (argc > 5)
+        close(open(argv[5], O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    static unsigned char buf[1 << 20];
+    uint64_t got = 0, bad = 0, first = 0, last = 0, gaps = 0, back = 0;
+    double t1 = now(), start = t1;
+    while (got < want) {
+        int rc = shmkit_ring_recv(r, buf, sizeof buf, 20000000);
+        if (rc < 0) {
+            if (rc != -ETIMEDOUT && rc != SHMKIT_ECLOSED && rc != SHMKIT_EPEERDEAD && rc != -EINTR)
+                break;
+            if (rc != -ETIMEDOUT)
+                usleep(1000);
+            if (now() - t1 > (got ? idle : 120))
+                break;
+            continue;
+        }
+        uint64_t seq;
+        if (!check(buf, (size_t)rc, &seq)) {
+            bad++;
+            continue;
+        }
+        t1 = now();
+        if (!got++)
+            first = seq;
+        else if (seq <= last)
+            back++;
+        else if (seq > last + 1)
+            gaps += seq - last - 1;
+        if (seq > last)
+            last = seq;
+        if (delay)
+            usleep(delay);
+    }
+    printf("received=%llu corrupt=%llu first=%llu last=%llu gaps=%llu backwards=%llu seconds=%.3f\n",
+           (unsigned long long)got, (unsigned long long)bad, (unsigned long long)first,
+           (unsigned long long)last, (unsigned long long)gaps, (unsigned long long)back,
+           t1 - start);
+    shmkit_ring_close(r);
+    shmkit_close(seg);
+    return 0;
 }
 
 static int cmd_pub(int argc, char **argv)
@@ -358,6 +476,8 @@ int main(int argc, char **argv)
              : !strcmp(c, "junk")    ? cmd_junk(argc, argv)
              : !strcmp(c, "tcp")     ? cmd_tcp(argc, argv)
              : !strcmp(c, "stall")   ? cmd_stall(argc, argv)
+             : !strcmp(c, "rpub")    ? cmd_rpub(argc, argv)
+             : !strcmp(c, "rsub")    ? cmd_rsub(argc, argv)
                                      : 1;
     if (rc == 1)
         fprintf(stderr, "usage: bridge-tool pub|sub|hostile|junk|tcp|stall ... (see tool.c)\n");
