@@ -15,13 +15,15 @@ BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h
 ZMQ_LIBS       := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
 HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
 
-.PHONY: bridge bench-bridge
+.PHONY: bridge bench-bridge install-bridge uninstall-bridge
 
 bridge: $(BRIDGE_BIN) $(BRIDGE_TOOL)
 
 ifneq ($(HAVE_ZMQ),)
 all: bridge
 test-build: bridge $(BRIDGE_BENCH)
+install: install-bridge
+uninstall: uninstall-bridge
 else
 all test-build: bridge-skip
 .PHONY: bridge-skip
@@ -52,3 +54,11 @@ $(BRIDGE_BENCH): bridge/bench_bridge.c $(BRIDGE_A) $(LIB_A) $(BRIDGE_HDRS) $(HEA
 bench-bridge: all $(BRIDGE_BENCH)
 	@bench/setup-deps
 	@$(BRIDGE_BENCH) $(BUILD)/bin/shmkit-bridge
+
+# `shmkit bridge` finds shmkit-bridge next to the installed shmkit.
+install-bridge: $(BRIDGE_BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BRIDGE_BIN) $(DESTDIR)$(BINDIR)/
+
+uninstall-bridge:
+	rm -f $(DESTDIR)$(BINDIR)/shmkit-bridge

@@ -51,7 +51,18 @@ ok() { # ok STATUS DESCRIPTION
 is() { # is GOT WANT DESCRIPTION
     if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got:  $1" "want: $2"; fi
 }
-done_testing() { echo "1..$(cat "$tmp/n")"; [ "$(cat "$tmp/fails")" -eq 0 ]; }
+# Ends the test: first a check that no bridge printed a sanitizer report
+# (their standard error is in $tmp/NAME.err), then the plan.
+done_testing() {
+    if grep -l "Sanitizer\|runtime error" "$tmp"/*.err >/dev/null 2>&1; then
+        ok 1 "no sanitizer report from any bridge"
+        grep -h -A20 "Sanitizer\|runtime error" "$tmp"/*.err | head -60 | sed 's/^/# /'
+    else
+        ok 0 "no sanitizer report from any bridge"
+    fi
+    echo "1..$(cat "$tmp/n")"
+    [ "$(cat "$tmp/fails")" -eq 0 ]
+}
 
 # Waits (up to 10 s) until CMD... succeeds.
 wait_for() {

@@ -144,6 +144,4 @@ is "$stop_rc" 0 "SIGTERM: exit 0 after all that"
 stop b
 stop h
 stop j
-grep -i "sanitizer\|runtime error" "$tmp"/*.err
-ok $((! $?)) "no sanitizer report from any bridge"
 done_testing
