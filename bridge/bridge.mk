@@ -4,7 +4,7 @@
 # not (t_bridge.t checks). Without libzmq's header the bridge is not built
 # (`make` says so) and the bridge tests skip.
 
-BRIDGE_LIB_SRC := bridge/frame.c bridge/config.c bridge/local.c bridge/pump_out.c \
+BRIDGE_LIB_SRC := bridge/frame.c bridge/crc.c bridge/config.c bridge/local.c bridge/pump_out.c \
                   bridge/pump_in.c bridge/pump_ring.c bridge/curve.c bridge/stats.c bridge/bridge.c
 BRIDGE_LIB_OBJ := $(BRIDGE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BRIDGE_A       := $(BUILD)/libshmkit-bridge.a

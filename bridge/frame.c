@@ -53,8 +53,8 @@ void bridge_frame_seal(void *buf, const struct bridge_frame *f)
     put64(p + h + 4, f->origin);
     put64(p + h + 12, f->seq);
     put32(p + h + 20, f->len);
-    put32(p + h + 24, shmkit_crc32c(0, p + h + BRIDGE_FIXED, f->len));
-    put32(p + h + 28, shmkit_crc32c(0, p, h + 28));
+    put32(p + h + 24, bridge_crc32c(0, p + h + BRIDGE_FIXED, f->len));
+    put32(p + h + 28, bridge_crc32c(0, p, h + 28));
 }
 
 /* A topic is a channel name as shmkit_name_check accepts it: "/" and then
@@ -85,7 +85,7 @@ int bridge_frame_parse(const void *buf, size_t n, struct bridge_frame *f)
     if (n < h + BRIDGE_FIXED)
         return BF_SHORT;
     /* The header checksum first: nothing below is trusted before it. */
-    if (get32(p + h + 28) != shmkit_crc32c(0, p, h + 28))
+    if (get32(p + h + 28) != bridge_crc32c(0, p, h + 28))
         return BF_HEADER;
     if (!topic_ok((const char *)p + 6, tlen))
         return BF_TOPIC;
@@ -102,7 +102,7 @@ int bridge_frame_parse(const void *buf, size_t n, struct bridge_frame *f)
     if (n - (h + BRIDGE_FIXED) > len)
         return BF_LONG;
     const unsigned char *pl = p + h + BRIDGE_FIXED;
-    if (get32(p + h + 24) != shmkit_crc32c(0, pl, len))
+    if (get32(p + h + 24) != bridge_crc32c(0, pl, len))
         return BF_CRC;
     f->topic = (const char *)p + 6;
     f->tlen = tlen;

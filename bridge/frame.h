@@ -81,6 +81,10 @@ void bridge_frame_seal(void *buf, const struct bridge_frame *f);
  * reason it refused the frame; never reads outside BUF[0..N). */
 int bridge_frame_parse(const void *buf, size_t n, struct bridge_frame *f);
 
+/* CRC-32C (Castagnoli) as shmkit_crc32c computes it, with the CPU's crc32
+ * instruction where there is one (crc.c). */
+uint32_t bridge_crc32c(uint32_t crc, const void *buf, size_t len);
+
 /* The name of a refusal reason, for counters and logs ("short", "crc"). */
 const char *bridge_frame_errname(int err);
 

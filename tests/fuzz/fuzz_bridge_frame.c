@@ -14,11 +14,14 @@
  *    fields the parser returned (so nothing in it went unchecked), its
  *    pointers lie inside the input, and its size is what its header says;
  *  - a frame that differs from an accepted one in any single byte is
- *    refused (both checksums and the exact length cover every byte).
+ *    refused (both checksums and the exact length cover every byte);
+ *  - bridge_crc32c (the crc32 instruction) agrees with shmkit_crc32c on
+ *    the whole input, from any starting CRC.
  *
- * bridge/frame.c is compiled in here: `make fuzz-build` builds each target
+ * bridge/crc.c and bridge/frame.c are compiled in here: `make fuzz-build` builds each target
  * from its own file and the library's sources only.
  */
+#include "../../bridge/crc.c"
 #include "../../bridge/frame.c"
 
 #include <stdlib.h>
@@ -33,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (bridge_crc32c(data[0] * 0x01010101u, data, size) != shmkit_crc32c(data[0] * 0x01010101u, data, size))
+        abort();
     unsigned ctl = data[0];
     size_t n = size - 1;
     unsigned char *f = malloc(n ? n : 1);
