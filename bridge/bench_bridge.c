@@ -13,7 +13,11 @@
  *               bridges (ping out through both, pong back through both),
  *               vs a PUB/SUB round trip on two socket pairs
  *
- * Usage: bench_bridge PATH-TO-shmkit-bridge [SECONDS-PER-CASE]
+ * Usage: bench_bridge [--quick] [--csv FILE] [--bridge PATH] [--msgs N]
+ * Built as BUILD/bench/bench_bridge, so `make bench` (bench/run) runs it
+ * with the other benchmarks; `make bench-bridge` runs it alone. The bridge
+ * is BUILD/bin/shmkit-bridge (found from this program's own path) unless
+ * --bridge says otherwise. N: 64-byte messages (default 1 M; 64 KiB: N/50).
  */
 #include "frame.h"
 
@@ -488,14 +492,48 @@ static int bridged_latency(const char *bin, int port, int k, double *med, double
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_bridge PATH-TO-shmkit-bridge\n");
+    static char self[4096];
+    const char *bin = NULL, *csv = NULL;
+    uint64_t n64 = 1000000;
+    int k = 2000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            n64 = 50000;
+            k = 200;
+        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            csv = argv[++i];
+        } else if (!strcmp(argv[i], "--bridge") && i + 1 < argc) {
+            bin = argv[++i];
+        } else if (!strcmp(argv[i], "--msgs") && i + 1 < argc) {
+            n64 = strtoull(argv[++i], NULL, 0);
+        } else {
+            fprintf(stderr, "usage: bench_bridge [--quick] [--csv FILE] [--bridge PATH] [--msgs N]\n");
+            return 1;
+        }
+    }
+    if (!bin) { /* BUILD/bench/bench_bridge -> BUILD/bin/shmkit-bridge */
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 64);
+        char *slash = n > 0 ? (self[n] = 0, strrchr(self, '/')) : NULL;
+        if (!slash) {
+            fprintf(stderr, "bench_bridge: where is shmkit-bridge? (--bridge PATH)\n");
+            return 1;
+        }
+        strcpy(slash, "/../bin/shmkit-bridge");
+        bin = self;
+    }
+    if (access(bin, X_OK) < 0) {
+        fprintf(stderr, "bench_bridge: %s: %s\n", bin, strerror(errno));
         return 1;
     }
+    FILE *cf = NULL;
+    if (csv && !(cf = fopen(csv, "w"))) {
+        fprintf(stderr, "bench_bridge: %s: %s\n", csv, strerror(errno));
+        return 1;
+    }
+    if (cf)
+        fprintf(cf, "case,raw,bridged,ratio,raw_lost_pct,bridged_lost_pct\n");
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *bin = argv[1];
     int port = 30000 + (int)(getpid() % 20000);
-    uint64_t n64 = argc > 2 ? strtoull(argv[2], NULL, 0) : 1000000;
     uint64_t n64k = n64 / 50;
     char when[64];
     time_t tt = time(NULL);
@@ -516,15 +554,22 @@ int main(int argc, char **argv)
                "(%5.1f%% lost): ratio %.2f (%.0f vs %.0f MB/s)\n",
                cases[i].size, raw, rl * 100, br, bl * 100, raw > 0 ? br / raw : 0,
                raw * (double)cases[i].size / 1e6, br * (double)cases[i].size / 1e6);
+        if (cf)
+            fprintf(cf, "throughput_%zu_msgs_per_s,%.0f,%.0f,%.3f,%.1f,%.1f\n", cases[i].size, raw,
+                    br, raw > 0 ? br / raw : 0, rl * 100, bl * 100);
     }
     double rm, r99, bm, b99;
-    int k = 2000;
     int rn = raw_latency(port, k, &rm, &r99);
     port += 2;
     int bn = bridged_latency(bin, port, k, &bm, &b99);
     printf("round trip 64 B: raw ZeroMQ median %.1f us (p99 %.1f, %d/%d), through two bridges "
            "each way median %.1f us (p99 %.1f, %d/%d): ratio %.2f, +%.1f us\n",
            rm, r99, rn, k, bm, b99, bn, k, rm > 0 ? bm / rm : 0, bm - rm);
+    if (cf) {
+        fprintf(cf, "rtt_64_median_us,%.1f,%.1f,%.3f,,\n", rm, bm, rm > 0 ? bm / rm : 0);
+        fprintf(cf, "rtt_64_p99_us,%.1f,%.1f,%.3f,,\n", r99, b99, r99 > 0 ? b99 / r99 : 0);
+        fclose(cf);
+    }
     remove_buses();
     return 0;
 }

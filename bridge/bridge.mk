@@ -10,7 +10,7 @@ BRIDGE_LIB_OBJ := $(BRIDGE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BRIDGE_A       := $(BUILD)/libshmkit-bridge.a
 BRIDGE_BIN     := $(BUILD)/bin/shmkit-bridge
 BRIDGE_TOOL    := $(BUILD)/bridge/bridge-tool
-BRIDGE_BENCH   := $(BUILD)/bridge/bench_bridge
+BRIDGE_BENCH   := $(BUILD)/bench/bench_bridge
 BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h
 ZMQ_LIBS       := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
 HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
@@ -22,6 +22,7 @@ bridge: $(BRIDGE_BIN) $(BRIDGE_TOOL)
 ifneq ($(HAVE_ZMQ),)
 all: bridge
 test-build: bridge $(BRIDGE_BENCH)
+bench: $(BRIDGE_BENCH) # bench/run runs every program in BUILD/bench
 install: install-bridge
 uninstall: uninstall-bridge
 else
@@ -51,9 +52,10 @@ $(BRIDGE_BENCH): bridge/bench_bridge.c $(BRIDGE_A) $(LIB_A) $(BRIDGE_HDRS) $(HEA
 
 # Bridged bus vs raw ZeroMQ PUB/SUB over TCP loopback: throughput (64 B,
 # 64 KiB) and round-trip latency. bench/setup-deps installs libzmq3-dev.
+# `make bench` runs it too: it lives in BUILD/bench, where bench/run finds it.
 bench-bridge: all $(BRIDGE_BENCH)
 	@bench/setup-deps
-	@$(BRIDGE_BENCH) $(BUILD)/bin/shmkit-bridge
+	@$(BRIDGE_BENCH) --csv $(BUILD)/bench/bench_bridge.csv
 
 # `shmkit bridge` finds shmkit-bridge next to the installed shmkit.
 install-bridge: $(BRIDGE_BIN)
