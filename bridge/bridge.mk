@@ -20,7 +20,7 @@ HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
 bridge: $(BRIDGE_BIN) $(BRIDGE_TOOL)
 
 ifneq ($(HAVE_ZMQ),)
-all: bridge
+all: $(BRIDGE_BIN)
 test-build: bridge $(BRIDGE_BENCH)
 bench: $(BRIDGE_BENCH) # bench/run runs every program in BUILD/bench
 install: install-bridge
