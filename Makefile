@@ -257,3 +257,4 @@ valgrind: all
 	@tests/abuse/setup-tools
 	@SHMKIT_BUILD=$(BUILD) tests/abuse/valgrind
 include python/python.mk
+include bridge/bridge.mk

@@ -5,9 +5,34 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* `shmkit bridge ARGS...` runs shmkit-bridge (bridge/, built beside this
+ * binary): the ZeroMQ dependency stays out of libshmkit and this program.
+ * The copy next to the running shmkit first (/proc/self/exe's directory, so
+ * a build tree runs its own), then PATH. Returns only on failure. */
+static int cmd_bridge(int argc, char **argv)
+{
+    (void)argc;
+    argv[0] = "shmkit-bridge";
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash && (size_t)(slash - self) + sizeof "/shmkit-bridge" <= sizeof self) {
+            strcpy(slash + 1, "shmkit-bridge");
+            execv(self, argv);
+        }
+    }
+    execvp("shmkit-bridge", argv);
+    int err = errno;
+    cli_err("bridge", "cannot run shmkit-bridge: %s", strerror(err));
+    return err == ENOENT ? EXIT_USAGE : EXIT_SYSTEM;
+}
 
 static const struct command {
     const char *name;
@@ -24,6 +49,7 @@ static const struct command {
     {"rm", cmd_rm, "remove segments"},
     {"gc", cmd_gc, "remove shmkit segments left by dead processes"},
     {"watch", cmd_watch, "live view of a segment"},
+    {"bridge", cmd_bridge, "carry buses to other hosts (shmkit-bridge)"},
 };
 
 static void usage(FILE *f)
@@ -73,7 +99,7 @@ int main(int argc, char **argv)
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     if (argc < 2)
-        return cli_usage("command", "missing (ls, info, create, cat, dump, write, verify, rm, gc, watch)");
+        return cli_usage("command", "missing (ls, info, create, cat, dump, write, verify, rm, gc, watch, bridge)");
     const char *c = argv[1];
     if (!strcmp(c, "-h") || !strcmp(c, "--help")) {
         usage(stdout);
@@ -87,6 +113,8 @@ int main(int argc, char **argv)
         if (strcmp(c, commands[i].name))
             continue;
         cli_cmd = commands[i].name;
+        if (commands[i].run == cmd_bridge) /* before any output is buffered */
+            return cmd_bridge(argc - 1, argv + 1);
         guard_sigbus();
         int status = commands[i].run(argc - 1, argv + 1);
         return close_stdout(status);
