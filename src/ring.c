@@ -38,9 +38,9 @@
 #define RING_INLINE static inline __attribute__((always_inline))
 
 /* Cut-through from 64 KiB messages up, progress every 32 KiB: a piece is
- * then still in the producer's L2 when the consumer copies it out (about
- * 3x the rate of whole 1 MiB messages on the bench VM, see bench/README.md),
- * and the progress word crosses the cores once per piece only. */
+ * then still in the producer's cache when the consumer copies it out, and
+ * the progress word crosses the cores once per piece only (what it gained
+ * and what else was tried: bench/README.md). */
 #define RING_CT_MIN (64u << 10)
 #define RING_CT_CHUNK (32u << 10)
 
