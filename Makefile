@@ -256,3 +256,4 @@ coverage:
 valgrind: all
 	@tests/abuse/setup-tools
 	@SHMKIT_BUILD=$(BUILD) tests/abuse/valgrind
+include python/python.mk

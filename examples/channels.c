@@ -8,56 +8,43 @@
  *   waiting for ever. A BUS carries every message of one publisher to each of several
  *   subscribers, each reading at its own pace (with back-pressure, as here, the publisher
  *   waits for the slowest). Both live inside a named POSIX segment, so the programs only
- *   share its name; the side that creates the segment also removes its name at the end.
+ *   share its name. Every program makes the same join call with its own role, whichever
+ *   starts first: the first one creates the channel, the others attach to it, and nobody
+ *   needs a retry loop. The consumer (the publisher) removes the name at the end, whoever
+ *   created it.
  *
- * USAGE   channels ring-recv NAME           creates the ring, prints messages until "bye"
+ * USAGE   channels ring-recv NAME           prints messages until "bye", removes the ring
  *         channels ring-send NAME COUNT     sends COUNT messages, then "bye"
- *         channels bus-pub NAME COUNT SUBS  creates the bus, waits for SUBS subscribers,
- *                                           publishes COUNT messages, then "bye"
+ *         channels bus-pub NAME COUNT SUBS  waits for SUBS subscribers, publishes COUNT
+ *                                           messages, then "bye", removes the bus
  *         channels bus-sub NAME LABEL       prints every message, prefixed with LABEL
  */
 #include <shmkit.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SEC 1000000000LL
 
-static void nap(void)
+/* Every side of a channel names it the same way, and creates it if it is not there yet. */
+static struct shmkit_opts where(const char *name)
 {
-    struct timespec ts = {0, 10000000};
-    nanosleep(&ts, NULL);
+    return (struct shmkit_opts){.kind = SHMKIT_POSIX, .name = name, .flags = SHMKIT_CREATE};
 }
 
-/* Opens NAME once its creator has set it up (layout recorded), for up to 5 s. */
-static int open_when_ready(shmkit_seg **seg, const char *name, uint32_t layout)
+/* Both ends of the bus agree on its geometry: 16 slots of up to 64 bytes, 8 subscribers. */
+static struct shmkit_bus_config bus_config(unsigned role)
 {
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
-    int rc = -ENOENT;
-    for (int i = 0; i < 500; i++, nap()) {
-        struct shmkit_info info;
-        if ((rc = shmkit_open(seg, &o)) < 0)
-            continue;
-        if (shmkit_seg_stat(*seg, &info) == 0 && info.layout == layout)
-            return 0;
-        shmkit_close(*seg);
-        rc = SHMKIT_ELAYOUT;
-    }
-    return rc;
+    return (struct shmkit_bus_config){.role = role, .slots = 16, .msg_max = 64, .max_subs = 8};
 }
 
 static int ring_recv(const char *name)
 {
-    shmkit_seg *seg = NULL;
     shmkit_ring *r = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name, .size = shmkit_ring_size_for(4096),
-                            .flags = SHMKIT_CREATE | SHMKIT_EXCL};
-    int rc = shmkit_open(&seg, &o);
-    if (rc == 0 && (rc = shmkit_ring_create(&r, seg, 4096, SHMKIT_RING_CONSUMER)) < 0)
-        shmkit_seg_remove(seg);
+    struct shmkit_opts o = where(name);
+    struct shmkit_ring_config cfg = {.role = SHMKIT_ROLE_CONSUMER, .max_msg = 255};
+    int rc = shmkit_ring_join(&r, &o, &cfg); /* creates the ring, or attaches to the sender's */
     char msg[256];
     int n = 0;
     while (rc == 0) {
@@ -72,10 +59,9 @@ static int ring_recv(const char *name)
         printf("ring-recv: %s\n", msg);
         n++;
     }
-    if (seg) {
-        shmkit_ring_close(r);
-        shmkit_seg_remove(seg);
-        shmkit_close(seg);
+    if (r) {
+        shmkit_seg_remove(shmkit_ring_seg(r)); /* the name goes; the sender keeps its mapping */
+        shmkit_ring_close(r);                  /* closes the segment too */
     }
     if (rc < 0) {
         fprintf(stderr, "channels: %s: %s\n", name, shmkit_strerror(rc));
@@ -87,18 +73,16 @@ static int ring_recv(const char *name)
 
 static int ring_send(const char *name, int count)
 {
-    shmkit_seg *seg = NULL;
     shmkit_ring *r = NULL;
-    int rc = open_when_ready(&seg, name, SHMKIT_LAYOUT_RING);
-    if (rc == 0)
-        rc = shmkit_ring_attach(&r, seg, SHMKIT_RING_PRODUCER);
+    struct shmkit_opts o = where(name);
+    struct shmkit_ring_config cfg = {.role = SHMKIT_ROLE_PRODUCER, .max_msg = 255};
+    int rc = shmkit_ring_join(&r, &o, &cfg); /* the same call: whoever comes first creates */
     char msg[64];
     for (int i = 1; rc == 0 && i <= count + 1; i++) {
         int len = i <= count ? snprintf(msg, sizeof msg, "message %d", i) : snprintf(msg, sizeof msg, "bye");
         rc = shmkit_ring_send(r, msg, (size_t)len, 10 * SEC); /* sleeps while full */
     }
     shmkit_ring_close(r);
-    shmkit_close(seg);
     if (rc < 0) {
         fprintf(stderr, "channels: %s: %s\n", name, shmkit_strerror(rc));
         return 1;
@@ -108,28 +92,20 @@ static int ring_send(const char *name, int count)
 
 static int bus_pub(const char *name, int count, unsigned subs)
 {
-    shmkit_seg *seg = NULL;
     shmkit_bus *b = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name,
-                            .size = shmkit_bus_size_for(16, 64, 8), .flags = SHMKIT_CREATE | SHMKIT_EXCL};
-    int rc = shmkit_open(&seg, &o);
-    if (rc == 0)
-        rc = shmkit_bus_create(&b, seg, 16, 64, 8, 0); /* 0: back-pressure, nothing lost */
-    struct shmkit_chan_stats st = {0};
-    for (int i = 0; rc == 0 && i < 500 && st.readers < subs; i++, nap())
-        rc = shmkit_chan_stats(seg, &st); /* a subscriber gets what is published after it joins */
-    if (rc == 0 && st.readers < subs)
-        rc = -ETIMEDOUT;
+    struct shmkit_opts o = where(name);
+    struct shmkit_bus_config cfg = bus_config(SHMKIT_ROLE_PUBLISHER); /* back-pressure: nothing lost */
+    int rc = shmkit_bus_join(&b, &o, &cfg);
+    if (rc == 0) /* a subscriber gets what is published after it joins */
+        rc = shmkit_bus_wait_subscribers(b, subs, 5 * SEC);
     char msg[64];
     for (int i = 1; rc == 0 && i <= count + 1; i++) {
         int len = i <= count ? snprintf(msg, sizeof msg, "message %d", i) : snprintf(msg, sizeof msg, "bye");
         rc = shmkit_bus_send(b, msg, (size_t)len, 10 * SEC);
     }
+    if (b)
+        shmkit_seg_remove(shmkit_bus_seg(b)); /* the subscribers keep their mapping until they are done */
     shmkit_bus_close(b);
-    if (seg) {
-        shmkit_seg_remove(seg); /* the subscribers keep their mapping until they are done */
-        shmkit_close(seg);
-    }
     if (rc < 0) {
         fprintf(stderr, "channels: %s: %s\n", name, shmkit_strerror(rc));
         return 1;
@@ -139,11 +115,10 @@ static int bus_pub(const char *name, int count, unsigned subs)
 
 static int bus_sub(const char *name, const char *label)
 {
-    shmkit_seg *seg = NULL;
     shmkit_sub *s = NULL;
-    int rc = open_when_ready(&seg, name, SHMKIT_LAYOUT_BUS);
-    if (rc == 0)
-        rc = shmkit_bus_subscribe(&s, seg);
+    struct shmkit_opts o = where(name);
+    struct shmkit_bus_config cfg = bus_config(SHMKIT_ROLE_SUBSCRIBER);
+    int rc = shmkit_sub_join(&s, &o, &cfg);
     char msg[65];
     while (rc == 0) {
         int len = shmkit_bus_recv(s, msg, sizeof msg - 1, NULL, NULL, 10 * SEC);
@@ -156,8 +131,7 @@ static int bus_sub(const char *name, const char *label)
         if (!strcmp(msg, "bye"))
             break;
     }
-    shmkit_bus_unsubscribe(s);
-    shmkit_close(seg);
+    shmkit_bus_unsubscribe(s); /* closes the segment too */
     if (rc < 0) {
         fprintf(stderr, "channels: %s: %s\n", name, shmkit_strerror(rc));
         return 1;

@@ -4,8 +4,9 @@
  *
  * WHAT IT TEACHES
  *   1. A record is a plain struct of fixed-size fields (no pointers: every process maps the
- *      segment at a different address). shmkit_table_create makes COUNT of them, each with
- *      its own seqlock and owner record.
+ *      segment at a different address). shmkit_table_join with SHMKIT_CREATE makes COUNT of
+ *      them, each with its own seqlock and owner record; the other programs join the same
+ *      name without it (waiting a while if the table is not there yet).
  *   2. A writer claims its record (shmkit_table_claim: pid + start time stored), then writes
  *      it with shmkit_table_write: readers see the old or the new record, never half of each.
  *      A clean exit releases the record.
@@ -18,7 +19,6 @@
  */
 #include <shmkit.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +42,10 @@ static int fail(const char *what, int rc)
 static int create(const char *name, int players)
 {
     shmkit_table *t = NULL;
-    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
-    int rc = shmkit_table_create(&t, &o, sizeof(struct player), (uint32_t)players, SCORE_TYPE);
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name, .flags = SHMKIT_CREATE | SHMKIT_EXCL};
+    struct shmkit_table_config cfg = {.role = SHMKIT_ROLE_WRITER, .rec_size = sizeof(struct player),
+                                      .count = (uint32_t)players, .type_id = SCORE_TYPE};
+    int rc = shmkit_table_join(&t, &o, &cfg); /* a new table: EXCL, not someone's old one */
     if (rc < 0)
         return fail(name, rc);
     printf("%s: %d records of %zu bytes\n", name, players, sizeof(struct player));
@@ -55,7 +57,9 @@ static int play(const char *name, int index, int rounds)
 {
     shmkit_table *t = NULL;
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
-    int rc = shmkit_table_open(&t, &o, SCORE_TYPE);
+    struct shmkit_table_config cfg = {.role = SHMKIT_ROLE_WRITER, .rec_size = sizeof(struct player),
+                                      .type_id = SCORE_TYPE, .timeout_ns = 5000000000};
+    int rc = shmkit_table_join(&t, &o, &cfg); /* waits up to 5 s for `create` */
     if (rc < 0)
         return fail(name, rc);
     rc = shmkit_table_claim(t, (uint32_t)index); /* this record is mine: I am its one writer */
@@ -85,7 +89,8 @@ static int show(const char *name)
 {
     shmkit_table *t = NULL;
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name, .flags = SHMKIT_RDONLY};
-    int rc = shmkit_table_open(&t, &o, SCORE_TYPE);
+    struct shmkit_table_config cfg = {.role = SHMKIT_ROLE_READER, .type_id = SCORE_TYPE};
+    int rc = shmkit_table_join(&t, &o, &cfg);
     if (rc < 0)
         return fail(name, rc);
     printf("PLAYER ROUNDS SCORE BEST OWNER\n");

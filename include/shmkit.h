@@ -73,12 +73,26 @@ SHMKIT_API const char *shmkit_version(void);
     X(NOTSEALED, 14, "segment is not sealed")                                                      \
     X(BADSIZE, 15, "invalid size")                                                                 \
     X(PROTO, 16, "peer does not follow the protocol")                                             \
-    X(CLOSED, 17, "peer closed the channel (end of stream)")
+    X(CLOSED, 17, "peer closed the channel (end of stream)")                                       \
+    X(GEOMETRY, 18, "exists with a different geometry")
 
 enum shmkit_error {
 #define SHMKIT__ERRENUM(name, n, msg) SHMKIT_E##name = -(SHMKIT_ERRNO_BASE + (n)),
     SHMKIT_ERRORS(SHMKIT__ERRENUM)
 #undef SHMKIT__ERRENUM
+};
+
+/* Roles for the one-call constructors shmkit_ring_join, shmkit_bus_join,
+ * shmkit_sub_join and shmkit_table_join (shmkit/channel.h, shmkit/table.h):
+ * what the handle they return may do. */
+enum shmkit_role {
+    SHMKIT_ROLE_NONE = 0,      /* set up (create or check) only: no role taken  */
+    SHMKIT_ROLE_PRODUCER = 1,  /* ring  */
+    SHMKIT_ROLE_CONSUMER = 2,  /* ring  */
+    SHMKIT_ROLE_PUBLISHER = 3, /* bus   */
+    SHMKIT_ROLE_SUBSCRIBER = 4, /* bus  */
+    SHMKIT_ROLE_WRITER = 5,    /* table */
+    SHMKIT_ROLE_READER = 6     /* table */
 };
 
 /* A message for any code this library returns (shmkit's own or -errno).

@@ -20,6 +20,8 @@
 #include <string.h>
 
 struct shmkit_bus {
+    shmkit_seg *seg;
+    int own_seg; /* made by shmkit_bus_join: close closes the segment too */
     struct bus_ctl *c;
     struct bus_sub_rec *subs;
     unsigned char *slots;
@@ -31,10 +33,12 @@ struct shmkit_bus {
     unsigned char *loan;
     int loaned;
     int64_t spin_ns, last_check;
-    uint64_t claim; /* our claim word: CLAIM_ATTACHED | our owner id */
+    uint64_t claim; /* our claim word: CLAIM_ATTACHED | our owner id; 0: no role */
 };
 
 struct shmkit_sub {
+    shmkit_seg *seg;
+    int own_seg; /* made by shmkit_sub_join: unsubscribe closes the segment too */
     struct bus_ctl *c;
     struct bus_sub_rec *rec;
     unsigned char *slots;
@@ -135,20 +139,29 @@ static struct bus_slot *slot_at(unsigned char *slots, const struct bus_geo *g, u
 
 /* ---------------------------------------------------------------- publisher */
 
-static int pub_open(shmkit_bus **out, shmkit_seg *seg)
+int shmkit__bus_open(shmkit_bus **out, shmkit_seg *seg, int role)
 {
     shmkit_bus *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
+    b->seg = seg;
     int rc = bus_map(seg, &b->c, &b->g);
     if (rc < 0)
         goto free_handle;
+    struct bus_ctl *c = b->c;
+    b->subs = (struct bus_sub_rec *)((unsigned char *)c + b->g.subs_off);
+    b->slots = (unsigned char *)c + b->g.data_off;
+    b->mask = b->g.slots - 1;
+    b->spin_ns = 50000;
+    if (!role) {
+        *out = b; /* claim 0: publishes nothing, tells nobody anything */
+        return 0;
+    }
     uint64_t id;
     rc = self_id(&id);
     if (rc < 0)
         goto free_handle;
     b->claim = claim_make(CLAIM_ATTACHED, id);
-    struct bus_ctl *c = b->c;
     /* the role is ours once the word names us (no window without an owner) */
     uint64_t w;
     do {
@@ -160,9 +173,6 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
     } while (!claim_cas(&c->pub_claim, w, b->claim));
     if (claim_state(w) == CLAIM_ATTACHED || claim_state(w) == CLAIM_CLAIMING)
         chan_bump(&c->takeovers, 1);
-    b->subs = (struct bus_sub_rec *)((unsigned char *)c + b->g.subs_off);
-    b->slots = (unsigned char *)c + b->g.data_off;
-    b->mask = b->g.slots - 1;
     /* acquire: the slots up to the last published sequence are complete; a
      * message the previous publisher left half written is simply rewritten */
     b->seq = shmkit__load_acquire(&c->pub_seq);
@@ -175,7 +185,6 @@ static int pub_open(shmkit_bus **out, shmkit_seg *seg)
         shmkit__store_release(&c->pub_seq, next);
     }
     b->min_cache = b->seq + 1;
-    b->spin_ns = 50000;
     *out = b;
     return 0;
 free_handle:
@@ -183,20 +192,9 @@ free_handle:
     return rc;
 }
 
-int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t msg_max,
-                      unsigned max_subs, unsigned flags)
+int shmkit__bus_init(shmkit_seg *seg, uint64_t slots, uint64_t msg_max, uint32_t max_subs,
+                     unsigned flags)
 {
-    if (!out || !seg || (flags & ~(unsigned)SHMKIT_BUS_LOSSY))
-        return -EINVAL;
-    size_t need = shmkit_bus_size_for(slots, msg_max, max_subs);
-    if (!need)
-        return -EINVAL;
-    if (shmkit_seg_size(seg) < need)
-        return SHMKIT_EBADSIZE;
-    uint64_t param[4] = {slots, msg_max, max_subs, flags};
-    int rc = shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_BUS, param);
-    if (rc < 0)
-        return rc;
     struct bus_ctl *c = shmkit_seg_data(seg);
     /* control block and subscriber table must be zero; slots only need a
      * sequence number of 0 */
@@ -214,28 +212,71 @@ int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t ms
     c->max_subs = max_subs;
     c->subs_off = sizeof *c;
     c->data_off = sizeof *c + (uint64_t)max_subs * sizeof(struct bus_sub_rec);
-    /* release: the control block is complete before anyone attaches */
+    /* release: the control block is complete before the header says "bus"
+     * (an attacher reads the header first) */
     shmkit__fence_release();
-    return pub_open(out, seg);
+    uint64_t param[4] = {slots, msg_max, max_subs, flags};
+    return shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_BUS, param);
+}
+
+int shmkit_bus_create(shmkit_bus **out, shmkit_seg *seg, size_t slots, size_t msg_max,
+                      unsigned max_subs, unsigned flags)
+{
+    if (!out || !seg || (flags & ~(unsigned)(SHMKIT_BUS_LOSSY | SHMKIT_BUS_NOROLE)))
+        return -EINVAL;
+    size_t need = shmkit_bus_size_for(slots, msg_max, max_subs);
+    if (!need)
+        return -EINVAL;
+    if (shmkit_seg_size(seg) < need)
+        return SHMKIT_EBADSIZE;
+    if (!seg->writable)
+        return -EBADF; /* before the payload is touched */
+    int rc = shmkit__bus_init(seg, slots, msg_max, max_subs, flags & SHMKIT_BUS_LOSSY);
+    if (rc < 0)
+        return rc;
+    return shmkit__bus_open(out, seg, !(flags & SHMKIT_BUS_NOROLE));
 }
 
 int shmkit_bus_attach(shmkit_bus **out, shmkit_seg *seg)
 {
     if (!out || !seg)
         return -EINVAL;
-    return pub_open(out, seg);
+    return shmkit__bus_open(out, seg, 1);
 }
 
 int shmkit_bus_close(shmkit_bus *b)
 {
     if (!b)
         return 0;
-    /* release (in claim_cas): our last message is visible before
-     * subscribers see us gone */
-    claim_cas(&b->c->pub_claim, b->claim, claim_make(CLAIM_DETACHED, 0));
-    shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
+    if (b->claim) {
+        /* release (in claim_cas): our last message is visible before
+         * subscribers see us gone */
+        claim_cas(&b->c->pub_claim, b->claim, claim_make(CLAIM_DETACHED, 0));
+        shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
+    }
+    int rc = b->own_seg ? shmkit_close(b->seg) : 0;
     free(b);
-    return 0;
+    return rc;
+}
+
+shmkit_seg *shmkit_bus_seg(const shmkit_bus *b)
+{
+    return b ? b->seg : NULL;
+}
+
+shmkit_seg *shmkit_sub_seg(const shmkit_sub *s)
+{
+    return s ? s->seg : NULL;
+}
+
+void shmkit__bus_own_seg(shmkit_bus *b)
+{
+    b->own_seg = 1;
+}
+
+void shmkit__sub_own_seg(shmkit_sub *s)
+{
+    s->own_seg = 1;
 }
 
 size_t shmkit_bus_msg_max(const shmkit_bus *b)
@@ -352,7 +393,7 @@ int shmkit_bus_wait_subscribers(shmkit_bus *b, unsigned n, int64_t timeout_ns)
 
 int shmkit_bus_loan(shmkit_bus *b, size_t len, void **p, int64_t timeout_ns)
 {
-    if (!b || !p || b->loaned)
+    if (!b || !p || b->loaned || !b->claim) /* claim 0: a handle without the role */
         return -EINVAL;
     if (len > b->g.msg_max)
         return SHMKIT_ETOOBIG;
@@ -434,6 +475,7 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
     shmkit_sub *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    s->seg = seg;
     int rc = bus_map(seg, &s->c, &s->g);
     if (rc < 0)
         goto free_handle;
@@ -509,8 +551,9 @@ int shmkit_bus_unsubscribe(shmkit_sub *s)
         claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
     if (!(s->g.flags & SHMKIT_BUS_LOSSY))
         shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+    int rc = s->own_seg ? shmkit_close(s->seg) : 0;
     free(s);
-    return 0;
+    return rc;
 }
 
 void shmkit_sub_set_spin(shmkit_sub *s, int64_t spin_ns)

@@ -290,4 +290,15 @@ struct bus_geo {
 };
 int shmkit__bus_geo(const struct bus_ctl *c, size_t size, struct bus_geo *g);
 
+/* bus.c, for join.c: a new bus's control block written and layout "bus"
+ * recorded (shmkit_bus_create without the handle; geometry already valid
+ * for the payload); a publisher handle on SEG, taking the role if ROLE is
+ * non-zero (else a handle that publishes nothing: loan gives -EINVAL);
+ * close (unsubscribe) then also closes the segment. */
+int shmkit__bus_init(shmkit_seg *seg, uint64_t slots, uint64_t msg_max, uint32_t max_subs,
+                     unsigned flags);
+int shmkit__bus_open(shmkit_bus **out, shmkit_seg *seg, int role);
+void shmkit__bus_own_seg(shmkit_bus *b);
+void shmkit__sub_own_seg(shmkit_sub *s);
+
 #endif

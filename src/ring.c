@@ -62,6 +62,11 @@ static uint64_t max_msg_for(uint64_t cap)
     return m > SHMKIT_RING_MSG_LIMIT ? SHMKIT_RING_MSG_LIMIT : m;
 }
 
+uint64_t shmkit__ring_max_msg_for(uint64_t capacity)
+{
+    return max_msg_for(capacity);
+}
+
 int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
 {
     if (size < RING_DATA_OFF)
@@ -86,10 +91,11 @@ int shmkit__ring_geo(const struct ring_ctl *c, size_t size, struct ring_geo *g)
 
 /* ---------------------------------------------------------------- setup */
 
+/* One role, or none (a handle that only sets the ring up or checks it). */
 static int valid_role(unsigned flags)
 {
     unsigned role = flags & (SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER);
-    return role == SHMKIT_RING_PRODUCER || role == SHMKIT_RING_CONSUMER;
+    return role != (SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER);
 }
 
 /* Takes the role held through the claim word at P: free, or held by a
@@ -206,7 +212,9 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
         goto free_handle;
     }
     r->claim = claim_make(CLAIM_ATTACHED, id);
-    rc = r->role == SHMKIT_RING_CONSUMER ? attach_consumer(r, flags) : attach_producer(r, flags);
+    rc = r->role == SHMKIT_RING_CONSUMER   ? attach_consumer(r, flags)
+         : r->role == SHMKIT_RING_PRODUCER ? attach_producer(r, flags)
+                                           : 0; /* no role: nothing claimed */
     if (rc < 0)
         goto free_handle;
     shmkit_ring_set_spin(r, r->spin_ns);
@@ -215,6 +223,28 @@ static int ring_open(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
 free_handle:
     free(r);
     return rc;
+}
+
+int shmkit__ring_init(shmkit_seg *seg, uint64_t capacity, unsigned flags)
+{
+    struct ring_ctl *c = shmkit_seg_data(seg);
+    /* only the control block and the first record header need to be zero:
+     * every commit zeroes the word after its record before publishing it,
+     * and nothing past the last committed record is ever read. Not zeroing
+     * the data area keeps a huge (sparse) ring from being touched whole. */
+    memset(c, 0, RING_DATA_OFF + REC_HDR);
+    memcpy(c->magic, RING_MAGIC, 8);
+    c->version = CHAN_VERSION;
+    c->flags = flags & SHMKIT_RING_MULTI;
+    c->capacity = capacity;
+    c->data_off = RING_DATA_OFF;
+    c->max_msg = max_msg_for(capacity);
+    /* release: the control block is complete before the header says
+     * "ring" (an attacher reads the header first; until then it finds the
+     * old layout and is refused, or waits in shmkit_ring_join) */
+    shmkit__fence_release();
+    uint64_t param[4] = {capacity, flags & SHMKIT_RING_MULTI, RING_DATA_OFF, CHAN_VERSION};
+    return shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_RING, param);
 }
 
 int shmkit_ring_create(shmkit_ring **out, shmkit_seg *seg, size_t capacity, unsigned flags)
@@ -235,25 +265,11 @@ int shmkit_ring_create(shmkit_ring **out, shmkit_seg *seg, size_t capacity, unsi
         return -EINVAL;
     if (size < need)
         return SHMKIT_EBADSIZE;
-    uint64_t param[4] = {capacity, flags & SHMKIT_RING_MULTI, RING_DATA_OFF, CHAN_VERSION};
-    int rc = shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_RING, param);
+    if (!seg->writable)
+        return -EBADF; /* before the payload is touched */
+    int rc = shmkit__ring_init(seg, capacity, flags);
     if (rc < 0)
         return rc;
-    struct ring_ctl *c = shmkit_seg_data(seg);
-    /* only the control block and the first record header need to be zero:
-     * every commit zeroes the word after its record before publishing it,
-     * and nothing past the last committed record is ever read. Not zeroing
-     * the data area keeps a huge (sparse) ring from being touched whole. */
-    memset(c, 0, RING_DATA_OFF + REC_HDR);
-    memcpy(c->magic, RING_MAGIC, 8);
-    c->version = CHAN_VERSION;
-    c->flags = flags & SHMKIT_RING_MULTI;
-    c->capacity = capacity;
-    c->data_off = RING_DATA_OFF;
-    c->max_msg = max_msg_for(capacity);
-    /* release: the control block is complete before anyone attaches
-     * (attachers read it after opening the segment, itself a barrier) */
-    shmkit__fence_release();
     return ring_open(out, seg, flags & ~(unsigned)SHMKIT_RING_MULTI);
 }
 
@@ -262,6 +278,9 @@ int shmkit_ring_attach(shmkit_ring **out, shmkit_seg *seg, unsigned flags)
     if (!out || !seg || !valid_role(flags) ||
         (flags & ~(unsigned)(SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER | SHMKIT_RING_TAKEOVER)))
         return -EINVAL;
+    if ((flags & SHMKIT_RING_TAKEOVER) &&
+        !(flags & (SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER)))
+        return -EINVAL; /* nothing to take over */
     return ring_open(out, seg, flags);
 }
 
@@ -272,7 +291,9 @@ int shmkit_ring_close(shmkit_ring *r)
     struct ring_ctl *c = r->c;
     /* only a role still ours is left: one taken over stays with its taker */
     uint64_t left = claim_make(CLAIM_DETACHED, 0);
-    if (r->role == SHMKIT_RING_PRODUCER) {
+    if (!r->role) {
+        /* held nothing: nobody is told anything */
+    } else if (r->role == SHMKIT_RING_PRODUCER) {
         if (r->reserved)
             shmkit_ring_cancel(r);
         /* release (in claim_cas): our last commit happens before the
@@ -285,8 +306,14 @@ int shmkit_ring_close(shmkit_ring *r)
         shmkit__store_relaxed(&c->cons_nopark, 0);
         shmkit__chan_wake_one(&c->prod_parked, NULL);
     }
+    int rc = r->own_seg ? shmkit_close(r->seg) : 0;
     free(r);
-    return 0;
+    return rc;
+}
+
+shmkit_seg *shmkit_ring_seg(const shmkit_ring *r)
+{
+    return r ? r->seg : NULL;
 }
 
 size_t shmkit_ring_capacity(const shmkit_ring *r)
@@ -304,6 +331,8 @@ void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns)
     if (!r)
         return;
     r->spin_ns = spin_ns;
+    if (!r->role)
+        return; /* no side of its own to advertise */
     uint32_t *np = r->role == SHMKIT_RING_PRODUCER ? &r->c->prod_nopark : &r->c->cons_nopark;
     /* relaxed: a hint for the other side's wake check (see chan_wait.c) */
     if (!r->multi || r->role == SHMKIT_RING_CONSUMER)

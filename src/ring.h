@@ -10,7 +10,8 @@ struct shmkit_ring {
     struct ring_ctl *c;
     unsigned char *data;
     uint64_t cap, mask, max_msg;
-    unsigned role; /* SHMKIT_RING_PRODUCER or SHMKIT_RING_CONSUMER */
+    unsigned role; /* SHMKIT_RING_PRODUCER, SHMKIT_RING_CONSUMER, or 0: none */
+    int own_seg;   /* made by shmkit_ring_join: close closes the segment too */
     int multi;
     int slot; /* producer slot */
     int64_t spin_ns;
@@ -38,6 +39,15 @@ static inline int ring_pad_ok(const shmkit_ring *r, uint64_t len)
 {
     return len < chan_round8(r->max_msg);
 }
+
+/* Writes a new ring's control block of CAPACITY (a valid power of two the
+ * payload holds) and records layout "ring" with FLAGS (SHMKIT_RING_MULTI or
+ * 0): shmkit_ring_create without the handle, for join.c's initialiser.
+ * 0 or an error of shmkit_seg_set_layout. */
+int shmkit__ring_init(shmkit_seg *seg, uint64_t capacity, unsigned flags);
+
+/* The ring's largest message for CAPACITY data bytes. */
+uint64_t shmkit__ring_max_msg_for(uint64_t capacity);
 
 /* ring_plock.c (which calls nothing in ring.c): walks committed records
  * from the shared tail hint; sets r->tail and r->head_cache. 0 or

@@ -280,15 +280,21 @@ static int wait_initialised(const shmkit_seg *seg, const struct shmkit_opts *o,
     uint32_t ms = o->init_wait_ms ? o->init_wait_ms : 10000;
     for (uint32_t waited = 0; h->flags & SHMKIT__HF_INITIALISING; waited++) {
         struct shmkit_owner who = {.pid = h->creator_pid, .start = h->creator_start};
-        if (waited % 16 == 0 && !shmkit_owner_alive(&who))
-            return SHMKIT_EPEERDEAD;
-        if (waited >= ms)
+        int dead = waited % 16 == 0 && !shmkit_owner_alive(&who);
+        if (!dead && waited >= ms)
             return -ETIMEDOUT;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        if (!dead) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        /* read again after a death too: the creator may have finished and
+         * exited between our read and the liveness check; only a header
+         * still marked after its creator is gone is final */
         int rc = hdr_read(seg, seg->map_len, h);
         if (rc < 0)
             return rc;
+        if (dead && (h->flags & SHMKIT__HF_INITIALISING))
+            return SHMKIT_EPEERDEAD;
     }
     /* acquire: pairs with the release in run_init; the payload is read after */
     atomic_thread_fence(memory_order_acquire);

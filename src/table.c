@@ -1,5 +1,6 @@
 /* table.c - fixed-size records in a segment, each with its own seqlock and owner. */
 #include "sync_internal.h"
+#include "table.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -139,8 +140,36 @@ free_handle:
     return rc;
 }
 
+uint64_t shmkit__table_size_for(uint32_t rec_size, uint32_t count)
+{
+    if (rec_size == 0 || rec_size > SHMKIT_TABLE_MAX_RECORD || count == 0 ||
+        count > SHMKIT_TABLE_MAX_COUNT)
+        return 0;
+    return CTL_SIZE + (uint64_t)count * stride_for(rec_size); /* < 2^41 */
+}
+
+int shmkit__table_init(shmkit_seg *seg, uint32_t rec_size, uint32_t count, uint64_t type_id)
+{
+    const uint64_t param[4] = {rec_size, count, type_id, stride_for(rec_size)};
+    int rc = shmkit_seg_set_layout(seg, SHMKIT_LAYOUT_TABLE, param);
+    if (rc < 0)
+        return rc;
+    /* the payload of a new segment is zero-filled: every seqlock is valid
+     * and every slot unowned, as in shmkit_table_create */
+    struct ctl *c = shmkit_seg_data(seg);
+    c->version = CTL_VERSION;
+    c->rec_size = rec_size;
+    c->count = count;
+    c->type_id = type_id;
+    c->stride = param[3];
+    /* release: the control block is visible before the magic that says
+     * the table is ready */
+    shmkit__store_release(&c->magic, CTL_MAGIC);
+    return 0;
+}
+
 /* Checks the geometry of a mapped table; fills T's own copies on success. */
-static int geometry_check(shmkit_table *t, uint64_t type_id)
+static int geometry_check(shmkit_table *t)
 {
     uint64_t p[4];
     uint32_t layout;
@@ -162,13 +191,43 @@ static int geometry_check(shmkit_table *t, uint64_t type_id)
     uint64_t need = CTL_SIZE + p[1] * p[3]; /* <= 2^20 * (2^20 + 128): no overflow */
     if (need > shmkit_seg_size(t->seg))
         return SHMKIT_ECORRUPT;
-    if (type_id && p[2] != type_id)
-        return SHMKIT_ELAYOUT;
     t->rec_size = (uint32_t)p[0];
     t->count = (uint32_t)p[1];
     t->type_id = p[2];
     t->stride = p[3];
     return 0;
+}
+
+int shmkit__table_wrap(shmkit_table **out, shmkit_seg *seg, int writable)
+{
+    shmkit_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->seg = seg;
+    t->base = shmkit_seg_data(seg);
+    t->writable = writable;
+    int rc = SHMKIT_ECORRUPT;
+    if (shmkit_seg_size(seg) < CTL_SIZE)
+        goto free_handle;
+    /* A creator may still be between shmkit_open and publishing the magic
+     * (its header rewrite can even be caught half done): ~100 ms. */
+    for (int tries = 0;; tries++) {
+        /* acquire: pairs with the creator's release of the magic */
+        uint32_t magic = shmkit__load_acquire(&ctl_of(t)->magic);
+        rc = magic == CTL_MAGIC ? geometry_check(t) : SHMKIT_ECORRUPT;
+        if (rc == 0 || rc == SHMKIT_ELAYOUT || tries >= 50)
+            break;
+        if (magic == CTL_MAGIC && rc != SHMKIT_EBADHEADER)
+            break; /* ready, and still wrong: corrupt, no point waiting */
+        sleep_ms(2);
+    }
+    if (rc < 0)
+        goto free_handle;
+    *out = t;
+    return 0;
+free_handle:
+    free(t);
+    return rc;
 }
 
 int shmkit_table_open(shmkit_table **out, const struct shmkit_opts *opts, uint64_t type_id)
@@ -178,43 +237,25 @@ int shmkit_table_open(shmkit_table **out, const struct shmkit_opts *opts, uint64
     *out = NULL;
     if (opts->flags & (SHMKIT_CREATE | SHMKIT_RAW))
         return -EINVAL;
-    shmkit_table *t = calloc(1, sizeof *t);
-    if (!t)
-        return -ENOMEM;
+    shmkit_seg *seg;
     struct shmkit_opts o = *opts;
     o.layout = SHMKIT_LAYOUT_TABLE;
     o.size = 0;
-    int rc = shmkit_open(&t->seg, &o);
+    int rc = shmkit_open(&seg, &o);
     if (rc < 0)
-        goto free_handle;
-    t->base = shmkit_seg_data(t->seg);
-    t->writable = !(opts->flags & SHMKIT_RDONLY);
-    if (shmkit_seg_size(t->seg) < CTL_SIZE) {
-        rc = SHMKIT_ECORRUPT;
-        goto close_segment;
+        return rc;
+    shmkit_table *t;
+    rc = shmkit__table_wrap(&t, seg, !(opts->flags & SHMKIT_RDONLY));
+    if (rc == 0 && type_id && t->type_id != type_id) {
+        free(t);
+        rc = SHMKIT_ELAYOUT;
     }
-    /* A creator may still be between shmkit_open and publishing the magic
-     * (its header rewrite can even be caught half done): ~100 ms. */
-    for (int tries = 0;; tries++) {
-        /* acquire: pairs with the creator's release of the magic */
-        uint32_t magic = shmkit__load_acquire(&ctl_of(t)->magic);
-        rc = magic == CTL_MAGIC ? geometry_check(t, type_id) : SHMKIT_ECORRUPT;
-        if (rc == 0 || rc == SHMKIT_ELAYOUT || tries >= 50)
-            break;
-        if (magic == CTL_MAGIC && rc != SHMKIT_EBADHEADER)
-            break; /* ready, and still wrong: corrupt, no point waiting */
-        sleep_ms(2);
+    if (rc < 0) {
+        shmkit_close(seg);
+        return rc;
     }
-    if (rc < 0)
-        goto close_segment;
     *out = t;
     return 0;
-
-close_segment:
-    shmkit_close(t->seg);
-free_handle:
-    free(t);
-    return rc;
 }
 
 int shmkit_table_close(shmkit_table *t)

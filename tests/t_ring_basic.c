@@ -98,12 +98,18 @@ static void create_errors(void)
 {
     shmkit_ring *c = NULL;
     setup();
-    is_rc(shmkit_ring_create(&c, seg, 4096, 0), -EINVAL, "create without a role");
+    is_rc(shmkit_ring_create(&c, seg, 4096, SHMKIT_RING_PRODUCER | SHMKIT_RING_CONSUMER), -EINVAL,
+          "create with both roles");
     is_rc(shmkit_ring_create(&c, seg, 3000, SHMKIT_RING_CONSUMER), -EINVAL, "capacity 3000");
     is_rc(shmkit_ring_create(&c, seg, 8192, SHMKIT_RING_CONSUMER), SHMKIT_EBADSIZE,
           "capacity larger than the payload");
     is_rc(shmkit_ring_attach(&c, seg, SHMKIT_RING_CONSUMER), SHMKIT_ELAYOUT,
           "attach before create: not a ring");
+    is_rc(shmkit_ring_create(&c, seg, 4096, 0), 0, "create without a role");
+    is_rc(shmkit_ring_send(c, "x", 1, 0), -EINVAL, "a role-less handle sends nothing");
+    is_rc(shmkit_ring_recv(c, NULL, 0, 0), -EINVAL, "a role-less handle receives nothing");
+    shmkit_ring_close(c);
+    c = NULL;
     is_rc(shmkit_ring_create(&c, seg, 0, SHMKIT_RING_CONSUMER), 0, "create, capacity 0 = fit");
     is_int(shmkit_ring_capacity(c), 4096, "capacity fitted to the payload");
     is_int(shmkit_ring_max_msg(c), 4096 / 2 - 16, "max message = capacity/2 - 16");

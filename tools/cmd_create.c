@@ -141,15 +141,20 @@ static int parse_layout(const char *opt, const char *arg, uint32_t layout, struc
 
 /* Builds the structure. A table makes its own segment (*SEG is set to it). */
 static int make_layout(const struct layout_args *l, const struct shmkit_opts *o, shmkit_seg **seg,
-                       struct layout_handles *h)
+                       struct layout_handles *h, int hold)
 {
     int rc;
+    /* Without --hold the command exits at once: it sets the channel up
+     * without a role, so that a consumer or subscriber joining later waits
+     * for a producer instead of being told the stream ended. With --hold it
+     * stays the producer (publisher) while it runs. */
     switch (l->layout) {
     case SHMKIT_LAYOUT_RING:
-        return shmkit_ring_create(&h->ring, *seg, (size_t)l->a, SHMKIT_RING_PRODUCER);
+        return shmkit_ring_create(&h->ring, *seg, (size_t)l->a, hold ? SHMKIT_RING_PRODUCER : 0);
     case SHMKIT_LAYOUT_BUS:
         return shmkit_bus_create(&h->bus, *seg, (size_t)l->a, (size_t)l->b, (unsigned)l->c,
-                                 l->lossy ? SHMKIT_BUS_LOSSY : 0);
+                                 (l->lossy ? SHMKIT_BUS_LOSSY : 0) |
+                                     (hold ? 0 : SHMKIT_BUS_NOROLE));
     default:
         rc = shmkit_table_create(&h->table, o, (uint32_t)l->b, (uint32_t)l->a, 0);
         if (rc == 0)
@@ -416,7 +421,7 @@ static int create_run(const struct create_args *a)
     int rc = a->lay.layout == SHMKIT_LAYOUT_TABLE ? 0 : shmkit_open(&seg, &a->o);
     if (rc < 0)
         return cli_fail(what, rc);
-    if (a->lay.layout && (rc = make_layout(&a->lay, &a->o, &seg, &lh)) < 0) {
+    if (a->lay.layout && (rc = make_layout(&a->lay, &a->o, &seg, &lh, a->hold)) < 0) {
         if (seg)
             shmkit_seg_remove(seg); /* ours: --excl */
         shmkit_close(seg);

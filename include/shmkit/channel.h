@@ -137,17 +137,21 @@ enum shmkit_ring_flags {
 SHMKIT_API size_t shmkit_ring_size_for(size_t capacity);
 
 /* Initialises a ring in SEG's payload (overwriting it), records layout
- * "ring" in the header, and attaches the caller with the role in FLAGS.
- * CAPACITY: data bytes, a power of two >= SHMKIT_RING_MIN_CAP; 0 = the
- * largest power of two that fits the payload. FLAGS: exactly one of
- * SHMKIT_RING_PRODUCER / SHMKIT_RING_CONSUMER, optionally SHMKIT_RING_MULTI.
+ * "ring" in the header (after the control block is written: an attacher
+ * finds the old layout or a whole ring), and attaches the caller with the
+ * role in FLAGS. CAPACITY: data bytes, a power of two >=
+ * SHMKIT_RING_MIN_CAP; 0 = the largest power of two that fits the payload.
+ * FLAGS: at most one of SHMKIT_RING_PRODUCER / SHMKIT_RING_CONSUMER (none:
+ * a handle without a role, as SHMKIT_ROLE_NONE under JOINING BY NAME -
+ * its data calls give -EINVAL, its close tells nobody anything),
+ * optionally SHMKIT_RING_MULTI. shmkit_ring_join does all of this by name.
  * The largest message is shmkit_ring_max_msg() = CAPACITY/2 - 16 bytes,
  * capped at SHMKIT_RING_MSG_LIMIT (INT_MAX; it matters from 2^33 up). Only
  * the control block and the first record header are written, so a huge
  * ring in a SHMKIT_NORESERVE segment stays sparse until it is used.
  * Errors:
- *   -EINVAL           R or SEG NULL, bad role flags, CAPACITY not a power of
- *                     two or below SHMKIT_RING_MIN_CAP
+ *   -EINVAL           R or SEG NULL, both roles or an unknown flag, CAPACITY
+ *                     not a power of two or below SHMKIT_RING_MIN_CAP
  *   SHMKIT_EBADSIZE   the payload is smaller than shmkit_ring_size_for(CAPACITY)
  *   -EBADF            SEG is read-only
  *   -ENOMEM           out of memory for the handle
@@ -156,12 +160,14 @@ SHMKIT_API size_t shmkit_ring_size_for(size_t capacity);
 SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capacity,
                                   unsigned flags);
 
-/* Attaches to the ring in SEG as producer or consumer (FLAGS), after
+/* Attaches to the ring in SEG as producer or consumer (FLAGS; neither: a
+ * handle without a role, which only checks the ring), after
  * validating the header's layout and parameters, the control block and the
  * current indices. A producer whose predecessor died takes the ring over
  * (counted in stats.takeovers); a message that predecessor left half
  * written is discarded. Errors:
- *   -EINVAL            R or SEG NULL, bad role flags
+ *   -EINVAL            R or SEG NULL, both roles, an unknown flag, TAKEOVER
+ *                      without a role
  *   SHMKIT_ELAYOUT     SEG does not hold a ring
  *   SHMKIT_ECORRUPT    control block or indices fail validation
  *   SHMKIT_EVERSION    control block of an unknown version (also a ring of
@@ -179,10 +185,12 @@ SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capac
 SHMKIT_API int shmkit_ring_attach(shmkit_ring **r, shmkit_seg *seg, unsigned flags);
 
 /* Detaches (the peer then sees SHMKIT_ECLOSED once the ring drains, see
- * END OF STREAM; a parked peer is woken) and
- * frees R. A reservation not committed is dropped; a role another process
- * took over (SHMKIT_RING_TAKEOVER) stays with it. The segment stays open.
- * Accepts NULL. Returns 0. */
+ * END OF STREAM; a parked peer is woken; a handle without a role tells
+ * nobody anything) and frees R. A reservation not committed is dropped; a
+ * role another process took over (SHMKIT_RING_TAKEOVER) stays with it. The
+ * segment stays open, unless R was made by shmkit_ring_join: then it is
+ * closed too (not removed). Accepts NULL. Returns 0, or the error of
+ * shmkit_close for a joined ring's segment. */
 SHMKIT_API int shmkit_ring_close(shmkit_ring *r);
 
 /* Data capacity in bytes, and the largest message it accepts
@@ -193,6 +201,119 @@ SHMKIT_API size_t shmkit_ring_max_msg(const shmkit_ring *r);
 /* How long a blocking call spins before it sleeps, in nanoseconds (default
  * 50 us). Negative: never sleep (busy-poll; still honours the timeout). */
 SHMKIT_API void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns);
+
+/* ------------------------------------------------------------------------
+ * JOINING BY NAME: shmkit_ring_join, shmkit_bus_join, shmkit_sub_join (and
+ * shmkit_table_join in shmkit/table.h) - one call, one shape for the three
+ * structures: create-or-attach with a role, the geometry used only by the
+ * call that creates and checked by the others, waiting for another process
+ * to have made it. Every program of a group runs the same call and none
+ * needs a retry loop on -ENOENT or SHMKIT_ELAYOUT:
+ *
+ *     struct shmkit_opts where = { .kind = SHMKIT_POSIX, .name = "/jobs",
+ *                                  .flags = SHMKIT_CREATE };
+ *     struct shmkit_ring_config cfg = { .role = SHMKIT_ROLE_CONSUMER,
+ *                                       .max_msg = 1024 };
+ *     shmkit_ring *r;
+ *     int rc = shmkit_ring_join(&r, &where, &cfg);  // the producer: same,
+ *                                                   // ROLE_PRODUCER
+ *
+ * WHERE is a struct shmkit_opts of any kind, as for shmkit_open (name or
+ * key, mode, flags), with size, layout, init and init_arg left 0 (join
+ * sets them; else -EINVAL) and without SHMKIT_RAW.
+ *   - With SHMKIT_CREATE: create-or-attach. The call that creates writes
+ *     the structure through shmkit_open's initialiser (opts.init, see
+ *     INITIALISATION in shmkit.h), so no other process ever opens a
+ *     half-made one: POSIX and FILE have no name before it is written; on
+ *     System V and the O_EXCL fallback the others wait for the header's
+ *     "initialising" flag (up to where->init_wait_ms, 0 = 10 s). Of N
+ *     processes racing on one name exactly one creates
+ *     (shmkit_seg_created(shmkit_ring_seg(r)) is 1 there, 0 elsewhere);
+ *     the others attach. With SHMKIT_EXCL too: create only (-EEXIST).
+ *     SHMKIT_ANON and SHMKIT_MEMFD always create (share by fork, or pass
+ *     the descriptor: shmkit_fd_send(sock, shmkit_ring_seg(r))).
+ *   - Without SHMKIT_CREATE: attach only. While the segment does not exist
+ *     (-ENOENT), still holds layout "bytes" (made by hand, its structure
+ *     not yet written: the two-step shmkit_open + shmkit_ring_create), or
+ *     its creator is still in its initialiser, the call waits, polling
+ *     (100 us, doubling up to 10 ms), up to the config's timeout_ns, then
+ *     -ETIMEDOUT; timeout_ns 0 tries once and returns the code found
+ *     (-ENOENT, SHMKIT_ELAYOUT, -ETIMEDOUT); negative: no limit. A "bytes"
+ *     segment is waited for the same way with SHMKIT_CREATE. A signal
+ *     handler that ran while it slept: -EINTR (SIGNALS above). A segment
+ *     holding another structure (a bus where a ring was asked): at once
+ *     SHMKIT_ELAYOUT. A MEMFD descriptor in where->fd is taken (and
+ *     closed on failure) as by shmkit_open: one try, no waiting.
+ * GEOMETRY: the config's sizes are used only by the call that creates
+ * (and must then be valid: -EINVAL). On attach each non-zero field is
+ * checked against the existing structure; a mismatch is SHMKIT_EGEOMETRY
+ * and nothing was changed (no role taken). Zero fields are not checked.
+ * ROLE: the handle takes the config's role as the matching attach call
+ * would (-EBUSY if it is held, see PEER DEATH). SHMKIT_ROLE_NONE creates or
+ * checks the structure and holds no claim: its data calls return -EINVAL
+ * and closing it tells nobody anything (no end of stream, no death). For a
+ * parent that sets a ring up for two children: over SHMKIT_ANON they
+ * inherit it and call shmkit_ring_attach(shmkit_ring_seg(r), ...); over a
+ * name they join it.
+ * SPIN: spin_ns is applied to the handle (as *_set_spin; 0 = the default
+ * 50 us, negative = never sleep).
+ * OWNERSHIP OF THE SEGMENT: a joined handle owns its segment -
+ * shmkit_ring_close, shmkit_bus_close and shmkit_bus_unsubscribe close it
+ * (a handle made by the *_create / *_attach / subscribe calls does not).
+ * Removing the name stays explicit: shmkit_seg_remove(shmkit_ring_seg(r)).
+ * A CREATOR KILLED while it initialises leaves no name (POSIX, FILE), or
+ * (System V, O_EXCL fallback) a segment marked initialising whose
+ * openers get SHMKIT_EPEERDEAD once its creator is seen dead (or
+ * -ETIMEDOUT first) and that `shmkit gc` removes. Nothing is left behind
+ * on failure: a segment this call created is removed again.
+ * Errors of every join call:
+ *   -EINVAL            OUT, WHERE or CFG NULL; where->size, layout, init or
+ *                      init_arg non-zero, or SHMKIT_RAW; an unknown role,
+ *                      flag, non-zero reserved[] or pad0_; with CREATE,
+ *                      geometry that is not valid (see each config)
+ *   SHMKIT_EGEOMETRY   the existing structure has another geometry
+ *   SHMKIT_ELAYOUT     the segment holds another structure (or, timeout 0,
+ *                      still "bytes")
+ *   -ETIMEDOUT         not there (or not ready) within timeout_ns; or its
+ *                      creator still initialising after where->init_wait_ms
+ *   -ENOENT            attach only, timeout_ns 0, and no such segment
+ *   SHMKIT_EPEERDEAD   its creator died inside its initialiser
+ *   -EINTR             a signal handler ran while waiting
+ *   the errors of shmkit_open (-EEXIST, -EPERM, -EACCES, -ENOSPC,
+ *   SHMKIT_EBADNAME, ...) and of the matching attach call (-EBUSY, -EUSERS,
+ *   SHMKIT_ECORRUPT, SHMKIT_EVERSION, -EBADF for a read-only mapping, ...)
+ * ------------------------------------------------------------------------ */
+
+struct shmkit_ring_config {
+    unsigned role;        /* SHMKIT_ROLE_NONE, _PRODUCER or _CONSUMER              */
+    unsigned flags;       /* SHMKIT_RING_MULTI (create; on attach: the ring must  */
+                          /* be MULTI), SHMKIT_RING_TAKEOVER (attach, with a role) */
+    uint64_t max_msg;     /* create: the largest message; the ring gets the       */
+                          /* smallest power-of-two capacity >= SHMKIT_RING_MIN_CAP */
+                          /* whose max_msg (capacity/2 - 16) holds it (above      */
+                          /* SHMKIT_RING_MSG_LIMIT: SHMKIT_ETOOBIG). Attach: if   */
+                          /* non-zero, the ring's max_msg must be >= it           */
+    uint64_t capacity;    /* create: data bytes (a power of two) instead of       */
+                          /* max_msg; with both, capacity wins and must hold      */
+                          /* max_msg (else -EINVAL); one of them is needed.       */
+                          /* Attach: non-zero must be equal                       */
+    int64_t timeout_ns;   /* see JOINING BY NAME: 0 try once, negative no limit   */
+    int64_t spin_ns;      /* as shmkit_ring_set_spin; 0 = the default (50 us)     */
+    uint64_t reserved[4]; /* zero, else -EINVAL                                   */
+};
+
+/* Joins the ring WHERE names with CFG's role (see JOINING BY NAME above,
+ * every point of which applies). On success *R holds a handle that owns
+ * its segment; on failure *R is NULL. Errors: those listed under JOINING
+ * BY NAME, SHMKIT_ETOOBIG (create: max_msg above SHMKIT_RING_MSG_LIMIT),
+ * and those of shmkit_ring_attach. */
+SHMKIT_API int shmkit_ring_join(shmkit_ring **r, const struct shmkit_opts *where,
+                                const struct shmkit_ring_config *cfg);
+
+/* The segment under R (joined or not; owned by a joined ring: do not close
+ * it). For shmkit_seg_remove, shmkit_seg_created, shmkit_fd_send, and for
+ * the children of a role-less parent (shmkit_ring_attach). NULL for NULL. */
+SHMKIT_API shmkit_seg *shmkit_ring_seg(const shmkit_ring *r);
 
 /* Producer: reserves LEN contiguous bytes and stores their address in *P
  * (8-byte aligned). Write the message there, then shmkit_ring_commit. On a
@@ -293,7 +414,11 @@ typedef struct shmkit_bus shmkit_bus; /* the publisher's handle */
 typedef struct shmkit_sub shmkit_sub; /* a subscriber's handle  */
 
 enum shmkit_bus_flags {
-    SHMKIT_BUS_LOSSY = 1u << 0 /* the publisher never waits for subscribers */
+    SHMKIT_BUS_LOSSY = 1u << 0, /* the publisher never waits for subscribers   */
+    SHMKIT_BUS_NOROLE = 1u << 1 /* shmkit_bus_create: set the bus up without    */
+                                /* becoming its publisher (a role-less handle,  */
+                                /* as SHMKIT_ROLE_NONE: closing it tells no one */
+                                /* anything; loan/send on it give -EINVAL)      */
 };
 
 #define SHMKIT_BUS_MAX_SUBS 4096
@@ -303,9 +428,10 @@ enum shmkit_bus_flags {
 SHMKIT_API size_t shmkit_bus_size_for(size_t slots, size_t msg_max, unsigned max_subs);
 
 /* Initialises a bus in SEG's payload (layout "bus") and attaches the caller
- * as its publisher. SLOTS messages of at most MSG_MAX bytes each are kept;
- * MAX_SUBS subscribers may be joined at once. FLAGS: 0 (back-pressure) or
- * SHMKIT_BUS_LOSSY. Errors: -EINVAL (NULL, bad geometry or flags),
+ * as its publisher (unless SHMKIT_BUS_NOROLE). SLOTS messages of at most
+ * MSG_MAX bytes each are kept; MAX_SUBS subscribers may be joined at once.
+ * FLAGS: 0 (back-pressure) or SHMKIT_BUS_LOSSY, optionally or-ed with
+ * SHMKIT_BUS_NOROLE. Errors: -EINVAL (NULL, bad geometry or flags),
  * SHMKIT_EBADSIZE (payload < shmkit_bus_size_for), -EBADF (read-only),
  * -ENOMEM, -EOVERFLOW (as shmkit_bus_attach), errors of
  * shmkit_seg_set_layout / shmkit_owner_self. */
@@ -321,8 +447,10 @@ SHMKIT_API int shmkit_bus_create(shmkit_bus **b, shmkit_seg *seg, size_t slots, 
 SHMKIT_API int shmkit_bus_attach(shmkit_bus **b, shmkit_seg *seg);
 
 /* Detaches the publisher (subscribers then see SHMKIT_ECLOSED once they
- * have read everything, see END OF STREAM; parked ones are woken) and
- * frees B. Accepts NULL. Returns 0. */
+ * have read everything, see END OF STREAM; parked ones are woken; a
+ * handle without the role tells nobody anything) and frees B; a joined
+ * handle's segment is closed too. Accepts NULL. Returns 0, or the error of
+ * shmkit_close for a joined handle's segment. */
 SHMKIT_API int shmkit_bus_close(shmkit_bus *b);
 
 /* Publisher: waits until at least N subscribers are joined (live members;
@@ -341,6 +469,45 @@ SHMKIT_API int shmkit_bus_wait_subscribers(shmkit_bus *b, unsigned n, int64_t ti
 SHMKIT_API void shmkit_bus_set_spin(shmkit_bus *b, int64_t spin_ns);
 SHMKIT_API void shmkit_sub_set_spin(shmkit_sub *s, int64_t spin_ns);
 
+/* Joining a bus by name (JOINING BY NAME above): one config for both
+ * sides. shmkit_bus_join takes role SHMKIT_ROLE_PUBLISHER or
+ * SHMKIT_ROLE_NONE (a handle that publishes nothing: loan, publish and
+ * send give -EINVAL, close tells nobody anything; wait_subscribers works);
+ * shmkit_sub_join takes SHMKIT_ROLE_SUBSCRIBER or SHMKIT_ROLE_NONE and
+ * always subscribes. */
+struct shmkit_bus_config {
+    unsigned role;        /* see above                                            */
+    unsigned flags;       /* SHMKIT_BUS_LOSSY (create; on attach: the bus must be */
+                          /* lossy)                                               */
+    uint64_t slots;       /* create: a power of two in [2, 2^24]; 0 = 256.        */
+                          /* Attach: 0 or equal                                   */
+    uint64_t msg_max;     /* create: required (1 .. 2^30). Attach: 0, or the      */
+                          /* bus's msg_max must be >= it                          */
+    uint32_t max_subs;    /* create: 1..SHMKIT_BUS_MAX_SUBS; 0 = 64. Attach: 0 or */
+                          /* equal                                                */
+    uint32_t pad0_;       /* zero                                                 */
+    int64_t timeout_ns;   /* see JOINING BY NAME                                  */
+    int64_t spin_ns;      /* as shmkit_bus_set_spin; 0 = the default (50 us)      */
+    uint64_t reserved[4]; /* zero, else -EINVAL                                   */
+};
+
+/* Joins the bus WHERE names as its publisher (or with no role); *B owns
+ * its segment. Errors: those under JOINING BY NAME, those of
+ * shmkit_bus_attach (-EBUSY: a live publisher holds the role). */
+SHMKIT_API int shmkit_bus_join(shmkit_bus **b, const struct shmkit_opts *where,
+                               const struct shmkit_bus_config *cfg);
+
+/* Joins the bus WHERE names as a new subscriber (creating it with CREATE);
+ * *S owns its segment (shmkit_bus_unsubscribe closes it). Errors: those
+ * under JOINING BY NAME, those of shmkit_bus_subscribe (-EUSERS). */
+SHMKIT_API int shmkit_sub_join(shmkit_sub **s, const struct shmkit_opts *where,
+                               const struct shmkit_bus_config *cfg);
+
+/* The segment under a publisher's or a subscriber's handle (owned by a
+ * joined handle: do not close it); NULL for NULL. */
+SHMKIT_API shmkit_seg *shmkit_bus_seg(const shmkit_bus *b);
+SHMKIT_API shmkit_seg *shmkit_sub_seg(const shmkit_sub *s);
+
 /* Largest message of the bus. */
 SHMKIT_API size_t shmkit_bus_msg_max(const shmkit_bus *b);
 
@@ -348,7 +515,8 @@ SHMKIT_API size_t shmkit_bus_msg_max(const shmkit_bus *b);
  * bytes); fill it, then shmkit_bus_publish. In back-pressure mode waits
  * until the slowest live subscriber has read the slot's previous message.
  * Errors:
- *   -EINVAL            bad arguments, a loan is already open
+ *   -EINVAL            bad arguments, a loan is already open, B holds no
+ *                      role (joined with SHMKIT_ROLE_NONE)
  *   SHMKIT_ETOOBIG     LEN > msg_max
  *   -EAGAIN            TIMEOUT_NS == 0 and a live subscriber still holds the
  *                      slot (a try loan drops dead ones too, checking at
@@ -378,7 +546,8 @@ SHMKIT_API int shmkit_bus_send(shmkit_bus *b, const void *buf, size_t len, int64
 SHMKIT_API int shmkit_bus_subscribe(shmkit_sub **s, shmkit_seg *seg);
 
 /* Leaves the bus and frees S (a back-pressure publisher stops waiting for
- * it). Accepts NULL. Returns 0. */
+ * it); a joined handle's segment is closed too. Accepts NULL. Returns 0,
+ * or the error of shmkit_close for a joined handle's segment. */
 SHMKIT_API int shmkit_bus_unsubscribe(shmkit_sub *s);
 
 /* Subscriber, zero-copy: the next message in place, its length and

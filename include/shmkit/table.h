@@ -20,6 +20,11 @@
  *   shmkit_table *t;
  *   struct shmkit_opts o = { .kind = SHMKIT_POSIX, .name = "/timing" };
  *   shmkit_table_create(&t, &o, sizeof(struct car), 20, CAR_TYPE_ID);
+ *   (or, by every program alike, creating or attaching by name:
+ *    o.flags = SHMKIT_CREATE;
+ *    struct shmkit_table_config cfg = { .role = SHMKIT_ROLE_WRITER,
+ *        .rec_size = sizeof(struct car), .count = 20, .type_id = CAR_TYPE_ID };
+ *    shmkit_table_join(&t, &o, &cfg);)
  *   ...fork()...
  *   child:  shmkit_table_claim(t, i);  loop { shmkit_table_write(t, i, &car, sizeof car); }
  *   board:  shmkit_table_read(t, i, &car, sizeof car, NULL);
@@ -38,8 +43,10 @@
  *   copies, so later scribbles on the control block cannot send it out of
  *   bounds.
  *
- * SIGNALS: no table call sleeps, so none returns -EINTR (the library's
- * one policy, SIGNALS in shmkit/sync.h, concerns calls that park):
+ * SIGNALS: no table call but shmkit_table_join sleeps (it returns -EINTR
+ * when a signal handler ran while it waited for the table to be made, the
+ * library's one policy, SIGNALS in shmkit/sync.h), so no other returns
+ * -EINTR:
  * shmkit_table_read spins and yields while a write is open, for at most
  * ~50 ms, then answers -EAGAIN or SHMKIT_EPEERDEAD whatever signals
  * arrived meanwhile.
@@ -94,6 +101,38 @@ SHMKIT_API int shmkit_table_create(shmkit_table **out, const struct shmkit_opts 
  *   any error of shmkit_open() (-ENOENT, SHMKIT_ENOTSHMKIT, ...) */
 SHMKIT_API int shmkit_table_open(shmkit_table **out, const struct shmkit_opts *opts,
                                  uint64_t type_id);
+
+/* Joining a table by name, in the shape of the channels (JOINING BY NAME
+ * in shmkit/channel.h: every point applies - create-or-attach with
+ * SHMKIT_CREATE, attach only and wait up to timeout_ns without it, the
+ * table written by the creator's initialiser so nobody sees it half made,
+ * geometry used at create and checked at attach, SHMKIT_EGEOMETRY). The
+ * table handle always owns its segment. */
+struct shmkit_table_config {
+    unsigned role;        /* SHMKIT_ROLE_WRITER (may claim and write),          */
+                          /* SHMKIT_ROLE_READER (claim/write/release give       */
+                          /* -EBADF, even if this call created the table),      */
+                          /* SHMKIT_ROLE_NONE = WRITER. SHMKIT_RDONLY in WHERE  */
+                          /* (attach only) makes a reader whatever the role     */
+    uint32_t rec_size;    /* create: 1..SHMKIT_TABLE_MAX_RECORD; attach: 0 or   */
+                          /* equal                                              */
+    uint32_t count;       /* create: 1..SHMKIT_TABLE_MAX_COUNT; attach: 0 or    */
+                          /* equal                                              */
+    uint32_t pad0_;       /* zero                                               */
+    uint64_t type_id;     /* create: as shmkit_table_create; attach: 0 or equal */
+    int64_t timeout_ns;   /* see JOINING BY NAME                                */
+    uint64_t reserved[4]; /* zero, else -EINVAL                                 */
+};
+
+/* Joins the table WHERE names (see above). On success *OUT holds the
+ * handle; on failure NULL. Errors: those under JOINING BY NAME in
+ * shmkit/channel.h (-EINVAL, SHMKIT_EGEOMETRY - a type id that differs
+ * included, SHMKIT_ELAYOUT, -ETIMEDOUT, -ENOENT, SHMKIT_EPEERDEAD, -EINTR,
+ * the errors of shmkit_open), SHMKIT_EBADSIZE (create: rec_size or count 0
+ * or above its limit), and those of shmkit_table_open (SHMKIT_ECORRUPT,
+ * -ENOMEM). */
+SHMKIT_API int shmkit_table_join(shmkit_table **out, const struct shmkit_opts *where,
+                                 const struct shmkit_table_config *cfg);
 
 /* Closes the handle (the segment stays; see shmkit_table_remove). Records
  * this process claimed stay claimed by it until it exits or releases them.
