@@ -9,8 +9,11 @@
 #include <errno.h>
 #include <time.h>
 
-/* 2: every role is held through a claim word naming its owner (below) */
-#define CHAN_VERSION 2u
+/* 2: every role is held through a claim word naming its owner (below);
+ * 3: the ring's cut-through record (REC_WIP) and its progress words (the
+ * bus did not change, but rings and buses share the number: a channel of
+ * format 2 gets SHMKIT_EVERSION) */
+#define CHAN_VERSION 3u
 
 /* Claim words. Each role - the ring's consumer and producer slots, the
  * bus's publisher and subscriber records - is held through one 64-bit word
@@ -36,12 +39,19 @@
 
 /* Record header word (8 bytes, before every record): length in the low 32
  * bits (a message is at most SHMKIT_RING_MSG_LIMIT, a filler shorter than
- * the largest record) and exactly one kind bit. 0 means "nothing committed here yet": the
+ * the largest record) and exactly one kind bit. REC_WIP marks a large
+ * message still being copied in (cut-through, ring.c): the consumer may
+ * copy out what ring_ctl.wip_pos says is written, but delivers it only
+ * once the header says REC_MSG with the same length and ring_ctl.wip_gen
+ * did not move (a producer that takes over from a dead one zeroes a
+ * REC_WIP header it finds at the tail and bumps wip_gen before it writes
+ * anything there). 0 means "nothing committed here yet": the
  * producer zeroes the word after each record before it commits that record,
  * so the word at the tail is always 0. Records are packed (8-byte aligned):
  * a 64-byte message takes 72 bytes, 1.125 cache lines on average. */
 #define REC_MSG (1ull << 32)
 #define REC_PAD (1ull << 33)
+#define REC_WIP (1ull << 34)
 #define REC_HDR 8u
 
 /* Bytes a record of a LEN-byte message takes in the ring. */
@@ -77,10 +87,13 @@ struct ring_ctl {
     uint32_t cons_parked, prod_parked;
     uint32_t cons_nopark, prod_nopark; /* that side busy-polls: skip the wake check */
     uint8_t pad3[48];
-    /* line 4: the consumer's claim, producer lock */
+    /* line 4: the consumer's claim, producer lock, cut-through progress */
     uint64_t cons_claim; /* CLAIM_* | owner */
     uint32_t plock;      /* MULTI: 0 free, else holder slot + 1, | PLOCK_WAITERS */
-    uint8_t pad4[52];
+    uint32_t pad4a;
+    uint64_t wip_pos; /* REC_WIP record: position up to which its bytes are written */
+    uint64_t wip_gen; /* bumped when a dead producer's REC_WIP record is withdrawn */
+    uint8_t pad4[32];
     /* lines 5..: producer slots (slot 0 only for a single-producer ring) */
     struct ring_prod_slot prods[RING_PROD_SLOTS];
 };
@@ -92,6 +105,7 @@ _Static_assert(offsetof(struct ring_ctl, tail) == 64, "ring producer line");
 _Static_assert(offsetof(struct ring_ctl, head) == 128, "ring consumer line");
 _Static_assert(offsetof(struct ring_ctl, cons_parked) == 192, "ring wait line");
 _Static_assert(offsetof(struct ring_ctl, cons_claim) == 256, "ring identity line");
+_Static_assert(offsetof(struct ring_ctl, wip_pos) == 272, "ring cut-through words");
 _Static_assert(sizeof(struct ring_prod_slot) == 32, "ring producer slot");
 _Static_assert(offsetof(struct ring_ctl, prods) == 320, "ring producer slots");
 

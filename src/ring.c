@@ -14,17 +14,35 @@
  * producer that dies before its header store leaves nothing visible. The
  * shared tail is only a hint for a producer taking over and for the
  * statistics; a taker-over walks the committed headers from there.
+ *
+ * Cut-through: a message of RING_CT_MIN bytes or more sent with
+ * shmkit_ring_send is published as a REC_WIP record before its bytes are
+ * copied in, and the producer publishes its progress (ring_ctl.wip_pos)
+ * every RING_CT_CHUNK bytes, so the consumer's shmkit_ring_recv copies it
+ * out on the other core while it is still being copied in: the bytes cross
+ * the cores piece by piece, each still in the producer's cache, instead of
+ * a whole message that no longer fits it. The message is delivered only
+ * when its header says REC_MSG; a producer killed in the middle leaves a
+ * REC_WIP record that the next producer withdraws (ring_plock.c).
  */
 #include "chan.h"
 #include "ring.h"
 #include "segment.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The 64-byte path is mostly call overhead: its helpers are inlined into
  * every caller (send/recv and the zero-copy calls). */
 #define RING_INLINE static inline __attribute__((always_inline))
+
+/* Cut-through from 64 KiB messages up, progress every 32 KiB: a piece is
+ * then still in the producer's cache when the consumer copies it out, and
+ * the progress word crosses the cores once per piece only (what it gained
+ * and what else was tried: bench/README.md). */
+#define RING_CT_MIN (64u << 10)
+#define RING_CT_CHUNK (32u << 10)
 
 size_t shmkit_ring_size_for(size_t capacity)
 {
@@ -454,15 +472,17 @@ int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns
     return do_reserve(r, len, p, timeout_ns);
 }
 
-RING_INLINE void do_commit(shmkit_ring *r, size_t len)
+/* Publishes the reserved record of LEN bytes - and the records a batch
+ * stored after it, up to END - with one release store of its header. */
+RING_INLINE void do_commit_to(shmkit_ring *r, size_t len, uint64_t end, uint64_t msgs,
+                              uint64_t bytes)
 {
     struct ring_ctl *c = r->c;
     uint64_t start = r->tail + r->pad;
-    uint64_t rec = ring_rec_size(len);
     uint64_t *hdr = (uint64_t *)(r->data + (start & r->mask));
-    /* relaxed: the word after the record must read 0 before the record's
-     * header is visible; the release store below orders it */
-    shmkit__store_relaxed((uint64_t *)(r->data + ((start + rec) & r->mask)), 0);
+    /* relaxed: the word after the records must read 0 before the first
+     * record's header is visible; the release store below orders it */
+    shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
     if (r->pad) {
         /* relaxed: reachable only through the filler, stored with release */
         shmkit__store_relaxed(hdr, REC_MSG | len);
@@ -474,11 +494,11 @@ RING_INLINE void do_commit(shmkit_ring *r, size_t len)
          * before the consumer sees this header */
         shmkit__store_release(hdr, REC_MSG | len);
     }
-    r->tail = start + rec;
+    r->tail = end;
     /* statistics and the tail hint share a line the consumer never reads
      * on its fast path (only takers-over and stats readers do) */
-    chan_bump(&c->msgs_in, 1);
-    chan_bump(&c->bytes_in, len);
+    chan_bump(&c->msgs_in, msgs);
+    chan_bump(&c->bytes_in, bytes);
     /* release: the consumer (and a producer taking over from this hint)
      * finds the record complete once it sees the new tail */
     shmkit__store_release(&c->tail, r->tail);
@@ -490,6 +510,11 @@ RING_INLINE void do_commit(shmkit_ring *r, size_t len)
             shmkit__store_relaxed(&c->last_writer, r->self.pid); /* statistic */
         shmkit__ring_punlock(r);
     }
+}
+
+RING_INLINE void do_commit(shmkit_ring *r, size_t len)
+{
+    do_commit_to(r, len, r->tail + r->pad + ring_rec_size(len), 1, len);
 }
 
 int shmkit_ring_commit(shmkit_ring *r, size_t len)
@@ -510,6 +535,46 @@ int shmkit_ring_cancel(shmkit_ring *r)
     return 0;
 }
 
+/* Cut-through: publishes the reserved record as REC_WIP, then copies the
+ * message in RING_CT_CHUNK pieces, publishing the progress after each; the
+ * commit that follows turns it into REC_MSG. A filler in front of it is
+ * published here too (the consumer has to get past it to start). */
+static void ct_fill(shmkit_ring *r, void *p, const void *buf, size_t len)
+{
+    struct ring_ctl *c = r->c;
+    uint64_t start = r->tail + r->pad;
+    uint64_t *hdr = (uint64_t *)(r->data + (start & r->mask));
+    /* relaxed: published by the header store below */
+    shmkit__store_relaxed(&c->wip_pos, start + REC_HDR);
+    if (r->pad) {
+        shmkit__store_relaxed(hdr, REC_WIP | len);
+        /* release: the REC_WIP header and progress are visible with it */
+        shmkit__store_release((uint64_t *)(r->data + (r->tail & r->mask)),
+                              REC_PAD | (r->pad - REC_HDR));
+        /* the commit then stores only the record's header */
+        r->tail = start;
+        r->pad = 0;
+    } else {
+        /* release: the progress word is reset before the record shows */
+        shmkit__store_release(hdr, REC_WIP | len);
+    }
+    if (wake_peer(&c->cons_parked, &c->cons_nopark))
+        chan_bump(&c->prod_wakes, 1);
+    unsigned char *d = p;
+    const unsigned char *s = buf;
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < RING_CT_CHUNK ? len - off : RING_CT_CHUNK;
+        memcpy(d + off, s + off, n);
+        off += n;
+        if (off == len)
+            break; /* the commit publishes the last piece */
+        /* release: the bytes before the new position are written */
+        shmkit__store_release(&c->wip_pos, start + REC_HDR + off);
+        if (wake_peer(&c->cons_parked, &c->cons_nopark))
+            chan_bump(&c->prod_wakes, 1);
+    }
+}
+
 int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns)
 {
     if (!r || (!buf && len) || r->role != SHMKIT_RING_PRODUCER || r->reserved)
@@ -520,7 +585,9 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
     int rc = do_reserve(r, len, &p, timeout_ns);
     if (rc < 0)
         return rc;
-    if (len)
+    if (len >= RING_CT_MIN)
+        ct_fill(r, p, buf, len);
+    else if (len)
         memcpy(p, buf, len);
     do_commit(r, len);
     return 0;
@@ -555,10 +622,17 @@ static inline int msg_poll(void *ctx)
             r->skipped += r->cap - idx;
             continue;
         }
-        if (w != (REC_MSG | len) || len > r->max_msg || idx + ring_rec_size(len) > r->cap)
+        int wip = w == (REC_WIP | len);
+        if ((w != (REC_MSG | len) && !wip) || len > r->max_msg ||
+            idx + ring_rec_size(len) > r->cap)
             return SHMKIT_ECORRUPT;
+        /* a message still being copied in: only recv takes it (and copies
+         * it out as it comes, see ct_copy) */
+        if (wip && !r->want_wip)
+            return 0;
         r->cur_len = len;
         r->cur_ptr = r->data + idx + REC_HDR;
+        r->cur_wip = wip;
         return 1;
     }
     return SHMKIT_ECORRUPT;
@@ -596,6 +670,7 @@ int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeou
 {
     if (!r || !p || !len || r->role != SHMKIT_RING_CONSUMER)
         return -EINVAL;
+    r->want_wip = 0;
     int rc = do_peek(r, timeout_ns);
     if (rc < 0)
         return rc;
@@ -604,17 +679,24 @@ int shmkit_ring_peek(shmkit_ring *r, const void **p, size_t *len, int64_t timeou
     return 0;
 }
 
-RING_INLINE void do_release(shmkit_ring *r)
+/* Publishes the consumer's head (already advanced past MSGS messages of
+ * BYTES bytes in all). */
+RING_INLINE void do_release_to(shmkit_ring *r, uint64_t msgs, uint64_t bytes)
 {
     struct ring_ctl *c = r->c;
-    r->head += ring_rec_size(r->cur_len);
-    r->peeked = 0;
     /* release: we are done reading everything before the new head */
     shmkit__store_release(&c->head, r->head);
-    chan_bump(&c->msgs_out, 1);
-    chan_bump(&c->bytes_out, r->cur_len);
+    chan_bump(&c->msgs_out, msgs);
+    chan_bump(&c->bytes_out, bytes);
     if (wake_peer(&c->prod_parked, &c->prod_nopark))
         chan_bump(&c->cons_wakes, 1);
+}
+
+RING_INLINE void do_release(shmkit_ring *r)
+{
+    r->head += ring_rec_size(r->cur_len);
+    r->peeked = 0;
+    do_release_to(r, 1, r->cur_len);
 }
 
 int shmkit_ring_release(shmkit_ring *r)
@@ -625,18 +707,205 @@ int shmkit_ring_release(shmkit_ring *r)
     return 0;
 }
 
+/* ct_copy's wait: more of the record written, or its header changed. */
+static int ct_poll(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    /* acquire: the bytes before the position are written */
+    uint64_t pos = shmkit__load_acquire(&r->c->wip_pos);
+    if (pos > r->ct_start + REC_HDR + r->ct_done && pos - r->ct_start <= REC_HDR + r->cur_len)
+        return 1;
+    uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + (r->ct_start & r->mask)));
+    return w != (REC_WIP | r->cur_len);
+}
+
+/* Copies out the REC_WIP record at the head (msg_poll set r->cur_*) as
+ * its producer copies it in. 0: the whole message is in BUF and committed;
+ * 1: the record changed under us (withdrawn after its producer died), poll
+ * again; < 0 an error of the wait (the message stays queued). */
+static int ct_copy(shmkit_ring *r, unsigned char *buf, int64_t deadline)
+{
+    struct ring_ctl *c = r->c;
+    uint64_t len = r->cur_len, wip = REC_WIP | len;
+    const uint64_t *hdr = (const uint64_t *)(r->cur_ptr - REC_HDR);
+    r->ct_start = r->head;
+    r->ct_done = 0;
+    /* acquire, then the header again: a record withdrawn before we read
+     * the generation is seen withdrawn now (the withdrawer zeroes the
+     * header before its release store of the generation) */
+    uint64_t gen = shmkit__load_acquire(&c->wip_gen);
+    if (shmkit__load_acquire(hdr) != wip)
+        return 1;
+    for (;;) {
+        /* acquire: the bytes before the position are written. Out of
+         * range (shared memory is untrusted): clamped to the record */
+        uint64_t pos = shmkit__load_acquire(&c->wip_pos), avail = 0;
+        if (pos > r->ct_start + REC_HDR)
+            avail = pos - r->ct_start - REC_HDR;
+        if (avail > len)
+            avail = len;
+        if (avail > r->ct_done) {
+            memcpy(buf + r->ct_done, r->cur_ptr + r->ct_done, avail - r->ct_done);
+            r->ct_done = avail;
+        }
+        /* the copies above are done before the checks below: if the
+         * generation still holds, what we copied was this record's */
+        shmkit__fence_acquire();
+        uint64_t w = shmkit__load_acquire(hdr);
+        if (shmkit__load_relaxed(&c->wip_gen) != gen)
+            return 1;
+        if (w == (REC_MSG | len)) {
+            /* committed: the rest is there, and nobody can withdraw it */
+            memcpy(buf + r->ct_done, r->cur_ptr + r->ct_done, len - r->ct_done);
+            return 0;
+        }
+        if (w != wip)
+            return 1;
+        int64_t left = deadline < 0 ? -1 : shmkit__time_left(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        struct chan_waiter wt = {.poll = ct_poll,
+                                 .gone = producers_gone,
+                                 .closed = producers_closed,
+                                 .ctx = r,
+                                 .flag = &c->cons_parked,
+                                 .waits = &c->cons_waits,
+                                 .spin_ns = r->spin_ns,
+                                 .last_check = &r->last_check};
+        int rc = shmkit__chan_wait(&wt, left);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
     if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
         return -EINVAL;
+    /* a try call takes only whole messages; a waiting one also a message
+     * still being copied in (cut-through), within the same deadline */
+    r->want_wip = timeout_ns != 0;
+    int64_t deadline = timeout_ns > 0 ? shmkit__deadline(timeout_ns) : -1;
+    for (;;) {
+        int64_t left = timeout_ns <= 0 ? timeout_ns : shmkit__time_left(deadline);
+        if (timeout_ns > 0 && left == 0)
+            return -ETIMEDOUT;
+        int rc = do_peek(r, left);
+        if (rc < 0)
+            return rc;
+        size_t len = (size_t)r->cur_len;
+        if (len > cap) {
+            r->peeked = !r->cur_wip;
+            return -EMSGSIZE;
+        }
+        if (r->cur_wip) {
+            r->peeked = 0; /* not a message yet: never released as one */
+            rc = ct_copy(r, buf, deadline);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                continue;
+            r->peeked = 1;
+        } else if (len) {
+            memcpy(buf, r->cur_ptr, len);
+        }
+        do_release(r);
+        return (int)len;
+    }
+}
+
+/* ---------------------------------------------------------------- batches */
+
+int shmkit_ring_send_many(shmkit_ring *r, const struct iovec *msgs, size_t n, int64_t timeout_ns)
+{
+    if (!r || (!msgs && n) || r->role != SHMKIT_RING_PRODUCER || r->reserved)
+        return -EINVAL;
+    if (!n)
+        return 0;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    size_t len = msgs[0].iov_len;
+    if (!msgs[0].iov_base && len)
+        return -EINVAL;
+    if (len > r->max_msg)
+        return SHMKIT_ETOOBIG;
+    /* the first message waits for room (and the lock) like send */
+    void *p = NULL;
+    int rc = do_reserve(r, len, &p, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(p, msgs[0].iov_base, len);
+    struct ring_ctl *c = r->c;
+    uint64_t first = r->tail + r->pad;
+    uint64_t t = first + ring_rec_size(len), bytes = len;
+    size_t i = 1;
+    /* the others follow while they fit, each header stored relaxed: they
+     * become visible together, with the first header (below) */
+    for (; i < n; i++) {
+        uint64_t l = msgs[i].iov_len, rec = ring_rec_size(l);
+        if ((!msgs[i].iov_base && l) || l > r->max_msg)
+            break; /* the next call reports it */
+        uint64_t idx = t & r->mask, pad = idx + rec > r->cap ? r->cap - idx : 0;
+        uint64_t need = pad + rec + REC_HDR;
+        if (t - r->head_cache + need > r->cap) {
+            /* acquire: as in room_poll */
+            uint64_t h = shmkit__load_acquire(&c->head);
+            if ((h & 7u) || t - h > r->cap || t - h + need > r->cap)
+                break; /* no room now (a bad head: the next call reports it) */
+            r->head_cache = h;
+        }
+        if (pad) {
+            shmkit__store_relaxed((uint64_t *)(r->data + idx), REC_PAD | (pad - REC_HDR));
+            t += pad;
+            idx = 0;
+        }
+        if (l)
+            memcpy(r->data + idx + REC_HDR, msgs[i].iov_base, l);
+        shmkit__store_relaxed((uint64_t *)(r->data + idx), REC_MSG | l);
+        t += rec;
+        bytes += l;
+    }
+    /* commit the first record: it zeroes the word after the last one and
+     * publishes them all with its release store; then the batch's tail */
+    do_commit_to(r, len, t, (uint64_t)i, bytes);
+    return (int)i;
+}
+
+int shmkit_ring_recv_many(shmkit_ring *r, const struct iovec *bufs, size_t *lens, size_t n,
+                          int64_t timeout_ns)
+{
+    if (!r || ((!bufs || !lens) && n) || r->role != SHMKIT_RING_CONSUMER)
+        return -EINVAL;
+    if (!n)
+        return 0;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    r->want_wip = 0;
+    /* the first message waits like peek (a message already peeked is it) */
     int rc = do_peek(r, timeout_ns);
     if (rc < 0)
         return rc;
-    size_t len = (size_t)r->cur_len;
-    if (len > cap)
-        return -EMSGSIZE;
-    if (len)
-        memcpy(buf, r->cur_ptr, len);
-    do_release(r);
-    return (int)len;
+    uint64_t bytes = 0;
+    size_t i = 0;
+    for (;;) {
+        size_t len = (size_t)r->cur_len;
+        if (len > bufs[i].iov_len || (!bufs[i].iov_base && len)) {
+            if (!i)
+                return -EMSGSIZE; /* stays peeked, as with recv */
+            break;                /* stays queued; the next call reports it */
+        }
+        if (len)
+            memcpy(bufs[i].iov_base, r->cur_ptr, len);
+        lens[i++] = len;
+        bytes += len;
+        /* released locally; the head is published once, below */
+        r->head += ring_rec_size(len);
+        r->peeked = 0;
+        if (i == n || msg_poll(r) <= 0)
+            break; /* none there (or a bad record: the next call reports it) */
+    }
+    r->peeked = 0;
+    do_release_to(r, (uint64_t)i, bytes);
+    return (int)i;
 }

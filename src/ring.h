@@ -25,6 +25,11 @@ struct shmkit_ring {
     uint64_t head, cur_len, skipped;
     unsigned char *cur_ptr;
     int peeked;
+    /* cut-through (ring.c): the consumer's poll also returns a REC_WIP
+     * record (want_wip), says so (cur_wip); the record's start and the
+     * bytes copied out of it so far */
+    int want_wip, cur_wip;
+    uint64_t ct_start, ct_done;
 };
 
 /* A filler of LEN bytes (header excluded) is only written in front of a

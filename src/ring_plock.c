@@ -7,8 +7,9 @@
  * or by a try (timeout 0) caller that finds the lock held (at most one
  * check per millisecond per handle): the slot's owner record is dead, so
  * it takes the lock over and re-derives the tail from the committed
- * records. Since nothing is visible before a commit's header store, the
- * half-written message just vanishes.
+ * records. Since nothing is delivered before a commit's header store, the
+ * half-written message just vanishes (a cut-through one is withdrawn: see
+ * shmkit__ring_recover_tail).
  */
 #include "ring.h"
 
@@ -36,6 +37,16 @@ int shmkit__ring_recover_tail(shmkit_ring *r)
         if (!w)
             break;
         uint64_t len = w & 0xffffffffu, step;
+        if (w == (REC_WIP | len) && len <= r->max_msg && idx + ring_rec_size(len) <= r->cap) {
+            /* a message a dead producer was copying in (cut-through): it
+             * was never delivered. Withdraw it - header first, then the
+             * generation a consumer copying it out re-checks - before we
+             * write anything where it was (the release fence) */
+            shmkit__store_relaxed((uint64_t *)(r->data + idx), 0);
+            shmkit__store_release(&c->wip_gen, shmkit__load_relaxed(&c->wip_gen) + 1);
+            shmkit__fence_release();
+            break;
+        }
         if (w == (REC_PAD | len) && len + REC_HDR == r->cap - idx && ring_pad_ok(r, len))
             step = r->cap - idx;
         else if (w == (REC_MSG | len) && len <= r->max_msg && idx + ring_rec_size(len) <= r->cap)

@@ -98,6 +98,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h> /* struct iovec: the ring's batch calls */
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,7 +171,8 @@ SHMKIT_API int shmkit_ring_create(shmkit_ring **r, shmkit_seg *seg, size_t capac
  *   SHMKIT_ELAYOUT     SEG does not hold a ring
  *   SHMKIT_ECORRUPT    control block or indices fail validation
  *   SHMKIT_EVERSION    control block of an unknown version (also a ring of
- *                      channel format 1, before claim words)
+ *                      channel format 1, before claim words, or 2, before
+ *                      cut-through records)
  *   -EBUSY             the role is held by a live process (no TAKEOVER), or
  *                      all SHMKIT_RING_MAX_PRODUCERS slots are held by live
  *                      producers (a slot the producers' lock names is not
@@ -370,6 +372,40 @@ SHMKIT_API int shmkit_ring_release(shmkit_ring *r);
 SHMKIT_API int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns);
 SHMKIT_API int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns);
 
+/* Large messages: a shmkit_ring_send of 64 KiB or more is copied in
+ * piece by piece while a shmkit_ring_recv waiting for it (any timeout but
+ * 0) copies it out on its own core ("cut-through"); the message is still
+ * delivered whole or not at all - a producer killed in the middle leaves
+ * nothing delivered, and recv returns SHMKIT_EPEERDEAD (or keeps waiting
+ * for the next producer's messages if others are attached). peek, try
+ * calls and recv_many wait for the whole message. */
+
+/* Batches: several messages per call, the ring's index published once per
+ * batch. MSGS[i] is one message (iov_base, iov_len), like shmkit_ring_send.
+ * send_many waits (TIMEOUT_NS) for room for the first message only, then
+ * adds the following ones while they fit, and publishes them together;
+ * it returns how many it sent (1..N; 0 if N is 0) or, when it sent none,
+ * an error of shmkit_ring_send (-EINVAL also for MSGS NULL with N > 0).
+ * A later message that does not fit, is too long (SHMKIT_ETOOBIG) or has
+ * a NULL iov_base ends the batch before it: the next call sends it or
+ * reports it. */
+SHMKIT_API int shmkit_ring_send_many(shmkit_ring *r, const struct iovec *msgs, size_t n,
+                                     int64_t timeout_ns);
+
+/* recv_many waits (TIMEOUT_NS) for the first message like shmkit_ring_recv,
+ * then takes those already queued, up to N: the i-th is copied to
+ * BUFS[i].iov_base (room: BUFS[i].iov_len bytes) and its length stored in
+ * LENS[i]. The space of the whole batch is released with one index store
+ * before it returns (a consumer killed inside the call gets the batch again
+ * at the next consumer: DELIVERY). Returns how many it received (1..N; 0 if
+ * N is 0) or, when it received none, an error of shmkit_ring_recv
+ * (-EMSGSIZE: the first message is longer than BUFS[0].iov_len; it stays
+ * queued). A later message that does not fit its buffer ends the batch
+ * before it, queued. SHMKIT_ECLOSED and SHMKIT_EPEERDEAD come only from a
+ * call that received nothing: a batch ends with the last message there. */
+SHMKIT_API int shmkit_ring_recv_many(shmkit_ring *r, const struct iovec *bufs, size_t *lens,
+                                     size_t n, int64_t timeout_ns);
+
 /* ------------------------------------------------------------------------
  * BUS
  * ------------------------------------------------------------------------ */
@@ -405,7 +441,7 @@ SHMKIT_API int shmkit_bus_create(shmkit_bus **b, shmkit_seg *seg, size_t slots, 
 /* Attaches as the publisher of an existing bus (after validation); of
  * several processes attaching at once, one wins.
  * Errors: -EINVAL, SHMKIT_ELAYOUT, SHMKIT_ECORRUPT, SHMKIT_EVERSION (also a
- * bus of channel format 1, before claim words), -EBADF, -EBUSY (a live
+ * bus of channel format 1 or 2: 3 changed only the ring), -EBADF, -EBUSY (a live
  * publisher is attached or attaching), -ENOMEM, -EOVERFLOW (the caller's
  * pid does not fit a claim word: 2^22 or more, never on Linux). */
 SHMKIT_API int shmkit_bus_attach(shmkit_bus **b, shmkit_seg *seg);
