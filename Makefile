@@ -4,7 +4,8 @@
 #   make demo       the F1 timing board (the project's main job)
 #   make check      the fast inner loop: plain build, plain tests (BUILD=dir works)
 #   make test       every test: plain build, ASan+UBSan build, TSan, short fuzz runs
-#   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ
+#   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ; the
+#                   bridge, named join, Python binding (BENCH_QUICK=1: a short smoke run)
 #   make install    PREFIX=/usr/local DESTDIR= (header, libs, shmkit.pc, man, CLI;
 #                   then ldconfig as root, or a hint to run it: see install)
 #
@@ -151,6 +152,7 @@ test:
 bench: all $(BENCH_BIN)
 	@bench/setup-deps
 	@bench/run $(BUILD)
+	@$(MAKE) -s --no-print-directory bench-python $(if $(filter-out 0,$(BENCH_QUICK)),PYBENCH_ARGS=--quick)
 
 demo: all
 	@$(BUILD)/examples/f1 $(DEMO_ARGS)
