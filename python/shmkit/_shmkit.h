@@ -64,7 +64,7 @@ int skp_view_end(PyObject **mvref, skp_View **view);
 void skp_view_drop(PyObject **mvref, skp_View **view);
 
 /* The Segment object. */
-typedef struct {
+typedef struct skp_Seg_ {
     PyObject_HEAD
     shmkit_seg *seg;   /* NULL once closed                                        */
     char *data;
@@ -75,8 +75,25 @@ typedef struct {
     Py_ssize_t busy;   /* calls in flight without the GIL on this mapping          */
     PyObject *name;
     int kind;
+    Py_ssize_t users;  /* channels made on it (from_segment): it stays open for them */
+    PyObject *dep;     /* the joined channel that owns SEG (this object is its .segment, */
+                       /* closed with it), or NULL                                       */
+    struct skp_Seg_ **backref; /* that channel's pointer to this object, cleared at dealloc */
 } skp_Seg;
 extern PyTypeObject skp_SegType;
+
+/* The Segment object of a joined channel HANDLE (which owns SEG): it keeps HANDLE alive,
+ * and *SLOT (in the handle) points to it until it dies; close() on it is refused (the
+ * channel closes it). A new reference, or NULL with an exception. */
+PyObject *skp_seg_of_handle(PyObject *handle, shmkit_seg *seg, PyObject *name, int kind,
+                            skp_Seg **slot);
+/* Before a joined channel closes its segment: fails (-1, ViewsAliveError or BusyError) while
+ * a buffer of the .segment object, a call on it, or a channel made on it is alive;
+ * otherwise marks it closed and forgets it (0). */
+int skp_seg_detach(skp_Seg **slot);
+/* SEG (a Segment) must be open and mappable read-write to carry a channel: 0, or -1 with
+ * an exception. */
+int skp_seg_usable(PyObject *seg);
 
 /* Fills OPTS from the keyword arguments common to every constructor; strings it points
  * to live in the objects of KEEP (a list the caller frees after use). 0 or -1. */
