@@ -103,7 +103,7 @@ static int join_where(struct jcall *c, PyObject *name, struct where *w, int crea
  * SKP_PYERR. */
 static int join_run(struct jcall *c, int64_t tmo, uint64_t *dflt)
 {
-    int rc = skp_block(join_fn, c, tmo);
+    int rc = skp_join_wait(join_fn, c, tmo);
     if (rc == SHMKIT_EGEOMETRY && dflt) {
         *dflt = 0;
         c->o.flags &= ~(unsigned)SHMKIT_CREATE;

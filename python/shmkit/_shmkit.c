@@ -178,6 +178,23 @@ int skp_block(skp_fn fn, void *ctx, int64_t t)
     }
 }
 
+int skp_join_wait(skp_fn fn, void *ctx, int64_t t)
+{
+    if (t == 0)
+        return skp_block(fn, ctx, 0);
+    int64_t deadline = t > 0 ? now_ns() + t : 0;
+    for (;;) {
+        int64_t left = t < 0 ? SKP_JOIN_SLICE_NS : deadline - now_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int rc = skp_block(fn, ctx, left < SKP_JOIN_SLICE_NS ? left : SKP_JOIN_SLICE_NS);
+        if (rc != -ETIMEDOUT)
+            return rc;
+        if (PyErr_CheckSignals() < 0)
+            return SKP_PYERR;
+    }
+}
+
 /* ------------------------------------------------------------------ message views */
 
 static int view_getbuffer(PyObject *self, Py_buffer *b, int flags)

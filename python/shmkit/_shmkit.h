@@ -36,6 +36,13 @@ int skp_block(skp_fn fn, void *ctx, int64_t timeout_ns);
  * channel call that can proceed at once costs no GIL release. */
 int skp_try_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 
+/* skp_block for a join call (shmkit_*_join), waited for in slices of at most
+ * SKP_JOIN_SLICE_NS: a join polls with naps, and a signal whose handler ran between two naps
+ * (not during one) would not end the wait with -EINTR, so Python's handlers (Ctrl-C) run at
+ * the end of every slice too. FN's -ETIMEDOUT before the caller's deadline means "not yet". */
+#define SKP_JOIN_SLICE_NS 50000000 /* 50 ms */
+int skp_join_wait(skp_fn fn, void *ctx, int64_t timeout_ns);
+
 /* A bounded piece of shared memory lent as a buffer: a ring or bus message, or a loan.
  * valid drops to 0 when the message is released; exports counts live Py_buffers. */
 typedef struct skp_View_ {

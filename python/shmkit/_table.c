@@ -79,7 +79,7 @@ static int table_init(PyObject *self, PyObject *args, PyObject *kw)
     c.cfg.rec_size = rec_size;
     c.cfg.count = count;
     c.cfg.type_id = type_id;
-    int e = skp_block(tjoin_fn, &c, tmo);
+    int e = skp_join_wait(tjoin_fn, &c, tmo);
     if (e == SKP_PYERR)
         goto out;
     if (e < 0) {
