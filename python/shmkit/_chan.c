@@ -84,14 +84,14 @@ static int join_fn(void *ctx, int64_t t)
     }
 }
 
-/* Fills C->o from the constructor's arguments. ANON and MEMFD always create (there is no
- * name to attach by), so CREATE is implied for them. 0 or -1. */
+/* Fills C->o from the constructor's arguments. ANON, MEMFD and System V IPC_PRIVATE always
+ * create (there is no name to attach by), so CREATE is implied for them. 0 or -1. */
 static int join_where(struct jcall *c, PyObject *name, struct where *w, int create,
                       PyObject *keep)
 {
     if (skp_opts_from(name, w->kind, w->mode, w->key, w->ftok, w->priv, &c->o, keep) < 0)
         return -1;
-    if (create || c->o.kind == SHMKIT_ANON || c->o.kind == SHMKIT_MEMFD)
+    if (create || c->o.kind == SHMKIT_ANON || c->o.kind == SHMKIT_MEMFD || c->o.sysv_private)
         c->o.flags |= SHMKIT_CREATE;
     return 0;
 }

@@ -72,7 +72,7 @@ static int table_init(PyObject *self, PyObject *args, PyObject *kw)
     int rc = -1;
     if (skp_opts_from(name, kind, mode, key, ftok, priv, &c.o, keep) < 0)
         goto out;
-    if (create || c.o.kind == SHMKIT_ANON || c.o.kind == SHMKIT_MEMFD)
+    if (create || c.o.kind == SHMKIT_ANON || c.o.kind == SHMKIT_MEMFD || c.o.sysv_private)
         c.o.flags |= SHMKIT_CREATE; /* no name to attach by: always created */
     if (ro)
         c.o.flags |= SHMKIT_RDONLY;

@@ -468,3 +468,30 @@ def test_anon_table_inherited_by_children(forks):
     assert [t.read(i) for i in range(2)] == [(0, 0), (1, 10)]
     assert [t.alive(i) for i in range(2)] == [False, False]  # they exited owning them
     t.close()
+
+
+def test_sysv_private_bus_for_two_children(forks):
+    """System V IPC_PRIVATE: a new segment every time, shared by fork, removed explicitly."""
+    setup = shmkit.Bus(None, None, private=True, slots=16, msg_max=64)
+    try:
+        seg = setup.segment
+        assert setup.created and seg.kind == "sysv"
+
+        def subscriber():
+            s = shmkit.Subscriber.from_segment(seg)
+            assert list(s) == [b"a", b"b"]
+
+        def publisher():
+            b = shmkit.Bus.from_segment(seg)
+            for m in (b"a", b"b"):
+                b.send(m, timeout=10)
+            b.close()
+
+        sub = forks.start(subscriber)
+        setup.wait_subscribers(1, timeout=10)
+        pub = forks.start(publisher)
+        assert forks.wait(pub) == 0 and forks.wait(sub) == 0
+        del seg
+    finally:
+        setup.remove()
+        setup.close()
