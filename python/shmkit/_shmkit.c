@@ -677,6 +677,8 @@ int skp_seg_detach(skp_Seg **slot)
     s->seg = NULL; /* closed: the channel unmaps it now */
     s->data = NULL;
     s->size = 0;
+    s->backref = NULL; /* it still holds the handle until it dies; the handle forgets it */
+    *slot = NULL;
     return 0;
 }
 
