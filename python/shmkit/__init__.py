@@ -141,7 +141,8 @@ class Ring(_shmkit._Ring):
         return _Message(self, timeout)
 
     def __repr__(self):
-        return f"<shmkit.Ring {self.name!r} {self.role}{' closed' if self.closed else ''}>"
+        role = self.role or "set up only"
+        return f"<shmkit.Ring {self.name!r} {role}{' closed' if self.closed else ''}>"
 
 
 class Subscriber(_shmkit._Subscriber):
