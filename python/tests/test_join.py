@@ -343,10 +343,11 @@ def test_parent_sets_up_named_ring_for_two_children(name, forks):
     os.close(wr)
 
 
-def test_parent_sets_up_anon_ring_for_two_children(forks):
-    setup = shmkit.Ring(None, None, kind="anon", capacity=CAP)
+@pytest.mark.parametrize("kind", ["anon", "memfd"])
+def test_parent_sets_up_unnamed_ring_for_two_children(forks, kind):
+    setup = shmkit.Ring(None, None, kind=kind, capacity=CAP)
     seg = setup.segment
-    assert setup.created and seg.kind == "anon" and seg is setup.segment
+    assert setup.created and seg.kind == kind and seg is setup.segment
 
     def consumer():
         c = shmkit.Ring.from_segment(seg, "consumer")
