@@ -69,8 +69,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Segment", "Ring", "Bus", "Subscriber", "Table", "Mutex", "RWLock", "SeqValue",
     "Error", "BadHandleError", "BusyError", "ClosedError", "CorruptError", "DroppedError",
-    "ExistsError", "FormatError", "GeometryError", "InterruptedCallError", "InvalidError", "NotFoundError",
-    "NotRecoverableError", "NotSealedError", "OutOfRangeError", "OwnerDeadError",
+    "ExistsError", "FormatError", "GeometryError", "InterruptedCallError", "InvalidError",
+    "NotFoundError", "NotRecoverableError", "NotSealedError", "OutOfRangeError", "OwnerDeadError",
     "PeerDeadError", "PermissionDeniedError", "StaleError", "TamperedError", "TimedOutError",
     "TooBigError", "ViewsAliveError", "WouldBlockError",
     "remove", "sysv_remove", "strerror", "errname", "owner_alive", "ring_size_for", "crc32c",

@@ -162,6 +162,37 @@ static int spin_arg(PyObject *spin, int64_t *ns)
     return skp_timeout(spin, ns) < 0 ? -1 : 1;
 }
 
+/* PyArg "O&" converters for geometry: a non-negative int (ValueError otherwise), into an
+ * unsigned long long (size_arg) or an unsigned int (count_arg). */
+static int size_arg(PyObject *o, void *out)
+{
+    unsigned long long v = PyLong_Check(o) ? PyLong_AsUnsignedLongLong(o) : 0;
+    if (!PyLong_Check(o))
+        PyErr_Format(PyExc_TypeError, "a size must be an int, not %.80s", Py_TYPE(o)->tp_name);
+    else if (v == (unsigned long long)-1 && PyErr_Occurred() &&
+             PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "a size must be >= 0 and fit 64 bits");
+    }
+    if (PyErr_Occurred())
+        return 0;
+    *(unsigned long long *)out = v;
+    return 1;
+}
+
+static int count_arg(PyObject *o, void *out)
+{
+    unsigned long long v;
+    if (!size_arg(o, &v))
+        return 0;
+    if (v > 0xffffffffull) {
+        PyErr_SetString(PyExc_ValueError, "a count must fit 32 bits");
+        return 0;
+    }
+    *(unsigned int *)out = (unsigned int)v;
+    return 1;
+}
+
 /* ================================================================== Ring */
 
 typedef struct {
@@ -196,9 +227,9 @@ static int ring_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Ring already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pKKppOOOOOOp", kwl, &name, &rolo, &create,
-                                     &cap, &max_msg, &multi, &takeover, &timeout, &spin, &w.kind,
-                                     &w.mode, &w.key, &w.ftok, &w.priv))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&ppOOOOOOp", kwl, &name, &rolo, &create,
+                                     size_arg, &cap, size_arg, &max_msg, &multi, &takeover,
+                                     &timeout, &spin, &w.kind, &w.mode, &w.key, &w.ftok, &w.priv))
         return -1;
     struct jcall c;
     memset(&c, 0, sizeof c);
@@ -292,8 +323,8 @@ static PyObject *ring_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     PyObject *sego, *rolo = NULL, *spin = Py_None;
     unsigned long long cap = 0, max_msg = 0;
     int create = 0, multi = 0, takeover = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pKKppO", kwl, &sego, &rolo, &create, &cap,
-                                     &max_msg, &multi, &takeover, &spin))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&ppO", kwl, &sego, &rolo, &create, size_arg,
+                                     &cap, size_arg, &max_msg, &multi, &takeover, &spin))
         return NULL;
     unsigned role = SHMKIT_ROLE_PRODUCER;
     if (rolo && role_parse(rolo, ring_role_names, ring_role_vals, &role, RING_ROLE_MSG) < 0)
@@ -881,9 +912,10 @@ static int bus_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Bus already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pKKIpOOOOOOp", kwl, &name, &rolo, &create,
-                                     &slots, &msg_max, &max_subs, &lossy, &timeout, &spin,
-                                     &w.kind, &w.mode, &w.key, &w.ftok, &w.priv))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&O&pOOOOOOp", kwl, &name, &rolo, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg, &max_subs,
+                                     &lossy, &timeout, &spin, &w.kind, &w.mode, &w.key, &w.ftok,
+                                     &w.priv))
         return -1;
     struct jcall c;
     memset(&c, 0, sizeof c);
@@ -958,8 +990,9 @@ static PyObject *bus_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     unsigned long long slots = 0, msg_max = 0;
     unsigned int max_subs = 0;
     int create = 0, lossy = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pKKIpO", kwl, &sego, &rolo, &create, &slots,
-                                     &msg_max, &max_subs, &lossy, &spin))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&O&pO", kwl, &sego, &rolo, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg, &max_subs,
+                                     &lossy, &spin))
         return NULL;
     unsigned role = SHMKIT_ROLE_PUBLISHER;
     if (rolo && role_parse(rolo, bus_role_names, bus_role_vals, &role, BUS_ROLE_MSG) < 0)
@@ -1330,8 +1363,9 @@ static int sub_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Subscriber already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$pKKIpOOOOOOp", kwl, &name, &create, &slots,
-                                     &msg_max, &max_subs, &lossy, &timeout, &spin, &w.kind,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$pO&O&O&pOOOOOOp", kwl, &name, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg,
+                                     &max_subs, &lossy, &timeout, &spin, &w.kind,
                                      &w.mode, &w.key, &w.ftok, &w.priv))
         return -1;
     struct jcall c;

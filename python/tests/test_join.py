@@ -494,3 +494,22 @@ def test_sysv_private_bus_for_two_children(forks):
     finally:
         setup.remove()
         setup.close()
+
+
+def test_constructor_misuse(name):
+    for kw in (dict(capacity=-1), dict(max_msg=-5)):
+        with pytest.raises(ValueError):
+            shmkit.Ring(name, "producer", create=True, **kw)
+    with pytest.raises(TypeError):
+        shmkit.Ring(name, "producer", create=True, capacity=4096.0)
+    with pytest.raises(ValueError):
+        shmkit.Ring(name, "both")
+    with pytest.raises(ValueError):
+        shmkit.Bus(name, "subscriber")
+    with pytest.raises(ValueError):
+        shmkit.Subscriber(name, create=True, max_subs=1 << 33)
+    with pytest.raises(TypeError):
+        shmkit.Subscriber(name, "publisher")  # a subscriber takes no role
+    with pytest.raises(TypeError):
+        shmkit.Bus.from_segment(None)
+    assert not os.path.exists("/dev/shm" + name)
