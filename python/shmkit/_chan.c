@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Keyword arguments every channel takes to find its segment. */
 #define WHERE_KW "kind", "mode", "key", "ftok", "private"
@@ -26,7 +27,23 @@ struct chanseg {
     skp_Seg *useg; /* from_segment: the caller's Segment (strong; counted in its users)   */
     skp_Seg *segw; /* joined: the .segment object handed out (borrowed; it holds the handle) */
     int kind;      /* the segment's kind (SHMKIT_POSIX, ...) */
+    pid_t pid;     /* the process that made the handle: the one whose role it holds */
 };
+
+/* A handle with a role inherited across fork(): the role (its claim word) is the parent's,
+ * and the library would act on it - the child closing it would end the parent's stream, or
+ * drop its subscription. So the child may neither use the role nor give it up: its calls
+ * raise, its close only forgets the handle (the mapping goes with the child). */
+static int chan_inherited(const struct chanseg *cs, unsigned role)
+{
+    return role != SHMKIT_ROLE_NONE && cs->pid != getpid();
+}
+
+static PyObject *inherited_error(void)
+{
+    return skp_raise_msg(-EBADF, "a handle inherited across fork: its role is the parent's "
+                                 "(take one here with from_segment or by name)");
+}
 
 /* Lets the caller's Segment SEG carry a channel until chanseg_drop. */
 static void chanseg_use(struct chanseg *cs, PyObject *seg)
@@ -268,6 +285,7 @@ static int ring_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     r->r = c.h;
     r->cs.kind = c.o.kind;
+    r->cs.pid = getpid();
     r->role = c.rc.role;
     if (has_spin)
         shmkit_ring_set_spin(r->r, spin_ns);
@@ -296,7 +314,8 @@ static int ring_do_close(RingObj *r)
         return -1;
     /* drops an open reservation; a peeked message stays queued; a joined ring's segment is
      * closed with it */
-    shmkit_ring_close(r->r);
+    if (!chan_inherited(&r->cs, r->role))
+        shmkit_ring_close(r->r);
     r->r = NULL;
     r->open_msg = 0;
     chanseg_drop(&r->cs);
@@ -308,7 +327,8 @@ static void ring_dealloc(PyObject *self)
     RingObj *r = (RingObj *)self;
     /* no view and no .segment object can be alive here: each holds a reference */
     skp_view_drop(&r->mv, &r->view);
-    shmkit_ring_close(r->r);
+    if (!chan_inherited(&r->cs, r->role))
+        shmkit_ring_close(r->r);
     chanseg_drop(&r->cs);
     Py_XDECREF(r->name);
     Py_TYPE(self)->tp_free(self);
@@ -371,6 +391,7 @@ static PyObject *ring_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     }
     r->r = h;
     r->role = role;
+    r->cs.pid = getpid();
     chanseg_use(&r->cs, sego);
     if (has_spin)
         shmkit_ring_set_spin(h, spin_ns);
@@ -385,6 +406,8 @@ static PyObject *ring_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
             return skp_closed();                                                                   \
         if ((r)->busy)                                                                             \
             return skp_raise_msg(-EBUSY, "another thread is using this ring");                    \
+        if (chan_inherited(&(r)->cs, (r)->role))                                                   \
+            return inherited_error();                                                              \
     } while (0)
 
 static PyObject *role_error(const char *what)
@@ -420,6 +443,10 @@ static int peek_fn(void *ctx, int64_t t)
 
 static int ring_blocking(RingObj *r, skp_fn fn, struct rcall *c, int64_t t)
 {
+    if (chan_inherited(&r->cs, r->role)) {
+        inherited_error();
+        return -1;
+    }
     r->busy = 1;
     int rc = skp_try_block(fn, c, t);
     r->busy = 0;
@@ -942,6 +969,7 @@ static int bus_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     b->b = c.h;
     b->cs.kind = c.o.kind;
+    b->cs.pid = getpid();
     b->role = c.bc.role;
     if (has_spin)
         shmkit_bus_set_spin(b->b, spin_ns);
@@ -963,7 +991,8 @@ static int bus_do_close(BusObj *b)
     }
     if (skp_view_end(&b->mv, &b->view) < 0 || skp_seg_detach(&b->cs.segw) < 0)
         return -1;
-    shmkit_bus_close(b->b); /* a joined bus's segment is closed with it */
+    if (!chan_inherited(&b->cs, b->role))
+        shmkit_bus_close(b->b); /* a joined bus's segment is closed with it */
     b->b = NULL;
     b->open_msg = 0;
     chanseg_drop(&b->cs);
@@ -974,7 +1003,8 @@ static void bus_dealloc(PyObject *self)
 {
     BusObj *b = (BusObj *)self;
     skp_view_drop(&b->mv, &b->view); /* none alive: a view keeps its handle alive */
-    shmkit_bus_close(b->b);
+    if (!chan_inherited(&b->cs, b->role))
+        shmkit_bus_close(b->b);
     chanseg_drop(&b->cs);
     Py_XDECREF(b->name);
     Py_TYPE(self)->tp_free(self);
@@ -1032,6 +1062,7 @@ static PyObject *bus_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     }
     b->b = h;
     b->role = role;
+    b->cs.pid = getpid();
     chanseg_use(&b->cs, sego);
     if (has_spin)
         shmkit_bus_set_spin(h, spin_ns);
@@ -1046,6 +1077,8 @@ static PyObject *bus_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
             return skp_closed();                                                                   \
         if ((b)->busy)                                                                             \
             return skp_raise_msg(-EBUSY, "another thread is using this bus");                     \
+        if (chan_inherited(&(b)->cs, (b)->role))                                                   \
+            return inherited_error();                                                              \
     } while (0)
 
 struct bcall {
@@ -1107,6 +1140,8 @@ static PyObject *bus_send(PyObject *self, PyObject *args, PyObject *kw)
         skp_raise_msg(-EBUSY, "another thread is using this bus");
     else if (b->role != SHMKIT_ROLE_PUBLISHER)
         role_error("send on a bus without a role");
+    else if (chan_inherited(&b->cs, b->role))
+        inherited_error();
     else if (b->open_msg)
         role_error("a loan is open: publish it first");
     else if (skp_timeout(timeout, &t) == 0) {
@@ -1391,6 +1426,7 @@ static int sub_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     s->s = c.h;
     s->cs.kind = c.o.kind;
+    s->cs.pid = getpid();
     if (has_spin)
         shmkit_sub_set_spin(s->s, spin_ns);
     Py_INCREF(name);
@@ -1411,7 +1447,8 @@ static int sub_do_close(SubObj *s)
     }
     if (skp_view_end(&s->mv, &s->view) < 0 || skp_seg_detach(&s->cs.segw) < 0)
         return -1;
-    shmkit_bus_unsubscribe(s->s); /* a joined subscriber's segment is closed with it */
+    if (!chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
+        shmkit_bus_unsubscribe(s->s); /* a joined subscriber's segment is closed with it */
     s->s = NULL;
     s->open_msg = 0;
     chanseg_drop(&s->cs);
@@ -1422,7 +1459,8 @@ static void sub_dealloc(PyObject *self)
 {
     SubObj *s = (SubObj *)self;
     skp_view_drop(&s->mv, &s->view); /* none alive: a view keeps its handle alive */
-    shmkit_bus_unsubscribe(s->s);
+    if (!chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
+        shmkit_bus_unsubscribe(s->s);
     chanseg_drop(&s->cs);
     Py_XDECREF(s->name);
     Py_TYPE(self)->tp_free(self);
@@ -1452,6 +1490,7 @@ static PyObject *sub_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
         return NULL;
     }
     s->s = h;
+    s->cs.pid = getpid();
     chanseg_use(&s->cs, sego);
     if (has_spin)
         shmkit_sub_set_spin(h, spin_ns);
@@ -1476,6 +1515,10 @@ static int sub_peek_raw(SubObj *s, PyObject *timeout, struct bcall *c)
     }
     if (s->busy) {
         skp_raise_msg(-EBUSY, "another thread is using this subscriber");
+        return -1;
+    }
+    if (chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER)) {
+        inherited_error();
         return -1;
     }
     if (s->open_msg) {
@@ -1555,6 +1598,8 @@ static PyObject *sub_release(PyObject *self, PyObject *unused)
     SubObj *s = (SubObj *)self;
     if (!s->s)
         return skp_closed();
+    if (chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
+        return inherited_error();
     if (!s->open_msg)
         return role_error("nothing peeked");
     if (skp_view_end(&s->mv, &s->view) < 0)

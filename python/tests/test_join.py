@@ -513,3 +513,49 @@ def test_constructor_misuse(name):
     with pytest.raises(TypeError):
         shmkit.Bus.from_segment(None)
     assert not os.path.exists("/dev/shm" + name)
+
+
+def test_inherited_role_handles_stay_the_parents(name, forks):
+    """A handle inherited across fork holds the parent's role: the child can neither use it
+    nor give it up (closing it would end the parent's stream or drop its subscription)."""
+    c = shmkit.Ring(name, "consumer", create=True, capacity=CAP)
+    p = shmkit.Ring(name, "producer")
+    b = shmkit.Bus(name + "-events", create=True, slots=16, msg_max=64)
+    s = shmkit.Subscriber(name + "-events")
+
+    def child():
+        for call in (lambda: p.send(b"x"), lambda: c.recv(timeout=0), lambda: p.reserve(1),
+                     lambda: b.send(b"x"), lambda: s.recv(timeout=0)):
+            with pytest.raises(shmkit.BadHandleError):
+                call()
+        for h in (p, c, b, s):
+            h.close()  # forgets it here; the parent keeps its role
+
+    assert forks.wait(forks.start(child)) == 0
+    p.send(b"after")
+    assert c.recv(timeout=5) == b"after"
+    with pytest.raises(shmkit.WouldBlockError):  # not ClosedError: the producer lives on
+        c.recv(timeout=0)
+    b.send(b"still subscribed", timeout=5)
+    assert s.recv(timeout=5) == b"still subscribed"
+    for h in (s, b, p, c):
+        h.close()
+
+
+def test_child_leaving_normally_keeps_the_parents_roles(name, children):
+    """The same when the child leaves through sys.exit(): the interpreter's finalisation
+    frees the handles it inherited without touching the roles."""
+    code = ("import os, sys, shmkit\n"
+            "c = shmkit.Ring(sys.argv[1], 'consumer', create=True, capacity=4096)\n"
+            "p = shmkit.Ring(sys.argv[1], 'producer')\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n    sys.exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "p.send(b'after')\n"
+            "print(c.recv(timeout=5), flush=True)\n"
+            "try:\n    c.recv(timeout=0)\nexcept shmkit.Error as e:\n"
+            "    print(type(e).__name__, flush=True)\n")
+    ch = children.python(code, name)
+    out, err = ch.communicate(timeout=20)
+    assert ch.returncode == 0, err
+    assert out.split() == ["b'after'", "WouldBlockError"]
