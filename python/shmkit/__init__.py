@@ -31,6 +31,7 @@ from ._shmkit import (  # noqa: F401  (re-exported)
     DroppedError,
     ExistsError,
     FormatError,
+    GeometryError,
     InterruptedCallError,
     InvalidError,
     NotFoundError,
@@ -68,8 +69,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Segment", "Ring", "Bus", "Subscriber", "Table", "Mutex", "RWLock", "SeqValue",
     "Error", "BadHandleError", "BusyError", "ClosedError", "CorruptError", "DroppedError",
-    "ExistsError", "FormatError", "InterruptedCallError", "InvalidError", "NotFoundError",
-    "NotRecoverableError", "NotSealedError", "OutOfRangeError", "OwnerDeadError",
+    "ExistsError", "FormatError", "GeometryError", "InterruptedCallError", "InvalidError",
+    "NotFoundError", "NotRecoverableError", "NotSealedError", "OutOfRangeError", "OwnerDeadError",
     "PeerDeadError", "PermissionDeniedError", "StaleError", "TamperedError", "TimedOutError",
     "TooBigError", "ViewsAliveError", "WouldBlockError",
     "remove", "sysv_remove", "strerror", "errname", "owner_alive", "ring_size_for", "crc32c",
@@ -140,7 +141,8 @@ class Ring(_shmkit._Ring):
         return _Message(self, timeout)
 
     def __repr__(self):
-        return f"<shmkit.Ring {self.name!r} {self.role}{' closed' if self.closed else ''}>"
+        role = self.role or "set up only"
+        return f"<shmkit.Ring {self.name!r} {role}{' closed' if self.closed else ''}>"
 
 
 class Subscriber(_shmkit._Subscriber):
@@ -224,25 +226,34 @@ def _codec(fmt, dtype):
 
 class Table(_shmkit._Table):
     """Table(name, fmt=None, *, dtype=None, count=0, type_id=0, create=False, readonly=False,
-          timeout=None, kind=None, mode=None, key=None, ftok=None, private=False)
+          role='writer', timeout=None, kind=None, mode=None, key=None, ftok=None,
+          private=False)
 
     A shmkit table: COUNT records described by a struct format (``fmt``) or a numpy dtype,
     each with its own seqlock and owner. ``read(i)`` returns a consistent snapshot (a copy
     taken under the seqlock: a tuple, a single value, or a numpy record); ``write(i, values)``
     writes one whole update (only the record's owner: ``claim(i)`` first). ``owner(i)`` says
-    whether the process behind a record lives. create=True creates it if missing (any kind;
-    fmt/dtype and count give its geometry) and opens it otherwise; timeout waits for another
-    process to create it. Without fmt/dtype, records are bytes."""
+    whether the process behind a record lives.
+
+    Joined by name with one call (shmkit_table_join), whichever process comes first:
+    create=True creates it if missing (kind='anon' or 'memfd' always creates) and attaches
+    otherwise. The geometry - the record size of fmt/dtype, count, type_id - is used by the
+    process that creates (fmt or dtype and count needed) and checked by the others when
+    given (GeometryError; 0 or no fmt: not checked). role: 'writer' (claims and writes;
+    None is the same) or 'reader' (claim and write raise BadHandleError); readonly=True
+    also maps it read-only (attach only). timeout: how long to wait for another process to
+    make the table (None or 0: try once; negative: no limit). Without fmt/dtype, records
+    are bytes."""
 
     def __init__(self, name, fmt=None, *, dtype=None, count=0, type_id=0, create=False,
-                 readonly=False, timeout=None, kind=None, mode=None, key=None, ftok=None,
-                 private=False):
+                 readonly=False, role="writer", timeout=None, kind=None, mode=None, key=None,
+                 ftok=None, private=False):
         if fmt is None and dtype is None:
             size, self._pack, self._unpack = 0, (lambda v: v), bytes
         else:
             size, self._pack, self._unpack = _codec(fmt, dtype)
         super().__init__(name, size, count, type_id, create, readonly, timeout, kind, mode, key,
-                         ftok, private)
+                         ftok, private, role)
 
     def read(self, i):
         """A consistent snapshot of record I (PeerDeadError: its writer died mid-write)."""

@@ -33,6 +33,7 @@ class codes:
     EBADSIZE: int
     EPROTO: int
     ECLOSED: int
+    EGEOMETRY: int
 
 class Error(OSError):
     code: int
@@ -62,6 +63,7 @@ class OutOfRangeError(Error, IndexError): ...
 class BadHandleError(Error, ValueError): ...
 class DroppedError(Error): ...
 class StaleError(Error): ...
+class GeometryError(Error): ...
 
 class Segment:
     def __init__(self, name: Optional[str] = ..., size: int = ..., create: bool = ...,
@@ -93,17 +95,22 @@ class Segment:
     def __exit__(self, et: Any, ev: Any, tb: Optional[TracebackType]) -> bool: ...
 
 class Ring:
-    def __init__(self, name: str, role: str = ..., *, create: bool = ..., capacity: int = ...,
-                 max_msg: int = ..., multi: bool = ..., takeover: bool = ...,
-                 timeout: _Timeout = ..., spin: _Timeout = ..., kind: _Kind = ...,
-                 mode: Optional[int] = ..., key: Union[int, str, None] = ...,
+    def __init__(self, name: Optional[str], role: Optional[str] = ..., *, create: bool = ...,
+                 capacity: int = ..., max_msg: int = ..., multi: bool = ...,
+                 takeover: bool = ..., timeout: _Timeout = ..., spin: _Timeout = ...,
+                 kind: _Kind = ..., mode: Optional[int] = ..., key: Union[int, str, None] = ...,
                  ftok: Optional[Tuple[str, int]] = ..., private: bool = ...) -> None: ...
-    role: str
+    @classmethod
+    def from_segment(cls, segment: Segment, role: Optional[str] = ..., *, create: bool = ...,
+                     capacity: int = ..., max_msg: int = ..., multi: bool = ...,
+                     takeover: bool = ..., spin: _Timeout = ...) -> "Ring": ...
+    role: Optional[str]
     closed: bool
-    name: str
+    name: Optional[str]
     capacity: int
     max_msg: int
     created: bool
+    segment: Segment
     def send(self, data: _Buf, timeout: _Timeout = ...) -> None: ...
     def recv(self, timeout: _Timeout = ...) -> bytes: ...
     def recv_into(self, buffer: _Buf, timeout: _Timeout = ...) -> int: ...
@@ -124,15 +131,21 @@ class Ring:
     def __exit__(self, et: Any, ev: Any, tb: Optional[TracebackType]) -> bool: ...
 
 class Bus:
-    def __init__(self, name: str, *, create: bool = ..., slots: int = ..., msg_max: int = ...,
-                 max_subs: int = ..., lossy: bool = ..., timeout: _Timeout = ...,
-                 spin: _Timeout = ..., kind: _Kind = ..., mode: Optional[int] = ...,
-                 key: Union[int, str, None] = ..., ftok: Optional[Tuple[str, int]] = ...,
-                 private: bool = ...) -> None: ...
+    def __init__(self, name: Optional[str], role: Optional[str] = ..., *, create: bool = ...,
+                 slots: int = ..., msg_max: int = ..., max_subs: int = ..., lossy: bool = ...,
+                 timeout: _Timeout = ..., spin: _Timeout = ..., kind: _Kind = ...,
+                 mode: Optional[int] = ..., key: Union[int, str, None] = ...,
+                 ftok: Optional[Tuple[str, int]] = ..., private: bool = ...) -> None: ...
+    @classmethod
+    def from_segment(cls, segment: Segment, role: Optional[str] = ..., *, create: bool = ...,
+                     slots: int = ..., msg_max: int = ..., max_subs: int = ...,
+                     lossy: bool = ..., spin: _Timeout = ...) -> "Bus": ...
+    role: Optional[str]
     closed: bool
-    name: str
+    name: Optional[str]
     msg_max: int
     created: bool
+    segment: Segment
     def send(self, data: _Buf, timeout: _Timeout = ...) -> None: ...
     def loan(self, size: int, timeout: _Timeout = ...) -> memoryview: ...
     def publish(self, length: Optional[int] = ...) -> int: ...
@@ -144,13 +157,19 @@ class Bus:
     def __exit__(self, et: Any, ev: Any, tb: Optional[TracebackType]) -> bool: ...
 
 class Subscriber:
-    def __init__(self, name: str, *, timeout: _Timeout = ..., spin: _Timeout = ...,
-                 kind: _Kind = ..., mode: Optional[int] = ..., key: Union[int, str, None] = ...,
+    def __init__(self, name: Optional[str], *, create: bool = ..., slots: int = ...,
+                 msg_max: int = ..., max_subs: int = ..., lossy: bool = ...,
+                 timeout: _Timeout = ..., spin: _Timeout = ..., kind: _Kind = ...,
+                 mode: Optional[int] = ..., key: Union[int, str, None] = ...,
                  ftok: Optional[Tuple[str, int]] = ..., private: bool = ...) -> None: ...
+    @classmethod
+    def from_segment(cls, segment: Segment, *, spin: _Timeout = ...) -> "Subscriber": ...
     closed: bool
-    name: str
+    name: Optional[str]
     lost: int
     seq: int
+    created: bool
+    segment: Segment
     def recv(self, timeout: _Timeout = ...) -> bytes: ...
     def recv_msg(self, timeout: _Timeout = ...) -> Tuple[bytes, int, int]: ...
     def peek(self, timeout: _Timeout = ...) -> memoryview: ...
@@ -165,12 +184,13 @@ class Subscriber:
 class Table:
     def __init__(self, name: str, fmt: Union[str, struct.Struct, None] = ..., *,
                  dtype: Any = ..., count: int = ..., type_id: int = ..., create: bool = ...,
-                 readonly: bool = ..., timeout: _Timeout = ..., kind: _Kind = ...,
-                 mode: Optional[int] = ..., key: Union[int, str, None] = ...,
+                 readonly: bool = ..., role: Optional[str] = ..., timeout: _Timeout = ...,
+                 kind: _Kind = ..., mode: Optional[int] = ..., key: Union[int, str, None] = ...,
                  ftok: Optional[Tuple[str, int]] = ..., private: bool = ...) -> None: ...
     closed: bool
-    name: str
+    name: Optional[str]
     readonly: bool
+    created: bool
     count: int
     rec_size: int
     type_id: int

@@ -1,105 +1,19 @@
 /*
- * _chan.c - Ring, Bus (publisher) and Subscriber: named channels from Python.
+ * _chan.c - Ring, Bus (publisher) and Subscriber: channels from Python.
  *
- * Create-or-attach is built on the existing calls: shmkit_open with SHMKIT_CREATE, then the
- * process that created the segment lays the channel out (shmkit_ring_create /
- * shmkit_bus_create) and the others attach, polling while the segment is missing (when
- * asked to wait) or still holds plain bytes (its creator has not laid it out yet). When
- * the one-call shmkit_*_join constructors land, attach_try is the one place to change.
+ * By name, every constructor is one join call (shmkit_ring_join, shmkit_bus_join,
+ * shmkit_sub_join: create-or-attach with a role, the geometry used by the call that creates
+ * and checked by the others, waiting for another process to have made it), run with the GIL
+ * released. A joined handle owns its segment; its .segment object lends it (for children of
+ * an anonymous or memfd channel) and is closed with it. from_segment() makes a handle on a
+ * Segment the caller opened (ANON across fork, a MEMFD descriptor received from elsewhere):
+ * that Segment then stays open as long as the handle.
  */
 #include "_shmkit.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
-
-/* The attach loop's "not there yet, poll again" (never returned to Python). */
-#define NOT_YET (-EINPROGRESS)
-
-struct attach {
-    struct shmkit_opts o;
-    int create;
-    shmkit_seg *seg;
-    void *h;                                   /* the ring / bus / sub handle */
-    int (*make)(struct attach *a);             /* lay out a segment this call created */
-    int (*join)(struct attach *a);             /* attach to an existing one */
-    uint32_t layout;                           /* SHMKIT_LAYOUT_RING or _BUS */
-    size_t cap, slots, msg_max;
-    unsigned flags, max_subs;
-    int64_t first_corrupt;                     /* when a fresh control block looked corrupt */
-};
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* One attempt, without the GIL. */
-static int attach_try(void *ctx, int64_t t)
-{
-    (void)t;
-    struct attach *a = ctx;
-    int rc;
-    if (!a->seg && (rc = shmkit_open(&a->seg, &a->o)) < 0)
-        return rc;
-    if (a->create && shmkit_seg_created(a->seg) == 1)
-        return a->make(a);
-    rc = a->join(a);
-    if (rc == SHMKIT_ELAYOUT) {
-        uint64_t p;
-        /* plain bytes: its creator has not laid the channel out yet */
-        struct shmkit_info *in = malloc(sizeof *in);
-        if (!in)
-            return -ENOMEM;
-        int st = shmkit_seg_stat(a->seg, in);
-        int bytes = st == 0 && in->has_header && in->layout == SHMKIT_LAYOUT_BYTES;
-        free(in);
-        (void)p;
-        return bytes ? NOT_YET : rc;
-    }
-    if (rc == SHMKIT_ECORRUPT) { /* a control block being written: give it 100 ms */
-        int64_t now = mono_ns();
-        if (!a->first_corrupt)
-            a->first_corrupt = now;
-        return now - a->first_corrupt < 100000000 ? NOT_YET : rc;
-    }
-    return rc;
-}
-
-/* Attaches (or creates) within TIMEOUT (polling with a backoff from 100 us to 10 ms).
- * 0, a library code, or SKP_PYERR. The segment stays open in a->seg on success. */
-static int attach_wait(struct attach *a, int64_t timeout)
-{
-    int64_t deadline = timeout > 0 ? mono_ns() + timeout : 0, nap = 100000;
-    for (;;) {
-        int rc = skp_block(attach_try, a, 0);
-        if (rc == SKP_PYERR || rc >= 0)
-            return rc;
-        int retry = rc == NOT_YET || (rc == -ENOENT && !a->seg);
-        if (!retry)
-            return rc;
-        if (timeout == 0)
-            return rc == NOT_YET ? -EAGAIN : rc;
-        if (timeout > 0 && mono_ns() >= deadline)
-            return rc == NOT_YET ? -ETIMEDOUT : rc;
-        struct timespec ts = {0, (long)nap};
-        Py_BEGIN_ALLOW_THREADS
-        nanosleep(&ts, NULL);
-        Py_END_ALLOW_THREADS
-        if (PyErr_CheckSignals() < 0)
-            return SKP_PYERR;
-        nap = nap * 2 > 10000000 ? 10000000 : nap * 2;
-    }
-}
-
-static void attach_fail(struct attach *a)
-{
-    if (a->seg)
-        shmkit_close(a->seg);
-    a->seg = NULL;
-}
+#include <unistd.h>
 
 /* Keyword arguments every channel takes to find its segment. */
 #define WHERE_KW "kind", "mode", "key", "ftok", "private"
@@ -108,13 +22,201 @@ struct where {
     int priv;
 };
 
+/* Where a channel handle's segment comes from. */
+struct chanseg {
+    skp_Seg *useg; /* from_segment: the caller's Segment (strong; counted in its users)   */
+    skp_Seg *segw; /* joined: the .segment object handed out (borrowed; it holds the handle) */
+    int kind;      /* the segment's kind (SHMKIT_POSIX, ...) */
+    pid_t pid;     /* the process that made the handle: the one whose role it holds */
+};
+
+/* A handle with a role inherited across fork(): the role (its claim word) is the parent's,
+ * and the library would act on it - the child closing it would end the parent's stream, or
+ * drop its subscription. So the child may neither use the role nor give it up: its calls
+ * raise, its close only forgets the handle (the mapping goes with the child). */
+static int chan_inherited(const struct chanseg *cs, unsigned role)
+{
+    return role != SHMKIT_ROLE_NONE && cs->pid != getpid();
+}
+
+static PyObject *inherited_error(void)
+{
+    return skp_raise_msg(-EBADF, "a handle inherited across fork: its role is the parent's "
+                                 "(take one here with from_segment or by name)");
+}
+
+/* Lets the caller's Segment SEG carry a channel until chanseg_drop. */
+static void chanseg_use(struct chanseg *cs, PyObject *seg)
+{
+    Py_INCREF(seg);
+    cs->useg = (skp_Seg *)seg;
+    cs->useg->users++;
+    cs->kind = cs->useg->kind;
+}
+
+static void chanseg_drop(struct chanseg *cs)
+{
+    if (cs->useg) {
+        cs->useg->users--;
+        Py_CLEAR(cs->useg);
+    }
+}
+
+/* The .segment attribute of a channel HANDLE whose library handle's segment is SEG. */
+static PyObject *chanseg_get(PyObject *handle, struct chanseg *cs, shmkit_seg *seg,
+                             PyObject *name)
+{
+    if (cs->useg) {
+        Py_INCREF(cs->useg);
+        return (PyObject *)cs->useg;
+    }
+    return skp_seg_of_handle(handle, seg, name, cs->kind, &cs->segw);
+}
+
+/* ------------------------------------------------------------------ joining by name */
+
+enum { J_RING, J_BUS, J_SUB };
+
+struct jcall {
+    int what; /* J_RING, J_BUS or J_SUB */
+    struct shmkit_opts o;
+    struct shmkit_ring_config rc;
+    struct shmkit_bus_config bc;
+    void *h;
+};
+
+static int join_fn(void *ctx, int64_t t)
+{
+    struct jcall *c = ctx;
+    switch (c->what) {
+    case J_RING:
+        c->rc.timeout_ns = t;
+        return shmkit_ring_join((shmkit_ring **)&c->h, &c->o, &c->rc);
+    case J_BUS:
+        c->bc.timeout_ns = t;
+        return shmkit_bus_join((shmkit_bus **)&c->h, &c->o, &c->bc);
+    default:
+        c->bc.timeout_ns = t;
+        return shmkit_sub_join((shmkit_sub **)&c->h, &c->o, &c->bc);
+    }
+}
+
+/* Fills C->o from the constructor's arguments. ANON, MEMFD and System V IPC_PRIVATE always
+ * create (there is no name to attach by), so CREATE is implied for them. 0 or -1. */
+static int join_where(struct jcall *c, PyObject *name, struct where *w, int create,
+                      PyObject *keep)
+{
+    if (skp_opts_from(name, w->kind, w->mode, w->key, w->ftok, w->priv, &c->o, keep) < 0)
+        return -1;
+    if (create || c->o.kind == SHMKIT_ANON || c->o.kind == SHMKIT_MEMFD || c->o.sysv_private)
+        c->o.flags |= SHMKIT_CREATE;
+    return 0;
+}
+
+/* Joins within TMO (GIL released, Ctrl-C honoured). DFLT: a geometry field the binding filled
+ * with its own default (not asked for by the caller): a default applies only to a structure
+ * this call creates, so when the existing one differs (SHMKIT_EGEOMETRY: nothing changed) it
+ * is taken as it is - the field zeroed (unchecked), attaching only. 0, a library code, or
+ * SKP_PYERR. */
+static int join_run(struct jcall *c, int64_t tmo, uint64_t *dflt)
+{
+    int rc = skp_join_wait(join_fn, c, tmo);
+    if (rc == SHMKIT_EGEOMETRY && dflt) {
+        *dflt = 0;
+        c->o.flags &= ~(unsigned)SHMKIT_CREATE;
+        rc = skp_block(join_fn, c, 0);
+    }
+    return rc;
+}
+
+/* The constructors' timeout: None = try once (0), else as every blocking call. */
+static int join_timeout(PyObject *timeout, int64_t *t)
+{
+    if (timeout == Py_None) {
+        *t = 0;
+        return 0;
+    }
+    return skp_timeout(timeout, t);
+}
+
+/* Raises CODE from a join; a geometry error says what was compared. */
+static void join_raise(int code, const char *what)
+{
+    if (code == SHMKIT_EGEOMETRY)
+        skp_raise_msg(code, what);
+    else if (code != SKP_PYERR)
+        skp_raise(code);
+}
+
+/* ROLE (None or one of NAMES) -> the enum shmkit_role value in VALS; 0 or -1. */
+static int role_parse(PyObject *role, const char *const *names, const unsigned *vals,
+                      unsigned *out, const char *msg)
+{
+    if (role == Py_None) {
+        *out = SHMKIT_ROLE_NONE;
+        return 0;
+    }
+    if (PyUnicode_Check(role)) {
+        const char *s = PyUnicode_AsUTF8(role);
+        if (!s)
+            return -1;
+        for (int i = 0; names[i]; i++)
+            if (!strcmp(s, names[i])) {
+                *out = vals[i];
+                return 0;
+            }
+    }
+    PyErr_SetString(PyExc_ValueError, msg);
+    return -1;
+}
+
+/* SPIN (None: the library's default; seconds; negative: never sleep) -> ns for *_set_spin;
+ * 1 if one was given, 0 if not, -1 with an exception. */
+static int spin_arg(PyObject *spin, int64_t *ns)
+{
+    if (spin == Py_None)
+        return 0;
+    return skp_timeout(spin, ns) < 0 ? -1 : 1;
+}
+
+/* PyArg "O&" converters for geometry: a non-negative int (ValueError otherwise), into an
+ * unsigned long long (size_arg) or an unsigned int (count_arg). */
+static int size_arg(PyObject *o, void *out)
+{
+    unsigned long long v = PyLong_Check(o) ? PyLong_AsUnsignedLongLong(o) : 0;
+    if (!PyLong_Check(o))
+        PyErr_Format(PyExc_TypeError, "a size must be an int, not %.80s", Py_TYPE(o)->tp_name);
+    else if (v == (unsigned long long)-1 && PyErr_Occurred() &&
+             PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "a size must be >= 0 and fit 64 bits");
+    }
+    if (PyErr_Occurred())
+        return 0;
+    *(unsigned long long *)out = v;
+    return 1;
+}
+
+static int count_arg(PyObject *o, void *out)
+{
+    unsigned long long v;
+    if (!size_arg(o, &v))
+        return 0;
+    if (v > 0xffffffffull) {
+        PyErr_SetString(PyExc_ValueError, "a count must fit 32 bits");
+        return 0;
+    }
+    *(unsigned int *)out = (unsigned int)v;
+    return 1;
+}
+
 /* ================================================================== Ring */
 
 typedef struct {
     PyObject_HEAD
     shmkit_ring *r;
-    shmkit_seg *seg;
-    int producer;
+    struct chanseg cs;
+    unsigned role;  /* SHMKIT_ROLE_NONE, _PRODUCER or _CONSUMER */
     int busy;
     int open_msg;   /* reserve or peek outstanding */
     size_t msg_len; /* its length */
@@ -123,105 +225,70 @@ typedef struct {
     PyObject *name;
 } RingObj;
 
-static int ring_make(struct attach *a)
-{
-    return shmkit_ring_create((shmkit_ring **)&a->h, a->seg, a->cap, a->flags & ~SHMKIT_RING_TAKEOVER);
-}
+#define RING_DEFAULT_CAP 65536 /* a ring created without capacity or max_msg */
 
-static int ring_join(struct attach *a)
-{
-    return shmkit_ring_attach((shmkit_ring **)&a->h, a->seg, a->flags & ~SHMKIT_RING_MULTI);
-}
-
-static size_t cap_for_msg(size_t max_msg)
-{
-    size_t c = SHMKIT_RING_MIN_CAP;
-    while (c / 2 - 16 < max_msg && c < ((size_t)1 << 40))
-        c *= 2;
-    return c;
-}
+static const char *const ring_role_names[] = {"producer", "consumer", NULL};
+static const unsigned ring_role_vals[] = {SHMKIT_ROLE_PRODUCER, SHMKIT_ROLE_CONSUMER};
+#define RING_ROLE_MSG "role must be 'producer', 'consumer' or None (set up only)"
 
 static int ring_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     RingObj *r = (RingObj *)self;
     static char *kwl[] = {"name", "role", "create", "capacity", "max_msg", "multi", "takeover",
                           "timeout", "spin", WHERE_KW, NULL};
-    PyObject *name, *timeout = Py_None, *spin = Py_None;
-    const char *role = "producer";
-    Py_ssize_t cap = 0, max_msg = 0;
+    PyObject *name, *rolo = NULL, *timeout = Py_None, *spin = Py_None;
+    unsigned long long cap = 0, max_msg = 0;
     int create = 0, multi = 0, takeover = 0;
     struct where w = {Py_None, Py_None, Py_None, Py_None, 0};
     if (r->r) {
         PyErr_SetString(PyExc_RuntimeError, "Ring already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|s$pnnppOOOOOOp", kwl, &name, &role, &create,
-                                     &cap, &max_msg, &multi, &takeover, &timeout, &spin, &w.kind,
-                                     &w.mode, &w.key, &w.ftok, &w.priv))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&ppOOOOOOp", kwl, &name, &rolo, &create,
+                                     size_arg, &cap, size_arg, &max_msg, &multi, &takeover,
+                                     &timeout, &spin, &w.kind, &w.mode, &w.key, &w.ftok, &w.priv))
         return -1;
-    int producer = !strcmp(role, "producer");
-    if (!producer && strcmp(role, "consumer")) {
-        PyErr_SetString(PyExc_ValueError, "role must be 'producer' or 'consumer'");
+    struct jcall c;
+    memset(&c, 0, sizeof c);
+    c.what = J_RING;
+    if (!rolo)
+        c.rc.role = SHMKIT_ROLE_PRODUCER;
+    else if (role_parse(rolo, ring_role_names, ring_role_vals, &c.rc.role, RING_ROLE_MSG) < 0)
+        return -1;
+    int64_t tmo, spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || join_timeout(timeout, &tmo) < 0)
+        return -1;
+    if (takeover && c.rc.role == SHMKIT_ROLE_NONE) {
+        skp_raise_msg(-EINVAL, "takeover needs a role");
         return -1;
     }
-    if (cap < 0 || max_msg < 0) {
-        PyErr_SetString(PyExc_ValueError, "capacity and max_msg must be >= 0");
-        return -1;
-    }
-    int64_t tmo;
-    if (skp_timeout(timeout, &tmo) < 0)
-        return -1;
-    if (timeout == Py_None)
-        tmo = 0; /* attach: try once unless asked to wait */
-    struct attach a;
-    memset(&a, 0, sizeof a);
     PyObject *keep = PyList_New(0);
     if (!keep)
         return -1;
     int rc = -1;
-    if (skp_opts_from(name, w.kind, w.mode, w.key, w.ftok, w.priv, &a.o, keep) < 0)
+    if (join_where(&c, name, &w, create, keep) < 0)
         goto out;
-    a.cap = cap ? (size_t)cap : cap_for_msg(max_msg ? (size_t)max_msg : 65536 / 2 - 16);
-    if (cap && max_msg && (size_t)cap / 2 - 16 < (size_t)max_msg) {
-        skp_raise_msg(SHMKIT_ETOOBIG, "capacity too small for max_msg");
-        goto out;
+    c.rc.capacity = cap;
+    c.rc.max_msg = max_msg;
+    c.rc.flags = (multi ? SHMKIT_RING_MULTI : 0) | (takeover ? SHMKIT_RING_TAKEOVER : 0);
+    uint64_t *dflt = NULL;
+    if ((c.o.flags & SHMKIT_CREATE) && !cap && !max_msg) {
+        c.rc.capacity = RING_DEFAULT_CAP;
+        dflt = &c.rc.capacity;
     }
-    a.create = create;
-    a.flags = (producer ? SHMKIT_RING_PRODUCER : SHMKIT_RING_CONSUMER) |
-              (multi ? SHMKIT_RING_MULTI : 0) | (takeover ? SHMKIT_RING_TAKEOVER : 0);
-    if (create) {
-        a.o.flags |= SHMKIT_CREATE;
-        a.o.size = shmkit_ring_size_for(a.cap);
-        if (!a.o.size) {
-            skp_raise_msg(-EINVAL, "capacity must be a power of two >= 256");
-            goto out;
-        }
-    }
-    a.make = ring_make;
-    a.join = ring_join;
-    int e = attach_wait(&a, tmo);
-    if (e == SKP_PYERR || e < 0) {
-        attach_fail(&a);
-        if (e != SKP_PYERR)
-            skp_raise(e);
+    int e = join_run(&c, tmo, dflt);
+    if (e < 0) {
+        join_raise(e, "the ring exists with another geometry (capacity, a max_msg below the one "
+                      "asked, or not multi)");
         goto out;
     }
-    if (max_msg && shmkit_ring_max_msg(a.h) < (size_t)max_msg) {
-        shmkit_ring_close(a.h);
-        attach_fail(&a);
-        skp_raise_msg(SHMKIT_ETOOBIG, "the existing ring's max_msg is smaller than asked");
-        goto out;
-    }
-    r->r = a.h;
-    r->seg = a.seg;
-    r->producer = producer;
-    if (spin != Py_None) {
-        int64_t s;
-        if (skp_timeout(spin, &s) == 0)
-            shmkit_ring_set_spin(r->r, s);
-        else
-            PyErr_Clear();
-    }
+    r->r = c.h;
+    r->cs.kind = c.o.kind;
+    r->cs.pid = getpid();
+    r->role = c.rc.role;
+    if (has_spin)
+        shmkit_ring_set_spin(r->r, spin_ns);
     Py_INCREF(name);
     Py_XSETREF(r->name, name);
     rc = 0;
@@ -243,27 +310,94 @@ static int ring_do_close(RingObj *r)
         skp_raise_msg(-EBUSY, "another thread is using this ring");
         return -1;
     }
-    if (ring_end_msg(r) < 0)
+    if (ring_end_msg(r) < 0 || skp_seg_detach(&r->cs.segw) < 0)
         return -1;
-    shmkit_ring_close(r->r); /* drops an open reservation; a peeked message stays queued */
-    shmkit_close(r->seg);
+    /* drops an open reservation; a peeked message stays queued; a joined ring's segment is
+     * closed with it */
+    if (!chan_inherited(&r->cs, r->role))
+        shmkit_ring_close(r->r);
     r->r = NULL;
-    r->seg = NULL;
     r->open_msg = 0;
+    chanseg_drop(&r->cs);
     return 0;
 }
 
 static void ring_dealloc(PyObject *self)
 {
     RingObj *r = (RingObj *)self;
-    /* views hold a reference to the ring: none can be alive here */
-    skp_view_drop(&r->mv, &r->view); /* none alive: a view keeps its handle alive */
-    if (r->r) {
+    /* no view and no .segment object can be alive here: each holds a reference */
+    skp_view_drop(&r->mv, &r->view);
+    if (!chan_inherited(&r->cs, r->role))
         shmkit_ring_close(r->r);
-        shmkit_close(r->seg);
-    }
+    chanseg_drop(&r->cs);
     Py_XDECREF(r->name);
     Py_TYPE(self)->tp_free(self);
+}
+
+/* Ring.from_segment(segment, role='producer', *, create=False, capacity=0, max_msg=0,
+ * multi=False, takeover=False, spin=None) */
+static PyObject *ring_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"segment", "role", "create", "capacity", "max_msg", "multi",
+                          "takeover", "spin", NULL};
+    PyObject *sego, *rolo = NULL, *spin = Py_None;
+    unsigned long long cap = 0, max_msg = 0;
+    int create = 0, multi = 0, takeover = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&ppO", kwl, &sego, &rolo, &create, size_arg,
+                                     &cap, size_arg, &max_msg, &multi, &takeover, &spin))
+        return NULL;
+    unsigned role = SHMKIT_ROLE_PRODUCER;
+    if (rolo && role_parse(rolo, ring_role_names, ring_role_vals, &role, RING_ROLE_MSG) < 0)
+        return NULL;
+    int64_t spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || skp_seg_usable(sego) < 0)
+        return NULL;
+    shmkit_seg *seg = ((skp_Seg *)sego)->seg;
+    unsigned flags = (role == SHMKIT_ROLE_PRODUCER   ? SHMKIT_RING_PRODUCER
+                      : role == SHMKIT_ROLE_CONSUMER ? SHMKIT_RING_CONSUMER
+                                                     : 0);
+    shmkit_ring *h = NULL;
+    int rc;
+    if (create) {
+        if (!cap && max_msg) { /* the smallest ring that holds it, as shmkit_ring_join */
+            cap = SHMKIT_RING_MIN_CAP;
+            while (cap / 2 - 16 < max_msg && cap < (1ull << 40))
+                cap *= 2;
+        }
+        if (cap && max_msg && cap / 2 - 16 < max_msg)
+            return skp_raise_msg(-EINVAL, "capacity too small for max_msg");
+        rc = shmkit_ring_create(&h, seg, (size_t)cap, flags | (multi ? SHMKIT_RING_MULTI : 0));
+    } else {
+        rc = shmkit_ring_attach(&h, seg, flags | (takeover ? SHMKIT_RING_TAKEOVER : 0));
+        struct shmkit_chan_stats st;
+        if (rc == 0 && ((cap && shmkit_ring_capacity(h) != cap) ||
+                        (max_msg && shmkit_ring_max_msg(h) < max_msg) ||
+                        (multi && (shmkit_chan_stats(seg, &st) < 0 ||
+                                   !(st.flags & SHMKIT_RING_MULTI))))) {
+            shmkit_ring_close(h);
+            return skp_raise_msg(SHMKIT_EGEOMETRY, "the ring has another geometry");
+        }
+    }
+    if (rc < 0)
+        return skp_raise(rc);
+    PyObject *empty = PyTuple_New(0);
+    RingObj *r = empty ? (RingObj *)((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, empty, NULL)
+                       : NULL;
+    Py_XDECREF(empty);
+    if (!r) {
+        shmkit_ring_close(h);
+        return NULL;
+    }
+    r->r = h;
+    r->role = role;
+    r->cs.pid = getpid();
+    chanseg_use(&r->cs, sego);
+    if (has_spin)
+        shmkit_ring_set_spin(h, spin_ns);
+    r->name = ((skp_Seg *)sego)->name;
+    Py_INCREF(r->name);
+    return (PyObject *)r;
 }
 
 #define RING_OPEN(r)                                                                               \
@@ -272,6 +406,8 @@ static void ring_dealloc(PyObject *self)
             return skp_closed();                                                                   \
         if ((r)->busy)                                                                             \
             return skp_raise_msg(-EBUSY, "another thread is using this ring");                    \
+        if (chan_inherited(&(r)->cs, (r)->role))                                                   \
+            return inherited_error();                                                              \
     } while (0)
 
 static PyObject *role_error(const char *what)
@@ -307,6 +443,10 @@ static int peek_fn(void *ctx, int64_t t)
 
 static int ring_blocking(RingObj *r, skp_fn fn, struct rcall *c, int64_t t)
 {
+    if (chan_inherited(&r->cs, r->role)) {
+        inherited_error();
+        return -1;
+    }
     r->busy = 1;
     int rc = skp_try_block(fn, c, t);
     r->busy = 0;
@@ -333,8 +473,8 @@ static PyObject *ring_send(PyObject *self, PyObject *args, PyObject *kw)
         skp_closed();
     else if (r->busy)
         skp_raise_msg(-EBUSY, "another thread is using this ring");
-    else if (!r->producer)
-        role_error("send on a consumer");
+    else if (r->role != SHMKIT_ROLE_PRODUCER)
+        role_error(r->role ? "send on a consumer" : "send on a ring without a role");
     else if (r->open_msg)
         role_error("a reservation is open: commit or cancel it first");
     else if (skp_timeout(timeout, &t) == 0) {
@@ -360,8 +500,8 @@ static int ring_peek_raw(RingObj *r, PyObject *timeout, const void **p, size_t *
         skp_raise_msg(-EBUSY, "another thread is using this ring");
         return -1;
     }
-    if (r->producer) {
-        role_error("receive on a producer");
+    if (r->role != SHMKIT_ROLE_CONSUMER) {
+        role_error(r->role ? "receive on a producer" : "receive on a ring without a role");
         return -1;
     }
     if (r->open_msg) {
@@ -428,8 +568,8 @@ static PyObject *ring_reserve(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "n|O", kwl, &n, &timeout))
         return NULL;
     RING_OPEN(r);
-    if (!r->producer)
-        return role_error("reserve on a consumer");
+    if (r->role != SHMKIT_ROLE_PRODUCER)
+        return role_error(r->role ? "reserve on a consumer" : "reserve on a ring without a role");
     if (r->open_msg)
         return role_error("a reservation is open: commit or cancel it first");
     if (n < 0)
@@ -458,7 +598,7 @@ static PyObject *ring_commit(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwl, &lo))
         return NULL;
     RING_OPEN(r);
-    if (!r->producer || !r->open_msg)
+    if (r->role != SHMKIT_ROLE_PRODUCER || !r->open_msg)
         return role_error("nothing reserved");
     size_t n = r->msg_len;
     if (lo != Py_None) {
@@ -483,7 +623,7 @@ static PyObject *ring_cancel(PyObject *self, PyObject *unused)
     (void)unused;
     RingObj *r = (RingObj *)self;
     RING_OPEN(r);
-    if (!r->producer || !r->open_msg)
+    if (r->role != SHMKIT_ROLE_PRODUCER || !r->open_msg)
         return role_error("nothing reserved");
     if (ring_end_msg(r) < 0)
         return NULL;
@@ -516,7 +656,7 @@ static PyObject *ring_release(PyObject *self, PyObject *unused)
     (void)unused;
     RingObj *r = (RingObj *)self;
     RING_OPEN(r);
-    if (r->producer || !r->open_msg)
+    if (r->role != SHMKIT_ROLE_CONSUMER || !r->open_msg)
         return role_error("nothing peeked");
     if (ring_end_msg(r) < 0)
         return NULL;
@@ -539,7 +679,7 @@ static PyObject *ring_remove(PyObject *self, PyObject *unused)
     RingObj *r = (RingObj *)self;
     if (!r->r)
         return skp_closed();
-    int rc = shmkit_seg_remove(r->seg);
+    int rc = shmkit_seg_remove(shmkit_ring_seg(r->r));
     if (rc < 0)
         return skp_raise(rc);
     Py_RETURN_NONE;
@@ -570,7 +710,7 @@ static PyObject *ring_stats(PyObject *self, PyObject *unused)
     RingObj *r = (RingObj *)self;
     if (!r->r)
         return skp_closed();
-    return stats_dict(r->seg);
+    return stats_dict(shmkit_ring_seg(r->r));
 }
 
 static PyObject *ring_iternext(PyObject *self)
@@ -614,8 +754,11 @@ static PyObject *ring_get(PyObject *self, void *what)
 {
     RingObj *r = (RingObj *)self;
     const char *w = what;
-    if (!strcmp(w, "role"))
-        return PyUnicode_FromString(r->producer ? "producer" : "consumer");
+    if (!strcmp(w, "role")) {
+        if (r->role == SHMKIT_ROLE_NONE)
+            Py_RETURN_NONE;
+        return PyUnicode_FromString(r->role == SHMKIT_ROLE_PRODUCER ? "producer" : "consumer");
+    }
     if (!strcmp(w, "closed"))
         return PyBool_FromLong(!r->r);
     if (!strcmp(w, "name")) {
@@ -627,7 +770,9 @@ static PyObject *ring_get(PyObject *self, void *what)
     if (!strcmp(w, "capacity"))
         return PyLong_FromSize_t(shmkit_ring_capacity(r->r));
     if (!strcmp(w, "created"))
-        return PyBool_FromLong(shmkit_seg_created(r->seg) == 1);
+        return PyBool_FromLong(shmkit_seg_created(shmkit_ring_seg(r->r)) == 1);
+    if (!strcmp(w, "segment"))
+        return chanseg_get(self, &r->cs, shmkit_ring_seg(r->r), r->name);
     return PyLong_FromSize_t(shmkit_ring_max_msg(r->r));
 }
 
@@ -666,13 +811,27 @@ static PyMethodDef ring_methods[] = {
     {"remove", ring_remove, METH_NOARGS, "remove()\n\nRemoves the segment's name."},
     {"stats", ring_stats, METH_NOARGS, "stats() -> dict\n\nThe ring's counters (shmkit watch)."},
     {"set_spin", ring_set_spin, METH_O, "set_spin(seconds)\n\nSpin time before sleeping."},
+    {"from_segment", (PyCFunction)(void (*)(void))ring_from_segment,
+     METH_CLASS | METH_VARARGS | METH_KEYWORDS,
+     "Ring.from_segment(segment, role='producer', *, create=False, capacity=0, max_msg=0,\n"
+     "                  multi=False, takeover=False, spin=None) -> Ring\n\n"
+     "A ring in SEGMENT, an open shmkit.Segment: the .segment of a ring set up by a parent\n"
+     "(kind='anon', inherited across os.fork()), or a memfd received as a descriptor\n"
+     "(Segment(kind='memfd', fd=...)). Attaches with ROLE (None: only checks the ring), or\n"
+     "with create=True lays a new ring out in the whole payload (capacity 0 and no max_msg:\n"
+     "the largest that fits). On attach, capacity / max_msg / multi are checked\n"
+     "(GeometryError). SEGMENT stays open while the ring is (its close() raises BusyError)."},
     {"__enter__", ring_enter, METH_NOARGS, NULL},
     {"__exit__", ring_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef ring_getset[] = {
-    {"role", ring_get, NULL, "'producer' or 'consumer'.", "role"},
+    {"role", ring_get, NULL, "'producer', 'consumer' or None (set up only).", "role"},
+    {"segment", ring_get, NULL,
+     "The Segment the ring lives in (closed with the ring: for Ring.from_segment in a forked\n"
+     "child, .fd to pass a memfd ring on, .remove(), .info()).",
+     "segment"},
     {"closed", ring_get, NULL, "True once closed.", "closed"},
     {"name", ring_get, NULL, "The segment's name.", "name"},
     {"capacity", ring_get, NULL, "Data bytes.", "capacity"},
@@ -696,10 +855,19 @@ PyTypeObject skp_RingType = {
         "Ring(name, role='producer', *, create=False, capacity=0, max_msg=0, multi=False,\n"
         "     takeover=False, timeout=None, spin=None, kind=None, mode=None, key=None,\n"
         "     ftok=None, private=False)\n\n"
-        "A shmkit ring (one consumer, one producer or several with multi=True) in a named\n"
-        "segment. create=True creates it if missing (capacity: data bytes, a power of two;\n"
-        "or max_msg: the largest message; default 64 KiB) and attaches otherwise; timeout:\n"
-        "how long to wait for another process to create it (None: try once).\n"
+        "A shmkit ring (one consumer, one producer or several with multi=True), joined by\n"
+        "name with one call (shmkit_ring_join), whichever process comes first.\n"
+        "role: 'producer', 'consumer', or None: set the ring up (or check it) without taking\n"
+        "a role - for a parent whose children take the roles (Ring.from_segment).\n"
+        "create=True creates it if missing and attaches otherwise; kind='anon' or 'memfd'\n"
+        "(or private=True) always creates (share it by fork or by descriptor: .segment).\n"
+        "Geometry, used by the process that creates and checked by the others\n"
+        "(GeometryError): capacity (data bytes, a power of two) or max_msg (the largest\n"
+        "message; the smallest ring that holds it); neither: 64 KiB when this call creates,\n"
+        "the existing ring's otherwise; multi (several producers). takeover: replace a live\n"
+        "holder of the role. timeout: how long to wait for another process to make the ring\n"
+        "(None or 0: try once; negative: no limit). spin: seconds to spin before sleeping in\n"
+        "a wait (negative: never sleep).\n"
         "Copying: send(data), recv() -> bytes, `for msg in ring:` (ends when every producer\n"
         "closed). Zero-copy: reserve(n) -> memoryview, commit(); peek() -> memoryview,\n"
         "release(). Every wait releases the GIL; Ctrl-C raises KeyboardInterrupt.",
@@ -710,7 +878,8 @@ PyTypeObject skp_RingType = {
 typedef struct {
     PyObject_HEAD
     shmkit_bus *b;
-    shmkit_seg *seg;
+    struct chanseg cs;
+    unsigned role; /* SHMKIT_ROLE_PUBLISHER or _NONE */
     int busy;
     int open_msg;
     size_t msg_len;
@@ -719,83 +888,91 @@ typedef struct {
     PyObject *name;
 } BusObj;
 
-static int bus_make(struct attach *a)
+static const char *const bus_role_names[] = {"publisher", NULL};
+static const unsigned bus_role_vals[] = {SHMKIT_ROLE_PUBLISHER};
+#define BUS_ROLE_MSG "role must be 'publisher' or None (set up only)"
+
+#define BUS_DEFAULT_MSG 1024 /* a bus created without msg_max */
+#define BUS_GEO_MSG                                                                                \
+    "the bus exists with another geometry (slots, max_subs, a msg_max below the one asked, or "  \
+    "not lossy)"
+
+/* The bus config of a constructor's geometry arguments; DFLT receives the field the binding
+ * defaulted (msg_max, when this call may create and none was given), else NULL. */
+static void bus_cfg(struct jcall *c, unsigned long long slots, unsigned long long msg_max,
+                    unsigned int max_subs, int lossy, uint64_t **dflt)
 {
-    return shmkit_bus_create((shmkit_bus **)&a->h, a->seg, a->slots, a->msg_max, a->max_subs,
-                             a->flags);
+    c->bc.slots = slots;       /* 0: the library's default (256) when creating */
+    c->bc.msg_max = msg_max;
+    c->bc.max_subs = max_subs; /* 0: the library's default (64) when creating */
+    c->bc.flags = lossy ? SHMKIT_BUS_LOSSY : 0;
+    *dflt = NULL;
+    if ((c->o.flags & SHMKIT_CREATE) && !msg_max) {
+        c->bc.msg_max = BUS_DEFAULT_MSG;
+        *dflt = &c->bc.msg_max;
+    }
 }
 
-static int bus_join(struct attach *a)
+/* An attached bus against the non-zero geometry asked (as shmkit_bus_join checks it). */
+static int bus_geometry_ok(shmkit_seg *seg, unsigned long long slots, unsigned long long msg_max,
+                           unsigned int max_subs, int lossy)
 {
-    return shmkit_bus_attach((shmkit_bus **)&a->h, a->seg);
+    struct shmkit_chan_stats st;
+    if (shmkit_chan_stats(seg, &st) < 0)
+        return 0;
+    return !((slots && st.capacity != slots) || (msg_max && st.msg_max < msg_max) ||
+             (max_subs && st.max_readers != max_subs) ||
+             (lossy && !(st.flags & SHMKIT_BUS_LOSSY)));
 }
 
 static int bus_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     BusObj *b = (BusObj *)self;
-    static char *kwl[] = {"name", "create", "slots", "msg_max", "max_subs", "lossy", "timeout",
-                          "spin", WHERE_KW, NULL};
-    PyObject *name, *timeout = Py_None, *spin = Py_None;
-    Py_ssize_t slots = 64, msg_max = 1024;
-    unsigned int max_subs = 16;
+    static char *kwl[] = {"name", "role", "create", "slots", "msg_max", "max_subs", "lossy",
+                          "timeout", "spin", WHERE_KW, NULL};
+    PyObject *name, *rolo = NULL, *timeout = Py_None, *spin = Py_None;
+    unsigned long long slots = 0, msg_max = 0;
+    unsigned int max_subs = 0;
     int create = 0, lossy = 0;
     struct where w = {Py_None, Py_None, Py_None, Py_None, 0};
     if (b->b) {
         PyErr_SetString(PyExc_RuntimeError, "Bus already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$pnnIpOOOOOOp", kwl, &name, &create, &slots,
-                                     &msg_max, &max_subs, &lossy, &timeout, &spin, &w.kind,
-                                     &w.mode, &w.key, &w.ftok, &w.priv))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&O&pOOOOOOp", kwl, &name, &rolo, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg, &max_subs,
+                                     &lossy, &timeout, &spin, &w.kind, &w.mode, &w.key, &w.ftok,
+                                     &w.priv))
         return -1;
-    int64_t tmo;
-    if (skp_timeout(timeout, &tmo) < 0)
+    struct jcall c;
+    memset(&c, 0, sizeof c);
+    c.what = J_BUS;
+    c.bc.role = SHMKIT_ROLE_PUBLISHER;
+    if (rolo && role_parse(rolo, bus_role_names, bus_role_vals, &c.bc.role, BUS_ROLE_MSG) < 0)
         return -1;
-    if (timeout == Py_None)
-        tmo = 0;
-    struct attach a;
-    memset(&a, 0, sizeof a);
+    int64_t tmo, spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || join_timeout(timeout, &tmo) < 0)
+        return -1;
     PyObject *keep = PyList_New(0);
     if (!keep)
         return -1;
     int rc = -1;
-    if (skp_opts_from(name, w.kind, w.mode, w.key, w.ftok, w.priv, &a.o, keep) < 0)
+    if (join_where(&c, name, &w, create, keep) < 0)
         goto out;
-    a.create = create;
-    if (slots < 0 || msg_max < 0) {
-        skp_raise(-EINVAL);
-        goto out;
-    }
-    a.slots = (size_t)slots;
-    a.msg_max = (size_t)msg_max;
-    a.max_subs = max_subs;
-    a.flags = lossy ? SHMKIT_BUS_LOSSY : 0;
-    if (create) {
-        a.o.flags |= SHMKIT_CREATE;
-        a.o.size = shmkit_bus_size_for(a.slots, a.msg_max, a.max_subs);
-        if (!a.o.size) {
-            skp_raise_msg(-EINVAL, "bad bus geometry (slots a power of two, msg_max, max_subs)");
-            goto out;
-        }
-    }
-    a.make = bus_make;
-    a.join = bus_join;
-    int e = attach_wait(&a, tmo);
-    if (e == SKP_PYERR || e < 0) {
-        attach_fail(&a);
-        if (e != SKP_PYERR)
-            skp_raise(e);
+    uint64_t *dflt;
+    bus_cfg(&c, slots, msg_max, max_subs, lossy, &dflt);
+    int e = join_run(&c, tmo, dflt);
+    if (e < 0) {
+        join_raise(e, BUS_GEO_MSG);
         goto out;
     }
-    b->b = a.h;
-    b->seg = a.seg;
-    if (spin != Py_None) {
-        int64_t s;
-        if (skp_timeout(spin, &s) == 0)
-            shmkit_bus_set_spin(b->b, s);
-        else
-            PyErr_Clear();
-    }
+    b->b = c.h;
+    b->cs.kind = c.o.kind;
+    b->cs.pid = getpid();
+    b->role = c.bc.role;
+    if (has_spin)
+        shmkit_bus_set_spin(b->b, spin_ns);
     Py_INCREF(name);
     Py_XSETREF(b->name, name);
     rc = 0;
@@ -812,13 +989,13 @@ static int bus_do_close(BusObj *b)
         skp_raise_msg(-EBUSY, "another thread is using this bus");
         return -1;
     }
-    if (skp_view_end(&b->mv, &b->view) < 0)
+    if (skp_view_end(&b->mv, &b->view) < 0 || skp_seg_detach(&b->cs.segw) < 0)
         return -1;
-    shmkit_bus_close(b->b);
-    shmkit_close(b->seg);
+    if (!chan_inherited(&b->cs, b->role))
+        shmkit_bus_close(b->b); /* a joined bus's segment is closed with it */
     b->b = NULL;
-    b->seg = NULL;
     b->open_msg = 0;
+    chanseg_drop(&b->cs);
     return 0;
 }
 
@@ -826,12 +1003,72 @@ static void bus_dealloc(PyObject *self)
 {
     BusObj *b = (BusObj *)self;
     skp_view_drop(&b->mv, &b->view); /* none alive: a view keeps its handle alive */
-    if (b->b) {
+    if (!chan_inherited(&b->cs, b->role))
         shmkit_bus_close(b->b);
-        shmkit_close(b->seg);
-    }
+    chanseg_drop(&b->cs);
     Py_XDECREF(b->name);
     Py_TYPE(self)->tp_free(self);
+}
+
+/* Bus.from_segment(segment, role='publisher', *, create=False, slots=0, msg_max=0,
+ * max_subs=0, lossy=False, spin=None) */
+static PyObject *bus_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"segment", "role", "create", "slots", "msg_max", "max_subs", "lossy",
+                          "spin", NULL};
+    PyObject *sego, *rolo = NULL, *spin = Py_None;
+    unsigned long long slots = 0, msg_max = 0;
+    unsigned int max_subs = 0;
+    int create = 0, lossy = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pO&O&O&pO", kwl, &sego, &rolo, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg, &max_subs,
+                                     &lossy, &spin))
+        return NULL;
+    unsigned role = SHMKIT_ROLE_PUBLISHER;
+    if (rolo && role_parse(rolo, bus_role_names, bus_role_vals, &role, BUS_ROLE_MSG) < 0)
+        return NULL;
+    int64_t spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || skp_seg_usable(sego) < 0)
+        return NULL;
+    shmkit_seg *seg = ((skp_Seg *)sego)->seg;
+    shmkit_bus *h = NULL;
+    int rc;
+    if (create) {
+        rc = shmkit_bus_create(&h, seg, slots ? (size_t)slots : 256,
+                               msg_max ? (size_t)msg_max : BUS_DEFAULT_MSG,
+                               max_subs ? max_subs : 64,
+                               (lossy ? SHMKIT_BUS_LOSSY : 0) |
+                                   (role == SHMKIT_ROLE_NONE ? SHMKIT_BUS_NOROLE : 0));
+    } else if (role == SHMKIT_ROLE_NONE) {
+        return skp_raise_msg(-EINVAL, "a bus handle without a role is made by create=True (or "
+                                      "by Bus(name, None)); children take the publisher role");
+    } else {
+        rc = shmkit_bus_attach(&h, seg);
+        if (rc == 0 && !bus_geometry_ok(seg, slots, msg_max, max_subs, lossy)) {
+            shmkit_bus_close(h);
+            return skp_raise_msg(SHMKIT_EGEOMETRY, BUS_GEO_MSG);
+        }
+    }
+    if (rc < 0)
+        return skp_raise(rc);
+    PyObject *empty = PyTuple_New(0);
+    BusObj *b = empty ? (BusObj *)((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, empty, NULL)
+                      : NULL;
+    Py_XDECREF(empty);
+    if (!b) {
+        shmkit_bus_close(h);
+        return NULL;
+    }
+    b->b = h;
+    b->role = role;
+    b->cs.pid = getpid();
+    chanseg_use(&b->cs, sego);
+    if (has_spin)
+        shmkit_bus_set_spin(h, spin_ns);
+    b->name = ((skp_Seg *)sego)->name;
+    Py_INCREF(b->name);
+    return (PyObject *)b;
 }
 
 #define BUS_OPEN(b)                                                                                \
@@ -840,6 +1077,8 @@ static void bus_dealloc(PyObject *self)
             return skp_closed();                                                                   \
         if ((b)->busy)                                                                             \
             return skp_raise_msg(-EBUSY, "another thread is using this bus");                     \
+        if (chan_inherited(&(b)->cs, (b)->role))                                                   \
+            return inherited_error();                                                              \
     } while (0)
 
 struct bcall {
@@ -899,6 +1138,10 @@ static PyObject *bus_send(PyObject *self, PyObject *args, PyObject *kw)
         skp_closed();
     else if (b->busy)
         skp_raise_msg(-EBUSY, "another thread is using this bus");
+    else if (b->role != SHMKIT_ROLE_PUBLISHER)
+        role_error("send on a bus without a role");
+    else if (chan_inherited(&b->cs, b->role))
+        inherited_error();
     else if (b->open_msg)
         role_error("a loan is open: publish it first");
     else if (skp_timeout(timeout, &t) == 0) {
@@ -921,6 +1164,8 @@ static PyObject *bus_loan(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "n|O", kwl, &n, &timeout))
         return NULL;
     BUS_OPEN(b);
+    if (b->role != SHMKIT_ROLE_PUBLISHER)
+        return role_error("loan on a bus without a role");
     if (b->open_msg)
         return role_error("a loan is open: publish it first");
     if (n < 0)
@@ -1002,7 +1247,7 @@ static PyObject *bus_remove(PyObject *self, PyObject *unused)
     BusObj *b = (BusObj *)self;
     if (!b->b)
         return skp_closed();
-    int rc = shmkit_seg_remove(b->seg);
+    int rc = shmkit_seg_remove(shmkit_bus_seg(b->b));
     if (rc < 0)
         return skp_raise(rc);
     Py_RETURN_NONE;
@@ -1014,7 +1259,7 @@ static PyObject *bus_stats(PyObject *self, PyObject *unused)
     BusObj *b = (BusObj *)self;
     if (!b->b)
         return skp_closed();
-    return stats_dict(b->seg);
+    return stats_dict(shmkit_bus_seg(b->b));
 }
 
 static PyObject *bus_enter(PyObject *self, PyObject *unused)
@@ -1044,10 +1289,17 @@ static PyObject *bus_get(PyObject *self, void *what)
         Py_INCREF(n);
         return n;
     }
+    if (!strcmp(what, "role")) {
+        if (b->role == SHMKIT_ROLE_NONE)
+            Py_RETURN_NONE;
+        return PyUnicode_FromString("publisher");
+    }
     if (!b->b)
         return skp_closed();
     if (!strcmp(what, "created"))
-        return PyBool_FromLong(shmkit_seg_created(b->seg) == 1);
+        return PyBool_FromLong(shmkit_seg_created(shmkit_bus_seg(b->b)) == 1);
+    if (!strcmp(what, "segment"))
+        return chanseg_get(self, &b->cs, shmkit_bus_seg(b->b), b->name);
     return PyLong_FromSize_t(shmkit_bus_msg_max(b->b));
 }
 
@@ -1065,6 +1317,15 @@ static PyMethodDef bus_methods[] = {
      "close()\n\nDetaches the publisher (subscribers see end of stream once drained)."},
     {"remove", bus_remove, METH_NOARGS, "remove()\n\nRemoves the segment's name."},
     {"stats", bus_stats, METH_NOARGS, "stats() -> dict"},
+    {"from_segment", (PyCFunction)(void (*)(void))bus_from_segment,
+     METH_CLASS | METH_VARARGS | METH_KEYWORDS,
+     "Bus.from_segment(segment, role='publisher', *, create=False, slots=0, msg_max=0,\n"
+     "                 max_subs=0, lossy=False, spin=None) -> Bus\n\n"
+     "The publisher of the bus in SEGMENT, an open shmkit.Segment (a parent's bus .segment\n"
+     "inherited across os.fork(), a memfd received as a descriptor). create=True lays a new\n"
+     "bus out in it (role None: without becoming its publisher; 0 = 256 slots, 1024-byte\n"
+     "messages, 64 subscribers). On attach the non-zero geometry is checked (GeometryError).\n"
+     "SEGMENT stays open while the bus is."},
     {"__enter__", bus_enter, METH_NOARGS, NULL},
     {"__exit__", bus_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1075,6 +1336,11 @@ static PyGetSetDef bus_getset[] = {
     {"name", bus_get, NULL, "The segment's name.", "name"},
     {"msg_max", bus_get, NULL, "Largest message.", "msg_max"},
     {"created", bus_get, NULL, "True if this process created the bus.", "created"},
+    {"role", bus_get, NULL, "'publisher', or None (set up only).", "role"},
+    {"segment", bus_get, NULL,
+     "The Segment the bus lives in (closed with the bus: for Bus.from_segment and\n"
+     "Subscriber.from_segment in forked children, .fd to pass a memfd bus on).",
+     "segment"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1087,12 +1353,21 @@ PyTypeObject skp_BusType = {
     .tp_methods = bus_methods,
     .tp_getset = bus_getset,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Bus(name, *, create=False, slots=64, msg_max=1024, max_subs=16, lossy=False,\n"
-              "    timeout=None, spin=None, kind=None, mode=None, key=None, ftok=None,\n"
-              "    private=False)\n\n"
+    .tp_doc = "Bus(name, role='publisher', *, create=False, slots=0, msg_max=0, max_subs=0,\n"
+              "    lossy=False, timeout=None, spin=None, kind=None, mode=None, key=None,\n"
+              "    ftok=None, private=False)\n\n"
               "The publisher of a shmkit bus: every message goes to every subscriber\n"
               "(shmkit.Subscriber). Back-pressure (default: waits for the slowest live\n"
-              "subscriber) or lossy (never waits; slow subscribers skip and count losses).",
+              "subscriber) or lossy (never waits; slow subscribers skip and count losses).\n"
+              "Joined by name with one call (shmkit_bus_join), whichever process comes first:\n"
+              "create=True creates it if missing (kind='anon', 'memfd' or private=True always\n"
+              "creates: share it by fork or by descriptor, .segment, Bus.from_segment).\n"
+              "role None: set the bus up (or check it) without publishing; wait_subscribers()\n"
+              "still works. Geometry, used by the process that creates and checked by the others\n"
+              "when non-zero (GeometryError): slots (a power of two; 0 = 256), msg_max (0 = 1024\n"
+              "when creating; on attach the bus's must be at least this), max_subs (0 = 64),\n"
+              "lossy. timeout: how long to wait for another process to make it (None or 0: try\n"
+              "once; negative: no limit).",
 };
 
 /* ================================================================== Subscriber */
@@ -1100,7 +1375,7 @@ PyTypeObject skp_BusType = {
 typedef struct {
     PyObject_HEAD
     shmkit_sub *s;
-    shmkit_seg *seg;
+    struct chanseg cs;
     int busy;
     int open_msg;
     PyObject *mv;   /* a weak reference to the message's memoryview */
@@ -1109,61 +1384,51 @@ typedef struct {
     unsigned long long last_seq;
 } SubObj;
 
-static int sub_make(struct attach *a)
-{
-    (void)a;
-    return -EINVAL; /* never: a subscriber does not create */
-}
-
-static int sub_join(struct attach *a)
-{
-    return shmkit_bus_subscribe((shmkit_sub **)&a->h, a->seg);
-}
-
 static int sub_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     SubObj *s = (SubObj *)self;
-    static char *kwl[] = {"name", "timeout", "spin", WHERE_KW, NULL};
+    static char *kwl[] = {"name", "create", "slots", "msg_max", "max_subs", "lossy", "timeout",
+                          "spin", WHERE_KW, NULL};
     PyObject *name, *timeout = Py_None, *spin = Py_None;
+    unsigned long long slots = 0, msg_max = 0;
+    unsigned int max_subs = 0;
+    int create = 0, lossy = 0;
     struct where w = {Py_None, Py_None, Py_None, Py_None, 0};
     if (s->s) {
         PyErr_SetString(PyExc_RuntimeError, "Subscriber already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOOOp", kwl, &name, &timeout, &spin,
-                                     &w.kind, &w.mode, &w.key, &w.ftok, &w.priv))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$pO&O&O&pOOOOOOp", kwl, &name, &create,
+                                     size_arg, &slots, size_arg, &msg_max, count_arg,
+                                     &max_subs, &lossy, &timeout, &spin, &w.kind,
+                                     &w.mode, &w.key, &w.ftok, &w.priv))
         return -1;
-    int64_t tmo;
-    if (skp_timeout(timeout, &tmo) < 0)
+    struct jcall c;
+    memset(&c, 0, sizeof c);
+    c.what = J_SUB;
+    c.bc.role = SHMKIT_ROLE_SUBSCRIBER;
+    int64_t tmo, spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || join_timeout(timeout, &tmo) < 0)
         return -1;
-    if (timeout == Py_None)
-        tmo = 0;
-    struct attach a;
-    memset(&a, 0, sizeof a);
     PyObject *keep = PyList_New(0);
     if (!keep)
         return -1;
     int rc = -1;
-    if (skp_opts_from(name, w.kind, w.mode, w.key, w.ftok, w.priv, &a.o, keep) < 0)
+    if (join_where(&c, name, &w, create, keep) < 0)
         goto out;
-    a.make = sub_make;
-    a.join = sub_join;
-    int e = attach_wait(&a, tmo);
-    if (e == SKP_PYERR || e < 0) {
-        attach_fail(&a);
-        if (e != SKP_PYERR)
-            skp_raise(e);
+    uint64_t *dflt;
+    bus_cfg(&c, slots, msg_max, max_subs, lossy, &dflt);
+    int e = join_run(&c, tmo, dflt);
+    if (e < 0) {
+        join_raise(e, BUS_GEO_MSG);
         goto out;
     }
-    s->s = a.h;
-    s->seg = a.seg;
-    if (spin != Py_None) {
-        int64_t v;
-        if (skp_timeout(spin, &v) == 0)
-            shmkit_sub_set_spin(s->s, v);
-        else
-            PyErr_Clear();
-    }
+    s->s = c.h;
+    s->cs.kind = c.o.kind;
+    s->cs.pid = getpid();
+    if (has_spin)
+        shmkit_sub_set_spin(s->s, spin_ns);
     Py_INCREF(name);
     Py_XSETREF(s->name, name);
     rc = 0;
@@ -1180,13 +1445,13 @@ static int sub_do_close(SubObj *s)
         skp_raise_msg(-EBUSY, "another thread is using this subscriber");
         return -1;
     }
-    if (skp_view_end(&s->mv, &s->view) < 0)
+    if (skp_view_end(&s->mv, &s->view) < 0 || skp_seg_detach(&s->cs.segw) < 0)
         return -1;
-    shmkit_bus_unsubscribe(s->s);
-    shmkit_close(s->seg);
+    if (!chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
+        shmkit_bus_unsubscribe(s->s); /* a joined subscriber's segment is closed with it */
     s->s = NULL;
-    s->seg = NULL;
     s->open_msg = 0;
+    chanseg_drop(&s->cs);
     return 0;
 }
 
@@ -1194,12 +1459,44 @@ static void sub_dealloc(PyObject *self)
 {
     SubObj *s = (SubObj *)self;
     skp_view_drop(&s->mv, &s->view); /* none alive: a view keeps its handle alive */
-    if (s->s) {
+    if (!chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
         shmkit_bus_unsubscribe(s->s);
-        shmkit_close(s->seg);
-    }
+    chanseg_drop(&s->cs);
     Py_XDECREF(s->name);
     Py_TYPE(self)->tp_free(self);
+}
+
+/* Subscriber.from_segment(segment, *, spin=None) */
+static PyObject *sub_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"segment", "spin", NULL};
+    PyObject *sego, *spin = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O", kwl, &sego, &spin))
+        return NULL;
+    int64_t spin_ns = 0;
+    int has_spin = spin_arg(spin, &spin_ns);
+    if (has_spin < 0 || skp_seg_usable(sego) < 0)
+        return NULL;
+    shmkit_sub *h = NULL;
+    int rc = shmkit_bus_subscribe(&h, ((skp_Seg *)sego)->seg);
+    if (rc < 0)
+        return skp_raise(rc);
+    PyObject *empty = PyTuple_New(0);
+    SubObj *s = empty ? (SubObj *)((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, empty, NULL)
+                      : NULL;
+    Py_XDECREF(empty);
+    if (!s) {
+        shmkit_bus_unsubscribe(h);
+        return NULL;
+    }
+    s->s = h;
+    s->cs.pid = getpid();
+    chanseg_use(&s->cs, sego);
+    if (has_spin)
+        shmkit_sub_set_spin(h, spin_ns);
+    s->name = ((skp_Seg *)sego)->name;
+    Py_INCREF(s->name);
+    return (PyObject *)s;
 }
 
 static int speek_fn(void *ctx, int64_t t)
@@ -1218,6 +1515,10 @@ static int sub_peek_raw(SubObj *s, PyObject *timeout, struct bcall *c)
     }
     if (s->busy) {
         skp_raise_msg(-EBUSY, "another thread is using this subscriber");
+        return -1;
+    }
+    if (chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER)) {
+        inherited_error();
         return -1;
     }
     if (s->open_msg) {
@@ -1297,6 +1598,8 @@ static PyObject *sub_release(PyObject *self, PyObject *unused)
     SubObj *s = (SubObj *)self;
     if (!s->s)
         return skp_closed();
+    if (chan_inherited(&s->cs, SHMKIT_ROLE_SUBSCRIBER))
+        return inherited_error();
     if (!s->open_msg)
         return role_error("nothing peeked");
     if (skp_view_end(&s->mv, &s->view) < 0)
@@ -1361,6 +1664,10 @@ static PyObject *sub_get(PyObject *self, void *what)
         return PyLong_FromUnsignedLongLong(s->last_seq);
     if (!s->s)
         return skp_closed();
+    if (!strcmp(what, "segment"))
+        return chanseg_get(self, &s->cs, shmkit_sub_seg(s->s), s->name);
+    if (!strcmp(what, "created"))
+        return PyBool_FromLong(shmkit_seg_created(shmkit_sub_seg(s->s)) == 1);
     return PyLong_FromUnsignedLongLong(shmkit_sub_lost(s->s));
 }
 
@@ -1374,6 +1681,12 @@ static PyMethodDef sub_methods[] = {
     {"release", sub_release, METH_NOARGS,
      "release()\n\nEnds a peek. StaleError: a lossy publisher overwrote it while it was read."},
     {"close", sub_close, METH_NOARGS, "close()\n\nLeaves the bus."},
+    {"from_segment", (PyCFunction)(void (*)(void))sub_from_segment,
+     METH_CLASS | METH_VARARGS | METH_KEYWORDS,
+     "Subscriber.from_segment(segment, *, spin=None) -> Subscriber\n\n"
+     "Joins the bus in SEGMENT, an open shmkit.Segment (a parent's bus .segment inherited\n"
+     "across os.fork(), a memfd received as a descriptor). SEGMENT stays open while the\n"
+     "subscriber is."},
     {"__enter__", sub_enter, METH_NOARGS, NULL},
     {"__exit__", sub_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1384,6 +1697,9 @@ static PyGetSetDef sub_getset[] = {
     {"name", sub_get, NULL, "The segment's name.", "name"},
     {"lost", sub_get, NULL, "Messages lost since joining.", "lost"},
     {"seq", sub_get, NULL, "Sequence number of the last message received.", "seq"},
+    {"created", sub_get, NULL, "True if this process created the bus.", "created"},
+    {"segment", sub_get, NULL, "The Segment the bus lives in (closed with the subscriber).",
+     "segment"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1398,9 +1714,14 @@ PyTypeObject skp_SubType = {
     .tp_methods = sub_methods,
     .tp_getset = sub_getset,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Subscriber(name, *, timeout=None, spin=None, kind=None, mode=None, key=None,\n"
-              "           ftok=None, private=False)\n\n"
-              "Joins the bus NAME (timeout: how long to wait for it to exist; None: try once).\n"
+    .tp_doc = "Subscriber(name, *, create=False, slots=0, msg_max=0, max_subs=0, lossy=False,\n"
+              "           timeout=None, spin=None, kind=None, mode=None, key=None, ftok=None,\n"
+              "           private=False)\n\n"
+              "Joins the bus NAME as a new subscriber with one call (shmkit_sub_join): with\n"
+              "create=True it creates the bus if missing, with the geometry of Bus (slots,\n"
+              "msg_max, max_subs, lossy: used when creating, checked when non-zero otherwise:\n"
+              "GeometryError). timeout: how long to wait for another process to make it (None\n"
+              "or 0: try once; negative: no limit).\n"
               "Its first message is the next one published. recv(), recv_msg(), peek()/\n"
               "release(); `for msg in sub:` ends when the publisher closes.",
 };

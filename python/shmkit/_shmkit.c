@@ -64,6 +64,11 @@ static struct skp_exc excs[] = {
      "The handle is closed, or read-only for a call that writes.", NULL},
     {"DroppedError", NULL, {-ENOLINK}, "This subscriber was dropped from the bus.", NULL},
     {"StaleError", NULL, {-ESTALE}, "A lossy bus overwrote the message while it was read.", NULL},
+    {"GeometryError", NULL, {SHMKIT_EGEOMETRY},
+     "The ring, bus or table exists with another geometry than the one asked for (capacity,\n"
+     "max_msg, multi; slots, msg_max, max_subs, lossy; record size, count, type id). Nothing\n"
+     "was changed and no role was taken (SHMKIT_EGEOMETRY).",
+     NULL},
 };
 
 static PyObject *class_of(int code)
@@ -170,6 +175,23 @@ int skp_block(skp_fn fn, void *ctx, int64_t t)
                 return -ETIMEDOUT;
             t = left;
         }
+    }
+}
+
+int skp_join_wait(skp_fn fn, void *ctx, int64_t t)
+{
+    if (t == 0)
+        return skp_block(fn, ctx, 0);
+    int64_t deadline = t > 0 ? now_ns() + t : 0;
+    for (;;) {
+        int64_t left = t < 0 ? SKP_JOIN_SLICE_NS : deadline - now_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int rc = skp_block(fn, ctx, left < SKP_JOIN_SLICE_NS ? left : SKP_JOIN_SLICE_NS);
+        if (rc != -ETIMEDOUT)
+            return rc;
+        if (PyErr_CheckSignals() < 0)
+            return SKP_PYERR;
     }
 }
 
@@ -434,6 +456,9 @@ static int seg_init_cb(shmkit_seg *seg, void *arg)
     b->name = Py_None;
     Py_INCREF(Py_None);
     b->kind = 0;
+    b->users = 0;
+    b->dep = NULL;
+    b->backref = NULL;
     PyObject *r = PyObject_CallOneArg(c->fn, (PyObject *)b);
     /* the borrowed handle dies with the call: locks made on it refuse to work afterwards */
     b->seg = NULL;
@@ -571,12 +596,20 @@ static int seg_do_close(skp_Seg *s)
 {
     if (!s->seg || s->borrowed)
         return 0;
+    if (s->dep) {
+        skp_raise_msg(-EINVAL, "this segment belongs to its channel: close the channel");
+        return -1;
+    }
     if (s->exports > 0) {
         views_alive();
         return -1;
     }
     if (s->busy > 0) {
         skp_raise_msg(-EBUSY, "another thread is using this segment");
+        return -1;
+    }
+    if (s->users > 0) {
+        skp_raise_msg(-EBUSY, "a channel made on this segment is still open: close it first");
         return -1;
     }
     int rc = shmkit_close(s->seg);
@@ -593,10 +626,78 @@ static int seg_do_close(skp_Seg *s)
 static void seg_dealloc(PyObject *self)
 {
     skp_Seg *s = (skp_Seg *)self;
-    if (s->seg && !s->borrowed) /* exports == 0 here: every view holds a reference */
+    if (s->dep) { /* a channel's segment: the channel closes it */
+        if (s->backref && *s->backref == s)
+            *s->backref = NULL;
+        Py_CLEAR(s->dep);
+    } else if (s->seg && !s->borrowed) { /* exports == users == 0: each holds a reference */
         shmkit_close(s->seg);
+    }
     Py_XDECREF(s->name);
     Py_TYPE(self)->tp_free(self);
+}
+
+PyObject *skp_seg_of_handle(PyObject *handle, shmkit_seg *seg, PyObject *name, int kind,
+                            skp_Seg **slot)
+{
+    if (*slot) {
+        Py_INCREF(*slot);
+        return (PyObject *)*slot;
+    }
+    skp_Seg *s = (skp_Seg *)skp_SegType.tp_alloc(&skp_SegType, 0);
+    if (!s)
+        return NULL;
+    s->seg = seg;
+    s->data = shmkit_seg_data(seg);
+    s->size = (Py_ssize_t)shmkit_seg_size(seg);
+    s->kind = kind;
+    s->name = name ? name : Py_None;
+    Py_INCREF(s->name);
+    Py_INCREF(handle);
+    s->dep = handle; /* no cycle: the handle only keeps the borrowed *SLOT */
+    s->backref = slot;
+    *slot = s;
+    return (PyObject *)s;
+}
+
+int skp_seg_detach(skp_Seg **slot)
+{
+    skp_Seg *s = *slot;
+    if (!s)
+        return 0;
+    if (s->exports > 0) {
+        views_alive();
+        return -1;
+    }
+    if (s->busy > 0 || s->users > 0) {
+        skp_raise_msg(-EBUSY, s->users > 0 ? "a channel made on its segment is still open"
+                                           : "another thread is using its segment");
+        return -1;
+    }
+    s->seg = NULL; /* closed: the channel unmaps it now */
+    s->data = NULL;
+    s->size = 0;
+    s->backref = NULL; /* it still holds the handle until it dies; the handle forgets it */
+    *slot = NULL;
+    return 0;
+}
+
+int skp_seg_usable(PyObject *o)
+{
+    if (!PyObject_TypeCheck(o, &skp_SegType)) {
+        PyErr_SetString(PyExc_TypeError, "a shmkit.Segment is needed");
+        return -1;
+    }
+    skp_Seg *s = (skp_Seg *)o;
+    if (!s->seg || s->borrowed) {
+        skp_closed();
+        return -1;
+    }
+    if (s->readonly) {
+        skp_raise_msg(-EBADF, "segment is mapped read-only");
+        return -1;
+    }
+    return 0;
 }
 
 static PyObject *seg_close(PyObject *self, PyObject *unused)
@@ -655,6 +756,8 @@ static PyObject *seg_seal(PyObject *self, PyObject *unused)
     skp_Seg *s = (skp_Seg *)self;
     if (s->exports > 0 && s->kind == SHMKIT_MEMFD) /* sealing a memfd remaps it read-only */
         return views_alive();
+    if (s->dep || s->users > 0) /* its payload changes with every message */
+        return skp_raise_msg(-EBUSY, "a channel lives in this segment: nothing to seal");
     if (!seg_run(s, seal_fn) && PyErr_Occurred())
         return NULL;
     if (s->seg) {

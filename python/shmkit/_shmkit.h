@@ -36,6 +36,13 @@ int skp_block(skp_fn fn, void *ctx, int64_t timeout_ns);
  * channel call that can proceed at once costs no GIL release. */
 int skp_try_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 
+/* skp_block for a join call (shmkit_*_join), waited for in slices of at most
+ * SKP_JOIN_SLICE_NS: a join polls with naps, and a signal whose handler ran between two naps
+ * (not during one) would not end the wait with -EINTR, so Python's handlers (Ctrl-C) run at
+ * the end of every slice too. FN's -ETIMEDOUT before the caller's deadline means "not yet". */
+#define SKP_JOIN_SLICE_NS 50000000 /* 50 ms */
+int skp_join_wait(skp_fn fn, void *ctx, int64_t timeout_ns);
+
 /* A bounded piece of shared memory lent as a buffer: a ring or bus message, or a loan.
  * valid drops to 0 when the message is released; exports counts live Py_buffers. */
 typedef struct skp_View_ {
@@ -64,7 +71,7 @@ int skp_view_end(PyObject **mvref, skp_View **view);
 void skp_view_drop(PyObject **mvref, skp_View **view);
 
 /* The Segment object. */
-typedef struct {
+typedef struct skp_Seg_ {
     PyObject_HEAD
     shmkit_seg *seg;   /* NULL once closed                                        */
     char *data;
@@ -75,8 +82,25 @@ typedef struct {
     Py_ssize_t busy;   /* calls in flight without the GIL on this mapping          */
     PyObject *name;
     int kind;
+    Py_ssize_t users;  /* channels made on it (from_segment): it stays open for them */
+    PyObject *dep;     /* the joined channel that owns SEG (this object is its .segment, */
+                       /* closed with it), or NULL                                       */
+    struct skp_Seg_ **backref; /* that channel's pointer to this object, cleared at dealloc */
 } skp_Seg;
 extern PyTypeObject skp_SegType;
+
+/* The Segment object of a joined channel HANDLE (which owns SEG): it keeps HANDLE alive,
+ * and *SLOT (in the handle) points to it until it dies; close() on it is refused (the
+ * channel closes it). A new reference, or NULL with an exception. */
+PyObject *skp_seg_of_handle(PyObject *handle, shmkit_seg *seg, PyObject *name, int kind,
+                            skp_Seg **slot);
+/* Before a joined channel closes its segment: fails (-1, ViewsAliveError or BusyError) while
+ * a buffer of the .segment object, a call on it, or a channel made on it is alive;
+ * otherwise marks it closed and forgets it (0). */
+int skp_seg_detach(skp_Seg **slot);
+/* SEG (a Segment) must be open and mappable read-write to carry a channel: 0, or -1 with
+ * an exception. */
+int skp_seg_usable(PyObject *seg);
 
 /* Fills OPTS from the keyword arguments common to every constructor; strings it points
  * to live in the objects of KEEP (a list the caller frees after use). 0 or -1. */

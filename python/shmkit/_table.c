@@ -6,46 +6,35 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     PyObject_HEAD
     shmkit_table *t;
-    int readonly;
+    int readonly; /* mapped read-only, or joined as a reader: claim and write give -EBADF */
     int busy;
     PyObject *name;
 } TableObj;
 
-struct topen {
+struct tjoin {
     shmkit_table *t;
     struct shmkit_opts o;
-    uint32_t rec_size, count;
-    uint64_t type_id;
-    int create;
-    int created;
+    struct shmkit_table_config cfg;
 };
 
-static int topen_fn(void *ctx, int64_t tmo)
+static int tjoin_fn(void *ctx, int64_t t)
 {
-    (void)tmo;
-    struct topen *c = ctx;
-    if (c->create) {
-        int rc = shmkit_table_create(&c->t, &c->o, c->rec_size, c->count, c->type_id);
-        if (rc != -EEXIST) {
-            c->created = rc == 0;
-            return rc;
-        }
-    }
-    return shmkit_table_open(&c->t, &c->o, c->type_id);
+    struct tjoin *c = ctx;
+    c->cfg.timeout_ns = t;
+    return shmkit_table_join(&c->t, &c->o, &c->cfg);
 }
 
 static int table_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     TableObj *t = (TableObj *)self;
     static char *kwl[] = {"name", "rec_size", "count", "type_id", "create", "readonly",
-                          "timeout", "kind", "mode", "key", "ftok", "private", NULL};
+                          "timeout", "kind", "mode", "key", "ftok", "private", "role", NULL};
     PyObject *name, *timeout = Py_None, *kind = Py_None, *mode = Py_None, *key = Py_None,
-                    *ftok = Py_None;
+                    *ftok = Py_None, *rolo = NULL;
     unsigned int rec_size = 0, count = 0;
     unsigned long long type_id = 0;
     int create = 0, ro = 0, priv = 0;
@@ -53,68 +42,57 @@ static int table_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Table already open");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IIKppOOOOOp", kwl, &name, &rec_size, &count,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IIKppOOOOOpO", kwl, &name, &rec_size, &count,
                                      &type_id, &create, &ro, &timeout, &kind, &mode, &key, &ftok,
-                                     &priv))
+                                     &priv, &rolo))
         return -1;
-    int64_t tmo;
-    if (skp_timeout(timeout, &tmo) < 0)
+    struct tjoin c;
+    memset(&c, 0, sizeof c);
+    c.cfg.role = SHMKIT_ROLE_WRITER;
+    if (rolo && rolo != Py_None) {
+        const char *r = PyUnicode_Check(rolo) ? PyUnicode_AsUTF8(rolo) : NULL;
+        if (r && !strcmp(r, "reader"))
+            c.cfg.role = SHMKIT_ROLE_READER;
+        else if (!r || strcmp(r, "writer")) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "role must be 'writer', 'reader' or None");
+            return -1;
+        }
+    }
+    int64_t tmo = 0; /* None: try once */
+    if (timeout != Py_None && skp_timeout(timeout, &tmo) < 0)
         return -1;
-    if (timeout == Py_None)
-        tmo = 0;
     if (create && ro) {
         skp_raise_msg(-EINVAL, "create and readonly together");
-        return -1;
-    }
-    if (create && (!rec_size || !count)) {
-        skp_raise_msg(SHMKIT_EBADSIZE, "create needs rec_size and count");
         return -1;
     }
     PyObject *keep = PyList_New(0);
     if (!keep)
         return -1;
     int rc = -1;
-    struct topen c;
-    memset(&c, 0, sizeof c);
     if (skp_opts_from(name, kind, mode, key, ftok, priv, &c.o, keep) < 0)
         goto out;
-    c.o.flags = ro ? SHMKIT_RDONLY : 0;
-    c.rec_size = rec_size;
-    c.count = count;
-    c.type_id = type_id;
-    c.create = create;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    long nap = 100000;
-    for (;;) {
-        int e = skp_block(topen_fn, &c, 0);
-        if (e == SKP_PYERR)
-            goto out;
-        if (e == 0)
-            break;
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        int64_t el = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
-        if (e != -ENOENT || tmo == 0 || (tmo > 0 && el >= tmo)) {
+    if (create || c.o.kind == SHMKIT_ANON || c.o.kind == SHMKIT_MEMFD || c.o.sysv_private)
+        c.o.flags |= SHMKIT_CREATE; /* no name to attach by: always created */
+    if (ro)
+        c.o.flags |= SHMKIT_RDONLY;
+    c.cfg.rec_size = rec_size;
+    c.cfg.count = count;
+    c.cfg.type_id = type_id;
+    int e = skp_join_wait(tjoin_fn, &c, tmo);
+    if (e == SKP_PYERR)
+        goto out;
+    if (e < 0) {
+        if (e == SHMKIT_EGEOMETRY)
+            skp_raise_msg(e, "the table exists with another record size, count or type id");
+        else if (e == SHMKIT_EBADSIZE && (c.o.flags & SHMKIT_CREATE) && (!rec_size || !count))
+            skp_raise_msg(e, "creating a table needs fmt (or dtype) and count");
+        else
             skp_raise(e);
-            goto out;
-        }
-        struct timespec ts = {0, nap};
-        Py_BEGIN_ALLOW_THREADS
-        nanosleep(&ts, NULL);
-        Py_END_ALLOW_THREADS
-        if (PyErr_CheckSignals() < 0)
-            goto out;
-        nap = nap * 2 > 10000000 ? 10000000 : nap * 2;
-    }
-    if ((rec_size && shmkit_table_rec_size(c.t) != rec_size) ||
-        (count && shmkit_table_count(c.t) != count)) {
-        shmkit_table_close(c.t);
-        skp_raise_msg(SHMKIT_ELAYOUT, "the table exists with another record size or count");
         goto out;
     }
     t->t = c.t;
-    t->readonly = ro;
+    t->readonly = ro || c.cfg.role == SHMKIT_ROLE_READER;
     Py_INCREF(name);
     Py_XSETREF(t->name, name);
     rc = 0;
@@ -356,6 +334,11 @@ static PyObject *table_get(PyObject *self, void *what)
     }
     if (!strcmp(what, "readonly"))
         return PyBool_FromLong(t->readonly);
+    if (!strcmp(what, "created")) {
+        if (!t->t)
+            return skp_closed();
+        return PyBool_FromLong(shmkit_seg_created(shmkit_table_seg(t->t)) == 1);
+    }
     if (!t->t)
         return skp_closed();
     if (!strcmp(what, "count"))
@@ -411,7 +394,8 @@ static PyMethodDef table_methods[] = {
 static PyGetSetDef table_getset[] = {
     {"closed", table_get, NULL, "True once closed.", "closed"},
     {"name", table_get, NULL, "The segment's name.", "name"},
-    {"readonly", table_get, NULL, "Opened read-only.", "readonly"},
+    {"readonly", table_get, NULL, "Read-only (readonly=True, or role='reader').", "readonly"},
+    {"created", table_get, NULL, "True if this process created the table.", "created"},
     {"count", table_get, NULL, "Records.", "count"},
     {"rec_size", table_get, NULL, "Bytes per record.", "rec_size"},
     {"type_id", table_get, NULL, "The table's type id.", "type_id"},
@@ -431,6 +415,7 @@ PyTypeObject skp_TableType = {
     .tp_getset = table_getset,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "_Table(name, rec_size=0, count=0, type_id=0, create=False, readonly=False,\n"
-              "       timeout=None, kind=None, mode=None, key=None, ftok=None, private=False)\n\n"
+              "       timeout=None, kind=None, mode=None, key=None, ftok=None, private=False,\n"
+              "       role='writer')\n\n"
               "The byte-level table under shmkit.Table.",
 };

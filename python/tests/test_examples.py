@@ -54,3 +54,11 @@ def test_scoreboard(name):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [f"player-{i}   score {100 * (i + 1):4d}  owner dead"
                                      for i in range(3)]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_pipeline(name, named):
+    r = py("pipeline.py", *(["-n", name] if named else []), 3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"consumer: item {i}" for i in (1, 2, 3)] + [
+        "consumer: 3 items, end of stream", "parent: both children done"]

@@ -90,3 +90,35 @@ def test_table_and_locks_loop(name):
 
     assert flat(once, 200, watch=(name, shmkit.Table, shmkit.Mutex)) < 64 * 1024
     assert not shm_names()
+
+
+def test_channel_segments_loop(name):
+    """A channel's .segment, channels made on it (from_segment), refused joins (geometry):
+    nothing accumulates, on either side of the handle <-> segment link."""
+    seg = shmkit.Segment(None, kind="anon", size=shmkit.ring_size_for(4096), create=True)
+
+    def once():
+        setup = shmkit.Ring(None, None, kind="anon", capacity=4096)
+        s = setup.segment
+        c = shmkit.Ring.from_segment(s, "consumer")
+        p = shmkit.Ring.from_segment(s, "producer")
+        p.send(b"x")
+        c.recv()
+        p.close()
+        del c  # dropped, not closed: it lets go of the segment by itself
+        del s
+        setup.close()
+        with shmkit.Bus(name, None, create=True, slots=16, msg_max=64) as b:
+            sub = shmkit.Subscriber.from_segment(b.segment)
+            try:
+                shmkit.Subscriber(name, slots=32)
+            except shmkit.GeometryError:
+                pass
+            sub.close()
+            b.remove()
+        r = shmkit.Ring.from_segment(seg, None, create=True)
+        r.close()
+
+    assert flat(once, 200, watch=(name, seg, shmkit.Ring, shmkit.Segment)) < 64 * 1024
+    assert not shm_names()
+    seg.close()

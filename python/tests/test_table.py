@@ -61,10 +61,12 @@ def test_open_existing_and_geometry(name):
             assert ro.read(0) == b"\0" * 8  # no format: bytes
             with pytest.raises(shmkit.BadHandleError):
                 ro.claim(0)
-        with pytest.raises(shmkit.FormatError):
+        with pytest.raises(shmkit.GeometryError):
             shmkit.Table(name, "iii")  # another record size
-        with pytest.raises(shmkit.FormatError):
+        with pytest.raises(shmkit.GeometryError):
             shmkit.Table(name, "ii", type_id=99)
+        with pytest.raises(shmkit.GeometryError):
+            shmkit.Table(name, "ii", count=3, create=True)
         t.remove()
 
 
