@@ -248,7 +248,7 @@ int shmkit_bus_close(shmkit_bus *b)
 {
     if (!b)
         return 0;
-    if (b->claim) {
+    if (b->claim && claim_ours(b->claim)) { /* not a copy inherited across fork */
         /* release (in claim_cas): our last message is visible before
          * subscribers see us gone */
         claim_cas(&b->c->pub_claim, b->claim, claim_make(CLAIM_DETACHED, 0));
@@ -545,12 +545,14 @@ int shmkit_bus_unsubscribe(shmkit_sub *s)
 {
     if (!s)
         return 0;
-    /* release (in claim_cas): our reads are done before the publisher may
-     * reuse slots */
-    if (shmkit__load_relaxed(&s->rec->gen) == s->gen)
-        claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
-    if (!(s->g.flags & SHMKIT_BUS_LOSSY))
-        shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+    if (claim_ours(s->claim)) { /* not a copy inherited across fork */
+        /* release (in claim_cas): our reads are done before the publisher
+         * may reuse slots */
+        if (shmkit__load_relaxed(&s->rec->gen) == s->gen)
+            claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
+        if (!(s->g.flags & SHMKIT_BUS_LOSSY))
+            shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+    }
     int rc = s->own_seg ? shmkit_close(s->seg) : 0;
     free(s);
     return rc;

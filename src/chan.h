@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 /* 2: every role is held through a claim word naming its owner (below);
  * 3: the ring's cut-through record (REC_WIP) and its progress words (the
@@ -198,6 +199,14 @@ static inline uint64_t claim_make(unsigned state, uint64_t id)
 static inline int32_t claim_pid(uint64_t w)
 {
     return shmkit__owner_id_pid(w & SHMKIT__OWNER_ID_MASK);
+}
+
+/* Whether this process made the claim word W: a handle a child inherited
+ * across fork() carries its parent's word, and closing it there must not
+ * give the parent's role away (the child only frees its copy). */
+static inline int claim_ours(uint64_t w)
+{
+    return claim_pid(w) == (int32_t)getpid();
 }
 
 static inline uint64_t claim_load(const uint64_t *p)

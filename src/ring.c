@@ -291,8 +291,9 @@ int shmkit_ring_close(shmkit_ring *r)
     struct ring_ctl *c = r->c;
     /* only a role still ours is left: one taken over stays with its taker */
     uint64_t left = claim_make(CLAIM_DETACHED, 0);
-    if (!r->role) {
-        /* held nothing: nobody is told anything */
+    if (!r->role || !claim_ours(r->claim)) {
+        /* held nothing, or a copy inherited across fork: the role is the
+         * parent's and nobody is told anything */
     } else if (r->role == SHMKIT_RING_PRODUCER) {
         if (r->reserved)
             shmkit_ring_cancel(r);

@@ -6,6 +6,7 @@
  * Named cases (tu_case.h): --list. */
 #include "tu_case.h"
 #include "tu_ring.h"
+#include "tu_seg.h"
 #include "tu_sync.h"
 
 #include <string.h>
@@ -370,7 +371,52 @@ static void bus_wait_subscribers(void)
     shmkit_close(seg);
 }
 
+/* A child that closes handles it inherited across fork() frees its copies
+ * only: the parent's producer, consumer, publisher and subscriber keep
+ * their roles, and nobody is told the stream ended. */
+static void fork_close(void)
+{
+    shmkit_ring *c;
+    shmkit_seg *seg = ring_seg(0, &c);
+    shmkit_ring *p = producer(seg);
+    shmkit_bus *b;
+    shmkit_seg *bseg = bus_seg(0, &b);
+    shmkit_sub *s = subscriber(bseg);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmkit_ring_close(p);
+        shmkit_ring_close(c);
+        shmkit_bus_close(b);
+        shmkit_bus_unsubscribe(s);
+        _exit(0);
+    }
+    is_int(tu_wait_exit(pid), 0, "fork: the child closed its inherited handles");
+    int v;
+    is_rc(shmkit_ring_recv(c, &v, sizeof v, 0), -EAGAIN,
+          "fork: the parent's consumer is not told the stream ended (EAGAIN)");
+    send_n(p, 0, 1);
+    is_int(shmkit_ring_recv(c, &v, sizeof v, LONG_NS), sizeof v,
+           "fork: the parent's producer still sends, its consumer still receives");
+    shmkit_ring *other = NULL;
+    is_rc(shmkit_ring_attach(&other, seg, SHMKIT_RING_PRODUCER), -EBUSY,
+          "fork: the producer role is still the parent's (another attach: EBUSY)");
+    is_rc(shmkit_bus_recv(s, &v, sizeof v, NULL, NULL, 0), -EAGAIN,
+          "fork: the parent's subscriber is not told the bus ended (EAGAIN)");
+    int w = 5;
+    is_rc(shmkit_bus_send(b, &w, sizeof w, 0), 0, "fork: the parent's publisher still sends");
+    is_int(shmkit_bus_recv(s, &v, sizeof v, NULL, NULL, LONG_NS), sizeof v,
+           "fork: ... and its subscriber, still joined, receives it");
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    shmkit_close(seg);
+    shmkit_bus_close(b);
+    shmkit_bus_unsubscribe(s);
+    shmkit_close(bseg);
+}
+
 static const struct tu_case cases[] = {
+    {"fork-close", fork_close, 0},
     {"ring-spsc", ring_spsc, 0},
     {"ring-multi", ring_multi, 0},
     {"ring-parked", ring_parked, 0},

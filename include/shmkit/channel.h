@@ -88,6 +88,12 @@
  * corruption gives SHMKIT_ECORRUPT, never an out-of-bounds access.
  *
  * THREADS: a handle is used by one thread at a time.
+ *
+ * FORK: a handle belongs to the process that made it. A child inherits the
+ * mapping but not the role: it makes its own handle (attach, subscribe or
+ * join) and never uses an inherited one - except to close it, which only
+ * frees the child's copy: the parent keeps its role, and its peers are told
+ * nothing (a clean close in the parent is still end of stream).
  */
 #ifndef SHMKIT_CHANNEL_H
 #define SHMKIT_CHANNEL_H
