@@ -278,8 +278,9 @@ SHMKIT_API int shmkit_rpc_recv(shmkit_rpc_server *srv, struct shmkit_rpc_request
  * when the client is gone (closed, or its slot was reclaimed: the response
  * is dropped); -EINVAL (NULL, REQ not taken by this server or already
  * answered); SHMKIT_ETOOBIG (LEN > max_response); SHMKIT_ECORRUPT (the
- * slot's state was overwritten). Either way REQ is answered: do not use it
- * again. */
+ * slot's state was overwritten). After 0, SHMKIT_EPEERDEAD and
+ * SHMKIT_ECORRUPT, REQ is answered: do not use it again; after -EINVAL or
+ * SHMKIT_ETOOBIG it is still held: answer it again. */
 SHMKIT_API int shmkit_rpc_reply_send(shmkit_rpc_server *srv, const struct shmkit_rpc_request *req,
                                      const void *buf, size_t len);
 
