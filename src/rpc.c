@@ -138,14 +138,14 @@ int shmkit_rpc_request_send(shmkit_rpc_client *cl, size_t len)
     /* release: the request bytes and length are complete before the
      * server can see the state (it takes the request with an acquire CAS) */
     shmkit__store_release(&sl->state, rpc_state(cl->seq, RPC_REQ));
-    /* seq_cst RMW: the pending bit; with the fence in chan_wake_one it is
+    /* seq_cst RMW: the pending bit; with the fence in shmkit__wake it is
      * visible to a server that announced sleep and polls the bitmap */
     uint64_t *bitmap = (uint64_t *)((unsigned char *)c + cl->g.bitmap_off);
     shmkit__or_fetch_seq_cst(&bitmap[cl->idx / 64], 1ull << (cl->idx % 64));
     cl->sent = 1;
     /* relaxed: a busy-polling server never sleeps (as the ring's wake_peer) */
     if (!shmkit__load_relaxed(&c->srv_nopark))
-        shmkit__chan_wake_one(&c->srv_parked, NULL);
+        shmkit__wake(&c->srv_parked, &c->srv_token);
     return 0;
 }
 
@@ -184,6 +184,12 @@ int shmkit_rpc_response_wait(shmkit_rpc_client *cl, const void **p, size_t *len,
         return -EINVAL;
     if (!cl->lent) {
         int rc = resp_poll(cl);
+        if (rc == 0 && timeout_ns == 0 && cl->efd >= 0) {
+            /* an event loop's try: arm the descriptor, then look once more
+             * (below: the response, or the server's death) */
+            shmkit__rpc_client_arm(cl);
+            rc = resp_poll(cl);
+        }
         if (rc == 0) {
             struct chan_waiter w = {.poll = resp_poll,
                                     .gone = srv_gone,
@@ -198,6 +204,9 @@ int shmkit_rpc_response_wait(shmkit_rpc_client *cl, const void **p, size_t *len,
             /* the call is over unless it may still be answered */
             if (rc != -EAGAIN && rc != -ETIMEDOUT && rc != -EINTR)
                 cl->sent = 0;
+            /* a dead server's pidfd stays readable: stop watching it */
+            if (rc == SHMKIT_EPEERDEAD && cl->efd >= 0)
+                shmkit__rpc_client_unwatch(cl);
             return rc;
         }
         cl->lent = 1;

@@ -6,6 +6,7 @@
 #define SHMKIT_RPC_INTERNAL_H
 
 #include "chan.h"
+#include "wakefd.h"
 
 #define RPC_MAGIC "SHMKRPC1"
 #define RPC_VERSION 1u
@@ -57,10 +58,11 @@ struct rpc_ctl {
     uint64_t takeovers;
     uint8_t pad1[48];
     /* line 2: the server's futex word, written only around sleeping */
-    uint32_t srv_parked;
+    uint32_t srv_parked; /* 0, SHMKIT__WAKE_FUTEX or SHMKIT__WAKE_FD (wakefd.h) */
     uint32_t srv_nopark; /* the server busy-polls: clients skip the wake check */
     uint64_t srv_waits;
-    uint8_t pad2[48];
+    uint64_t srv_token; /* the server's wake socket (SHMKIT__WAKE_FD) */
+    uint8_t pad2[40];
     uint8_t pad3[64];
 };
 
@@ -73,10 +75,11 @@ struct rpc_slot {
     uint64_t req_len;
     uint64_t calls; /* statistic: requests sent */
     uint32_t gen;   /* bumped by every client that claims the slot */
-    uint32_t cli_parked;
+    uint32_t cli_parked; /* as srv_parked */
     uint32_t cli_nopark;
     uint32_t padA;
-    uint8_t padA2[16];
+    uint64_t cli_token; /* the client's wake socket (SHMKIT__WAKE_FD) */
+    uint8_t padA2[8];
     /* line B: the server's */
     uint64_t resp_len;
     uint64_t replies; /* statistic: responses written */
@@ -123,6 +126,8 @@ struct shmkit_rpc_server {
     uint32_t cursor;  /* where the next sweep starts (rotates: fairness) */
     uint32_t next;    /* the next slot of the current sweep */
     int loaned;       /* a reply loan is open */
+    int wfd;          /* wake socket (shmkit_rpc_server_fd), -1: none */
+    uint64_t token;
     uint32_t loan_client;
     uint64_t loan_len;
 };
@@ -143,6 +148,9 @@ struct shmkit_rpc_client {
     uint64_t loaned;   /* a request loan is open: its length + 1 */
     int sent;          /* a request is out and its response not yet seen */
     int lent;          /* the response is lent (response_wait .. release) */
+    int wfd, efd, pidfd; /* wake socket, the epoll set handed out, the */
+    int32_t watch_pid;   /* server's pidfd in it (-1: none) and its pid */
+    uint64_t token;
 };
 
 static inline struct rpc_slot *rpc_slot_at(unsigned char *slots, const struct rpc_geo *g,
@@ -150,6 +158,14 @@ static inline struct rpc_slot *rpc_slot_at(unsigned char *slots, const struct rp
 {
     return (struct rpc_slot *)(slots + (uint64_t)i * g->slot_size);
 }
+
+/* rpc_poll.c: arm the handle's descriptor (drain, publish the token, set
+ * the flag to SHMKIT__WAKE_FD, fence). The caller polls once more after. */
+void shmkit__rpc_server_arm(shmkit_rpc_server *s);
+void shmkit__rpc_client_arm(shmkit_rpc_client *cl);
+void shmkit__rpc_server_fd_close(shmkit_rpc_server *s);
+void shmkit__rpc_client_fd_close(shmkit_rpc_client *cl);
+void shmkit__rpc_client_unwatch(shmkit_rpc_client *cl);
 
 /* The owner id of the calling process as a claim word, or a negative code. */
 int shmkit__rpc_self_claim(uint64_t *claim);

@@ -140,7 +140,7 @@ static void adopt(shmkit_rpc_server *s)
             shmkit__store_relaxed(&sl->resp_len, RPC_RESP_DEAD);
             /* release (in the CAS): the marker goes with the state */
             if (shmkit__cas_release(&sl->state, &st, rpc_state(rpc_seq(st), RPC_DONE)))
-                shmkit__chan_wake_one(&sl->cli_parked, NULL);
+                shmkit__wake(&sl->cli_parked, &sl->cli_token);
         } else if (rpc_phase(st) == RPC_REQ) {
             shmkit__or_fetch_seq_cst(&s->bitmap[i / 64], 1ull << (i % 64));
         }
@@ -170,6 +170,7 @@ int shmkit_rpc_server_attach(shmkit_rpc_server **out, shmkit_seg *seg)
     s->bitmap = (uint64_t *)((unsigned char *)s->c + g.bitmap_off);
     s->slots = (unsigned char *)s->c + g.slots_off;
     s->spin_ns = 50000;
+    s->wfd = -1;
     rc = shmkit__rpc_self_claim(&s->claim);
     if (rc < 0)
         goto free_handle;
@@ -211,8 +212,9 @@ int shmkit_rpc_server_close(shmkit_rpc_server *s)
             shmkit__cas_release(&sl->state, &st, rpc_state(rpc_seq(st), RPC_DONE));
         }
         /* a parked client sees the close at once */
-        shmkit__chan_wake_one(&sl->cli_parked, NULL);
+        shmkit__wake(&sl->cli_parked, &sl->cli_token);
     }
+    shmkit__rpc_server_fd_close(s);
     shmkit_seg *seg = s->own_seg ? s->seg : NULL;
     free(s->local);
     free(s);
@@ -261,6 +263,7 @@ int shmkit_rpc_client_attach(shmkit_rpc_client **out, shmkit_seg *seg)
     cl->g = g;
     cl->c = shmkit_seg_data(seg);
     cl->spin_ns = 50000;
+    cl->wfd = cl->efd = cl->pidfd = -1;
     rc = shmkit__rpc_self_claim(&cl->claim);
     if (rc < 0)
         goto free_handle;
@@ -297,6 +300,7 @@ int shmkit_rpc_client_close(shmkit_rpc_client *cl)
      * took is answered into the slot and dropped) */
     shmkit__cas_acq_rel(&sl->state, &st, rpc_state(cl->seq, RPC_IDLE));
     shmkit__store_relaxed(&sl->cli_nopark, 0);
+    shmkit__rpc_client_fd_close(cl);
     /* release (in the CAS): the slot is free once everything above is */
     claim_cas(&sl->claim, cl->claim, claim_make(CLAIM_DETACHED, 0));
     shmkit_seg *seg = cl->own_seg ? cl->seg : NULL;

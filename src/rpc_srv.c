@@ -91,7 +91,7 @@ static int take(shmkit_rpc_server *s, uint32_t i, struct shmkit_rpc_request *req
         shmkit__store_relaxed(&sl->resp_len, RPC_RESP_CORRUPT);
         st = rpc_state(seq, RPC_TAKEN);
         shmkit__cas_release(&sl->state, &st, rpc_state(seq, RPC_DONE));
-        shmkit__chan_wake_one(&sl->cli_parked, NULL);
+        shmkit__wake(&sl->cli_parked, &sl->cli_token);
         return SHMKIT_ECORRUPT;
     }
     req->data = (unsigned char *)sl + RPC_SLOT_HDR;
@@ -120,6 +120,15 @@ int shmkit_rpc_recv(shmkit_rpc_server *s, struct shmkit_rpc_request *req, int64_
         int64_t left = timeout_ns > 0 ? shmkit__time_left(deadline) : timeout_ns;
         if (timeout_ns > 0 && left == 0)
             return -ETIMEDOUT;
+        if (timeout_ns == 0 && s->wfd >= 0) {
+            /* an event loop's try: arm the descriptor, then look once more
+             * (a request sent before the arm is seen here, one sent after
+             * it makes the descriptor readable) */
+            shmkit__rpc_server_arm(s);
+            if (pending_poll(s))
+                continue;
+            return -EAGAIN;
+        }
         struct chan_waiter w = {.poll = pending_poll,
                                 .gone = never_gone,
                                 .ctx = s,
@@ -174,7 +183,7 @@ static int answer(shmkit_rpc_server *s, struct rpc_slot *sl, const struct shmkit
     /* relaxed as in the ring's wake_peer: a busy-polling client never
      * sleeps */
     if (!shmkit__load_relaxed(&sl->cli_nopark))
-        shmkit__chan_wake_one(&sl->cli_parked, NULL);
+        shmkit__wake(&sl->cli_parked, &sl->cli_token);
     /* the client that asked closed or its slot was taken back: dropped */
     if (claim_load(&sl->claim) != req->claim)
         return SHMKIT_EPEERDEAD;

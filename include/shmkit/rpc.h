@@ -67,6 +67,54 @@
  * A server never waits for a client: nothing a client does (or fails to
  * do) can block it.
  *
+ * POLLABLE WAKE-UPS. shmkit_rpc_server_fd and shmkit_rpc_client_fd give
+ * a descriptor that poll/epoll/select (libuv, libevent, GLib) can watch
+ * beside sockets and timers: the server's becomes readable when a request
+ * may be pending, the client's when the response to its pending call may
+ * be there or the server died. The loop's contract: when the descriptor is
+ * readable, call shmkit_rpc_recv (shmkit_rpc_response_wait) with timeout
+ * 0 until it returns -EAGAIN; that -EAGAIN arms the descriptor, and only
+ * then go back to epoll_wait. A request or response sent at any moment
+ * after the try call looked - also between its -EAGAIN and the
+ * epoll_wait - makes the descriptor readable: the try call arms first
+ * (a flag in the segment, then a full fence) and looks again after, the
+ * sender publishes first (then a full fence) and looks at the flag after,
+ * so at least one of the two sees the other (the futex protocol of the
+ * blocking calls, with a datagram instead of FUTEX_WAKE). A sender makes
+ * no system call unless the flag says a receiver is armed: with the
+ * receiver busy, sending costs what it costs without descriptors. The
+ * descriptor may also be readable with nothing to read (a wake-up meant
+ * for a call given up): the try call just returns -EAGAIN again.
+ *   The mechanism: each receiver binds a datagram socket in the abstract
+ * unix namespace (Linux), named by a 64-bit token it publishes in the
+ * segment next to its sleep flag; a sender sends one byte to that name
+ * from one unbound socket per process (created at the first such wake,
+ * kept for the life of the process, close-on-exec). Why: an abstract
+ * socket has no file to leave behind (a FIFO per receiver would leave one
+ * in /dev/shm or /tmp at every crash, for `shmkit ls` and the cleaners to
+ * trip over), goes away with its process, and needs no rendezvous (an
+ * eventfd handed over SCM_RIGHTS needs a listening socket and an accept in
+ * the receiver's loop, and every sender holds one descriptor per receiver
+ * it ever woke, to be closed when that receiver dies); pidfd_getfd needs
+ * ptrace rights over the receiver, which Yama's ptrace_scope 1 (the
+ * Ubuntu and Debian default) refuses to unrelated processes. The cost: a
+ * sendto per wake-up where an eventfd costs a write (measured in
+ * bench/bench_rpc.c), and the receiver's process pays one recv to drain
+ * before it arms. Limits: sender and receiver share a network namespace
+ * (as they share a pid namespace, see Liveness in shmkit.h); anyone in it
+ * can send to the name, which gives at most a spurious wake-up (the state
+ * is in the segment, never in the datagram).
+ *   A dead process wakes no one: the client's descriptor is an epoll set
+ * holding its socket and, while a call is pending, a pidfd of the server
+ * (pidfd_open, Linux 5.3; no ptrace rights needed), readable once the
+ * server exits - the try call then returns SHMKIT_EPEERDEAD. The server
+ * waits for no one. Descriptors: the server handle owns one, a client
+ * handle two (three while it watches a server), each closed by
+ * shmkit_rpc_*_close; a process that dies loses them with everything else
+ * (no name or file outlives it); a peer's death never leaves one behind
+ * in the survivor. The blocking calls keep using the futex; a handle may
+ * mix both.
+ *
  * HOSTILE BYTES: every index, length, sequence and state read from the
  * segment is copied once and checked; corruption gives SHMKIT_ECORRUPT,
  * never an out-of-bounds access or a hang.
@@ -292,6 +340,19 @@ SHMKIT_API int shmkit_rpc_reply_loan(shmkit_rpc_server *srv, const struct shmkit
                                      size_t len, void **p);
 SHMKIT_API int shmkit_rpc_reply_commit(shmkit_rpc_server *srv,
                                        const struct shmkit_rpc_request *req, size_t len);
+
+/* ------------------------------------------------------------------------
+ * DESCRIPTORS FOR EVENT LOOPS (see POLLABLE WAKE-UPS above)
+ * ------------------------------------------------------------------------ */
+
+/* The handle's descriptor for poll/epoll/select (made at the first call,
+ * the same one after; owned by the handle, closed by its close: do not
+ * close it). Readable (POLLIN) when shmkit_rpc_recv /
+ * shmkit_rpc_response_wait with timeout 0 may have something, once such a
+ * call returned -EAGAIN. Errors: -EINVAL (NULL), -errno of socket, bind,
+ * epoll_create1 (-EMFILE: out of descriptors). */
+SHMKIT_API int shmkit_rpc_server_fd(shmkit_rpc_server *srv);
+SHMKIT_API int shmkit_rpc_client_fd(shmkit_rpc_client *cli);
 
 /* ------------------------------------------------------------------------
  * STATISTICS (for `shmkit info` / `shmkit ls`, from any process)
