@@ -24,6 +24,7 @@ static const struct command {
     {"rm", cmd_rm, "remove segments"},
     {"gc", cmd_gc, "remove shmkit segments left by dead processes"},
     {"watch", cmd_watch, "live view of a segment"},
+    {"call", cmd_call, "send stdin to an RPC endpoint, print the answer"},
 };
 
 static void usage(FILE *f)
