@@ -133,7 +133,6 @@ int shmkit_rpc_request_send(shmkit_rpc_client *cl, size_t len)
     cl->loaned = 0;
     cl->seq++;
     shmkit__store_relaxed(&sl->req_len, (uint64_t)len);
-    chan_bump(&sl->calls, 1);
     cl->srv_seen = claim_load(&c->srv_claim);
     /* release: the request bytes and length are complete before the
      * server can see the state (it takes the request with an acquire CAS) */

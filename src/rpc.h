@@ -63,37 +63,36 @@ struct rpc_ctl {
     uint64_t srv_waits;
     uint64_t srv_token; /* the server's wake socket (SHMKIT__WAKE_FD) */
     uint8_t pad2[40];
-    uint8_t pad3[64];
+    /* line 3: the server's statistics (nobody polls this line) */
+    uint64_t replies;
+    uint8_t pad3[56];
 };
 
-/* One client slot: two header lines, then the request area, then the
- * response area (each rounded up to 64 bytes). */
+/* One client slot: one header line - everything a call moves between the
+ * two processes besides the bytes: state, lengths, sleep flag - then the
+ * request area, then the response area (each rounded up to 64 bytes). The
+ * line changes hands twice per call anyway (the state word), so the
+ * lengths and the flag travel with it for free. */
 struct rpc_slot {
-    /* line A: the client's (the state word changes hands by CAS) */
-    uint64_t claim; /* CLAIM_* | owner */
-    uint64_t state; /* rpc_state(seq, phase) */
-    uint64_t req_len;
-    uint64_t calls; /* statistic: requests sent */
-    uint32_t gen;   /* bumped by every client that claims the slot */
+    uint64_t claim;    /* CLAIM_* | owner */
+    uint64_t state;    /* rpc_state(seq, phase); seq counts the slot's requests */
+    uint64_t req_len;  /* the client's */
+    uint64_t resp_len; /* the server's */
+    uint64_t cli_token; /* the client's wake socket (SHMKIT__WAKE_FD) */
+    uint32_t gen;      /* bumped by every client that claims the slot */
     uint32_t cli_parked; /* as srv_parked */
     uint32_t cli_nopark;
-    uint32_t padA;
-    uint64_t cli_token; /* the client's wake socket (SHMKIT__WAKE_FD) */
-    uint8_t padA2[8];
-    /* line B: the server's */
-    uint64_t resp_len;
-    uint64_t replies; /* statistic: responses written */
-    uint8_t padB[48];
+    uint32_t pad;
+    uint64_t pad2;
 };
 
 #define RPC_CTL_SIZE 256u
-#define RPC_SLOT_HDR 128u
+#define RPC_SLOT_HDR 64u
 
 _Static_assert(sizeof(struct rpc_ctl) == RPC_CTL_SIZE, "rpc control block");
 _Static_assert(offsetof(struct rpc_ctl, srv_claim) == 64, "rpc server line");
 _Static_assert(offsetof(struct rpc_ctl, srv_parked) == 128, "rpc wait line");
 _Static_assert(sizeof(struct rpc_slot) == RPC_SLOT_HDR, "rpc slot header");
-_Static_assert(offsetof(struct rpc_slot, resp_len) == 64, "rpc slot server line");
 
 static inline uint64_t rpc_round64(uint64_t v)
 {

@@ -455,16 +455,17 @@ int shmkit_rpc_stats(const shmkit_seg *seg, struct shmkit_rpc_stats *st)
     }
     st->takeovers = chan_load(&c->takeovers);
     st->server_waits = chan_load(&c->srv_waits);
+    st->replies = chan_load(&c->replies);
     unsigned char *slots = (unsigned char *)c + g.slots_off;
     for (uint32_t i = 0; i < g.max_clients; i++) {
         struct rpc_slot *sl = rpc_slot_at(slots, &g, i);
         unsigned cs = claim_state(claim_load(&sl->claim));
         st->clients += cs == CLAIM_ATTACHED || cs == CLAIM_CLAIMING;
-        unsigned ph = rpc_phase(shmkit__load_relaxed(&sl->state));
+        uint64_t sw = shmkit__load_relaxed(&sl->state);
+        unsigned ph = rpc_phase(sw);
         st->pending += ph == RPC_REQ;
         st->serving += ph == RPC_TAKEN;
-        st->calls += chan_load(&sl->calls);
-        st->replies += chan_load(&sl->replies);
+        st->calls += rpc_seq(sw);
     }
     return 0;
 }

@@ -175,7 +175,7 @@ static int answer(shmkit_rpc_server *s, struct rpc_slot *sl, const struct shmkit
                   size_t len)
 {
     shmkit__store_relaxed(&sl->resp_len, (uint64_t)len);
-    chan_bump(&sl->replies, 1);
+    chan_bump(&s->c->replies, 1);
     uint64_t st = rpc_state(req->seq, RPC_TAKEN);
     /* release: the response bytes and length are visible with DONE */
     if (!shmkit__cas_release(&sl->state, &st, rpc_state(req->seq, RPC_DONE)))
@@ -187,7 +187,6 @@ static int answer(shmkit_rpc_server *s, struct rpc_slot *sl, const struct shmkit
     /* the client that asked closed or its slot was taken back: dropped */
     if (claim_load(&sl->claim) != req->claim)
         return SHMKIT_EPEERDEAD;
-    (void)s;
     return 0;
 }
 

@@ -456,10 +456,10 @@ static void hostile(void)
     shmkit_rpc_client_attach(&c, seg);
     unsigned char *base = shmkit_seg_data(seg);
     size_t slots_off = 256 + 64;
-    size_t slot_size = 128 + 64 + 64;
+    size_t slot_size = 64 + 64 + 64;
     unsigned char *sl = base + slots_off + (size_t)shmkit_rpc_client_slot(c) * slot_size;
     uint64_t *state = (uint64_t *)(sl + 8), *req_len = (uint64_t *)(sl + 16),
-             *resp_len = (uint64_t *)(sl + 64);
+             *resp_len = (uint64_t *)(sl + 24);
     void *p;
     struct shmkit_rpc_request q;
     /* a request length beyond max_request */
