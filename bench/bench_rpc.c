@@ -88,7 +88,7 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
-static void die(const char *what, int rc)
+__attribute__((noreturn)) static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_rpc: %s: %s\n", what, shmkit_strerror(rc));
     exit(2);
