@@ -52,20 +52,24 @@ static int sweep(shmkit_rpc_server *s)
 }
 
 /* The next slot of the sweep from s->next on (wrapping), or -1 if the
- * sweep is empty; its bit is cleared. */
+ * sweep is empty; its bit is cleared. A word at a time: the 64-byte path
+ * must not walk bits. */
 static int64_t next_in_sweep(shmkit_rpc_server *s)
 {
-    uint32_t n = s->g.words * 64u;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t i = s->next + k;
-        if (i >= n)
-            i -= n;
-        uint64_t bit = 1ull << (i % 64);
-        if (s->local[i / 64] & bit) {
-            s->local[i / 64] &= ~bit;
-            s->next = i + 1 >= n ? 0 : i + 1;
-            return i;
-        }
+    uint32_t words = s->g.words, start = s->next;
+    for (uint32_t k = 0; k <= words; k++) {
+        uint32_t w = (start / 64 + k) % words;
+        uint64_t bits = s->local[w];
+        if (k == 0)
+            bits &= ~0ull << (start % 64); /* from START on in its word */
+        else if (k == words)
+            bits &= start % 64 ? ~(~0ull << (start % 64)) : 0; /* the wrapped part */
+        if (!bits)
+            continue;
+        uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+        s->local[w] &= ~(1ull << (i % 64));
+        s->next = i + 1 >= words * 64 ? 0 : i + 1;
+        return i;
     }
     return -1;
 }
