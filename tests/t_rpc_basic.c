@@ -102,17 +102,17 @@ static void calls_sizes(void)
         tu_msg_fill(req, len, 1, (uint64_t)i); /* any bytes */
         for (size_t k = 0; k < len; k++)
             req[k] = (unsigned char)(tu_mix(k + (uint64_t)i) >> 7);
-        int r = shmkit_rpc_call(c, req, len, resp, sizeof resp, 5000 * MS);
+        int r = shmkit_rpc_call(c, req, len, resp, sizeof resp, 30000 * MS);
         good += check_echo(req, len, resp, r);
         /* the same with loans both ways */
         void *p;
-        if (shmkit_rpc_request_loan(c, len, &p, 5000 * MS) == 0) {
+        if (shmkit_rpc_request_loan(c, len, &p, 30000 * MS) == 0) {
             ok(((uintptr_t)p & 63) == 0 || len, "request area aligned");
             memcpy(p, req, len);
             shmkit_rpc_request_send(c, len);
             const void *rp;
             size_t rl;
-            if (shmkit_rpc_response_wait(c, &rp, &rl, 5000 * MS) == 0) {
+            if (shmkit_rpc_response_wait(c, &rp, &rl, 30000 * MS) == 0) {
                 loans += check_echo(req, len, rp, (int)rl);
                 const void *rp2;
                 size_t rl2;
@@ -143,9 +143,9 @@ static void small_response(void)
     shmkit_rpc_client *c;
     shmkit_rpc_client_attach(&c, seg);
     char resp[8];
-    ok(shmkit_rpc_call(c, "0123456789", 10, resp, sizeof resp, 5000 * MS) == -EMSGSIZE,
+    ok(shmkit_rpc_call(c, "0123456789", 10, resp, sizeof resp, 30000 * MS) == -EMSGSIZE,
        "a response longer than the buffer: -EMSGSIZE");
-    int rc = shmkit_rpc_call(c, "abc", 3, resp, sizeof resp, 5000 * MS);
+    int rc = shmkit_rpc_call(c, "abc", 3, resp, sizeof resp, 30000 * MS);
     ok(rc == 7 && !memcmp(resp + 4, "cba", 3), "the next call is answered normally (%d: %s)", rc,
        rc < 0 ? shmkit_errname(rc) : "length");
     ok(tu_wait_exit(srv) == 0, "server done");
@@ -233,7 +233,7 @@ static void server_close(void)
         _exit(rc == SHMKIT_ECLOSED ? 0 : 10);
     }
     struct shmkit_rpc_request q;
-    ok(shmkit_rpc_recv(s, &q, 5000 * MS) == 0, "the child's call arrived");
+    ok(shmkit_rpc_recv(s, &q, 30000 * MS) == 0, "the child's call arrived");
     /* taken and not answered: closing drops it with SHMKIT_ECLOSED */
     ok(shmkit_rpc_server_close(s) == 0, "server closed");
     ok(tu_wait_exit(kid) == 0, "the waiting call got SHMKIT_ECLOSED");
@@ -245,11 +245,11 @@ static void server_close(void)
     if (kid == 0) {
         struct shmkit_rpc_request q2;
         shmkit_rpc_server *s2 = s;
-        if (shmkit_rpc_recv(s2, &q2, 5000 * MS) < 0)
+        if (shmkit_rpc_recv(s2, &q2, 30000 * MS) < 0)
             _exit(2);
         _exit(shmkit_rpc_reply_send(s2, &q2, "A", 1) == 0 ? 0 : 3);
     }
-    ok(shmkit_rpc_call(c, "q", 1, r, sizeof r, 5000 * MS) == 1 && r[0] == 'A',
+    ok(shmkit_rpc_call(c, "q", 1, r, sizeof r, 30000 * MS) == 1 && r[0] == 'A',
        "calls flow again");
     ok(tu_wait_exit(kid) == 0, "served");
     shmkit_rpc_server *s3;
@@ -295,7 +295,7 @@ static void named(void)
     int rc = shmkit_rpc_client_open(&c, &o, &cfg);
     ok(rc == 0, "client waited for the server's endpoint (%s)", shmkit_errname(rc));
     char r[128];
-    ok(rc == 0 && shmkit_rpc_call(c, "ping", 4, r, sizeof r, 5000 * MS) == 4 && !memcmp(r, "ping", 4),
+    ok(rc == 0 && shmkit_rpc_call(c, "ping", 4, r, sizeof r, 30000 * MS) == 4 && !memcmp(r, "ping", 4),
        "call through the named endpoint");
     shmkit_seg *cs = shmkit_rpc_client_seg(c);
     struct shmkit_info info;
@@ -314,7 +314,7 @@ static void named(void)
     ok(shmkit_rpc_client_open(&c2, &so, &fits) == 0 &&
            shmkit_rpc_client_slot(c2) != shmkit_rpc_client_slot(c),
        "a second client with CREATE attaches, own slot");
-    ok(shmkit_rpc_call(c2, "pong", 4, r, sizeof r, 5000 * MS) == 4, "its call is answered");
+    ok(shmkit_rpc_call(c2, "pong", 4, r, sizeof r, 30000 * MS) == 4, "its call is answered");
     ok(tu_wait_exit(srv) == 0, "server done");
     struct shmkit_opts bad = so;
     bad.layout = SHMKIT_LAYOUT_RING;
