@@ -224,18 +224,21 @@ int shmkit_rpc_server_close(shmkit_rpc_server *s)
 
 /* ---------------------------------------------------------------- client */
 
-/* Takes a slot: a never used or cleanly left one first (no /proc read),
- * then one whose client died. */
+/* Takes a slot: a never used or cleanly left one first (no /proc read) -
+ * one whose last request the server is not still holding before one
+ * whose first loan would have to wait for it - then one whose client
+ * died. */
 static int claim_slot(shmkit_rpc_client *cl)
 {
     unsigned char *slots = (unsigned char *)cl->c + cl->g.slots_off;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         for (uint32_t i = 0; i < cl->g.max_clients; i++) {
             struct rpc_slot *sl = rpc_slot_at(slots, &cl->g, i);
             uint64_t w = claim_load(&sl->claim);
             unsigned st = claim_state(w);
             int free_now = st == CLAIM_NEVER || st == CLAIM_DETACHED;
-            if (pass == 0 ? !free_now : claim_held(w))
+            int taken = rpc_phase(shmkit__load_relaxed(&sl->state)) == RPC_TAKEN;
+            if (pass == 0 ? !free_now || taken : pass == 1 ? !free_now : claim_held(w))
                 continue;
             if (!claim_cas(&sl->claim, w, cl->claim))
                 continue;
