@@ -480,10 +480,11 @@ enum shmkit_layout {
     SHMKIT_LAYOUT_BYTES = 0, /* plain bytes */
     SHMKIT_LAYOUT_RING = 1,
     SHMKIT_LAYOUT_BUS = 2,
-    SHMKIT_LAYOUT_TABLE = 3
+    SHMKIT_LAYOUT_TABLE = 3,
+    SHMKIT_LAYOUT_RPC = 4 /* a request/response endpoint (shmkit/rpc.h) */
 };
 
-/* "bytes", "ring", "bus", "table", or "unknown". */
+/* "bytes", "ring", "bus", "table", "rpc", or "unknown". */
 SHMKIT_API const char *shmkit_layout_name(uint32_t layout);
 
 /* Records a checksum of the current payload in the header and bumps the
@@ -643,5 +644,6 @@ SHMKIT_API int shmkit_parse_key(const char *s, int32_t *out);
 #include "shmkit/sync.h"
 #include "shmkit/channel.h"
 #include "shmkit/table.h"
+#include "shmkit/rpc.h"
 
 #endif /* SHMKIT_H */

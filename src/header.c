@@ -20,6 +20,8 @@ const char *shmkit_layout_name(uint32_t layout)
         return "bus";
     case SHMKIT_LAYOUT_TABLE:
         return "table";
+    case SHMKIT_LAYOUT_RPC:
+        return "rpc";
     default:
         return "unknown";
     }
@@ -65,7 +67,7 @@ static int hdr_validate(const struct shmkit__hdr *h, uint64_t mapped)
         return SHMKIT_EVERSION;
     /* the CRC only proves someone computed it: still check every field */
     if (h->hdr_size != SHMKIT_HEADER_SIZE ||
-        (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_TABLE ||
+        (h->flags & ~SHMKIT__HF_KNOWN) || h->layout > SHMKIT_LAYOUT_RPC ||
         h->generation == 0 || h->creator_pid < 0 || h->payload_size == 0 ||
         (!(h->flags & SHMKIT__HF_SEALED) && h->payload_crc) ||
         !shmkit__all_zero(h->reserved, sizeof h->reserved) || h->reserved0 || h->reserved1)

@@ -55,7 +55,7 @@ static int opts_check(const struct shmkit_opts *o, const struct seg_ops **ops)
     if ((f & SHMKIT_RAW) &&
         (o->layout || (f & (SHMKIT_VERIFY | SHMKIT_REQUIRE_SEAL | SHMKIT_PERSIST))))
         return -EINVAL; /* no header: no layout or flag to record, no seal to check */
-    if (o->layout > SHMKIT_LAYOUT_TABLE)
+    if (o->layout > SHMKIT_LAYOUT_RPC)
         return -EINVAL;
     if (o->mode & ~(mode_t)0777)
         return -EINVAL; /* permission bits only: no setuid, sticky or type bits */
@@ -579,7 +579,7 @@ int shmkit_seg_layout_param(const shmkit_seg *seg, unsigned idx, uint64_t *val)
 int shmkit_seg_set_layout(shmkit_seg *seg, uint32_t layout, const uint64_t param[4])
 {
     struct shmkit__hdr h;
-    if (!seg || (seg->flags & SHMKIT_RAW) || layout > SHMKIT_LAYOUT_TABLE)
+    if (!seg || (seg->flags & SHMKIT_RAW) || layout > SHMKIT_LAYOUT_RPC)
         return -EINVAL;
     if (!seg->writable)
         return -EBADF;

@@ -365,5 +365,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_call(int argc, char **argv); /* cmd_call.c */
 
 #endif

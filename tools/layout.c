@@ -137,6 +137,27 @@ static int table_stats(const struct target *t, struct emit *e, struct layout_sta
     return 0;
 }
 
+static int rpc_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, double now)
+{
+    struct shmkit_rpc_stats rs;
+    char h1[16], h2[16];
+    int rc = shmkit_rpc_stats(seg, &rs);
+    if (rc < 0)
+        return rc;
+    emit_fmt(e, "clients", "%u of %u", rs.clients, rs.max_clients);
+    emit_fmt(e, "largest", "request %s, response %s", fmt_human(rs.max_request, h1, sizeof h1),
+             fmt_human(rs.max_response, h2, sizeof h2));
+    emit_num(e, "pending", rs.pending);
+    emit_num(e, "serving", rs.serving);
+    emit_fmt(e, "server", "%d (%s)", rs.server_pid, alive_word(rs.server_pid, rs.server_alive));
+    emit_num(e, "calls", (long long)rs.calls);
+    emit_num(e, "replies", (long long)rs.replies);
+    emit_num(e, "server_waits", (long long)rs.server_waits);
+    emit_num(e, "takeovers", (long long)rs.takeovers);
+    emit_rate(e, "call_rate", rate(st, 0, rs.replies, now), " calls/s");
+    return 0;
+}
+
 int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struct emit *e,
                  struct layout_state *st, double now)
 {
@@ -153,6 +174,9 @@ int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struc
         break;
     case SHMKIT_LAYOUT_TABLE:
         rc = table_stats(t, e, st, now);
+        break;
+    case SHMKIT_LAYOUT_RPC:
+        rc = rpc_stats(seg, e, st, now);
         break;
     default:
         rc = SHMKIT_ELAYOUT;

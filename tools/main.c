@@ -50,6 +50,7 @@ static const struct command {
     {"gc", cmd_gc, "remove shmkit segments left by dead processes"},
     {"watch", cmd_watch, "live view of a segment"},
     {"bridge", cmd_bridge, "carry buses to other hosts (shmkit-bridge)"},
+    {"call", cmd_call, "send stdin to an RPC endpoint, print the answer"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,604 @@
+/* bench_rpc.c - request/response next to its baselines, in one run:
+ *   - 64-byte round trip between two processes: shmkit's own ring pair
+ *     (busy-polling), RPC busy-polling, RPC blocking (spin then futex)
+ *     while calls flow, RPC with the shortest spin, a unix-socket request/response
+ *     and ZeroMQ REQ/REP over ipc:// (when libzmq is installed: loaded
+ *     with dlopen, skipped otherwise);
+ *   - 64 client processes against one server: total calls/s and the worst
+ *     client's share of the calls (1.0 = exactly the average);
+ *   - wake-up latency of an epoll loop: send -> the receiver's epoll_wait
+ *     returns, through shmkit_rpc_server_fd, next to a bare eventfd
+ *     write -> epoll_wait between the same two processes;
+ *   - the sender's cost when nobody is parked: an RPC call in one process
+ *     with and without the pollable descriptors made (does pollability
+ *     cost a sender anything?), next to a ring round trip in one process.
+ *
+ *   bench_rpc [--quick] [--csv FILE]
+ *
+ * Prints a table (ns per operation, ratio to the baseline named on the
+ * line); with --csv, one line per figure: name,ns_per_op,baseline,ratio.
+ * Round trips are the median of chunks of 100; latencies the median of
+ * single samples. Nothing is asserted. */
+#include "shmkit.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int quick;
+static FILE *csv;
+
+struct fig {
+    const char *name;
+    double ns;
+};
+static struct fig figs[64];
+static int nfigs;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static double lookup(const char *name)
+{
+    for (int i = 0; i < nfigs; i++)
+        if (!strcmp(figs[i].name, name))
+            return figs[i].ns;
+    return 0;
+}
+
+static void report_unit(const char *name, double v, const char *base, const char *unit)
+{
+    figs[nfigs].name = name;
+    figs[nfigs++].ns = v;
+    double b = base ? lookup(base) : v;
+    double ratio = b > 0 ? v / b : 0;
+    printf("  %-40s %12.1f %-6s %-36s %6.2fx\n", name, v, unit, base ? base : "(baseline)", ratio);
+    if (csv)
+        fprintf(csv, "%s,%.1f,%s,%.3f\n", name, v, base ? base : name, ratio);
+    fflush(stdout);
+}
+
+static void report(const char *name, double ns, const char *base)
+{
+    report_unit(name, ns, base, "ns");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+__attribute__((noreturn)) static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_rpc: %s: %s\n", what, shmkit_strerror(rc));
+    exit(2);
+}
+
+#define CHUNK 100
+static double samples[100000];
+
+/* ------------------------------------------------------------ endpoints */
+
+static shmkit_seg *endpoint(unsigned clients)
+{
+    shmkit_seg *seg;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON,
+                            .size = shmkit_rpc_size_for(64, 64, clients),
+                            .flags = SHMKIT_CREATE};
+    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = clients};
+    int rc = shmkit_open(&seg, &o);
+    if (rc < 0 || (rc = shmkit_rpc_init(seg, &cfg)) < 0)
+        die("endpoint", rc);
+    return seg;
+}
+
+/* An echo server child: busy-polls with SPIN < 0, else spins SPIN ns. */
+static pid_t echo_server(shmkit_seg *seg, int64_t spin)
+{
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        shmkit_rpc_server *s;
+        if (shmkit_rpc_server_attach(&s, seg) < 0)
+            _exit(2);
+        shmkit_rpc_server_set_spin(s, spin);
+        for (;;) {
+            struct shmkit_rpc_request q;
+            if (shmkit_rpc_recv(s, &q, -1) == 0)
+                shmkit_rpc_reply_send(s, &q, q.data, q.len);
+        }
+    }
+    return p;
+}
+
+static void stop(pid_t p)
+{
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+}
+
+/* Median ns per 64-byte RPC round trip with SPIN on both sides (as
+ * shmkit_rpc_*_set_spin: negative busy-polls). */
+static double rpc_rtt(int64_t spin, long n)
+{
+    shmkit_seg *seg = endpoint(4);
+    pid_t srv = echo_server(seg, spin);
+    shmkit_rpc_client *c;
+    int rc = shmkit_rpc_client_attach(&c, seg);
+    if (rc < 0)
+        die("client", rc);
+    shmkit_rpc_client_set_spin(c, spin);
+    char req[64] = "ping", resp[64];
+    for (int i = 0; i < 1000; i++) /* warm up: the server is running */
+        shmkit_rpc_call(c, req, 64, resp, 64, -1);
+    int nch = (int)(n / CHUNK);
+    long bad = 0;
+    int last = 0;
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < CHUNK; i++) {
+            int r = shmkit_rpc_call(c, req, 64, resp, 64, -1);
+            if (r != 64) {
+                bad++;
+                last = r;
+            }
+        }
+        samples[k] = (now_ns() - t0) / CHUNK;
+    }
+    if (bad)
+        printf("  (%ld calls failed, last %s)\n", bad, shmkit_errname(last));
+
+    shmkit_rpc_client_close(c);
+    stop(srv);
+    shmkit_close(seg);
+    return median(samples, nch);
+}
+
+/* ------------------------------------------------------------ ring pair */
+
+static double ring_rtt(long n)
+{
+    size_t sz = shmkit_ring_size_for(4096);
+    shmkit_seg *a, *b;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sz, .flags = SHMKIT_CREATE};
+    if (shmkit_open(&a, &o) < 0 || shmkit_open(&b, &o) < 0)
+        die("ring segments", -ENOMEM);
+    shmkit_ring *req, *resp;
+    if (shmkit_ring_create(&req, a, 4096, SHMKIT_RING_PRODUCER) < 0 ||
+        shmkit_ring_create(&resp, b, 4096, SHMKIT_RING_CONSUMER) < 0)
+        die("rings", -EINVAL);
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        shmkit_ring *in, *out;
+        if (shmkit_ring_attach(&in, a, SHMKIT_RING_CONSUMER) < 0 ||
+            shmkit_ring_attach(&out, b, SHMKIT_RING_PRODUCER) < 0)
+            _exit(2);
+        shmkit_ring_set_spin(in, -1);
+        shmkit_ring_set_spin(out, -1);
+        char m[64];
+        for (;;) {
+            int len = shmkit_ring_recv(in, m, sizeof m, -1);
+            if (len < 0)
+                _exit(0);
+            shmkit_ring_send(out, m, (size_t)len, -1);
+        }
+    }
+    shmkit_ring_set_spin(req, -1);
+    shmkit_ring_set_spin(resp, -1);
+    char m[64] = "ping", r[64];
+    for (int i = 0; i < 1000; i++) {
+        shmkit_ring_send(req, m, 64, -1);
+        shmkit_ring_recv(resp, r, 64, -1);
+    }
+    int nch = (int)(n / CHUNK);
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < CHUNK; i++) {
+            shmkit_ring_send(req, m, 64, -1);
+            shmkit_ring_recv(resp, r, 64, -1);
+        }
+        samples[k] = (now_ns() - t0) / CHUNK;
+    }
+    stop(p);
+    shmkit_ring_close(req);
+    shmkit_ring_close(resp);
+    shmkit_close(a);
+    shmkit_close(b);
+    return median(samples, nch);
+}
+
+/* ------------------------------------------------------------ unix socket */
+
+static double unix_rtt(long n)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+        die("socketpair", -errno);
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        close(sv[0]);
+        char m[64];
+        for (;;) {
+            ssize_t len = read(sv[1], m, sizeof m);
+            if (len <= 0 || write(sv[1], m, (size_t)len) != len)
+                _exit(0);
+        }
+    }
+    close(sv[1]);
+    char m[64] = "ping", r[64];
+    int nch = (int)(n / CHUNK);
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < CHUNK; i++)
+            if (write(sv[0], m, 64) != 64 || read(sv[0], r, 64) != 64)
+                die("unix socket", -EIO);
+        samples[k] = (now_ns() - t0) / CHUNK;
+    }
+    close(sv[0]);
+    waitpid(p, NULL, 0);
+    return median(samples, nch);
+}
+
+/* ------------------------------------------------------------ ZeroMQ */
+
+#define ZMQ_REQ_ 3
+#define ZMQ_REP_ 4
+static struct {
+    void *(*ctx_new)(void);
+    int (*ctx_term)(void *);
+    void *(*socket)(void *, int);
+    int (*close)(void *);
+    int (*bind)(void *, const char *);
+    int (*connect)(void *, const char *);
+    int (*send)(void *, const void *, size_t, int);
+    int (*recv)(void *, void *, size_t, int);
+} zmq;
+
+static int zmq_load(void)
+{
+    void *lib = dlopen("libzmq.so.5", RTLD_NOW);
+    if (!lib)
+        lib = dlopen("libzmq.so", RTLD_NOW);
+    if (!lib)
+        return -ENOENT;
+#define Z(f) *(void **)&zmq.f = dlsym(lib, "zmq_" #f)
+    Z(ctx_new);
+    Z(ctx_term);
+    Z(socket);
+    Z(close);
+    Z(bind);
+    Z(connect);
+    Z(send);
+    Z(recv);
+#undef Z
+    return zmq.ctx_new && zmq.socket && zmq.send && zmq.recv && zmq.bind && zmq.connect ? 0
+                                                                                        : -ENOENT;
+}
+
+static double zmq_rtt(long n)
+{
+    char path[96], ep[128];
+    snprintf(path, sizeof path, "/tmp/shmkit-bench-rpc-%d.zmq", (int)getpid());
+    snprintf(ep, sizeof ep, "ipc://%s", path);
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        /* a context per process: ZeroMQ contexts do not survive fork */
+        void *ctx = zmq.ctx_new(), *s = zmq.socket(ctx, ZMQ_REP_);
+        if (zmq.bind(s, ep) < 0)
+            _exit(2);
+        char m[64];
+        for (;;) {
+            int len = zmq.recv(s, m, sizeof m, 0);
+            if (len < 0 || zmq.send(s, m, (size_t)len, 0) < 0)
+                _exit(0);
+        }
+    }
+    void *ctx = zmq.ctx_new(), *s = zmq.socket(ctx, ZMQ_REQ_);
+    zmq.connect(s, ep);
+    char m[64] = "ping", r[64];
+    for (int i = 0; i < 200; i++) {
+        zmq.send(s, m, 64, 0);
+        zmq.recv(s, r, 64, 0);
+    }
+    int nch = (int)(n / CHUNK);
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < CHUNK; i++) {
+            zmq.send(s, m, 64, 0);
+            zmq.recv(s, r, 64, 0);
+        }
+        samples[k] = (now_ns() - t0) / CHUNK;
+    }
+    stop(p);
+    unlink(path);
+    return median(samples, nch);
+}
+
+/* ------------------------------------------------------------ 64 clients */
+
+struct many {
+    volatile int go, halt;
+    long calls[64];
+};
+
+/* 64 client processes with SPIN (as set_spin) for SECONDS. */
+static void many_clients(double seconds, int64_t spin, const char *total_name,
+                         const char *share_name)
+{
+    enum { N = 64 };
+    shmkit_seg *seg = endpoint(N), *ms;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sizeof(struct many), .flags = SHMKIT_CREATE};
+    if (shmkit_open(&ms, &o) < 0)
+        die("counts", -ENOMEM);
+    struct many *m = shmkit_seg_data(ms);
+    pid_t srv = echo_server(seg, 50000), kids[N];
+    for (int i = 0; i < N; i++) {
+        fflush(stdout);
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            shmkit_rpc_client *c;
+            if (shmkit_rpc_client_attach(&c, seg) < 0)
+                _exit(2);
+            shmkit_rpc_client_set_spin(c, spin);
+            while (!__atomic_load_n(&m->go, __ATOMIC_ACQUIRE))
+                usleep(1000);
+            char req[64] = "x", resp[64];
+            long k = 0;
+            while (!__atomic_load_n(&m->halt, __ATOMIC_ACQUIRE))
+                if (shmkit_rpc_call(c, req, 64, resp, 64, 1000000000) == 64)
+                    k++;
+            m->calls[i] = k;
+            _exit(0);
+        }
+    }
+    usleep(200000);
+    __atomic_store_n(&m->go, 1, __ATOMIC_RELEASE);
+    usleep((useconds_t)(seconds * 1e6));
+    __atomic_store_n(&m->halt, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < N; i++)
+        waitpid(kids[i], NULL, 0);
+    stop(srv);
+    long total = 0, min = -1;
+    for (int i = 0; i < N; i++) {
+        total += m->calls[i];
+        if (min < 0 || m->calls[i] < min)
+            min = m->calls[i];
+    }
+    double avg = (double)total / N;
+    report_unit(total_name, (double)total / seconds, NULL, "/s");
+    report_unit(share_name, avg > 0 ? (double)min / avg : 0, NULL, "x avg");
+    shmkit_close(ms);
+    shmkit_close(seg);
+}
+
+/* ------------------------------------------------------------ epoll wake-up */
+
+struct stamp {
+    volatile double sent;
+    volatile double lat[20000];
+    volatile int n;
+};
+
+/* Median latency from a send to the receiver's epoll_wait returning:
+ * RPC through the server descriptor (RPC 1) or a bare eventfd (RPC 0).
+ * The sender waits for the receiver to park again before each send. */
+static double epoll_latency(int rpc, int n)
+{
+    shmkit_seg *seg = endpoint(2), *ss;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sizeof(struct stamp), .flags = SHMKIT_CREATE};
+    if (shmkit_open(&ss, &o) < 0)
+        die("stamp", -ENOMEM);
+    struct stamp *st = shmkit_seg_data(ss);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int back = eventfd(0, EFD_CLOEXEC); /* "I am parked again" is not timed */
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        shmkit_rpc_server *s = NULL;
+        int fd = efd;
+        if (rpc) {
+            if (shmkit_rpc_server_attach(&s, seg) < 0)
+                _exit(2);
+            fd = shmkit_rpc_server_fd(s);
+        }
+        int ep = epoll_create1(0);
+        struct epoll_event ev = {.events = EPOLLIN};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        for (int i = 0; i < n; i++) {
+            if (rpc) {
+                struct shmkit_rpc_request q;
+                while (shmkit_rpc_recv(s, &q, 0) == 0) /* drain, then -EAGAIN arms */
+                    shmkit_rpc_reply_send(s, &q, q.data, q.len);
+            } else {
+                uint64_t v;
+                while (read(efd, &v, 8) == 8)
+                    ;
+            }
+            uint64_t one = 1;
+            if (write(back, &one, 8) != 8) /* armed: the sender may go */
+                _exit(3);
+            struct epoll_event out;
+            while (epoll_wait(ep, &out, 1, -1) != 1)
+                ;
+            st->lat[i] = now_ns() - st->sent;
+        }
+        _exit(0);
+    }
+    shmkit_rpc_client *c = NULL;
+    if (rpc && shmkit_rpc_client_attach(&c, seg) < 0)
+        die("client", -EINVAL);
+    for (int i = 0; i < n; i++) {
+        uint64_t v;
+        if (read(back, &v, 8) != 8)
+            break;
+        usleep(50); /* let it reach epoll_wait */
+        if (rpc) {
+            void *q;
+            shmkit_rpc_request_loan(c, 8, &q, -1); /* waits for the previous answer */
+            st->sent = now_ns();
+            shmkit_rpc_request_send(c, 8);
+        } else {
+            uint64_t one = 1;
+            st->sent = now_ns();
+            if (write(efd, &one, 8) != 8)
+                break;
+        }
+    }
+    waitpid(p, NULL, 0);
+    for (int i = 0; i < n; i++)
+        samples[i] = st->lat[i];
+    double r = median(samples, n);
+    shmkit_rpc_client_close(c);
+    close(efd);
+    close(back);
+    shmkit_close(ss);
+    shmkit_close(seg);
+    return r;
+}
+
+/* ------------------------------------------------------------ sender cost */
+
+/* One process, nobody ever parked: ns per RPC call with (FDS 1) or
+ * without the pollable descriptors made; or (RING) a ring round trip. */
+static double local_cost(int fds, long n)
+{
+    shmkit_seg *seg = endpoint(2);
+    shmkit_rpc_server *s;
+    shmkit_rpc_client *c;
+    if (shmkit_rpc_server_attach(&s, seg) < 0 || shmkit_rpc_client_attach(&c, seg) < 0)
+        die("attach", -EINVAL);
+    if (fds) {
+        shmkit_rpc_server_fd(s);
+        shmkit_rpc_client_fd(c);
+    }
+    char m[64] = "x";
+    int nch = (int)(n / 1000);
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < 1000; i++) {
+            void *p;
+            shmkit_rpc_request_loan(c, 64, &p, 0);
+            memcpy(p, m, 64);
+            shmkit_rpc_request_send(c, 64);
+            struct shmkit_rpc_request q;
+            shmkit_rpc_recv(s, &q, -1);
+            shmkit_rpc_reply_send(s, &q, q.data, 64);
+            const void *r;
+            size_t rl;
+            shmkit_rpc_response_wait(c, &r, &rl, -1);
+            shmkit_rpc_response_release(c);
+        }
+        samples[k] = (now_ns() - t0) / 1000;
+    }
+    shmkit_rpc_client_close(c);
+    shmkit_rpc_server_close(s);
+    shmkit_close(seg);
+    return median(samples, nch);
+}
+
+static double local_ring(long n)
+{
+    size_t sz = shmkit_ring_size_for(4096);
+    shmkit_seg *a, *b;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sz, .flags = SHMKIT_CREATE};
+    if (shmkit_open(&a, &o) < 0 || shmkit_open(&b, &o) < 0)
+        die("ring segments", -ENOMEM);
+    shmkit_ring *p1, *c1, *p2, *c2;
+    shmkit_ring_create(&p1, a, 4096, SHMKIT_RING_PRODUCER);
+    shmkit_ring_attach(&c1, a, SHMKIT_RING_CONSUMER);
+    shmkit_ring_create(&p2, b, 4096, SHMKIT_RING_PRODUCER);
+    shmkit_ring_attach(&c2, b, SHMKIT_RING_CONSUMER);
+    char m[64] = "x", r[64];
+    int nch = (int)(n / 1000);
+    for (int k = 0; k < nch; k++) {
+        double t0 = now_ns();
+        for (int i = 0; i < 1000; i++) {
+            shmkit_ring_send(p1, m, 64, 0);
+            shmkit_ring_recv(c1, r, 64, 0);
+            shmkit_ring_send(p2, r, 64, 0);
+            shmkit_ring_recv(c2, m, 64, 0);
+        }
+        samples[k] = (now_ns() - t0) / 1000;
+    }
+    shmkit_ring_close(p1);
+    shmkit_ring_close(c1);
+    shmkit_ring_close(p2);
+    shmkit_ring_close(c2);
+    shmkit_close(a);
+    shmkit_close(b);
+    return median(samples, nch);
+}
+
+int main(int argc, char **argv)
+{
+    const char *csvpath = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+            csvpath = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--csv FILE]\n", argv[0]);
+            return 1;
+        }
+    }
+    if (csvpath && !(csv = fopen(csvpath, "a"))) {
+        fprintf(stderr, "bench_rpc: %s: %s\n", csvpath, strerror(errno));
+        return 2;
+    }
+    long n = quick ? 20000 : 400000;
+    printf("bench_rpc%s: 64-byte requests and responses; ns per round trip (median of chunks of "
+           "%d), ratio to the baseline\n",
+           quick ? " --quick" : "", CHUNK);
+    printf("round trip between two processes\n");
+    report("ring pair, busy-poll", ring_rtt(n), NULL);
+    report("rpc, busy-poll", rpc_rtt(-1, n), "ring pair, busy-poll");
+    report("rpc, blocking (spin 50 us, then futex)", rpc_rtt(50000, n), "rpc, busy-poll");
+    /* spin 1 ns still polls 64 times (chan_wait.c) before it parks */
+    report("rpc, spin 1 ns (64 polls, then futex)", rpc_rtt(1, n / 4), "rpc, busy-poll");
+    report("unix socket SEQPACKET request/response", unix_rtt(n / 4), "rpc, busy-poll");
+    if (zmq_load() == 0)
+        report("ZeroMQ REQ/REP ipc://", zmq_rtt(n / 10), "rpc, busy-poll");
+    else
+        printf("  ZeroMQ REQ/REP ipc://: libzmq not installed, skipped (bench/setup-deps)\n");
+    printf("64 client processes against one server (spin 50 us)\n");
+    many_clients(quick ? 0.5 : 3, 50000, "64 clients spinning 50 us: calls/s",
+                 "64 clients spinning: worst client's share");
+    many_clients(quick ? 0.5 : 3, 1, "64 clients parking at once: calls/s",
+                 "64 clients parking: worst client's share");
+    printf("epoll wake-up latency: send -> the receiver's epoll_wait returns\n");
+    int ne = quick ? 500 : 5000;
+    report("bare eventfd write -> epoll_wait", epoll_latency(0, ne), NULL);
+    report("rpc request -> server fd epoll_wait", epoll_latency(1, ne),
+           "bare eventfd write -> epoll_wait");
+    printf("cost when nobody is parked (one process, no waiting)\n");
+    report("ring round trip (two rings)", local_ring(n), NULL);
+    report("rpc call, no descriptors", local_cost(0, n), "ring round trip (two rings)");
+    report("rpc call, descriptors made", local_cost(1, n), "rpc call, no descriptors");
+    if (csv && fclose(csv) != 0)
+        return 2;
+    return 0;
+}

@@ -1,0 +1,110 @@
+/* wakefd.c - wake-ups an event loop can wait for: a receiver's datagram
+ * socket in the abstract unix namespace, named by a 64-bit token that the
+ * receiver publishes in shared memory next to its sleep flag. Senders
+ * share one unbound socket per process and send it one byte - only when
+ * the flag says a receiver is armed, exactly like a futex wake-up (the
+ * flag's protocol is the channels': announce, fence, re-check; see
+ * chan_wait.c). Why this mechanism (and not a FIFO, an eventfd passed
+ * over a socket, or pidfd_getfd) is written in include/shmkit/rpc.h,
+ * POLLABLE WAKE-UPS. */
+#include "wakefd.h"
+
+#include "sync_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* The abstract address of TOKEN ("\0shmkit-w-<16 hex digits>"). */
+static socklen_t token_addr(uint64_t token, struct sockaddr_un *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "shmkit-w-%016llx",
+                     (unsigned long long)token);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+int shmkit__wakefd_open(uint64_t *token)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    /* pid in the high half: two live processes never collide; the low
+     * half counts this process's sockets */
+    static uint32_t counter;
+    uint64_t pid = (uint64_t)(uint32_t)getpid();
+    for (int tries = 0; tries < 64; tries++) {
+        uint64_t t = pid << 32 | shmkit__fetch_add_relaxed(&counter, 1);
+        struct sockaddr_un a;
+        socklen_t len = token_addr(t, &a);
+        if (bind(fd, (struct sockaddr *)&a, len) == 0) {
+            *token = t;
+            return fd;
+        }
+        if (errno != EADDRINUSE)
+            break;
+    }
+    int err = errno;
+    close(fd);
+    return -err;
+}
+
+void shmkit__wakefd_drain(int fd)
+{
+    char buf[64];
+    /* bounded: a flood of datagrams from a hostile sender cannot keep us */
+    for (int i = 0; i < 64; i++)
+        if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) < 0)
+            break;
+}
+
+/* The process's sending socket: made once, shared by every thread, kept
+ * for the life of the process (one descriptor, close-on-exec). */
+static int sender_fd(void)
+{
+    static int fd = -1;
+    int f = shmkit__load_acquire(&fd);
+    if (f >= 0)
+        return f;
+    f = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (f < 0)
+        return -errno;
+    int none = -1;
+    /* acq_rel: of two threads making one at once, one socket is kept */
+    if (!shmkit__cas_acq_rel(&fd, &none, f)) {
+        close(f);
+        return none;
+    }
+    return f;
+}
+
+int shmkit__wake(uint32_t *flag, const uint64_t *token)
+{
+    /* seq_cst fence: pairs with the sleeper's fence after it armed (the
+     * store-buffering pair of chan_wait.c's announce) */
+    shmkit__fence_seq_cst();
+    if (!shmkit__load_relaxed(flag))
+        return 0;
+    /* acq_rel exchange: only one waker makes the system call; acquire:
+     * the token the receiver stored before arming is seen */
+    uint32_t old = shmkit__xchg_acq_rel(flag, 0);
+    if (old == SHMKIT__WAKE_FUTEX) {
+        shmkit_futex_wake(flag, 1);
+        return 1;
+    }
+    if (old != SHMKIT__WAKE_FD || !token)
+        return 0;
+    int fd = sender_fd();
+    if (fd < 0)
+        return 0;
+    struct sockaddr_un a;
+    socklen_t len = token_addr(shmkit__load_relaxed(token), &a);
+    /* a full queue (EAGAIN) means the receiver is readable already; a gone
+     * receiver (ECONNREFUSED) has nobody to wake */
+    sendto(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
+    return 1;
+}
