@@ -60,7 +60,7 @@ def in_children(producer, consumer):
 
 def oneway_ring(n):
     name = uname()
-    c0 = shmkit.Ring(name, "consumer", create=True, capacity=1 << 20)  # made before the fork
+    c0 = shmkit.Ring(name, None, create=True, capacity=1 << 20)  # set up before the fork, no role
 
     def producer():
         p = shmkit.Ring(name, "producer")
@@ -71,7 +71,8 @@ def oneway_ring(n):
         os._exit(0)
 
     def consumer():
-        recv = c0.recv
+        c = shmkit.Ring(name, "consumer")  # a child takes its own role
+        recv = c.recv
         recv()
         t0 = time.perf_counter()
         for _ in range(n - 1):
@@ -181,7 +182,7 @@ def rt_c(build, n):
 
 def arr_loan(n):
     name = uname()
-    c0 = shmkit.Ring(name, "consumer", create=True, capacity=4 * MIB)
+    c0 = shmkit.Ring(name, None, create=True, capacity=4 * MIB)  # no role: the children take them
     src = np.arange(MIB // 8, dtype=np.float64)
 
     def producer():
@@ -196,15 +197,16 @@ def arr_loan(n):
         os._exit(0)
 
     def consumer():
+        c = shmkit.Ring(name, "consumer")
         t0 = None
         for k in range(n):
-            m = c0.peek()
+            m = c.peek()
             if t0 is None:
                 t0 = time.perf_counter()
             a = np.frombuffer(m, dtype=np.float64)  # no copy
             assert a[0] == k and a[-1] == MIB // 8 - 1
             del a, m
-            c0.release()
+            c.release()
         return (n - 1) * MIB / (time.perf_counter() - t0) / 1e9
 
     try:
