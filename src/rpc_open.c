@@ -6,6 +6,7 @@
 #include "segment.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 /* Sizes of one geometry; 0 when it is invalid. */
@@ -194,10 +195,26 @@ free_handle:
     return rc;
 }
 
+/* A copy a child inherited across fork (its claim names the parent): only
+ * the child's descriptors and memory go; the role, the slots and the epoll
+ * set (shared with the parent) are left alone. */
+static void close_fd(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 int shmkit_rpc_server_close(shmkit_rpc_server *s)
 {
     if (!s)
         return 0;
+    if (!claim_ours(s->claim)) {
+        close_fd(s->wfd);
+        shmkit_seg *seg = s->own_seg ? s->seg : NULL;
+        free(s->local);
+        free(s);
+        return seg ? shmkit_close(seg) : 0;
+    }
     struct rpc_ctl *c = s->c;
     /* release (in the CAS): the responses we wrote go out before clients
      * see us gone; a role a new server took over stays with it */
@@ -297,6 +314,14 @@ int shmkit_rpc_client_close(shmkit_rpc_client *cl)
 {
     if (!cl)
         return 0;
+    if (!claim_ours(cl->claim)) { /* inherited across fork: see server_close */
+        close_fd(cl->wfd);
+        close_fd(cl->efd);
+        close_fd(cl->pidfd);
+        shmkit_seg *seg = cl->own_seg ? cl->seg : NULL;
+        free(cl);
+        return seg ? shmkit_close(seg) : 0;
+    }
     struct rpc_slot *sl = cl->s;
     uint64_t st = rpc_state(cl->seq, RPC_REQ);
     /* acq_rel: a request the server has not taken is withdrawn (one it

@@ -500,8 +500,46 @@ static void hostile(void)
     shmkit_rpc_server_close(s);
 }
 
+/* A child closing the handles it inherited across fork frees its copies
+ * only: the parent's server keeps the endpoint, its client its slot. */
+static void fork_close(void)
+{
+    setup(64, 64, 2);
+    shmkit_rpc_server *s = NULL;
+    shmkit_rpc_client *c = NULL;
+    is_rc(shmkit_rpc_server_attach(&s, seg), 0, "fork: a server");
+    is_rc(shmkit_rpc_client_attach(&c, seg), 0, "fork: a client");
+    int fd = shmkit_rpc_server_fd(s);
+    ok(fd >= 0, "fork: the server's descriptor");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmkit_rpc_client_close(c);
+        shmkit_rpc_server_close(s);
+        _exit(0);
+    }
+    is_int(tu_wait_exit(pid), 0, "fork: the child closed its inherited handles");
+    shmkit_rpc_server *other = NULL;
+    is_rc(shmkit_rpc_server_attach(&other, seg), -EBUSY,
+          "fork: the server role is still the parent's (another attach: EBUSY)");
+    void *p;
+    is_rc(shmkit_rpc_request_loan(c, 3, &p, 0), 0, "fork: the parent's client still has its slot");
+    memcpy(p, "abc", 3);
+    is_rc(shmkit_rpc_request_send(c, 3), 0, "fork: ... and sends");
+    struct shmkit_rpc_request q;
+    is_rc(shmkit_rpc_recv(s, &q, 1000 * MS), 0, "fork: the parent's server receives it");
+    is_rc(shmkit_rpc_reply_send(s, &q, "ok", 2), 0, "fork: ... and answers");
+    const void *r;
+    size_t n;
+    is_rc(shmkit_rpc_response_wait(c, &r, &n, 1000 * MS), 0, "fork: the answer comes");
+    ok(n == 2 && !memcmp(r, "ok", 2), "fork: ... intact");
+    shmkit_rpc_response_release(c);
+    shmkit_rpc_client_close(c);
+    shmkit_rpc_server_close(s);
+}
+
 static const struct tu_case cases[] = {
-    {"calls_sizes", calls_sizes, 0}, {"small_response", small_response, 0},
+    {"fork_close", fork_close, 0}, {"calls_sizes", calls_sizes, 0}, {"small_response", small_response, 0},
     {"timeouts", timeouts, 0},       {"server_close", server_close, 0},
     {"named", named, 0},             {"fairness", fairness, 0},
     {"misuse", misuse, 0},           {"hostile", hostile, 0},

@@ -121,6 +121,10 @@
  *
  * THREADS: a handle is used by one thread at a time (open one client
  * handle per thread that calls).
+ *
+ * FORK: as for channels (FORK in shmkit/channel.h), a handle belongs to the
+ * process that opened it; a child opens its own, and closing an inherited
+ * one frees the child's copy (memory, descriptors) and nothing else.
  */
 #ifndef SHMKIT_RPC_H
 #define SHMKIT_RPC_H
