@@ -160,10 +160,17 @@ int skp_block(skp_fn fn, void *ctx, int64_t t)
 {
     int64_t deadline = t > 0 ? now_ns() + t : 0;
     for (;;) {
+        /* in slices: a handler that runs while the C call is not asleep in
+         * the kernel (spinning, or between two of its own slices) is not
+         * seen by it (SIGNALS in shmkit/sync.h), so Ctrl-C is looked for
+         * at least once a slice */
+        int64_t slice = t < 0 || t > SKP_JOIN_SLICE_NS ? SKP_JOIN_SLICE_NS : t;
         int rc;
         Py_BEGIN_ALLOW_THREADS
-        rc = fn(ctx, t);
+        rc = fn(ctx, slice);
         Py_END_ALLOW_THREADS
+        if (rc == -ETIMEDOUT && (t < 0 || t > slice))
+            rc = -EINTR; /* the slice is over, the wait is not */
         if (rc != -EINTR)
             return rc;
         /* a handler ran: let Python's run (SIGINT -> KeyboardInterrupt) */

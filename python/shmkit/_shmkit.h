@@ -37,9 +37,12 @@ int skp_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 int skp_try_block(skp_fn fn, void *ctx, int64_t timeout_ns);
 
 /* skp_block for a join call (shmkit_*_join), waited for in slices of at most
- * SKP_JOIN_SLICE_NS: a join polls with naps, and a signal whose handler ran between two naps
- * (not during one) would not end the wait with -EINTR, so Python's handlers (Ctrl-C) run at
- * the end of every slice too. FN's -ETIMEDOUT before the caller's deadline means "not yet". */
+ * SKP_JOIN_SLICE_NS: every wait (skp_block, and a join's polling with naps) is made in
+ * slices of this length: a signal whose handler ran while the C call was not asleep in the
+ * kernel (spinning, between two naps or slices) does not end the call with -EINTR, so
+ * Python's handlers (Ctrl-C) run at the end of every slice too. FN's -ETIMEDOUT before the
+ * caller's deadline means "not yet": FN must be a wait that can be called again after a
+ * timeout with nothing lost or repeated (a receive, a send, a response wait). */
 #define SKP_JOIN_SLICE_NS 50000000 /* 50 ms */
 int skp_join_wait(skp_fn fn, void *ctx, int64_t timeout_ns);
 
