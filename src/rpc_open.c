@@ -5,6 +5,7 @@
 #include "rpc.h"
 #include "segment.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -389,10 +390,17 @@ static int open_endpoint(shmkit_seg **out, const struct shmkit_opts *where,
             o.size = 1;
             continue;
         }
-        if (rc != -ENOENT || (o.flags & SHMKIT_CREATE) || shmkit__time_left(deadline) == 0)
+        if (rc != -ENOENT || (o.flags & SHMKIT_CREATE) || cfg->timeout_ns == 0)
             break;
+        if (shmkit__time_left(deadline) == 0) {
+            rc = -ETIMEDOUT; /* as the join calls (shmkit_ring_join) */
+            break;
+        }
         struct timespec ts = {0, 2000000}; /* the other side is starting: 2 ms */
-        nanosleep(&ts, NULL);
+        if (nanosleep(&ts, NULL) < 0 && errno == EINTR) {
+            rc = -EINTR; /* the library's one EINTR policy (SIGNALS, shmkit/sync.h) */
+            break;
+        }
     }
     if (rc < 0)
         return rc;
@@ -400,7 +408,7 @@ static int open_endpoint(shmkit_seg **out, const struct shmkit_opts *where,
     rc = shmkit__rpc_check(seg, 1, &g);
     if (rc == 0 && (g.max_req < cfg->max_request || g.max_resp < cfg->max_response ||
                     (cfg->max_clients && cfg->max_clients != g.max_clients)))
-        rc = SHMKIT_EBADSIZE;
+        rc = SHMKIT_EGEOMETRY;
     if (rc < 0) {
         shmkit_close(seg);
         return rc;

@@ -283,6 +283,9 @@ static void named(void)
     struct shmkit_rpc_config cfg = {.max_request = 100, .max_response = 128, .timeout_ns = 0};
     shmkit_rpc_client *c;
     ok(shmkit_rpc_client_open(&c, &o, &cfg) == -ENOENT, "no endpoint, no CREATE, try: -ENOENT");
+    cfg.timeout_ns = 20 * MS;
+    ok(shmkit_rpc_client_open(&c, &o, &cfg) == -ETIMEDOUT,
+       "no endpoint within the timeout: -ETIMEDOUT");
     /* the client comes first and waits for the server to create it */
     cfg.timeout_ns = 10000 * MS;
     struct shmkit_opts so = o;
@@ -305,11 +308,11 @@ static void named(void)
     /* a second client with CREATE attaches to the existing one */
     shmkit_rpc_client *c2;
     struct shmkit_rpc_config big = {.max_request = 129, .max_response = 1};
-    ok(shmkit_rpc_client_open(&c2, &so, &big) == SHMKIT_EBADSIZE,
-       "asking more than the endpoint's max_request: SHMKIT_EBADSIZE");
+    ok(shmkit_rpc_client_open(&c2, &so, &big) == SHMKIT_EGEOMETRY,
+       "asking more than the endpoint's max_request: SHMKIT_EGEOMETRY");
     struct shmkit_rpc_config other = {.max_request = 1, .max_response = 1, .max_clients = 9};
-    ok(shmkit_rpc_client_open(&c2, &so, &other) == SHMKIT_EBADSIZE,
-       "another max_clients: SHMKIT_EBADSIZE");
+    ok(shmkit_rpc_client_open(&c2, &so, &other) == SHMKIT_EGEOMETRY,
+       "another max_clients: SHMKIT_EGEOMETRY");
     struct shmkit_rpc_config fits = {.max_request = 128, .max_response = 64};
     ok(shmkit_rpc_client_open(&c2, &so, &fits) == 0 &&
            shmkit_rpc_client_slot(c2) != shmkit_rpc_client_slot(c),

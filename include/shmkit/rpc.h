@@ -199,11 +199,12 @@ SHMKIT_API int shmkit_rpc_init(shmkit_seg *seg, const struct shmkit_rpc_config *
  *   -EINVAL            NULL argument, bad CFG (create: no max_request or
  *                      max_response), WHERE with init or another layout,
  *                      RAW, RDONLY
- *   SHMKIT_EBADSIZE    the existing endpoint is smaller than CFG asks
+ *   SHMKIT_EGEOMETRY   the existing endpoint is smaller than CFG asks
  *                      (max_request, max_response) or has another
- *                      max_clients
- *   -ENOENT            no such endpoint and no SHMKIT_CREATE, after
- *                      CFG->timeout_ns
+ *                      max_clients (as the join calls of shmkit/channel.h)
+ *   -ENOENT            no such endpoint and no SHMKIT_CREATE, CFG->timeout_ns 0
+ *   -ETIMEDOUT         ... still none after CFG->timeout_ns (non-zero)
+ *   -EINTR             a signal handler ran while it waited for one
  *   -EBUSY             server: a live server holds the endpoint
  *   -EUSERS            client: every slot is held by a live client
  *   SHMKIT_ELAYOUT, SHMKIT_ECORRUPT, SHMKIT_EVERSION  the segment is not
