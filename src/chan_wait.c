@@ -200,8 +200,13 @@ int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark, const uint64_t
      * most one slice of latency when the peer switches modes */
     if (nopark && shmkit__load_relaxed(nopark))
         return 0;
-    /* the fence, one load of FLAG, and only when it is set the exchange
-     * that says whether to wake a futex sleeper or a descriptor */
+    /* seq_cst fence: pairs with the sleeper's fence in announce() (and
+     * the armed receiver's in arm()) */
+    shmkit__fence_seq_cst();
+    if (!shmkit__load_relaxed(flag))
+        return 0;
+    /* someone is there: the exchange says whether a futex sleeper or a
+     * descriptor (the same path as before until the flag is set) */
     return shmkit__wake(flag, token);
 }
 
