@@ -55,6 +55,7 @@ struct shmkit_sub {
     int64_t spin_ns, last_check;
     uint64_t id;    /* our owner id (shmkit__owner_id) */
     uint64_t claim; /* our record's word while we are a member */
+    struct shmkit__pollfd pfd; /* shmkit_sub_fd's descriptor */
 };
 
 static uint64_t slot_size_for(uint64_t msg_max)
@@ -244,6 +245,24 @@ int shmkit_bus_attach(shmkit_bus **out, shmkit_seg *seg)
     return shmkit__bus_open(out, seg, 1);
 }
 
+/* Wakes the subscribers asleep on the futex and, when one armed its
+ * descriptor, every armed record (the scan runs only then). Non-zero if
+ * someone was woken. */
+static unsigned wake_subs(shmkit_bus *b)
+{
+    unsigned armed = shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
+    if (armed & CHAN_ARMED_FD) {
+        for (uint32_t i = 0; i < b->g.max_subs; i++) {
+            struct bus_sub_rec *r = &b->subs[i];
+            /* relaxed: the exchange above acquired the records armed
+             * before their bit; shmkit__wake takes the flag itself */
+            if (shmkit__load_relaxed(&r->parked) == SHMKIT__WAKE_FD)
+                shmkit__wake(&r->parked, &r->token);
+        }
+    }
+    return armed;
+}
+
 int shmkit_bus_close(shmkit_bus *b)
 {
     if (!b)
@@ -252,7 +271,7 @@ int shmkit_bus_close(shmkit_bus *b)
         /* release (in claim_cas): our last message is visible before
          * subscribers see us gone */
         claim_cas(&b->c->pub_claim, b->claim, claim_make(CLAIM_DETACHED, 0));
-        shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event);
+        wake_subs(b);
     }
     int rc = b->own_seg ? shmkit_close(b->seg) : 0;
     free(b);
@@ -446,7 +465,7 @@ int shmkit_bus_publish(shmkit_bus *b, size_t len, uint64_t *seq)
     shmkit__store_release(&b->c->pub_seq, s);
     chan_bump(&b->c->msgs_in, 1);
     chan_bump(&b->c->bytes_in, len);
-    if (shmkit__chan_wake_all(&b->c->sub_waiters, &b->c->sub_event))
+    if (wake_subs(b))
         chan_bump(&b->c->pub_wakes, 1);
     if (seq)
         *seq = s;
@@ -527,7 +546,7 @@ int shmkit_bus_subscribe(shmkit_sub **out, shmkit_seg *seg)
         goto free_handle;
     }
     /* a publisher in shmkit_bus_wait_subscribers counts us now */
-    shmkit__chan_wake_one(&c->pub_parked, NULL);
+    shmkit__chan_wake_one(&c->pub_parked, NULL, NULL);
     *out = s;
     return 0;
 free_handle:
@@ -546,13 +565,18 @@ int shmkit_bus_unsubscribe(shmkit_sub *s)
     if (!s)
         return 0;
     if (claim_ours(s->claim)) { /* not a copy inherited across fork */
+        uint32_t armed = SHMKIT__WAKE_FD;
+        /* relaxed: a hint; a waker that still takes it sends into the void */
+        if (s->pfd.on)
+            shmkit__cas_relaxed(&s->rec->parked, &armed, 0);
         /* release (in claim_cas): our reads are done before the publisher
          * may reuse slots */
         if (shmkit__load_relaxed(&s->rec->gen) == s->gen)
             claim_cas(&s->rec->claim, s->claim, claim_make(CLAIM_DETACHED, 0));
         if (!(s->g.flags & SHMKIT_BUS_LOSSY))
-            shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+            shmkit__chan_wake_one(&s->c->pub_parked, NULL, NULL);
     }
+    shmkit__pollfd_close(&s->pfd);
     int rc = s->own_seg ? shmkit_close(s->seg) : 0;
     free(s);
     return rc;
@@ -646,6 +670,21 @@ static int publisher_closed(void *ctx)
     return claim_left(claim_load(&s->c->pub_claim));
 }
 
+/* The publisher, for the descriptor to watch (0: none attached). */
+static int32_t publisher_pid(void *ctx)
+{
+    shmkit_sub *s = ctx;
+    uint64_t w = claim_load(&s->c->pub_claim);
+    return claim_state(w) == CLAIM_ATTACHED ? claim_pid(w) : 0;
+}
+
+int shmkit_sub_fd(shmkit_sub *s)
+{
+    if (!s)
+        return -EINVAL;
+    return shmkit__pollfd_open(&s->pfd);
+}
+
 static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
 {
     struct bus_sub_rec *r = s->rec;
@@ -655,7 +694,7 @@ static void advance(shmkit_sub *s, uint64_t got, uint64_t bytes)
     chan_bump(&r->recv, got);
     chan_bump(&r->bytes, bytes);
     if (!(s->g.flags & SHMKIT_BUS_LOSSY))
-        shmkit__chan_wake_one(&s->c->pub_parked, NULL);
+        shmkit__chan_wake_one(&s->c->pub_parked, NULL, NULL);
 }
 
 int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, uint64_t *lost,
@@ -672,7 +711,11 @@ int shmkit_bus_peek(shmkit_sub *s, const void **p, size_t *len, uint64_t *seq, u
                                 .event = &s->c->sub_event,
                                 .waits = &s->rec->waits,
                                 .spin_ns = s->spin_ns,
-                                .last_check = &s->last_check};
+                                .last_check = &s->last_check,
+                                .pfd = &s->pfd,
+                                .arm = &s->rec->parked,
+                                .token_at = &s->rec->token,
+                                .peer = publisher_pid};
         int rc = shmkit__chan_wait(&w, timeout_ns);
         /* losses found while looking are reported even if nothing came */
         report_lost(s, lost);

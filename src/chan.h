@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "sync_internal.h"
+#include "wakefd.h"
 
 #include <errno.h>
 #include <time.h>
@@ -87,7 +88,10 @@ struct ring_ctl {
     /* line 3: futex words, written only around sleeping */
     uint32_t cons_parked, prod_parked;
     uint32_t cons_nopark, prod_nopark; /* that side busy-polls: skip the wake check */
-    uint8_t pad3[48];
+    /* the armed side's wake socket (wakefd.c), read by whoever takes a
+     * *_parked word that says SHMKIT__WAKE_FD */
+    uint64_t cons_token, prod_token;
+    uint8_t pad3[32];
     /* line 4: the consumer's claim, producer lock, cut-through progress */
     uint64_t cons_claim; /* CLAIM_* | owner */
     uint32_t plock;      /* MULTI: 0 free, else holder slot + 1, | PLOCK_WAITERS */
@@ -105,6 +109,7 @@ struct ring_ctl {
 _Static_assert(offsetof(struct ring_ctl, tail) == 64, "ring producer line");
 _Static_assert(offsetof(struct ring_ctl, head) == 128, "ring consumer line");
 _Static_assert(offsetof(struct ring_ctl, cons_parked) == 192, "ring wait line");
+_Static_assert(offsetof(struct ring_ctl, cons_token) == 208, "ring wake tokens");
 _Static_assert(offsetof(struct ring_ctl, cons_claim) == 256, "ring identity line");
 _Static_assert(offsetof(struct ring_ctl, wip_pos) == 272, "ring cut-through words");
 _Static_assert(sizeof(struct ring_prod_slot) == 32, "ring producer slot");
@@ -130,7 +135,8 @@ struct bus_ctl {
     uint64_t pub_seq; /* last published sequence number (0: none yet) */
     uint64_t msgs_in, bytes_in, pub_waits, pub_wakes, evicted, takeovers;
     uint64_t pad1;
-    /* line 2: subscribers' wait: armed flag + event word (chan_wait.c) */
+    /* line 2: subscribers' wait: armed bits (CHAN_ARMED_*) + event word
+     * (chan_wait.c) */
     uint32_t sub_waiters;
     uint32_t sub_event;
     uint8_t pad2[56];
@@ -145,10 +151,10 @@ struct bus_ctl {
 struct bus_sub_rec {
     uint64_t claim; /* CLAIM_* | owner; CLAIMING until cursor and gen are set */
     uint32_t gen;   /* bumped at every join: a reclaimed record is noticed */
-    uint32_t pad;
+    uint32_t parked; /* SHMKIT__WAKE_FD while its descriptor is armed */
     uint64_t cursor; /* next sequence number to read */
     uint64_t recv, bytes, lost, waits;
-    uint64_t pad2;
+    uint64_t token; /* its wake socket (wakefd.c) */
 };
 
 /* Slot header; the message follows (16 bytes in, so 8-aligned). */
@@ -262,6 +268,16 @@ static inline int claim_cas(uint64_t *p, uint64_t old, uint64_t new_word)
  * futex word set to 1 while sleeping (NULL: the bus subscribers' wait
  * queue, see below). */
 
+/* Bits of the bus's sub_waiters word: a subscriber sleeps on the futex
+ * (event word), a subscriber's descriptor is armed (its record says so). */
+#define CHAN_ARMED_FUTEX 1u
+#define CHAN_ARMED_FD 2u
+
+/* A try call (timeout 0) that finds nothing arms the handle's descriptor
+ * when PFD is set: ARM (the ring's *_parked word, a bus subscriber's
+ * record) becomes SHMKIT__WAKE_FD with the socket's token in *TOKEN_AT
+ * (and CHAN_ARMED_FD in COUNT for the bus); PEER names the process whose
+ * death must make the descriptor readable (0: none, or several). */
 struct chan_waiter {
     int (*poll)(void *ctx);
     int (*gone)(void *ctx);
@@ -273,14 +289,21 @@ struct chan_waiter {
     uint64_t *waits;     /* statistic, or NULL */
     int64_t spin_ns;     /* < 0: never sleep */
     int64_t *last_check; /* when GONE last ran (per handle), rate-limits it */
+    struct shmkit__pollfd *pfd;
+    uint32_t *arm;
+    uint64_t *token_at;
+    int32_t (*peer)(void *ctx);
 };
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns);
 
 /* The waking half: after publishing with a release store. NOPARK non-NULL
  * and set: the other side busy-polls and never sleeps, skip the fence.
- * Returns 1 if a wake-up system call was made. */
-int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark);
-int shmkit__chan_wake_all(uint32_t *count, uint32_t *event);
+ * TOKEN: the sleeper's wake socket when FLAG says SHMKIT__WAKE_FD (NULL:
+ * that side never arms one). Returns 1 if a wake-up system call was made.
+ * wake_all wakes the futex sleepers and returns the CHAN_ARMED_* bits it
+ * took: with CHAN_ARMED_FD the caller wakes the armed records (bus.c). */
+int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark, const uint64_t *token);
+unsigned shmkit__chan_wake_all(uint32_t *count, uint32_t *event);
 
 /* Stats readers (chan_stats.c) */
 int shmkit__ring_stats(const struct ring_ctl *c, size_t size, struct shmkit_chan_stats *st);

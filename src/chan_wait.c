@@ -21,9 +21,10 @@ static uint32_t announce(const struct chan_waiter *w)
     } else {
         /* acquire: what the waker published before bumping is seen by the poll */
         ev = shmkit__load_acquire(w->event);
-        /* relaxed, ordered by the fence below: "someone sleeps on the
-         * current event value" (the waker clears it when it bumps) */
-        shmkit__store_relaxed(w->count, 1);
+        /* ordered by the fence below: "someone sleeps on the current
+         * event value" (the waker clears it when it bumps); an or, not a
+         * store: an armed descriptor's bit stays */
+        shmkit__or_fetch_seq_cst(w->count, CHAN_ARMED_FUTEX);
     }
     shmkit__fence_seq_cst();
     return ev;
@@ -150,51 +151,81 @@ static int park(const struct chan_waiter *w, int64_t deadline)
     }
 }
 
+/* A try call found nothing: arms the descriptor (the RPC receivers'
+ * protocol, rpc_poll.c) - the wake-ups queued so far are read away, the
+ * flag announces us as for a futex sleep (and names our socket), the fence
+ * pairs with the waker's, and a message that the waker published before
+ * it looked at the flag is found by the poll after it. The descriptor
+ * turns readable for anything sent later. */
+static int arm(const struct chan_waiter *w)
+{
+    struct shmkit__pollfd *p = w->pfd;
+    shmkit__wakefd_drain(p->wfd);
+    shmkit__pollfd_watch(p, w->peer ? w->peer(w->ctx) : 0);
+    shmkit__store_relaxed(w->token_at, p->token);
+    /* release: the token is seen by the waker that takes the flag */
+    shmkit__store_release(w->arm, SHMKIT__WAKE_FD);
+    if (w->count)
+        shmkit__or_fetch_seq_cst(w->count, CHAN_ARMED_FD);
+    /* seq_cst fence: pairs with the waker's, before we poll again */
+    shmkit__fence_seq_cst();
+    int rc = poll_end(w);
+    if (!rc)
+        return -EAGAIN;
+    uint32_t armed = SHMKIT__WAKE_FD;
+    /* relaxed: a hint that spares the next sender a wake-up */
+    shmkit__cas_relaxed(w->arm, &armed, 0);
+    return ready(rc);
+}
+
 int shmkit__chan_wait(const struct chan_waiter *w, int64_t timeout_ns)
 {
     /* the caller found nothing: a closed peer is reported without waiting */
     int rc = poll_end(w);
     if (rc)
         return ready(rc);
-    if (timeout_ns == 0)
-        return try_once(w);
+    if (timeout_ns == 0) {
+        rc = try_once(w);
+        return rc == -EAGAIN && w->pfd && w->pfd->on ? arm(w) : rc;
+    }
     int64_t start = shmkit__now_ns();
     int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - start ? -1 : start + timeout_ns;
     rc = spin(w, start, deadline);
     return rc == 1 ? park(w, deadline) : rc;
 }
 
-int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark)
+int shmkit__chan_wake_one(uint32_t *flag, const uint32_t *nopark, const uint64_t *token)
 {
     /* relaxed: a busy-polling peer never sleeps; a stale value costs at
      * most one slice of latency when the peer switches modes */
     if (nopark && shmkit__load_relaxed(nopark))
         return 0;
-    /* seq_cst fence: pairs with the sleeper's fence in announce() */
+    /* seq_cst fence: pairs with the sleeper's fence in announce() (and
+     * the armed receiver's in arm()) */
     shmkit__fence_seq_cst();
     if (!shmkit__load_relaxed(flag))
         return 0;
-    /* acq_rel exchange: only one waker makes the system call */
-    if (!shmkit__xchg_acq_rel(flag, 0))
-        return 0;
-    shmkit_futex_wake(flag, 1);
-    return 1;
+    /* someone is there: the exchange says whether a futex sleeper or a
+     * descriptor (the same path as before until the flag is set) */
+    return shmkit__wake(flag, token);
 }
 
-int shmkit__chan_wake_all(uint32_t *count, uint32_t *event)
+unsigned shmkit__chan_wake_all(uint32_t *count, uint32_t *event)
 {
     /* seq_cst fence: pairs with the sleepers' fence in announce() */
     shmkit__fence_seq_cst();
     if (!shmkit__load_relaxed(count))
         return 0;
-    /* relaxed: a sleeper that arms again after this reads the new event
-     * value (bumped below) or sees the message in its poll */
-    if (!shmkit__xchg_relaxed(count, 0))
-        return 0;
-    /* release: a sleeper that reads the new event value sees the message;
-     * everyone asleep on the old value is woken, so until someone arms
-     * again, later messages need no system call */
-    shmkit__fetch_add_release(event, 1);
-    shmkit_futex_wake(event, INT_MAX);
-    return 1;
+    /* acq_rel: a subscriber's record, armed before its bit, is seen (the
+     * caller reads it); a sleeper that arms again after this reads the new
+     * event value (bumped below) or sees the message in its poll */
+    unsigned old = shmkit__xchg_acq_rel(count, 0);
+    if (old & CHAN_ARMED_FUTEX) {
+        /* release: a sleeper that reads the new event value sees the
+         * message; everyone asleep on the old value is woken, so until
+         * someone arms again, later messages need no system call */
+        shmkit__fetch_add_release(event, 1);
+        shmkit_futex_wake(event, INT_MAX);
+    }
+    return old;
 }

@@ -301,12 +301,19 @@ int shmkit_ring_close(shmkit_ring *r)
          * consumer sees us gone */
         claim_cas(&c->prods[r->slot].claim, r->claim, left);
         shmkit__store_relaxed(&c->prod_nopark, 0);
-        shmkit__chan_wake_one(&c->cons_parked, NULL);
+        shmkit__chan_wake_one(&c->cons_parked, NULL, &c->cons_token);
     } else {
         claim_cas(&c->cons_claim, r->claim, left);
         shmkit__store_relaxed(&c->cons_nopark, 0);
-        shmkit__chan_wake_one(&c->prod_parked, NULL);
+        shmkit__chan_wake_one(&c->prod_parked, NULL, &c->prod_token);
     }
+    if (r->pfd.on && claim_ours(r->claim)) {
+        uint32_t armed = SHMKIT__WAKE_FD;
+        /* relaxed: a hint; a waker that still takes it sends into the void */
+        shmkit__cas_relaxed(r->role == SHMKIT_RING_PRODUCER ? &c->prod_parked : &c->cons_parked,
+                            &armed, 0);
+    }
+    shmkit__pollfd_close(&r->pfd);
     int rc = r->own_seg ? shmkit_close(r->seg) : 0;
     free(r);
     return rc;
@@ -335,9 +342,10 @@ void shmkit_ring_set_spin(shmkit_ring *r, int64_t spin_ns)
     if (!r->role)
         return; /* no side of its own to advertise */
     uint32_t *np = r->role == SHMKIT_RING_PRODUCER ? &r->c->prod_nopark : &r->c->cons_nopark;
-    /* relaxed: a hint for the other side's wake check (see chan_wait.c) */
+    /* relaxed: a hint for the other side's wake check (see chan_wait.c);
+     * a handle with a descriptor is always woken */
     if (!r->multi || r->role == SHMKIT_RING_CONSUMER)
-        shmkit__store_relaxed(np, spin_ns < 0);
+        shmkit__store_relaxed(np, spin_ns < 0 && !r->pfd.on);
 }
 
 /* ---------------------------------------------------------------- liveness */
@@ -388,6 +396,38 @@ static int producers_closed(void *ctx)
     return seen;
 }
 
+/* The peer a descriptor watches (chan_waiter.peer): the consumer, the
+ * producer of a single-producer ring; 0 when it holds no claim - or for
+ * the several producers of a MULTI ring (see EVENT LOOPS, channel.h). */
+static int32_t claim_peer(uint64_t w)
+{
+    return claim_state(w) == CLAIM_ATTACHED ? claim_pid(w) : 0;
+}
+
+static int32_t consumer_pid(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    return claim_peer(claim_load(&r->c->cons_claim));
+}
+
+static int32_t producer_pid(void *ctx)
+{
+    shmkit_ring *r = ctx;
+    return r->multi ? 0 : claim_peer(claim_load(&r->c->prods[0].claim));
+}
+
+int shmkit_ring_fd(shmkit_ring *r)
+{
+    if (!r || !r->role)
+        return -EINVAL;
+    if (r->multi && r->role == SHMKIT_RING_PRODUCER)
+        return -EOPNOTSUPP; /* the room wait belongs to the lock holder */
+    int fd = shmkit__pollfd_open(&r->pfd);
+    if (fd >= 0)
+        shmkit_ring_set_spin(r, r->spin_ns); /* the busy-poll hint goes */
+    return fd;
+}
+
 /* ---------------------------------------------------------------- producer */
 
 /* Room for the open reservation? > 0 yes, 0 not yet, < 0 corrupt. */
@@ -407,12 +447,12 @@ static inline int room_poll(void *ctx)
 
 /* The other side's wake-up check, inlined: a busy-polling peer (nopark
  * set) costs one load of a line nobody writes, and no call. */
-RING_INLINE int wake_peer(uint32_t *flag, const uint32_t *nopark)
+RING_INLINE int wake_peer(uint32_t *flag, const uint32_t *nopark, const uint64_t *token)
 {
     /* relaxed: as in shmkit__chan_wake_one */
     if (shmkit__load_relaxed(nopark))
         return 0;
-    return shmkit__chan_wake_one(flag, NULL);
+    return shmkit__chan_wake_one(flag, NULL, token);
 }
 
 /* reserve and commit without their argument checks, inlined into both the
@@ -449,7 +489,11 @@ RING_INLINE int do_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout
                                 .flag = &r->c->prod_parked,
                                 .waits = &r->c->prod_waits,
                                 .spin_ns = r->spin_ns,
-                                .last_check = &r->last_check};
+                                .last_check = &r->last_check,
+                                .pfd = &r->pfd,
+                                .arm = &r->c->prod_parked,
+                                .token_at = &r->c->prod_token,
+                                .peer = consumer_pid};
         rc = shmkit__chan_wait(&w, left);
         if (rc < 0)
             goto unlock;
@@ -504,7 +548,7 @@ RING_INLINE void do_commit_to(shmkit_ring *r, size_t len, uint64_t end, uint64_t
      * finds the record complete once it sees the new tail */
     shmkit__store_release(&c->tail, r->tail);
     r->reserved = 0;
-    if (wake_peer(&c->cons_parked, &c->cons_nopark))
+    if (wake_peer(&c->cons_parked, &c->cons_nopark, &c->cons_token))
         chan_bump(&c->prod_wakes, 1);
     if (r->multi) {
         if (shmkit__load_relaxed(&c->last_writer) != r->self.pid)
@@ -559,7 +603,7 @@ static void ct_fill(shmkit_ring *r, void *p, const void *buf, size_t len)
         /* release: the progress word is reset before the record shows */
         shmkit__store_release(hdr, REC_WIP | len);
     }
-    if (wake_peer(&c->cons_parked, &c->cons_nopark))
+    if (wake_peer(&c->cons_parked, &c->cons_nopark, &c->cons_token))
         chan_bump(&c->prod_wakes, 1);
     unsigned char *d = p;
     const unsigned char *s = buf;
@@ -571,7 +615,7 @@ static void ct_fill(shmkit_ring *r, void *p, const void *buf, size_t len)
             break; /* the commit publishes the last piece */
         /* release: the bytes before the new position are written */
         shmkit__store_release(&c->wip_pos, start + REC_HDR + off);
-        if (wake_peer(&c->cons_parked, &c->cons_nopark))
+        if (wake_peer(&c->cons_parked, &c->cons_nopark, &c->cons_token))
             chan_bump(&c->prod_wakes, 1);
     }
 }
@@ -658,7 +702,11 @@ RING_INLINE int do_peek(shmkit_ring *r, int64_t timeout_ns)
                                 .flag = &r->c->cons_parked,
                                 .waits = &r->c->cons_waits,
                                 .spin_ns = r->spin_ns,
-                                .last_check = &r->last_check};
+                                .last_check = &r->last_check,
+                                .pfd = &r->pfd,
+                                .arm = &r->c->cons_parked,
+                                .token_at = &r->c->cons_token,
+                                .peer = producer_pid};
         rc = shmkit__chan_wait(&w, timeout_ns);
         if (rc < 0)
             return rc;
@@ -689,7 +737,7 @@ RING_INLINE void do_release_to(shmkit_ring *r, uint64_t msgs, uint64_t bytes)
     shmkit__store_release(&c->head, r->head);
     chan_bump(&c->msgs_out, msgs);
     chan_bump(&c->bytes_out, bytes);
-    if (wake_peer(&c->prod_parked, &c->prod_nopark))
+    if (wake_peer(&c->prod_parked, &c->prod_nopark, &c->prod_token))
         chan_bump(&c->cons_wakes, 1);
 }
 

@@ -30,6 +30,7 @@ struct shmkit_ring {
      * bytes copied out of it so far */
     int want_wip, cur_wip;
     uint64_t ct_start, ct_done;
+    struct shmkit__pollfd pfd; /* shmkit_ring_fd's descriptor */
 };
 
 /* A filler of LEN bytes (header excluded) is only written in front of a

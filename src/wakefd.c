@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -107,4 +109,66 @@ int shmkit__wake(uint32_t *flag, const uint64_t *token)
      * receiver (ECONNREFUSED) has nobody to wake */
     sendto(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
     return 1;
+}
+
+int shmkit__pollfd_open(struct shmkit__pollfd *p)
+{
+    if (p->on)
+        return p->efd;
+    int fd = shmkit__wakefd_open(&p->token);
+    if (fd < 0)
+        return fd;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int err = -errno;
+        if (ep >= 0)
+            close(ep);
+        close(fd);
+        return err;
+    }
+    p->wfd = fd;
+    p->efd = ep;
+    p->pidfd = -1;
+    p->pid = 0;
+    p->on = 1;
+    return ep;
+}
+
+void shmkit__pollfd_watch(struct shmkit__pollfd *p, int32_t pid)
+{
+    if (pid == p->pid && (p->pidfd >= 0 || !pid))
+        return;
+    if (p->pidfd >= 0) {
+        epoll_ctl(p->efd, EPOLL_CTL_DEL, p->pidfd, NULL);
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+    p->pid = 0;
+    if (pid <= 0)
+        return;
+#ifdef SYS_pidfd_open
+    /* ESRCH: gone already, the try call's own check says so; without
+     * pidfd_open (Linux < 5.3) a death is seen at the loop's next call */
+    int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (pfd < 0)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = pfd};
+    if (epoll_ctl(p->efd, EPOLL_CTL_ADD, pfd, &ev) < 0) {
+        close(pfd);
+        return;
+    }
+    p->pidfd = pfd;
+    p->pid = pid;
+#endif
+}
+
+void shmkit__pollfd_close(struct shmkit__pollfd *p)
+{
+    if (!p->on)
+        return;
+    shmkit__pollfd_watch(p, 0);
+    close(p->efd);
+    close(p->wfd);
+    p->on = 0;
 }

@@ -22,4 +22,22 @@ void shmkit__wakefd_drain(int fd);
  * No system call when nobody does. 1 if one was made. */
 int shmkit__wake(uint32_t *flag, const uint64_t *token);
 
+/* A ring's or bus subscriber's descriptor (shmkit_ring_fd, shmkit_sub_fd):
+ * an epoll set holding its wake socket and a pidfd of its peer, readable
+ * once the peer exits (a dead process sends no wake-up). ON: made. */
+struct shmkit__pollfd {
+    int on, efd, wfd, pidfd;
+    int32_t pid; /* the watched peer (0: none) */
+    uint64_t token;
+};
+
+/* Makes the descriptor at the first call; then returns it (or -errno). */
+int shmkit__pollfd_open(struct shmkit__pollfd *p);
+
+/* Watches PID (0: stop watching), replacing the one watched. */
+void shmkit__pollfd_watch(struct shmkit__pollfd *p, int32_t pid);
+
+/* Closes the descriptor, if made. */
+void shmkit__pollfd_close(struct shmkit__pollfd *p);
+
 #endif

@@ -603,6 +603,63 @@ SHMKIT_API int shmkit_bus_recv(shmkit_sub *s, void *buf, size_t cap, uint64_t *s
 SHMKIT_API uint64_t shmkit_sub_lost(const shmkit_sub *s);
 
 /* ------------------------------------------------------------------------
+ * EVENT LOOPS: shmkit_ring_fd, shmkit_sub_fd give a descriptor that
+ * poll/epoll/select (libuv, libevent, GLib) can watch, in any process. The
+ * protocol is the RPC one (POLLABLE WAKE-UPS in shmkit/rpc.h, which also
+ * says why the mechanism is a datagram socket per receiver): call the try
+ * call (timeout 0: shmkit_ring_recv/peek/recv_many, shmkit_bus_recv/peek;
+ * for a producer shmkit_ring_send/reserve/send_many) until it returns
+ * -EAGAIN, then go back to epoll_wait. The -EAGAIN ARMS the descriptor
+ * before it returns (flag, full fence, one more look), so a message sent
+ * at any moment after that look - also between the try call and
+ * epoll_wait - makes it readable; nothing is lost. The try call reads the
+ * descriptor empty before it arms again; it may be readable with nothing
+ * to do (a wake-up meant for a message already taken): call, get -EAGAIN,
+ * wait again. Readable means "call the try call", never "a message is
+ * there".
+ *   Ring: the consumer's descriptor turns readable when a message (or the
+ * end of stream) comes; a producer's when the consumer freed room, or
+ * closed. A producer of a SHMKIT_RING_MULTI ring has none (-EOPNOTSUPP):
+ * its try call may find the producers' lock held, and a lock has no
+ * descriptor. Bus: a subscriber's descriptor turns readable when the
+ * publisher publishes or closes; the publisher has none.
+ *   Cost: the sender's path is unchanged while no receiver is armed - the
+ * check it always made (a fence, one load of the sleep flag) finds the
+ * flag clear, and only a set flag is looked at further: one sendto per
+ * wake-up, and then none until the receiver arms again. A bus publisher
+ * with armed subscribers reads every subscriber record once per wake-up.
+ * A handle with a descriptor is always woken: shmkit_ring_set_spin with a
+ * negative spin then no longer tells the peer to skip its check (make the
+ * descriptor before the messages flow: one sent while the descriptor is
+ * being made may find the old busy-poll hint).
+ *   Peer death: a dead process sends no wake-up, so the descriptor is an
+ * epoll set holding the receiver's socket and a pidfd of its peer
+ * (pidfd_open, Linux 5.3), readable once the peer exits; the try call then
+ * returns SHMKIT_EPEERDEAD (within the rate limit of PEER DEATH above:
+ * until then it returns -EAGAIN and the descriptor stays readable). The
+ * peer is the producer of a single-producer ring, the consumer, the bus's
+ * publisher. The death of one of a MULTI ring's producers wakes no one
+ * (the others may still send; the last one's death is seen at the loop's
+ * next try call, so a loop that must notice it watches a timer too), and
+ * neither does a death before Linux 5.3.
+ *   Blocking calls keep sleeping on the futex; a handle may mix both.
+ * Closing the handle (or unsubscribing) closes its descriptor; the
+ * descriptors are close-on-exec. Descriptors: two, three while a peer is
+ * watched, and one more per process that wakes someone (kept for the
+ * process's life, see shmkit/rpc.h).
+ * ------------------------------------------------------------------------ */
+
+/* The handle's descriptor for poll/epoll/select (made at the first call,
+ * the same one afterwards; readable as EVENT LOOPS above says, EPOLLIN /
+ * POLLIN). Do not read it or close it: the try calls drain it and closing
+ * the handle closes it.
+ * Errors: -EINVAL (NULL, or a ring handle without a role), -EOPNOTSUPP (a
+ * producer of a SHMKIT_RING_MULTI ring), the errors of socket, bind,
+ * epoll_create1 (-EMFILE: out of descriptors). */
+SHMKIT_API int shmkit_ring_fd(shmkit_ring *r);
+SHMKIT_API int shmkit_sub_fd(shmkit_sub *s);
+
+/* ------------------------------------------------------------------------
  * STATISTICS (for `shmkit watch`, from any process)
  * ------------------------------------------------------------------------ */
 
