@@ -1,7 +1,7 @@
 """shmkit - shared memory done right, from Python.
 
-The same segments, rings, buses, tables and robust locks as the C library (libshmkit), through
-a native extension, so Python and C programs share them::
+The same segments, rings, buses, tables, robust locks and request/response endpoints as the C
+library (libshmkit), through a native extension, so Python and C programs share them::
 
     import shmkit
     with shmkit.Segment("/demo", size=4096, create=True) as seg:

@@ -386,3 +386,49 @@ def test_no_leaks(name):
 
     assert flat(once, rounds=200, watch=(name, shmkit.RpcClient, shmkit.Request)) < 64 * 1024
     assert not any(f.startswith(name[1:]) for f in os.listdir("/dev/shm"))
+
+
+def test_asyncio_reader_serves(name, children):
+    """loop.add_reader on fileno(): the server answers from an asyncio loop that also runs
+    a coroutine of its own."""
+    import asyncio
+
+    code = ("import shmkit,sys\nc=shmkit.RpcClient(sys.argv[1], timeout=10)\n"
+            "for i in range(10):\n    assert c.call(b'%d' % i, timeout=10) == b'<%d>' % i\n")
+
+    async def main(srv):
+        served = 0
+        done = asyncio.Event()
+
+        def drain():
+            nonlocal served
+            while True:
+                try:
+                    q = srv.recv(timeout=0)
+                except shmkit.WouldBlockError:
+                    return
+                srv.reply(q, b"<" + bytes(q) + b">")
+                served += 1
+                if served == 10:
+                    done.set()
+
+        loop = asyncio.get_running_loop()
+        loop.add_reader(srv.fileno(), drain)
+        drain()
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        kid = children.python(code, name)
+        await asyncio.wait_for(asyncio.gather(done.wait(), ticker()), 30)
+        loop.remove_reader(srv.fileno())
+        return served, ticks, kid
+
+    with shmkit.RpcServer(name, max_request=64, max_response=64) as srv:
+        served, ticks, kid = asyncio.run(main(srv))
+        assert served == 10 and ticks >= 1
+        assert kid.wait(10) == 0
