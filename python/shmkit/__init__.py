@@ -159,14 +159,14 @@ class RpcServer(_shmkit._RpcServer):
         valid during the call (bytes(request) copies). An answer to a client that is gone
         (PeerDeadError) is dropped and the loop goes on. Returns the number of requests
         answered, after COUNT of them (None: no limit) or when none came for IDLE seconds
-        (None: wait for ever). An exception from HANDLER (or Ctrl-C) ends the loop and
+        (None: wait for ever; 0: serve what is pending and return - for an event loop). An exception from HANDLER (or Ctrl-C) ends the loop and
         propagates; the request it was handling is left unanswered (its client's call times
         out)."""
         n = 0
         while count is None or n < count:
             try:
                 req = self.recv(idle)
-            except TimedOutError:
+            except (TimedOutError, WouldBlockError):  # idle=0: what is pending, then return
                 break
             out = handler(req)
             try:

@@ -47,6 +47,11 @@ def test_several_clients_each_get_their_own_answer(name):
         for i, c in enumerate(clients):
             assert c.recv(timeout=1) == b"%d%d" % (i, i)
         for c in clients:
+            c.send(b"again")
+        assert s.serve(lambda q: b"ok", idle=0) == 4  # what is pending, then it returns
+        assert [c.recv(timeout=1) for c in clients] == [b"ok"] * 4
+        assert s.serve(lambda q: b"", idle=0.01) == 0
+        for c in clients:
             c.close()
 
 
