@@ -28,7 +28,7 @@ if not lib_src:
 ext = Extension(
     "shmkit._shmkit",
     sources=[rel(os.path.join(HERE, "shmkit", f))
-             for f in ("_shmkit.c", "_chan.c", "_table.c", "_sync.c")] + [rel(p) for p in lib_src],
+             for f in ("_shmkit.c", "_chan.c", "_table.c", "_sync.c", "_rpc.c")] + [rel(p) for p in lib_src],
     include_dirs=[rel(os.path.join(TOP, "include")), rel(os.path.join(TOP, "src"))],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra",

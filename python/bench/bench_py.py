@@ -5,7 +5,9 @@
 
 64-byte messages one way (messages/s): shmkit ring vs multiprocessing.Queue and Pipe
 (send_bytes/recv_bytes). 64-byte round trip (microseconds): shmkit ring vs Pipe, and vs the
-same round trip in C (DIR/python/c_peer pingpong: the ratio is the binding's overhead).
+same round trip in C (DIR/python/c_peer pingpong: the ratio is the binding's overhead). 64-byte request/response
+(microseconds per call): RpcClient.call against RpcServer.serve vs the Pipe round trip and
+shmkit_rpc_call in C (c_peer rpc).
 1 MiB numpy arrays handed over (GB/s): a zero-copy ring loan vs shared_memory + a lock + a
 copy vs Queue (pickling). Each figure is the best of three runs; ratios at the end.
 Everything is private to the run (names with the pid) and removed at exit.
@@ -38,22 +40,53 @@ def best(fn, runs=3):
     return max(fn() for _ in range(runs))
 
 
-def in_children(producer, consumer):
+def in_children(producer, consumer, timeout=300):
     """Runs CONSUMER and PRODUCER in two forked processes; CONSUMER's return value (a rate)
-    comes back through a pipe."""
+    comes back through a pipe. A child that raises sends its error back instead (and one
+    that dies without a word, or a run past TIMEOUT seconds, is noticed): both children
+    are then killed and RuntimeError raised - the parent never waits for ever."""
     r, w = ctx.Pipe(duplex=False)
 
-    def cons():
-        w.send(consumer())
+    def guarded(fn, who):
+        def run():
+            try:
+                v = fn()
+            except BaseException as e:  # noqa: B902 - reported, then the child exits 1
+                w.send(("error", f"{who}: {e!r}"))
+                os._exit(1)
+            if who == "consumer":
+                w.send(("ok", v))
+        return run
 
-    pc = ctx.Process(target=cons)
-    pp = ctx.Process(target=producer)
+    pc = ctx.Process(target=guarded(consumer, "consumer"))
+    pp = ctx.Process(target=guarded(producer, "producer"))
     pc.start()
     pp.start()
-    v = r.recv()
-    pp.join()
-    pc.join()
-    return v
+    end = time.monotonic() + timeout
+    ok = False
+    try:
+        while not r.poll(0.2):
+            died = [p for p in (pc, pp) if p.exitcode not in (None, 0)]
+            if died or pc.exitcode == 0:
+                if r.poll(0.5):  # its report may be on the way
+                    break
+                raise RuntimeError(f"a benchmark child exited ({died[0].exitcode if died else 0})"
+                                   " without a result")
+            if time.monotonic() > end:
+                raise RuntimeError(f"a benchmark run took more than {timeout} s")
+        status, v = r.recv()
+        if status != "ok":
+            raise RuntimeError(f"a benchmark child failed: {v}")
+        ok = True
+        return v
+    finally:
+        for p in (pc, pp):  # after a result the producer is done too; after a failure, not
+            p.join(10 if ok else 0)
+            if p.exitcode is None:
+                p.kill()
+                p.join()
+        r.close()
+        w.close()
 
 
 # ------------------------------------------------------------------ one way, 64 bytes
@@ -130,26 +163,66 @@ def rt_ring(n):
     pong = shmkit.Ring(b, "consumer", create=True)
     pid = os.fork()
     if pid == 0:
+        code = 1
         try:
             i = shmkit.Ring(a, "consumer")
             o = shmkit.Ring(b, "producer")
             for _ in range(n + 1000):
-                o.send(i.recv())
+                o.send(i.recv(timeout=60))
+            code = 0
         finally:
-            os._exit(0)
+            os._exit(code)
     try:
         for k in range(n + 1000):
             if k == 1000:
                 t0 = time.perf_counter()
             ping.send(MSG)
-            pong.recv()
+            pong.recv(timeout=60)  # a child that failed: TimedOutError, not a hang
         return (time.perf_counter() - t0) / n * 1e6
     finally:
-        os.waitpid(pid, 0)
+        reap(pid)
         ping.close()
         pong.close()
         shmkit.remove(a)
         shmkit.remove(b)
+
+
+def reap(pid):
+    """Waits for the forked child PID (killed if it is still there after 10 s)."""
+    for _ in range(100):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
+def rt_rpc(n):
+    """An RpcClient.call against a Python RpcServer.serve loop in a forked child."""
+    name = uname()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            s = shmkit.RpcServer(name, max_request=64, max_response=64, max_clients=1)
+            s.serve(lambda q: MSG, count=n + 1000, idle=60)
+            s.close()
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        c = shmkit.RpcClient(name, timeout=30)
+        call = c.call
+        for k in range(n + 1000):
+            if k == 1000:
+                t0 = time.perf_counter()
+            call(MSG, 60)
+        t = (time.perf_counter() - t0) / n * 1e6
+        c.close()
+        return t
+    finally:
+        reap(pid)
+        shmkit.remove(name)
 
 
 def rt_pipe(n):
@@ -161,20 +234,23 @@ def rt_pipe(n):
                 b.send_bytes(b.recv_bytes())
         finally:
             os._exit(0)
+    b.close()  # a child that failed closes its end: EOFError here, not a hang
     for k in range(n + 1000):
         if k == 1000:
             t0 = time.perf_counter()
         a.send_bytes(MSG)
         a.recv_bytes()
-    os.waitpid(pid, 0)
+    reap(pid)
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def rt_c(build, n):
+def rt_c(build, n, what="pingpong"):
+    """c_peer's round trip in C (microseconds): WHAT is pingpong (two rings) or rpc."""
     prog = os.path.join(build, "python", "c_peer")
     if not os.access(prog, os.X_OK):
         return None
-    out = subprocess.run([prog, "pingpong", str(n)], capture_output=True, text=True, check=True)
+    out = subprocess.run([prog, what, str(n)], capture_output=True, text=True, check=True,
+                         timeout=300)
     return float(out.stdout.split()[1]) / 1000
 
 
@@ -309,6 +385,18 @@ def main():
     print(f"   Pipe / ring  {rp / rr:6.1f}x   (target >= 10x)")
     if rc is not None:
         print(f"   Python ring / C ring {rr / rc:6.1f}x   (the binding's overhead)")
+
+    print("-- 64-byte request/response, two processes (microseconds per call, best of 3)")
+    rpc = min(rt_rpc(50_000 // q) for _ in range(3))
+    crpc = rt_c(a.build, 200_000 // q, "rpc")
+    print(f"   {'RpcClient.call / RpcServer.serve':34s} {rpc:10.2f}")
+    print(f"   {'multiprocessing.Pipe (as above)':34s} {rp:10.2f}")
+    if crpc is not None:
+        crpc = min([crpc] + [rt_c(a.build, 200_000 // q, "rpc") for _ in range(2)])
+        print(f"   {'shmkit_rpc_call (C, c_peer rpc)':34s} {crpc:10.2f}")
+    print(f"   Pipe / rpc   {rp / rpc:6.1f}x")
+    if crpc is not None:
+        print(f"   Python rpc / C rpc {rpc / crpc:6.1f}x   (the binding's overhead)")
 
     if np is None:
         print("-- 1 MiB arrays: skipped (no numpy)")

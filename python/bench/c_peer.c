@@ -7,6 +7,8 @@
  *                              "ownerdead" (then repairs: consistent) and "locked", unlocks
  *   c_peer pingpong N          64-byte round trip between two C processes over two rings in
  *                              anonymous segments: prints "ns_per_rt VALUE"
+ *   c_peer rpc N               64-byte shmkit_rpc_call round trip between two C processes (an
+ *                              endpoint in an anonymous segment): prints "ns_per_rt VALUE"
  */
 #include <shmkit.h>
 
@@ -148,6 +150,50 @@ static int pingpong(long n)
     return 0;
 }
 
+static int rpc(long n)
+{
+    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = 1};
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = shmkit_rpc_size_for(64, 64, 1),
+                            .flags = SHMKIT_CREATE};
+    shmkit_seg *seg;
+    int rc = shmkit_open(&seg, &o);
+    if (rc < 0 || (rc = shmkit_rpc_init(seg, &cfg)) < 0)
+        return fail("rpc", rc);
+    pid_t pid = fork();
+    if (pid < 0)
+        return fail("fork", -errno);
+    if (pid == 0) { /* the echo server */
+        shmkit_rpc_server *srv;
+        if (shmkit_rpc_server_attach(&srv, seg) < 0)
+            _exit(1);
+        for (long i = 0; i < n + 1000; i++) {
+            struct shmkit_rpc_request q;
+            if (shmkit_rpc_recv(srv, &q, 10 * SEC) < 0 ||
+                shmkit_rpc_reply_send(srv, &q, q.data, q.len) < 0)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    shmkit_rpc_client *cli;
+    if ((rc = shmkit_rpc_client_attach(&cli, seg)) < 0)
+        return fail("client", rc);
+    char buf[64] = {0};
+    int64_t t0 = 0;
+    for (long i = 0; i < n + 1000; i++) {
+        if (i == 1000) /* warm-up done */
+            t0 = now();
+        if ((rc = shmkit_rpc_call(cli, buf, sizeof buf, buf, sizeof buf, 10 * SEC)) != 64)
+            return fail("call", rc < 0 ? rc : -EPROTO);
+    }
+    int64_t t = now() - t0;
+    int st;
+    waitpid(pid, &st, 0);
+    shmkit_rpc_client_close(cli);
+    shmkit_close(seg);
+    printf("ns_per_rt %.1f\n", (double)t / (double)n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -157,6 +203,8 @@ int main(int argc, char **argv)
         return mutex(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "pingpong"))
         return pingpong(atol(argv[2]));
-    fprintf(stderr, "usage: c_peer echo IN OUT N | mutex NAME | pingpong N\n");
+    if (argc == 3 && !strcmp(argv[1], "rpc"))
+        return rpc(atol(argv[2]));
+    fprintf(stderr, "usage: c_peer echo IN OUT N | mutex NAME | pingpong N | rpc N\n");
     return 2;
 }

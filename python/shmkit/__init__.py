@@ -1,7 +1,7 @@
 """shmkit - shared memory done right, from Python.
 
-The same segments, rings, buses, tables and robust locks as the C library (libshmkit), through
-a native extension, so Python and C programs share them::
+The same segments, rings, buses, tables, robust locks and request/response endpoints as the C
+library (libshmkit), through a native extension, so Python and C programs share them::
 
     import shmkit
     with shmkit.Segment("/demo", size=4096, create=True) as seg:
@@ -23,6 +23,8 @@ from ._shmkit import (  # noqa: F401  (re-exported)
     Bus,
     Error,
     Mutex,
+    Request,
+    RpcClient,
     Segment,
     BadHandleError,
     BusyError,
@@ -68,6 +70,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Segment", "Ring", "Bus", "Subscriber", "Table", "Mutex", "RWLock", "SeqValue",
+    "RpcServer", "RpcClient", "Request",
     "Error", "BadHandleError", "BusyError", "ClosedError", "CorruptError", "DroppedError",
     "ExistsError", "FormatError", "GeometryError", "InterruptedCallError", "InvalidError",
     "NotFoundError", "NotRecoverableError", "NotSealedError", "OutOfRangeError", "OwnerDeadError",
@@ -143,6 +146,38 @@ class Ring(_shmkit._Ring):
     def __repr__(self):
         role = self.role or "set up only"
         return f"<shmkit.Ring {self.name!r} {role}{' closed' if self.closed else ''}>"
+
+
+class RpcServer(_shmkit._RpcServer):
+    __doc__ = _shmkit._RpcServer.__doc__
+
+    def serve(self, handler, *, count=None, idle=None):
+        """serve(handler, *, count=None, idle=None) -> int
+
+        The server loop: takes each request, calls HANDLER(request) and answers with what it
+        returns (bytes-like; None: an empty answer). request.data is a read-only memoryview
+        valid during the call (bytes(request) copies). An answer to a client that is gone
+        (PeerDeadError) is dropped and the loop goes on. Returns the number of requests
+        answered, after COUNT of them (None: no limit) or when none came for IDLE seconds
+        (None: wait for ever; 0: serve what is pending and return - for an event loop). An exception from HANDLER (or Ctrl-C) ends the loop and
+        propagates; the request it was handling is left unanswered (its client's call times
+        out)."""
+        n = 0
+        while count is None or n < count:
+            try:
+                req = self.recv(idle)
+            except (TimedOutError, WouldBlockError):  # idle=0: what is pending, then return
+                break
+            out = handler(req)
+            try:
+                self.reply(req, b"" if out is None else out)
+            except PeerDeadError:
+                pass
+            n += 1
+        return n
+
+    def __repr__(self):
+        return f"<shmkit.RpcServer {self.name!r}{' closed' if self.closed else ''}>"
 
 
 class Subscriber(_shmkit._Subscriber):

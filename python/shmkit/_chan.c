@@ -27,7 +27,7 @@ struct chanseg {
     skp_Seg *useg; /* from_segment: the caller's Segment (strong; counted in its users)   */
     skp_Seg *segw; /* joined: the .segment object handed out (borrowed; it holds the handle) */
     int kind;      /* the segment's kind (SHMKIT_POSIX, ...) */
-    pid_t pid;     /* the process that made the handle: the one whose role it holds */
+    unsigned gen;  /* skp_fork_gen when the handle was made: the process whose role it holds */
 };
 
 /* A handle with a role inherited across fork(): the role (its claim word) is the parent's,
@@ -36,7 +36,7 @@ struct chanseg {
  * raise, its close only forgets the handle (the mapping goes with the child). */
 static int chan_inherited(const struct chanseg *cs, unsigned role)
 {
-    return role != SHMKIT_ROLE_NONE && cs->pid != getpid();
+    return role != SHMKIT_ROLE_NONE && cs->gen != skp_fork_gen;
 }
 
 static PyObject *inherited_error(void)
@@ -285,7 +285,7 @@ static int ring_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     r->r = c.h;
     r->cs.kind = c.o.kind;
-    r->cs.pid = getpid();
+    r->cs.gen = skp_fork_gen;
     r->role = c.rc.role;
     if (has_spin)
         shmkit_ring_set_spin(r->r, spin_ns);
@@ -391,7 +391,7 @@ static PyObject *ring_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     }
     r->r = h;
     r->role = role;
-    r->cs.pid = getpid();
+    r->cs.gen = skp_fork_gen;
     chanseg_use(&r->cs, sego);
     if (has_spin)
         shmkit_ring_set_spin(h, spin_ns);
@@ -969,7 +969,7 @@ static int bus_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     b->b = c.h;
     b->cs.kind = c.o.kind;
-    b->cs.pid = getpid();
+    b->cs.gen = skp_fork_gen;
     b->role = c.bc.role;
     if (has_spin)
         shmkit_bus_set_spin(b->b, spin_ns);
@@ -1062,7 +1062,7 @@ static PyObject *bus_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
     }
     b->b = h;
     b->role = role;
-    b->cs.pid = getpid();
+    b->cs.gen = skp_fork_gen;
     chanseg_use(&b->cs, sego);
     if (has_spin)
         shmkit_bus_set_spin(h, spin_ns);
@@ -1426,7 +1426,7 @@ static int sub_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     s->s = c.h;
     s->cs.kind = c.o.kind;
-    s->cs.pid = getpid();
+    s->cs.gen = skp_fork_gen;
     if (has_spin)
         shmkit_sub_set_spin(s->s, spin_ns);
     Py_INCREF(name);
@@ -1490,7 +1490,7 @@ static PyObject *sub_from_segment(PyObject *cls, PyObject *args, PyObject *kw)
         return NULL;
     }
     s->s = h;
-    s->cs.pid = getpid();
+    s->cs.gen = skp_fork_gen;
     chanseg_use(&s->cs, sego);
     if (has_spin)
         shmkit_sub_set_spin(h, spin_ns);

@@ -10,8 +10,16 @@
 #include "_shmkit.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
+
+unsigned skp_fork_gen;
+
+static void fork_child(void)
+{
+    skp_fork_gen++;
+}
 
 PyObject *skp_Error, *skp_ViewsAliveError, *skp_OwnerDeadError, *skp_ClosedError;
 
@@ -1153,6 +1161,15 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__shmkit(void)
 {
+    static int atfork_done;
+    if (!atfork_done) { /* once per process, whatever re-imports the module */
+        int e = pthread_atfork(NULL, NULL, fork_child);
+        if (e) {
+            errno = e;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        atfork_done = 1;
+    }
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
@@ -1182,7 +1199,8 @@ PyMODINIT_FUNC PyInit__shmkit(void)
             skp_ClosedError = excs[i].cls;
     }
     if (PyType_Ready(&skp_ViewType) < 0 || PyType_Ready(&skp_SegType) < 0 ||
-        PyModule_AddObjectRef(m, "Segment", (PyObject *)&skp_SegType) < 0 || skp_add_types(m) < 0)
+        PyModule_AddObjectRef(m, "Segment", (PyObject *)&skp_SegType) < 0 || skp_add_types(m) < 0 ||
+        skp_add_rpc_types(m) < 0)
         goto fail;
 #define SKP__ERRCONST(name, n, msg)                                                                \
     if (PyModule_AddIntConstant(m, "E" #name, SHMKIT_E##name) < 0)                                 \

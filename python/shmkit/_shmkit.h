@@ -14,6 +14,11 @@
 /* skp_block's "a Python exception is set" result (never a library code). */
 #define SKP_PYERR (-2147483647 - 1)
 
+/* Bumped in the child at every fork() (a pthread_atfork handler, installed at import): a
+ * handle records it when made, and a different value means the handle was inherited across a
+ * fork - the check costs a load and a compare, where getpid() was a system call per call. */
+extern unsigned skp_fork_gen;
+
 /* The exception classes, made at import (index: see skp_errclass in _shmkit.c). */
 extern PyObject *skp_Error, *skp_ViewsAliveError, *skp_OwnerDeadError, *skp_ClosedError;
 
@@ -119,5 +124,8 @@ extern PyTypeObject skp_RingType, skp_BusType, skp_SubType, skp_TableType, skp_M
     skp_RWLockType, skp_SeqlockType;
 
 int skp_add_types(PyObject *m);
+/* RpcServer, RpcClient, Request (_rpc.c). */
+extern PyTypeObject skp_RpcServerType, skp_RpcClientType;
+int skp_add_rpc_types(PyObject *m);
 
 #endif

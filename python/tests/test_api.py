@@ -19,7 +19,8 @@ def test_public_names_typed_and_documented():
         assert name in typed, f"{name} missing from __init__.pyi"
         assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
     for cls in (shmkit.Segment, shmkit.Ring, shmkit.Bus, shmkit.Subscriber, shmkit.Table,
-                shmkit.Mutex, shmkit.RWLock, shmkit.SeqValue):
+                shmkit.Mutex, shmkit.RWLock, shmkit.SeqValue, shmkit.RpcServer,
+                shmkit.RpcClient, shmkit.Request):
         for meth in [m for m in dir(cls) if not m.startswith("_")]:
             doc = getattr(getattr(cls, meth), "__doc__", None)
             assert doc, f"{cls.__name__}.{meth} has no docstring"
