@@ -149,7 +149,7 @@ static int rpc_open(int server, PyObject *args, PyObject *kw, void **h, PyObject
     if (dresp)
         c.cfg.max_response = RPC_DEFAULT_MSG;
     int e = skp_join_wait(open_fn, &c, tmo);
-    if (e == SHMKIT_EBADSIZE && (dreq || dresp)) {
+    if (e == SHMKIT_EGEOMETRY && (dreq || dresp)) {
         if (dreq)
             c.cfg.max_request = 0;
         if (dresp)
@@ -158,7 +158,7 @@ static int rpc_open(int server, PyObject *args, PyObject *kw, void **h, PyObject
         e = skp_block(open_fn, &c, 0);
     }
     if (e < 0) {
-        if (e == SHMKIT_EBADSIZE)
+        if (e == SHMKIT_EGEOMETRY)
             skp_raise_msg(e, "the endpoint exists with smaller max_request / max_response or "
                              "another max_clients");
         else if (e != SKP_PYERR)
