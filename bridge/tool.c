@@ -19,6 +19,12 @@
  *                              messages or IDLE_MS without one, check each;
  *                              DELAY_US: sleep that long after each (a slow
  *                              consumer)
+ *   rpcserve NAME READY        serve RPC endpoint NAME (made if missing, 64 KiB
+ *                              each way): answer "ok:" + the request; touch
+ *                              READY once serving; until killed
+ *   rpccall NAME N PROCS [TIMEOUT_MS]  PROCS processes each make N calls of 64
+ *                              bytes on NAME and check every answer; prints
+ *                              ok, wrong, and the calls that failed by error
  */
 #include "frame.h"
 
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -466,6 +473,99 @@ static int cmd_stall(int argc, char **argv)
     return 0;
 }
 
+static int cmd_rpcserve(int argc, char **argv)
+{
+    if (argc < 4)
+        return 1;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = argv[2], .flags = SHMKIT_CREATE,
+                            .mode = 0600};
+    struct shmkit_rpc_config cfg = {.max_request = 65536, .max_response = 65536};
+    shmkit_rpc_server *s;
+    int rc = shmkit_rpc_server_open(&s, &o, &cfg);
+    if (rc < 0)
+        die("rpc_server_open", rc);
+    FILE *f = fopen(argv[3], "w");
+    if (f)
+        fclose(f);
+    static char out[65536];
+    for (;;) {
+        struct shmkit_rpc_request q;
+        rc = shmkit_rpc_recv(s, &q, -1);
+        if (rc == -EINTR)
+            continue;
+        if (rc < 0)
+            die("rpc_recv", rc);
+        size_t n = q.len + 3 > sizeof out ? sizeof out - 3 : q.len;
+        memcpy(out, "ok:", 3);
+        memcpy(out + 3, q.data, n);
+        shmkit_rpc_reply_send(s, &q, out, n + 3);
+    }
+}
+
+/* One process's calls: its answers are checked byte for byte. */
+static void rpc_calls(const char *name, long n, int64_t to, int fd)
+{
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
+    struct shmkit_rpc_config cfg = {.timeout_ns = 1000000000};
+    shmkit_rpc_client *c;
+    long res[4] = {0, 0, 0, 0}; /* ok, wrong, failed, first error */
+    int rc = shmkit_rpc_client_open(&c, &o, &cfg);
+    if (rc < 0) {
+        res[2] = n;
+        res[3] = rc;
+    }
+    for (long i = 0; i < n && rc == 0; i++) {
+        char req[64], resp[128], id[40];
+        int idn = snprintf(id, sizeof id, "pid %ld call %ld ", (long)getpid(), i);
+        memset(req, 'x', sizeof req);
+        memcpy(req, id, (size_t)idn);
+        int k = shmkit_rpc_call(c, req, 64, resp, sizeof resp, to);
+        if (k < 0) {
+            res[2]++;
+            if (!res[3])
+                res[3] = k;
+        } else if (k == 67 && !memcmp(resp, "ok:", 3) && !memcmp(resp + 3, req, 64)) {
+            res[0]++;
+        } else {
+            res[1]++;
+        }
+    }
+    shmkit_rpc_client_close(c);
+    if (write(fd, res, sizeof res) != sizeof res)
+        _exit(1);
+}
+
+static int cmd_rpccall(int argc, char **argv)
+{
+    if (argc < 5)
+        return 1;
+    long n = atol(argv[3]);
+    int procs = atoi(argv[4]);
+    int64_t to = (argc > 5 ? atol(argv[5]) : 5000) * 1000000LL;
+    int p[2];
+    if (pipe(p) < 0)
+        die("pipe", -errno);
+    double t0 = now();
+    for (int i = 0; i < procs; i++)
+        if (fork() == 0) {
+            rpc_calls(argv[2], n, to, p[1]);
+            _exit(0);
+        }
+    close(p[1]);
+    long tot[4] = {0, 0, 0, 0}, r[4];
+    while (read(p[0], r, sizeof r) == sizeof r) {
+        for (int k = 0; k < 3; k++)
+            tot[k] += r[k];
+        if (!tot[3])
+            tot[3] = r[3];
+    }
+    while (wait(NULL) > 0)
+        ;
+    printf("ok=%ld wrong=%ld failed=%ld error=%s secs=%.3f\n", tot[0], tot[1], tot[2],
+           tot[3] ? shmkit_strerror((int)tot[3]) : "none", now() - t0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -478,6 +578,8 @@ int main(int argc, char **argv)
              : !strcmp(c, "stall")   ? cmd_stall(argc, argv)
              : !strcmp(c, "rpub")    ? cmd_rpub(argc, argv)
              : !strcmp(c, "rsub")    ? cmd_rsub(argc, argv)
+             : !strcmp(c, "rpcserve") ? cmd_rpcserve(argc, argv)
+             : !strcmp(c, "rpccall") ? cmd_rpccall(argc, argv)
                                      : 1;
     if (rc == 1)
         fprintf(stderr, "usage: bridge-tool pub|sub|hostile|junk|tcp|stall ... (see tool.c)\n");
