@@ -66,7 +66,7 @@ enum bridge_ctr {
     C_RING_IN_BYTES,
     C_DROP_STALE,    /* ring: from a sending bridge replaced by a newer one   */
     C_RPC_CALLS,     /* rpc-out: local calls forwarded to the serving bridge  */
-    C_RPC_REPLIES,   /* rpc-out: answers handed back to local callers         */
+    C_RPC_REPLIES,   /* rpc-out: answers written back into callers' slots     */
     C_RPC_FAILED,    /* rpc-out: calls ended with an error for their caller   */
     C_RPC_TIMEOUTS,  /* rpc-out: calls with no response within --rpc-timeout  */
     C_RPC_LINK_DOWN, /* rpc-out: link lost (or unsendable) with calls in flight */
@@ -201,6 +201,7 @@ struct bridge_rpc {
     char name[BRIDGE_TOPIC_MAX + 1], topic[BRIDGE_TOPIC_MAX + 1];
     unsigned tlen;
     const char *ep;
+    shmkit_seg *seg; /* rpc-out: the endpoint, for re-attaching */
     shmkit_rpc_server *srv;
     shmkit_rpc_client *cli;
     void *sock, *mon;

@@ -54,6 +54,14 @@ int bridge_rpc_open(struct bridge_rpc *r)
     struct bridge *b = r->b;
     if (r->dir == DIR_EXPORT) {
         int rc = open_server(r);
+        /* a second mapping of the endpoint, kept while the bridge runs: a
+         * re-attach (fail_all) is then quick, and quick matters, since a
+         * call made while no server is attached fails too */
+        if (rc == 0) {
+            struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = r->name,
+                                    .layout = SHMKIT_LAYOUT_RPC};
+            rc = shmkit_open(&r->seg, &o);
+        }
         if (rc < 0) {
             fprintf(stderr, "shmkit-bridge: %s: %s\n", r->name, shmkit_strerror(rc));
             return rc == -EBUSY || rc == SHMKIT_ELAYOUT || rc == SHMKIT_EBADSIZE ? 1 : 2;
@@ -118,7 +126,7 @@ static void fail_all(struct bridge_rpc *r)
     r->srv = NULL;
     int rc;
     /* -EBUSY: another process took the endpoint meanwhile; keep trying */
-    while ((rc = open_server(r)) < 0 && !*b->stop) {
+    while ((rc = shmkit_rpc_server_attach(&r->srv, r->seg)) < 0 && !*b->stop) {
         ctr_add(&b->st, C_ERRORS, 1);
         if (b->cfg.verbose)
             fprintf(stderr, "shmkit-bridge: %s: %s\n", r->name, shmkit_strerror(rc));
@@ -212,12 +220,15 @@ static void response(struct bridge_rpc *r, const void *buf, size_t n)
         return;
     }
     int rc = shmkit_rpc_reply_send(r->srv, &q, f.payload, f.len);
-    if (rc == 0)
+    /* SHMKIT_EPEERDEAD: the caller closed or died - possibly right after
+     * reading the answer (reply_send looks at its claim after publishing),
+     * so the answer is counted as handed over either way */
+    if (rc == 0 || rc == SHMKIT_EPEERDEAD)
         ctr_add(&b->st, C_RPC_REPLIES, 1);
     else if (rc == SHMKIT_ETOOBIG) { /* larger than our endpoint takes */
         r->calls[r->ncalls++] = (struct bridge_call){.id = f.seq, .q = q};
         fail_all(r);
-    } else if (rc != SHMKIT_EPEERDEAD) /* a caller gone: nobody to tell */
+    } else if (rc != SHMKIT_EPEERDEAD)
         ctr_add(&b->st, C_ERRORS, 1);
 }
 
@@ -226,6 +237,10 @@ static void *rpc_out(void *arg)
     struct bridge_rpc *r = arg;
     struct bridge *b = r->b;
     while (!*b->stop) {
+        if (!r->srv) { /* fail_all could not re-attach before a stop */
+            nanosleep(&(struct timespec){0, 20000000}, NULL);
+            continue;
+        }
         int fd = r->ncalls < b->cfg.rpc_inflight ? shmkit_rpc_server_fd(r->srv) : -1;
         zmq_pollitem_t it[3] = {{.socket = r->sock, .events = ZMQ_POLLIN},
                                 {.socket = r->mon, .events = ZMQ_POLLIN},
@@ -413,10 +428,12 @@ void bridge_rpc_close(struct bridge_rpc *r)
     if (r->srv)
         ctr_add(&r->b->st, C_RPC_FAILED, (uint64_t)r->ncalls);
     shmkit_rpc_server_close(r->srv);
+    shmkit_close(r->seg);
     shmkit_rpc_client_close(r->cli);
     free(r->calls);
     r->mon = r->sock = NULL;
     r->srv = NULL;
+    r->seg = NULL;
     r->cli = NULL;
     r->calls = NULL;
     r->ncalls = 0;

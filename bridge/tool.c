@@ -22,9 +22,11 @@
  *   rpcserve NAME READY        serve RPC endpoint NAME (made if missing, 64 KiB
  *                              each way): answer "ok:" + the request; touch
  *                              READY once serving; until killed
- *   rpccall NAME N PROCS [TIMEOUT_MS]  PROCS processes each make N calls of 64
+ *   rpccall NAME N PROCS [TIMEOUT_MS [MAXFAIL]]  PROCS processes each make N
+ *                              calls (each stops after MAXFAIL failed) of 64
  *                              bytes on NAME and check every answer; prints
  *                              ok, wrong, and the calls that failed by error
+ *                              (closed, peerdead, timedout, other)
  */
 #include "frame.h"
 
@@ -502,33 +504,37 @@ static int cmd_rpcserve(int argc, char **argv)
     }
 }
 
-/* One process's calls: its answers are checked byte for byte. */
-static void rpc_calls(const char *name, long n, int64_t to, int fd)
+/* One process's calls: its answers are checked byte for byte. Counts:
+ * ok, wrong answers, then the failed calls by error. */
+enum { RC_OK, RC_WRONG, RC_CLOSED, RC_DEAD, RC_TIMEDOUT, RC_OTHER, RC_N };
+
+static void rpc_calls(const char *name, long n, int64_t to, long maxfail, int fd)
 {
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
     struct shmkit_rpc_config cfg = {.timeout_ns = 1000000000};
     shmkit_rpc_client *c;
-    long res[4] = {0, 0, 0, 0}; /* ok, wrong, failed, first error */
+    long res[RC_N] = {0};
     int rc = shmkit_rpc_client_open(&c, &o, &cfg);
-    if (rc < 0) {
-        res[2] = n;
-        res[3] = rc;
-    }
-    for (long i = 0; i < n && rc == 0; i++) {
+    if (rc < 0)
+        res[RC_OTHER] = n;
+    for (long i = 0; i < n && rc == 0 && i - res[RC_OK] - res[RC_WRONG] < maxfail; i++) {
         char req[64], resp[128], id[40];
         int idn = snprintf(id, sizeof id, "pid %ld call %ld ", (long)getpid(), i);
         memset(req, 'x', sizeof req);
         memcpy(req, id, (size_t)idn);
         int k = shmkit_rpc_call(c, req, 64, resp, sizeof resp, to);
-        if (k < 0) {
-            res[2]++;
-            if (!res[3])
-                res[3] = k;
-        } else if (k == 67 && !memcmp(resp, "ok:", 3) && !memcmp(resp + 3, req, 64)) {
-            res[0]++;
-        } else {
-            res[1]++;
-        }
+        if (k == SHMKIT_ECLOSED)
+            res[RC_CLOSED]++;
+        else if (k == SHMKIT_EPEERDEAD)
+            res[RC_DEAD]++;
+        else if (k == -ETIMEDOUT)
+            res[RC_TIMEDOUT]++;
+        else if (k < 0)
+            res[RC_OTHER]++;
+        else if (k == 67 && !memcmp(resp, "ok:", 3) && !memcmp(resp + 3, req, 64))
+            res[RC_OK]++;
+        else
+            res[RC_WRONG]++;
     }
     shmkit_rpc_client_close(c);
     if (write(fd, res, sizeof res) != sizeof res)
@@ -542,27 +548,28 @@ static int cmd_rpccall(int argc, char **argv)
     long n = atol(argv[3]);
     int procs = atoi(argv[4]);
     int64_t to = (argc > 5 ? atol(argv[5]) : 5000) * 1000000LL;
+    long maxfail = argc > 6 ? atol(argv[6]) : n;
     int p[2];
     if (pipe(p) < 0)
         die("pipe", -errno);
     double t0 = now();
     for (int i = 0; i < procs; i++)
         if (fork() == 0) {
-            rpc_calls(argv[2], n, to, p[1]);
+            close(p[0]);
+            rpc_calls(argv[2], n, to, maxfail, p[1]);
             _exit(0);
         }
     close(p[1]);
-    long tot[4] = {0, 0, 0, 0}, r[4];
-    while (read(p[0], r, sizeof r) == sizeof r) {
-        for (int k = 0; k < 3; k++)
+    long tot[RC_N] = {0}, r[RC_N];
+    while (read(p[0], r, sizeof r) == sizeof r)
+        for (int k = 0; k < RC_N; k++)
             tot[k] += r[k];
-        if (!tot[3])
-            tot[3] = r[3];
-    }
     while (wait(NULL) > 0)
         ;
-    printf("ok=%ld wrong=%ld failed=%ld error=%s secs=%.3f\n", tot[0], tot[1], tot[2],
-           tot[3] ? shmkit_strerror((int)tot[3]) : "none", now() - t0);
+    printf("ok=%ld wrong=%ld closed=%ld peerdead=%ld timedout=%ld other=%ld failed=%ld "
+           "secs=%.3f\n",
+           tot[RC_OK], tot[RC_WRONG], tot[RC_CLOSED], tot[RC_DEAD], tot[RC_TIMEDOUT], tot[RC_OTHER],
+           tot[RC_CLOSED] + tot[RC_DEAD] + tot[RC_TIMEDOUT] + tot[RC_OTHER], now() - t0);
     return 0;
 }
 
