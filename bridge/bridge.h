@@ -206,6 +206,7 @@ struct bridge_rpc {
     shmkit_rpc_client *cli;
     void *sock, *mon;
     uint64_t next_id;
+    int links;                 /* rpc-out: connections up (monitor events) */
     struct bridge_call *calls; /* in flight, at most cfg.rpc_inflight */
     int ncalls;
     pthread_t thread;

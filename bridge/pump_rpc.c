@@ -177,7 +177,7 @@ static void take_calls(struct bridge_rpc *r)
             ctr_add(&b->st, C_ERRORS, 1);
             return;
         }
-        if (forward(r, &q) < 0) {
+        if (!r->links || forward(r, &q) < 0) {
             /* no link up (or its queue is full): this call fails now rather
              * than wait for a link; the ones in flight go with it */
             ctr_add(&b->st, C_RPC_LINK_DOWN, 1);
@@ -248,9 +248,17 @@ static void *rpc_out(void *arg)
         zmq_poll(it, fd >= 0 ? 3 : 2, SLICE_MS);
         if (it[1].revents & ZMQ_POLLIN) {
             int ev = bridge_monitor_event(b, r->mon, C_PEERS_IN);
-            if (ev == ZMQ_EVENT_DISCONNECTED && r->ncalls) {
-                ctr_add(&b->st, C_RPC_LINK_DOWN, 1);
-                fail_all(r);
+            if (ev == ZMQ_EVENT_CONNECTED)
+                r->links++;
+            if (ev == ZMQ_EVENT_DISCONNECTED) {
+                /* nothing is forwarded until a new connection: libzmq may
+                 * report the disconnect before the socket drops the dead
+                 * pipe, and a request sent into it would be lost */
+                r->links -= r->links > 0;
+                if (r->ncalls) {
+                    ctr_add(&b->st, C_RPC_LINK_DOWN, 1);
+                    fail_all(r);
+                }
             }
         }
         for (int k = 0; k < 256; k++) {

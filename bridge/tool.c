@@ -27,6 +27,11 @@
  *                              bytes on NAME and check every answer; prints
  *                              ok, wrong, and the calls that failed by error
  *                              (closed, peerdead, timedout, other)
+ *   rpcjunk EP TOPIC           connect a DEALER to the --rpc-in bridge at EP,
+ *                              send it a frame with a bad magic, a two-part
+ *                              message, a bus frame and a response frame for
+ *                              TOPIC, then a good request "ping"; prints the
+ *                              answer's status and bytes
  */
 #include "frame.h"
 
@@ -573,6 +578,47 @@ static int cmd_rpccall(int argc, char **argv)
     return 0;
 }
 
+static int cmd_rpcjunk(int argc, char **argv)
+{
+    if (argc < 4)
+        return 1;
+    const char *t = argv[3];
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 5000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    if (zmq_connect(s, argv[2]) < 0)
+        die(argv[2], 0);
+    static unsigned char b[4096];
+    size_t n = frame(b, t, BRIDGE_KIND_REQUEST, 0, 0x5eed, 1, 16);
+    b[0] = 'X'; /* bad magic */
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_REQUEST, 0, 0x5eed, 2, 16);
+    zmq_send(s, b, n, ZMQ_SNDMORE); /* two parts: too long */
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_BUS, 0, 0x5eed, 3, 16);
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_RESPONSE, 0, 0x5eed, 4, 16);
+    zmq_send(s, b, n, 0);
+    struct bridge_frame f = {.topic = t, .tlen = (unsigned)strlen(t),
+                             .kind = BRIDGE_KIND_REQUEST, .origin = 0x5eed, .seq = 5, .len = 4};
+    size_t h = bridge_frame_size(f.tlen, 0);
+    memcpy(b + h, "ping", 4);
+    bridge_frame_seal(b, &f);
+    zmq_send(s, b, h + 4, 0);
+    static unsigned char r[1 << 17];
+    int k = zmq_recv(s, r, sizeof r, 0);
+    struct bridge_frame g;
+    if (k < 0 || bridge_frame_parse(r, (size_t)k, &g) != BF_OK || g.seq != 5)
+        printf("answer=none\n");
+    else
+        printf("answer=%u:%.*s\n", g.status, (int)g.len, (const char *)g.payload);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -587,6 +633,7 @@ int main(int argc, char **argv)
              : !strcmp(c, "rsub")    ? cmd_rsub(argc, argv)
              : !strcmp(c, "rpcserve") ? cmd_rpcserve(argc, argv)
              : !strcmp(c, "rpccall") ? cmd_rpccall(argc, argv)
+             : !strcmp(c, "rpcjunk") ? cmd_rpcjunk(argc, argv)
                                      : 1;
     if (rc == 1)
         fprintf(stderr, "usage: bridge-tool pub|sub|hostile|junk|tcp|stall ... (see tool.c)\n");
