@@ -12,8 +12,12 @@
  *   latency:    ping-pong of 64 B messages: a bus round trip through two
  *               bridges (ping out through both, pong back through both),
  *               vs a PUB/SUB round trip on two socket pairs
+ *   rpc:        a 64 B call answered with 64 B: shmkit_rpc_call on the
+ *               endpoint a --rpc-out bridge serves -> tcp -> a --rpc-in
+ *               bridge -> the real server (a thread here) and back, vs a
+ *               ZeroMQ REQ -> tcp -> REP round trip (the same bytes)
  *
- * Usage: bench_bridge [--quick] [--csv FILE] [--bridge PATH] [--msgs N]
+ * Usage: bench_bridge [--quick] [--rpc-only] [--csv FILE] [--bridge PATH] [--msgs N]
  * Built as BUILD/bench/bench_bridge, so `make bench` (bench/run) runs it
  * with the other benchmarks; `make bench-bridge` runs it alone. The bridge
  * is BUILD/bin/shmkit-bridge (found from this program's own path) unless
@@ -490,16 +494,162 @@ static int bridged_latency(const char *bin, int port, int k, double *med, double
     return n;
 }
 
+static int zreq(void *c, uint64_t i)
+{
+    char b[64] = {0};
+    memcpy(b, &i, 8);
+    return zmq_send(c, b, 64, 0) < 0 ? -1 : 0;
+}
+static int zrep(void *c, uint64_t *i)
+{
+    char b[64];
+    if (zmq_recv(c, b, 64, 0) < 8)
+        return -1;
+    memcpy(i, b, 8);
+    return 0;
+}
+
+static void *rep_zmq(void *arg)
+{
+    struct echo *e = arg;
+    void *s = zmq_socket(e->ctx, ZMQ_REP);
+    int tmo = 100, zero = 0;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_bind(s, e->in);
+    e->ready = 1;
+    char buf[64];
+    while (!e->stop) {
+        int n = zmq_recv(s, buf, sizeof buf, 0);
+        if (n > 0)
+            zmq_send(s, buf, (size_t)n, 0);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+/* ZeroMQ REQ/REP, 64 B each way (REQ is strictly send-recv: no warm-up
+ * retries, so the first call waits for the connection). */
+static int raw_rpc(int port, int k, double *med, double *p99)
+{
+    void *ctx = zmq_ctx_new();
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    struct echo e = {.ctx = ctx, .in = ep};
+    pthread_t t;
+    pthread_create(&t, NULL, rep_zmq, &e);
+    while (!e.ready)
+        usleep(1000);
+    void *q = zmq_socket(ctx, ZMQ_REQ);
+    int zero = 0;
+    zmq_setsockopt(q, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(q, ep);
+    uint64_t got;
+    zreq(q, 1u << 30);
+    zrep(q, &got);
+    double *v = calloc((size_t)k, sizeof *v);
+    int n = 0;
+    for (int i = 0; i < k; i++) {
+        double t0 = now();
+        if (zreq(q, (uint64_t)i) < 0 || zrep(q, &got) < 0 || got != (uint64_t)i)
+            break;
+        v[n++] = (now() - t0) * 1e6;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    *med = n ? v[n / 2] : 0;
+    *p99 = n ? v[n * 99 / 100] : 0;
+    free(v);
+    e.stop = 1;
+    pthread_join(t, NULL);
+    zmq_close(q);
+    zmq_ctx_term(ctx);
+    return n;
+}
+
+struct rpc_srv {
+    const char *name;
+    volatile int stop, ready;
+};
+
+static void *serve_rpc(void *arg)
+{
+    struct rpc_srv *e = arg;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = e->name, .flags = SHMKIT_CREATE};
+    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64};
+    shmkit_rpc_server *s;
+    if (shmkit_rpc_server_open(&s, &o, &cfg) < 0)
+        return NULL;
+    e->ready = 1;
+    while (!e->stop) {
+        struct shmkit_rpc_request q;
+        if (shmkit_rpc_recv(s, &q, 100000000) == 0)
+            shmkit_rpc_reply_send(s, &q, q.data, q.len);
+    }
+    shmkit_rpc_server_close(s);
+    return NULL;
+}
+
+/* shmkit_rpc_call through a --rpc-out and a --rpc-in bridge, 64 B each way. */
+static int bridged_rpc(const char *bin, int port, int k, double *med, double *p99)
+{
+    char ep[64], out[200], in[200];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    char *srv = names[nnames++], *cli = names[nnames++];
+    snprintf(srv, 64, "/shmkit-bench-br-%d-rpcs", (int)getpid());
+    snprintf(cli, 64, "/shmkit-bench-br-%d-rpcc", (int)getpid());
+    struct rpc_srv e = {.name = srv};
+    pthread_t t;
+    pthread_create(&t, NULL, serve_rpc, &e);
+    while (!e.ready)
+        usleep(1000);
+    snprintf(in, sizeof in, "%s@%s", srv, ep);
+    snprintf(out, sizeof out, "%s=%s@%s", cli, srv, ep);
+    pid_t pb = spawn(bin, (char *[]){(char *)bin, "--rpc-in", in, NULL});
+    pid_t pa = spawn(bin, (char *[]){(char *)bin, "--rpc-out", out, NULL});
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = cli};
+    struct shmkit_rpc_config cfg = {.timeout_ns = 5000000000LL};
+    shmkit_rpc_client *c;
+    int rc = shmkit_rpc_client_open(&c, &o, &cfg);
+    if (rc < 0)
+        die(cli, rc);
+    char req[64] = {0}, resp[64];
+    /* warm up: until the bridges are connected, calls fail at once */
+    for (int i = 0; i < 500 && shmkit_rpc_call(c, req, 64, resp, 64, 1000000000LL) != 64; i++)
+        usleep(10000);
+    double *v = calloc((size_t)k, sizeof *v);
+    int n = 0;
+    for (int i = 0; i < k; i++) {
+        memcpy(req, &i, sizeof i);
+        double t0 = now();
+        int r = shmkit_rpc_call(c, req, 64, resp, 64, 1000000000LL);
+        if (r != 64 || memcmp(req, resp, 64))
+            continue; /* failed: not counted */
+        v[n++] = (now() - t0) * 1e6;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    *med = n ? v[n / 2] : 0;
+    *p99 = n ? v[n * 99 / 100] : 0;
+    free(v);
+    shmkit_rpc_client_close(c);
+    reap(pa);
+    reap(pb);
+    e.stop = 1;
+    pthread_join(t, NULL);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     static char self[4096];
     const char *bin = NULL, *csv = NULL;
     uint64_t n64 = 1000000;
-    int k = 2000;
+    int k = 2000, rpc_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             n64 = 50000;
             k = 200;
+        } else if (!strcmp(argv[i], "--rpc-only")) {
+            rpc_only = 1;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv = argv[++i];
         } else if (!strcmp(argv[i], "--bridge") && i + 1 < argc) {
@@ -507,7 +657,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--msgs") && i + 1 < argc) {
             n64 = strtoull(argv[++i], NULL, 0);
         } else {
-            fprintf(stderr, "usage: bench_bridge [--quick] [--csv FILE] [--bridge PATH] [--msgs N]\n");
+            fprintf(stderr, "usage: bench_bridge [--quick] [--rpc-only] [--csv FILE] [--bridge PATH] "
+                            "[--msgs N]\n");
             return 1;
         }
     }
@@ -546,7 +697,7 @@ int main(int argc, char **argv)
         size_t size;
         uint64_t n;
     } cases[] = {{64, n64}, {65536, n64k}};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && !rpc_only; i++) {
         double raw, rl, br, bl;
         raw_throughput(port++, cases[i].size, cases[i].n, &raw, &rl);
         bridged_throughput(bin, port++, cases[i].size, cases[i].n, &br, &bl);
@@ -559,15 +710,29 @@ int main(int argc, char **argv)
                     br, raw > 0 ? br / raw : 0, rl * 100, bl * 100);
     }
     double rm, r99, bm, b99;
-    int rn = raw_latency(port, k, &rm, &r99);
+    int rn, bn;
+    if (rpc_only)
+        goto rpc;
+    rn = raw_latency(port, k, &rm, &r99);
     port += 2;
-    int bn = bridged_latency(bin, port, k, &bm, &b99);
+    bn = bridged_latency(bin, port, k, &bm, &b99);
+    port += 2;
     printf("round trip 64 B: raw ZeroMQ median %.1f us (p99 %.1f, %d/%d), through two bridges "
            "each way median %.1f us (p99 %.1f, %d/%d): ratio %.2f, +%.1f us\n",
            rm, r99, rn, k, bm, b99, bn, k, rm > 0 ? bm / rm : 0, bm - rm);
     if (cf) {
         fprintf(cf, "rtt_64_median_us,%.1f,%.1f,%.3f,,\n", rm, bm, rm > 0 ? bm / rm : 0);
         fprintf(cf, "rtt_64_p99_us,%.1f,%.1f,%.3f,,\n", r99, b99, r99 > 0 ? b99 / r99 : 0);
+    }
+rpc:
+    rn = raw_rpc(port++, k, &rm, &r99);
+    bn = bridged_rpc(bin, port++, k, &bm, &b99);
+    printf("rpc 64 B: raw ZeroMQ REQ/REP median %.1f us (p99 %.1f, %d/%d), shmkit_rpc_call "
+           "through two bridges median %.1f us (p99 %.1f, %d/%d): ratio %.2f, +%.1f us\n",
+           rm, r99, rn, k, bm, b99, bn, k, rm > 0 ? bm / rm : 0, bm - rm);
+    if (cf) {
+        fprintf(cf, "rpc_64_median_us,%.1f,%.1f,%.3f,,\n", rm, bm, rm > 0 ? bm / rm : 0);
+        fprintf(cf, "rpc_64_p99_us,%.1f,%.1f,%.3f,,\n", r99, b99, r99 > 0 ? b99 / r99 : 0);
         fclose(cf);
     }
     remove_buses();

@@ -249,6 +249,24 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
                 goto close_sockets;
         }
     }
+    for (int d = 0; d < 2; d++) {
+        char **v = d ? b->cfg.rpc_in : b->cfg.rpc_out;
+        int n = d ? b->cfg.nrpc_in : b->cfg.nrpc_out;
+        for (int i = 0; i < n; i++) {
+            struct bridge_rpc *r = &b->rpcs[b->nrpc++];
+            char part[2 * BRIDGE_TOPIC_MAX + 3];
+            const char *ep = bridge_ring_endpoint(v[i]);
+            snprintf(part, sizeof part, "%.*s", (int)(ep - 1 - v[i]), v[i]);
+            memset(r, 0, sizeof *r);
+            r->b = b;
+            r->dir = d ? DIR_IMPORT : DIR_EXPORT;
+            r->ep = ep;
+            bridge_split_name(part, r->name, r->topic);
+            r->tlen = (unsigned)strlen(r->topic);
+            if ((status = bridge_rpc_open(r)))
+                goto close_sockets;
+        }
+    }
     /* signals go to the main thread (its blocking calls return EINTR); the
      * other threads see *stop within their 20 ms sleeps */
     sigset_t all, old;
@@ -258,14 +276,16 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
     have_thread = b->nexport && !rc;
     for (int i = 0; i < b->nring && !rc; i++)
         rc = -bridge_ring_start(&b->rings[i]);
+    for (int i = 0; i < b->nrpc && !rc; i++)
+        rc = -bridge_rpc_start(&b->rpcs[i]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) {
         status = fail("pthread_create", strerror(rc));
         goto stop_threads;
     }
     if (b->cfg.verbose)
-        fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported, %d rings\n",
-                (unsigned long long)b->id, b->nexport, b->nimport, b->nring);
+        fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported, %d rings, %d rpc\n",
+                (unsigned long long)b->id, b->nexport, b->nimport, b->nring, b->nrpc);
     write_stats(b);
     loop(b);
 stop_threads:
@@ -274,12 +294,16 @@ stop_threads:
         pthread_join(out, NULL);
     for (int i = 0; i < b->nring; i++)
         bridge_ring_close(&b->rings[i]);
+    for (int i = 0; i < b->nrpc; i++)
+        bridge_rpc_close(&b->rpcs[i]);
     if (!status)
         write_stats(b);
 close_sockets:
     *stop = 1;
     for (int i = 0; i < b->nring; i++)
         bridge_ring_close(&b->rings[i]);
+    for (int i = 0; i < b->nrpc; i++)
+        bridge_rpc_close(&b->rpcs[i]);
     if (b->xpub_mon)
         zmq_close(b->xpub_mon);
     if (b->sub_mon)

@@ -8,6 +8,7 @@
  * pump_out.c  local buses -> network (XPUB), one thread
  * pump_in.c   network (SUB) -> local buses, the main thread
  * pump_ring.c a ring carried point to point (PUSH/PULL), one thread each way
+ * pump_rpc.c  request/response carried to a remote server (DEALER/ROUTER)
  * curve.c     CURVE keys and the ZAP handler that admits listed peers
  * stats.c     counters and the stats file
  * bridge.c    start, run, stop
@@ -64,6 +65,16 @@ enum bridge_ctr {
     C_RING_IN_MSGS,  /* ring messages written into a local ring              */
     C_RING_IN_BYTES,
     C_DROP_STALE,    /* ring: from a sending bridge replaced by a newer one   */
+    C_RPC_CALLS,     /* rpc-out: local calls forwarded to the serving bridge  */
+    C_RPC_REPLIES,   /* rpc-out: answers written back into callers' slots     */
+    C_RPC_FAILED,    /* rpc-out: calls ended with an error for their caller   */
+    C_RPC_TIMEOUTS,  /* rpc-out: calls with no response within --rpc-timeout  */
+    C_RPC_LINK_DOWN, /* rpc-out: link lost (or unsendable) with calls in flight */
+    C_RPC_LATE,      /* rpc-out: responses to no call in flight (dropped)     */
+    C_RPC_CAP,       /* rpc-out: times --rpc-inflight calls held others back  */
+    C_RPC_SERVED,    /* rpc-in: calls made to the local server                */
+    C_RPC_SERVE_ERR, /* rpc-in: of those, failed (the status sent back)       */
+    C_RPC_DROPPED,   /* rpc-in: responses the calling bridge was not there for */
     C_NCTR
 };
 
@@ -141,6 +152,13 @@ struct bridge_cfg {
     char *ring_in[BRIDGE_MAX_RINGS];
     int nring_in;
     uint64_t ring_cap; /* data bytes of a ring the bridge creates */
+    char *rpc_out[BRIDGE_MAX_RINGS]; /* "NAME[=/TOPIC]@ENDPOINT" */
+    int nrpc_out;
+    char *rpc_in[BRIDGE_MAX_RINGS];
+    int nrpc_in;
+    uint64_t rpc_msg_max;  /* request and response bytes of an endpoint we create */
+    int rpc_timeout_ms;    /* a forwarded call's limit */
+    int rpc_inflight;      /* calls in flight per --rpc-out */
     const char *stats_file;
     double stats_interval;
     uint64_t id; /* origin id; 0 = random */
@@ -166,6 +184,39 @@ struct bridge_ring {
     pthread_t thread;
     int started;
 };
+
+struct bridge_call {
+    uint64_t id;
+    double deadline;
+    struct shmkit_rpc_request q;
+};
+
+/* Request/response carried one way: its own thread and socket.
+ * DIR_EXPORT (--rpc-out): the bridge serves the local endpoint and its
+ * DEALER forwards each call; DIR_IMPORT (--rpc-in): its ROUTER takes the
+ * calls and the bridge makes them as a client of the local endpoint. */
+struct bridge_rpc {
+    struct bridge *b;
+    int dir;
+    char name[BRIDGE_TOPIC_MAX + 1], topic[BRIDGE_TOPIC_MAX + 1];
+    unsigned tlen;
+    const char *ep;
+    shmkit_seg *seg; /* rpc-out: the endpoint, for re-attaching */
+    shmkit_rpc_server *srv;
+    shmkit_rpc_client *cli;
+    void *sock, *mon;
+    uint64_t next_id;
+    int links;                 /* rpc-out: connections up (monitor events) */
+    struct bridge_call *calls; /* in flight, at most cfg.rpc_inflight */
+    int ncalls;
+    pthread_t thread;
+    int started;
+};
+
+/* pump_rpc.c: as the ring's three. */
+int bridge_rpc_open(struct bridge_rpc *r);
+int bridge_rpc_start(struct bridge_rpc *r);
+void bridge_rpc_close(struct bridge_rpc *r);
 
 /* pump_ring.c: opens ring R's local ring and socket (0, or an exit status
  * after printing why), runs it in a thread, stops and closes it. */
@@ -229,6 +280,8 @@ struct bridge {
     struct bridge_curve curve;
     struct bridge_ring rings[2 * BRIDGE_MAX_RINGS];
     int nring;
+    struct bridge_rpc rpcs[2 * BRIDGE_MAX_RINGS];
+    int nrpc;
     volatile sig_atomic_t *stop;
 };
 
@@ -236,8 +289,9 @@ struct bridge {
 void *bridge_pump_out(void *arg);
 /* pump_in.c: handles one frame from the network. */
 void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n);
-/* One monitor event from MON: adjusts the peer counter C. */
-void bridge_monitor_event(struct bridge *b, void *mon, int c);
+/* One monitor event from MON: adjusts the peer counter C. Returns the
+ * event (ZMQ_EVENT_*), 0 when there was none. */
+int bridge_monitor_event(struct bridge *b, void *mon, int c);
 
 /* bridge.c */
 int bridge_run(struct bridge *b, volatile sig_atomic_t *stop);

@@ -5,7 +5,7 @@
 # (`make` says so) and the bridge tests skip.
 
 BRIDGE_LIB_SRC := bridge/frame.c bridge/crc.c bridge/config.c bridge/local.c bridge/pump_out.c \
-                  bridge/pump_in.c bridge/pump_ring.c bridge/curve.c bridge/stats.c bridge/bridge.c
+                  bridge/pump_in.c bridge/pump_ring.c bridge/pump_rpc.c bridge/curve.c bridge/stats.c bridge/bridge.c
 BRIDGE_LIB_OBJ := $(BRIDGE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BRIDGE_A       := $(BUILD)/libshmkit-bridge.a
 BRIDGE_BIN     := $(BUILD)/bin/shmkit-bridge

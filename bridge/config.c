@@ -32,6 +32,15 @@ void bridge_usage(FILE *f)
           "      --ring-in NAME@ENDPOINT   the bridge at ENDPOINT -> local ring (binds)\n"
           "      --ring-cap SIZE      data bytes of a ring the bridge creates (default 1M)\n"
           "\n"
+          "Request/response (at most once; a failed call ends with SHMKIT_ECLOSED):\n"
+          "      --rpc-out NAME@ENDPOINT   serve the local RPC endpoint NAME, forwarding\n"
+          "                           each call to the bridge at ENDPOINT (connects)\n"
+          "      --rpc-in NAME@ENDPOINT    make the calls of the bridge at ENDPOINT as a\n"
+          "                           client of the local endpoint NAME (binds)\n"
+          "      --rpc-timeout MS     a forwarded call's limit (default 5000)\n"
+          "      --rpc-inflight N     calls in flight per --rpc-out (default 64)\n"
+          "      --rpc-msg-max SIZE   largest request and response (default 64K)\n"
+          "\n"
           "Buses the bridge creates:\n"
           "      --slots N            messages kept (power of two; default 1024)\n"
           "      --msg-max SIZE       largest message (default 64K)\n"
@@ -116,7 +125,7 @@ static int uint_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi, ui
 enum {
     O_EXPORT = 0x100, O_IMPORT, O_SLOTS, O_MSGMAX, O_MAXSUBS, O_LOSSY, O_HWM, O_PTO,
     O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_ID, O_RING_OUT,
-    O_RING_IN, O_RING_CAP
+    O_RING_IN, O_RING_CAP, O_RPC_OUT, O_RPC_IN, O_RPC_TIMEOUT, O_RPC_INFLIGHT, O_RPC_MSGMAX
 };
 
 /* "NAME[=/TOPIC]@ENDPOINT": both parts checked. */
@@ -156,7 +165,12 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         {"id", required_argument, 0, O_ID},
         {"ring-out", required_argument, 0, O_RING_OUT},
         {"ring-in", required_argument, 0, O_RING_IN},
-        {"ring-cap", required_argument, 0, O_RING_CAP},           {"verbose", no_argument, 0, 'v'},
+        {"ring-cap", required_argument, 0, O_RING_CAP},
+        {"rpc-out", required_argument, 0, O_RPC_OUT},
+        {"rpc-in", required_argument, 0, O_RPC_IN},
+        {"rpc-timeout", required_argument, 0, O_RPC_TIMEOUT},
+        {"rpc-inflight", required_argument, 0, O_RPC_INFLIGHT},
+        {"rpc-msg-max", required_argument, 0, O_RPC_MSGMAX},           {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     memset(cfg, 0, sizeof *cfg);
@@ -167,6 +181,9 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
     cfg->publish_timeout_ms = 100;
     cfg->stats_interval = 1.0;
     cfg->ring_cap = 1u << 20;
+    cfg->rpc_msg_max = 64 * 1024;
+    cfg->rpc_timeout_ms = 5000;
+    cfg->rpc_inflight = 64;
     int c, r = -1;
     uint64_t v;
     opterr = 0;
@@ -198,6 +215,26 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         case O_RING_IN:
             if ((r = ring_arg("--ring-in", optarg)) < 0)
                 r = add(cfg->ring_in, &cfg->nring_in, BRIDGE_MAX_RINGS, optarg, "--ring-in");
+            break;
+        case O_RPC_OUT:
+            if ((r = ring_arg("--rpc-out", optarg)) < 0)
+                r = add(cfg->rpc_out, &cfg->nrpc_out, BRIDGE_MAX_RINGS, optarg, "--rpc-out");
+            break;
+        case O_RPC_IN:
+            if ((r = ring_arg("--rpc-in", optarg)) < 0)
+                r = add(cfg->rpc_in, &cfg->nrpc_in, BRIDGE_MAX_RINGS, optarg, "--rpc-in");
+            break;
+        case O_RPC_TIMEOUT:
+            if ((r = uint_arg("--rpc-timeout", optarg, 1, 3600000, &v)) < 0)
+                cfg->rpc_timeout_ms = (int)v;
+            break;
+        case O_RPC_INFLIGHT:
+            if ((r = uint_arg("--rpc-inflight", optarg, 1, SHMKIT_RPC_MAX_CLIENTS, &v)) < 0)
+                cfg->rpc_inflight = (int)v;
+            break;
+        case O_RPC_MSGMAX:
+            if ((r = uint_arg("--rpc-msg-max", optarg, 1, 64u << 20, &v)) < 0)
+                cfg->rpc_msg_max = v;
             break;
         case O_RING_CAP:
             if ((r = uint_arg("--ring-cap", optarg, SHMKIT_RING_MIN_CAP, 1ull << 32, &v)) < 0) {
@@ -301,8 +338,9 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         if (r >= 0)
             return r;
     }
-    if (!cfg->nexport && !cfg->nimport && !cfg->nring_out && !cfg->nring_in)
-        return usage_err("--bus", "no bus or ring to carry");
+    if (!cfg->nexport && !cfg->nimport && !cfg->nring_out && !cfg->nring_in && !cfg->nrpc_out &&
+        !cfg->nrpc_in)
+        return usage_err("--bus", "no bus, ring or RPC endpoint to carry");
     if (cfg->nexport && !cfg->nbind)
         return usage_err("--export", "needs a --bind endpoint");
     if (cfg->nimport && !cfg->nconnect)
@@ -353,6 +391,12 @@ int bridge_all_local(const struct bridge_cfg *cfg)
             return 0;
     for (int i = 0; i < cfg->nring_in; i++)
         if (!ep_local(bridge_ring_endpoint(cfg->ring_in[i])))
+            return 0;
+    for (int i = 0; i < cfg->nrpc_out; i++)
+        if (!ep_local(bridge_ring_endpoint(cfg->rpc_out[i])))
+            return 0;
+    for (int i = 0; i < cfg->nrpc_in; i++)
+        if (!ep_local(bridge_ring_endpoint(cfg->rpc_in[i])))
             return 0;
     return 1;
 }

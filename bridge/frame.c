@@ -49,7 +49,8 @@ void bridge_frame_seal(void *buf, const struct bridge_frame *f)
     size_t h = bridge_frame_prefix(p, f->topic, f->tlen);
     p[h] = (unsigned char)f->kind;
     p[h + 1] = (unsigned char)f->hops;
-    p[h + 2] = p[h + 3] = 0;
+    p[h + 2] = (unsigned char)f->status;
+    p[h + 3] = (unsigned char)(f->status >> 8);
     put64(p + h + 4, f->origin);
     put64(p + h + 12, f->seq);
     put32(p + h + 20, f->len);
@@ -90,7 +91,10 @@ int bridge_frame_parse(const void *buf, size_t n, struct bridge_frame *f)
     if (!topic_ok((const char *)p + 6, tlen))
         return BF_TOPIC;
     unsigned kind = p[h];
-    if ((kind != BRIDGE_KIND_BUS && kind != BRIDGE_KIND_RING) || p[h + 2] || p[h + 3])
+    unsigned status = p[h + 2] | (unsigned)p[h + 3] << 8;
+    if (kind < BRIDGE_KIND_BUS || kind > BRIDGE_KIND_RESPONSE)
+        return BF_HEADER;
+    if (kind == BRIDGE_KIND_RESPONSE ? status > BRIDGE_RS_MAX : status != 0)
         return BF_HEADER;
     uint64_t seq = get64(p + h + 12);
     if (seq == 0)
@@ -108,6 +112,7 @@ int bridge_frame_parse(const void *buf, size_t n, struct bridge_frame *f)
     f->tlen = tlen;
     f->kind = kind;
     f->hops = p[h + 1];
+    f->status = status;
     f->origin = get64(p + h + 4);
     f->seq = seq;
     f->payload = pl;

@@ -2,18 +2,20 @@
  * frame.h - the bridge's wire format: one ZeroMQ message per shmkit
  * message, read by a parser that trusts nothing it receives.
  *
- * Version 1, little-endian, no padding:
+ * Version 2 (version 1 had no request/response kinds and no status),
+ * little-endian, no padding:
  *
  *   off        size  field
  *   0          4     magic "SKBR"
- *   4          1     version (1)
+ *   4          1     version (2)
  *   5          1     tlen: topic length, 1..255
  *   6          tlen  topic: the channel's name, "/ticks" (no NUL)
- *   6+tlen     1     kind: 1 bus, 2 ring
+ *   6+tlen     1     kind: 1 bus, 2 ring, 3 request, 4 response
  *   +1         1     hops: bridges crossed before this one (0 at the origin)
- *   +2         2     reserved, zero
+ *   +2         2     status: a response's outcome (BRIDGE_RS_*), else zero
  *   +4         8     origin: id of the bridge that first sent the message
- *   +12        8     seq: the origin's sequence number on this topic (>= 1)
+ *   +12        8     seq: the origin's sequence number on this topic (>= 1);
+ *                    a request's call id, which its response repeats
  *   +20        4     len: payload bytes
  *   +24        4     crc: CRC-32C of the payload
  *   +28        4     hcrc: CRC-32C of every byte before this field
@@ -29,13 +31,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRIDGE_FRAME_VERSION 1
+#define BRIDGE_FRAME_VERSION 2
 #define BRIDGE_TOPIC_MAX 255
 #define BRIDGE_FIXED 32 /* bytes after the topic, before the payload */
 #define BRIDGE_PREFIX_MAX (6 + BRIDGE_TOPIC_MAX)
 #define BRIDGE_HOPS_MAX 16 /* a frame that crossed more bridges is dropped */
 
-enum bridge_kind { BRIDGE_KIND_BUS = 1, BRIDGE_KIND_RING = 2 };
+enum bridge_kind {
+    BRIDGE_KIND_BUS = 1,
+    BRIDGE_KIND_RING = 2,
+    BRIDGE_KIND_REQUEST = 3,  /* an RPC call, calling bridge -> serving bridge */
+    BRIDGE_KIND_RESPONSE = 4, /* its answer (or why there is none), back      */
+};
+
+/* A response's status: how the serving bridge's call to the real server
+ * ended. Only BRIDGE_RS_OK carries an answer (the payload). */
+enum bridge_rpc_status {
+    BRIDGE_RS_OK = 0,
+    BRIDGE_RS_DEAD,     /* the server died (SHMKIT_EPEERDEAD)                 */
+    BRIDGE_RS_CLOSED,   /* the server closed the endpoint (SHMKIT_ECLOSED)    */
+    BRIDGE_RS_NOSERVER, /* no endpoint by that name, or no free client slot   */
+    BRIDGE_RS_TIMEOUT,  /* no answer within the serving bridge's --rpc-timeout */
+    BRIDGE_RS_TOOBIG,   /* request or answer larger than an endpoint takes     */
+    BRIDGE_RS_ERROR,    /* anything else (a corrupt endpoint)                 */
+    BRIDGE_RS_MAX = BRIDGE_RS_ERROR
+};
 
 /* Why a frame was refused; also the index of its drop counter. */
 enum bridge_frame_err {
@@ -45,7 +65,7 @@ enum bridge_frame_err {
     BF_MAGIC,   /* not "SKBR"                                             */
     BF_VERSION, /* a version this bridge does not speak                   */
     BF_TOPIC,   /* topic length 0, or a topic that is not a channel name  */
-    BF_HEADER,  /* header checksum, kind, reserved bits or seq 0           */
+    BF_HEADER,  /* header checksum, kind, status or seq 0                  */
     BF_CRC,     /* payload checksum                                       */
     BF_NERR
 };
@@ -55,6 +75,7 @@ struct bridge_frame {
     unsigned tlen;
     unsigned kind;
     unsigned hops;
+    unsigned status; /* BRIDGE_RS_*: responses only, else 0 */
     uint64_t origin;
     uint64_t seq;
     const void *payload; /* points into the frame */

@@ -103,13 +103,13 @@ void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n)
     ctr_add(&b->st, C_IN_BYTES, f.len);
 }
 
-void bridge_monitor_event(struct bridge *b, void *mon, int c)
+int bridge_monitor_event(struct bridge *b, void *mon, int c)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
-        return;
+        return 0;
     }
     uint16_t ev = 0;
     uint32_t val = 0;
@@ -143,4 +143,5 @@ void bridge_monitor_event(struct bridge *b, void *mon, int c)
     }
     if (b->cfg.verbose && ev != ZMQ_EVENT_MONITOR_STOPPED)
         fprintf(stderr, "shmkit-bridge: %s: event 0x%x (%u)\n", ep, ev, val);
+    return ev;
 }

@@ -17,7 +17,9 @@ const char *bridge_ctr_name(int c)
         "drop_toobig", "drop_hwm",   "drop_busfull", "local_lost",     "net_lost",
         "origins",    "peers_out",   "peers_in",     "curve_refused",  "handshake_failed",
         "errors",     "ring_out_msgs", "ring_out_bytes", "ring_in_msgs", "ring_in_bytes",
-        "drop_stale"};
+        "drop_stale", "rpc_calls",   "rpc_replies",  "rpc_failed",   "rpc_timeouts",
+        "rpc_link_down", "rpc_late", "rpc_cap",     "rpc_served",   "rpc_serve_err",
+        "rpc_dropped"};
     return c >= 0 && c < C_NCTR ? names[c] : "?";
 }
 

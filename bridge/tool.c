@@ -19,6 +19,19 @@
  *                              messages or IDLE_MS without one, check each;
  *                              DELAY_US: sleep that long after each (a slow
  *                              consumer)
+ *   rpcserve NAME READY        serve RPC endpoint NAME (made if missing, 64 KiB
+ *                              each way): answer "ok:" + the request; touch
+ *                              READY once serving; until killed
+ *   rpccall NAME N PROCS [TIMEOUT_MS [MAXFAIL]]  PROCS processes each make N
+ *                              calls (each stops after MAXFAIL failed) of 64
+ *                              bytes on NAME and check every answer; prints
+ *                              ok, wrong, and the calls that failed by error
+ *                              (closed, peerdead, timedout, other)
+ *   rpcjunk EP TOPIC           connect a DEALER to the --rpc-in bridge at EP,
+ *                              send it a frame with a bad magic, a two-part
+ *                              message, a bus frame and a response frame for
+ *                              TOPIC, then a good request "ping"; prints the
+ *                              answer's status and bytes
  */
 #include "frame.h"
 
@@ -33,6 +46,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -466,6 +480,145 @@ static int cmd_stall(int argc, char **argv)
     return 0;
 }
 
+static int cmd_rpcserve(int argc, char **argv)
+{
+    if (argc < 4)
+        return 1;
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = argv[2], .flags = SHMKIT_CREATE,
+                            .mode = 0600};
+    struct shmkit_rpc_config cfg = {.max_request = 65536, .max_response = 65536};
+    shmkit_rpc_server *s;
+    int rc = shmkit_rpc_server_open(&s, &o, &cfg);
+    if (rc < 0)
+        die("rpc_server_open", rc);
+    FILE *f = fopen(argv[3], "w");
+    if (f)
+        fclose(f);
+    static char out[65536];
+    for (;;) {
+        struct shmkit_rpc_request q;
+        rc = shmkit_rpc_recv(s, &q, -1);
+        if (rc == -EINTR)
+            continue;
+        if (rc < 0)
+            die("rpc_recv", rc);
+        size_t n = q.len + 3 > sizeof out ? sizeof out - 3 : q.len;
+        memcpy(out, "ok:", 3);
+        memcpy(out + 3, q.data, n);
+        shmkit_rpc_reply_send(s, &q, out, n + 3);
+    }
+}
+
+/* One process's calls: its answers are checked byte for byte. Counts:
+ * ok, wrong answers, then the failed calls by error. */
+enum { RC_OK, RC_WRONG, RC_CLOSED, RC_DEAD, RC_TIMEDOUT, RC_OTHER, RC_N };
+
+static void rpc_calls(const char *name, long n, int64_t to, long maxfail, int fd)
+{
+    struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = name};
+    struct shmkit_rpc_config cfg = {.timeout_ns = 1000000000};
+    shmkit_rpc_client *c;
+    long res[RC_N] = {0};
+    int rc = shmkit_rpc_client_open(&c, &o, &cfg);
+    if (rc < 0)
+        res[RC_OTHER] = n;
+    for (long i = 0; i < n && rc == 0 && i - res[RC_OK] - res[RC_WRONG] < maxfail; i++) {
+        char req[64], resp[128], id[40];
+        int idn = snprintf(id, sizeof id, "pid %ld call %ld ", (long)getpid(), i);
+        memset(req, 'x', sizeof req);
+        memcpy(req, id, (size_t)idn);
+        int k = shmkit_rpc_call(c, req, 64, resp, sizeof resp, to);
+        if (k == SHMKIT_ECLOSED)
+            res[RC_CLOSED]++;
+        else if (k == SHMKIT_EPEERDEAD)
+            res[RC_DEAD]++;
+        else if (k == -ETIMEDOUT)
+            res[RC_TIMEDOUT]++;
+        else if (k < 0)
+            res[RC_OTHER]++;
+        else if (k == 67 && !memcmp(resp, "ok:", 3) && !memcmp(resp + 3, req, 64))
+            res[RC_OK]++;
+        else
+            res[RC_WRONG]++;
+    }
+    shmkit_rpc_client_close(c);
+    if (write(fd, res, sizeof res) != sizeof res)
+        _exit(1);
+}
+
+static int cmd_rpccall(int argc, char **argv)
+{
+    if (argc < 5)
+        return 1;
+    long n = atol(argv[3]);
+    int procs = atoi(argv[4]);
+    int64_t to = (argc > 5 ? atol(argv[5]) : 5000) * 1000000LL;
+    long maxfail = argc > 6 ? atol(argv[6]) : n;
+    int p[2];
+    if (pipe(p) < 0)
+        die("pipe", -errno);
+    double t0 = now();
+    for (int i = 0; i < procs; i++)
+        if (fork() == 0) {
+            close(p[0]);
+            rpc_calls(argv[2], n, to, maxfail, p[1]);
+            _exit(0);
+        }
+    close(p[1]);
+    long tot[RC_N] = {0}, r[RC_N];
+    while (read(p[0], r, sizeof r) == sizeof r)
+        for (int k = 0; k < RC_N; k++)
+            tot[k] += r[k];
+    while (wait(NULL) > 0)
+        ;
+    printf("ok=%ld wrong=%ld closed=%ld peerdead=%ld timedout=%ld other=%ld failed=%ld "
+           "secs=%.3f\n",
+           tot[RC_OK], tot[RC_WRONG], tot[RC_CLOSED], tot[RC_DEAD], tot[RC_TIMEDOUT], tot[RC_OTHER],
+           tot[RC_CLOSED] + tot[RC_DEAD] + tot[RC_TIMEDOUT] + tot[RC_OTHER], now() - t0);
+    return 0;
+}
+
+static int cmd_rpcjunk(int argc, char **argv)
+{
+    if (argc < 4)
+        return 1;
+    const char *t = argv[3];
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, tmo = 5000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    if (zmq_connect(s, argv[2]) < 0)
+        die(argv[2], 0);
+    static unsigned char b[4096];
+    size_t n = frame(b, t, BRIDGE_KIND_REQUEST, 0, 0x5eed, 1, 16);
+    b[0] = 'X'; /* bad magic */
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_REQUEST, 0, 0x5eed, 2, 16);
+    zmq_send(s, b, n, ZMQ_SNDMORE); /* two parts: too long */
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_BUS, 0, 0x5eed, 3, 16);
+    zmq_send(s, b, n, 0);
+    n = frame(b, t, BRIDGE_KIND_RESPONSE, 0, 0x5eed, 4, 16);
+    zmq_send(s, b, n, 0);
+    struct bridge_frame f = {.topic = t, .tlen = (unsigned)strlen(t),
+                             .kind = BRIDGE_KIND_REQUEST, .origin = 0x5eed, .seq = 5, .len = 4};
+    size_t h = bridge_frame_size(f.tlen, 0);
+    memcpy(b + h, "ping", 4);
+    bridge_frame_seal(b, &f);
+    zmq_send(s, b, h + 4, 0);
+    static unsigned char r[1 << 17];
+    int k = zmq_recv(s, r, sizeof r, 0);
+    struct bridge_frame g;
+    if (k < 0 || bridge_frame_parse(r, (size_t)k, &g) != BF_OK || g.seq != 5)
+        printf("answer=none\n");
+    else
+        printf("answer=%u:%.*s\n", g.status, (int)g.len, (const char *)g.payload);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -478,6 +631,9 @@ int main(int argc, char **argv)
              : !strcmp(c, "stall")   ? cmd_stall(argc, argv)
              : !strcmp(c, "rpub")    ? cmd_rpub(argc, argv)
              : !strcmp(c, "rsub")    ? cmd_rsub(argc, argv)
+             : !strcmp(c, "rpcserve") ? cmd_rpcserve(argc, argv)
+             : !strcmp(c, "rpccall") ? cmd_rpccall(argc, argv)
+             : !strcmp(c, "rpcjunk") ? cmd_rpcjunk(argc, argv)
                                      : 1;
     if (rc == 1)
         fprintf(stderr, "usage: bridge-tool pub|sub|hostile|junk|tcp|stall ... (see tool.c)\n");

@@ -10,6 +10,8 @@
  *
  * Checks, besides "no crash, no sanitizer report":
  *  - the parser returns BF_OK or one of the reasons of frame.h;
+ *  - an accepted frame has a known kind (bus, ring, request, response) and
+ *    a status only if it is a response, one of BRIDGE_RS_* (version 2);
  *  - an accepted frame is exactly what bridge_frame_seal makes of the
  *    fields the parser returned (so nothing in it went unchecked), its
  *    pointers lie inside the input, and its size is what its header says;
@@ -61,6 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc < 0 || rc >= BF_NERR)
         abort();
     if (rc == BF_OK) {
+        if (fr.kind < BRIDGE_KIND_BUS || fr.kind > BRIDGE_KIND_RESPONSE ||
+            (fr.kind == BRIDGE_KIND_RESPONSE ? fr.status > BRIDGE_RS_MAX : fr.status != 0) ||
+            f[4] != BRIDGE_FRAME_VERSION)
+            abort();
         const unsigned char *lo = f, *hi = f + n;
         if ((const unsigned char *)fr.topic < lo || (const unsigned char *)fr.topic + fr.tlen > hi ||
             (const unsigned char *)fr.payload < lo ||
