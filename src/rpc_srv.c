@@ -180,6 +180,10 @@ static int answer(shmkit_rpc_server *s, struct rpc_slot *sl, const struct shmkit
 {
     shmkit__store_relaxed(&sl->resp_len, (uint64_t)len);
     chan_bump(&s->c->replies, 1);
+    /* who holds the slot, read BEFORE the answer goes out: a client that
+     * reads the answer and closes at once must not make a delivered
+     * answer look dropped */
+    uint64_t holder = claim_load(&sl->claim);
     uint64_t st = rpc_state(req->seq, RPC_TAKEN);
     /* release: the response bytes and length are visible with DONE */
     if (!shmkit__cas_release(&sl->state, &st, rpc_state(req->seq, RPC_DONE)))
@@ -188,8 +192,9 @@ static int answer(shmkit_rpc_server *s, struct rpc_slot *sl, const struct shmkit
      * sleeps */
     if (!shmkit__load_relaxed(&sl->cli_nopark))
         shmkit__wake(&sl->cli_parked, &sl->cli_token);
-    /* the client that asked closed or its slot was taken back: dropped */
-    if (claim_load(&sl->claim) != req->claim)
+    /* the client that asked had closed or its slot was taken back before
+     * the answer was published: dropped */
+    if (holder != req->claim)
         return SHMKIT_EPEERDEAD;
     return 0;
 }

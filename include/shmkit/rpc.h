@@ -328,8 +328,9 @@ SHMKIT_API int shmkit_rpc_recv(shmkit_rpc_server *srv, struct shmkit_rpc_request
                                int64_t timeout_ns);
 
 /* Answers REQ with LEN bytes of BUF (copy). Returns 0; SHMKIT_EPEERDEAD
- * when the client is gone (closed, or its slot was reclaimed: the response
- * is dropped); -EINVAL (NULL, REQ not taken by this server or already
+ * when the client was gone before the answer was published (closed, or its
+ * slot was reclaimed: the response is dropped; one that leaves later, even
+ * without reading it, got 0); -EINVAL (NULL, REQ not taken by this server or already
  * answered); SHMKIT_ETOOBIG (LEN > max_response); SHMKIT_ECORRUPT (the
  * slot's state was overwritten). After 0, SHMKIT_EPEERDEAD and
  * SHMKIT_ECORRUPT, REQ is answered: do not use it again; after -EINVAL or
