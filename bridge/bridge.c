@@ -192,7 +192,7 @@ static void loop(struct bridge *b)
 
 int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
 {
-    int status = 0, have_thread = 0;
+    int status = 0, have_thread = 0, started = 0;
     pthread_t out;
     b->stop = stop;
     b->id = b->cfg.id;
@@ -203,6 +203,13 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
         chan_of(b, b->cfg.exports[i])->dirs |= DIR_EXPORT;
     for (int i = 0; i < b->cfg.nimport; i++)
         chan_of(b, b->cfg.imports[i])->dirs |= DIR_IMPORT;
+    /* the keys first: bad input must change nothing, so no bus is made
+     * before everything the command line names has been read */
+    char err[512];
+    if (bridge_curve_load(&b->curve, &b->cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "shmkit-bridge: %s\n", err);
+        return 1;
+    }
     for (int i = 0; i < b->nchan; i++) {
         struct bridge_chan *c = &b->chans[i];
         b->nexport += !!(c->dirs & DIR_EXPORT);
@@ -211,14 +218,8 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
         if (rc < 0) {
             fprintf(stderr, "shmkit-bridge: %s: %s\n", c->name, shmkit_strerror(rc));
             status = rc == -EBUSY || rc == SHMKIT_ELAYOUT || rc == -EUSERS ? 1 : 2;
-            goto close_chans;
+            goto free_curve;
         }
-    }
-    char err[512];
-    if (bridge_curve_load(&b->curve, &b->cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "shmkit-bridge: %s\n", err);
-        status = 1;
-        goto close_chans;
     }
     b->ctx = zmq_ctx_new();
     if (!b->ctx) {
@@ -287,6 +288,7 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
         fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported, %d rings, %d rpc\n",
                 (unsigned long long)b->id, b->nexport, b->nimport, b->nring, b->nrpc);
     write_stats(b);
+    started = 1;
     loop(b);
 stop_threads:
     *stop = 1;
@@ -300,8 +302,11 @@ stop_threads:
         write_stats(b);
 close_sockets:
     *stop = 1;
-    for (int i = 0; i < b->nring; i++)
+    for (int i = 0; i < b->nring; i++) {
+        if (!started && b->rings[i].seg && shmkit_seg_created(b->rings[i].seg) == 1)
+            shmkit_seg_remove(b->rings[i].seg); /* as the buses, below */
         bridge_ring_close(&b->rings[i]);
+    }
     for (int i = 0; i < b->nrpc; i++)
         bridge_rpc_close(&b->rpcs[i]);
     if (b->xpub_mon)
@@ -319,8 +324,12 @@ close_sockets:
         zmq_ctx_term(b->ctx);
 free_curve:
     bridge_curve_free(&b->curve);
-close_chans:
-    for (int i = 0; i < b->nchan; i++)
+    for (int i = 0; i < b->nchan; i++) {
+        /* a start that failed (an endpoint in use, ...) takes back the
+         * buses it made: nothing is left behind by a command that did not run */
+        if (!started && b->chans[i].seg && shmkit_seg_created(b->chans[i].seg) == 1)
+            shmkit_seg_remove(b->chans[i].seg);
         bridge_local_close(&b->chans[i]);
+    }
     return status;
 }

@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lays the bus out in a segment this bridge creates, then leaves the
- * publisher role free: whoever publishes (a local program for an export,
- * the bridge itself for an import) attaches afterwards. */
+/* Lays the bus out in a segment this bridge creates, without taking the
+ * publisher role: whoever publishes (a local program for an export, the
+ * bridge itself for an import) attaches afterwards, and a subscriber that
+ * joins first waits for it (a publisher that closed would be end of
+ * stream). */
 static int make_bus(shmkit_seg *seg, void *arg)
 {
     const struct bridge_cfg *cfg = arg;
     shmkit_bus *b;
     int rc = shmkit_bus_create(&b, seg, cfg->slots, cfg->msg_max, cfg->max_subs,
-                               cfg->lossy ? SHMKIT_BUS_LOSSY : 0);
+                               (cfg->lossy ? SHMKIT_BUS_LOSSY : 0) | SHMKIT_BUS_NOROLE);
     if (rc < 0)
         return rc;
     return shmkit_bus_close(b);

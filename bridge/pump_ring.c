@@ -22,9 +22,10 @@ static int make_ring(shmkit_seg *seg, void *arg)
 {
     const struct bridge_ring *r = arg;
     shmkit_ring *h;
-    /* the other role than the bridge's: it is left free when this closes */
-    int rc = shmkit_ring_create(&h, seg, r->b->cfg.ring_cap,
-                                r->dir == DIR_EXPORT ? SHMKIT_RING_PRODUCER : SHMKIT_RING_CONSUMER);
+    /* no role: the local side's role stays untaken (a role taken and
+     * closed here would read as end of stream to the bridge) */
+    int rc = shmkit_ring_create(&h, seg, r->b->cfg.ring_cap, 0);
+    (void)r;
     return rc < 0 ? rc : shmkit_ring_close(h);
 }
 

@@ -34,6 +34,10 @@ is "$?" 1 "--bus without an endpoint: exit 1"
 is "$?" 1 "--bus with both --bind and --connect: exit 1 (say --export/--import)"
 "$BR" --bus nope --bind tcp://127.0.0.1:1 2>/dev/null
 is "$?" 1 "a bus name without its slash: exit 1"
+"$BR" --bus "${P}nobind" --bind tcp://127.0.0.2:0x 2>/dev/null
+is "$?" 2 "an endpoint that cannot be bound: exit 2"
+[ ! -e "/dev/shm${P}nobind" ]
+ok $? "... and the bus it made for the run is removed again"
 
 # --- one bus, exported and imported, every message accounted for
 A=$(port 0)

@@ -51,6 +51,9 @@ is "$?" 1 "a secret key file without a key: exit 1"
 is "$?" 1 "an allow file with a line that is not a key: exit 1"
 "$BR" --bus /x --bind "$EP" --curve-secret "$tmp/srv.secret" 2>/dev/null
 is "$?" 1 "--curve-secret without --curve-allow: exit 1"
+"$BR" --bus "${P}refused" --bind "$EP" --curve-secret "$tmp/junk" --curve-allow "$tmp/allow" 2>/dev/null
+[ ! -e "/dev/shm${P}refused" ]
+ok $? "a refused key file leaves no bus behind (nothing is made before the keys are read)"
 for b in a good bad wrongsrv; do stop $b; done
 is "$stop_rc" 0 "SIGTERM: exit 0"
 done_testing
