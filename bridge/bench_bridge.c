@@ -48,26 +48,41 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void remove_buses(void);
+
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_bridge: %s: %s\n", what, rc < 0 ? shmkit_strerror(rc) : zmq_strerror(errno));
+    remove_buses(); /* what it made goes, also on failure */
     exit(2);
 }
 
-static char names[8][64];
+#define MAX_NAMES 16
+static char names[MAX_NAMES][64];
 static int nnames;
+
+/* The next free name slot (every segment the bench makes is listed, so
+ * that it is removed at exit). */
+static char *next_name(void)
+{
+    if (nnames == MAX_NAMES) {
+        fprintf(stderr, "bench_bridge: more than %d segments\n", MAX_NAMES);
+        exit(1);
+    }
+    return names[nnames++];
+}
 
 static int make_bus(shmkit_seg *seg, void *arg)
 {
     (void)arg;
     shmkit_bus *b;
-    int rc = shmkit_bus_create(&b, seg, 1024, 65536, 4, 0);
+    int rc = shmkit_bus_create(&b, seg, 1024, 65536, 4, SHMKIT_BUS_NOROLE);
     return rc < 0 ? rc : shmkit_bus_close(b);
 }
 
 static const char *bus(const char *tag)
 {
-    char *n = names[nnames++];
+    char *n = next_name();
     snprintf(n, 64, "/shmkit-bench-br-%d-%s", (int)getpid(), tag);
     shmkit_seg *seg;
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = n, .flags = SHMKIT_CREATE | SHMKIT_EXCL,
@@ -594,7 +609,7 @@ static int bridged_rpc(const char *bin, int port, int k, double *med, double *p9
 {
     char ep[64], out[200], in[200];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
-    char *srv = names[nnames++], *cli = names[nnames++];
+    char *srv = next_name(), *cli = next_name();
     snprintf(srv, 64, "/shmkit-bench-br-%d-rpcs", (int)getpid());
     snprintf(cli, 64, "/shmkit-bench-br-%d-rpcc", (int)getpid());
     struct rpc_srv e = {.name = srv};
