@@ -354,8 +354,12 @@ static void consumer_killed_mid_copy(void)
         int rc = shmkit_ring_recv(c, rbuf, BIG, 10000000000);
         uint32_t id;
         uint64_t seq = 0;
-        if (rc == SHMKIT_ECLOSED && last == n - 1) {
-            cont++; /* it had received everything before it was killed */
+        if (rc == SHMKIT_ECLOSED && last >= n - 2) {
+            /* it had received everything before it was killed - the last
+             * message perhaps without reporting it (killed between its
+             * recv and its write) */
+            cont++;
+            next = (uint64_t)n;
         } else {
             /* the one the dead consumer was copying, or (killed between
              * its recv and its report) the one after */
