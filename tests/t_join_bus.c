@@ -13,15 +13,9 @@
 
 static struct tj_place place;
 
-static void cleanup(void)
-{
-    tj_place_done(&place);
-}
-
 static void use_place(int kind, const char *tag)
 {
-    tj_place(&place, kind, tag, 2);
-    atexit(cleanup);
+    tj_use_place(&place, kind, tag, 2);
 }
 
 static struct shmkit_bus_config bus_cfg(unsigned role, int64_t timeout_ns)

@@ -22,15 +22,9 @@
 
 static struct tj_place place;
 
-static void cleanup(void)
-{
-    tj_place_done(&place);
-}
-
 static void use_place(int kind, const char *tag)
 {
-    tj_place(&place, kind, tag, 1);
-    atexit(cleanup);
+    tj_use_place(&place, kind, tag, 1);
 }
 
 static struct shmkit_ring_config ring_cfg(unsigned role, int64_t timeout_ns)

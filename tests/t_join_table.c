@@ -18,15 +18,9 @@ struct rec {
 
 static struct tj_place place;
 
-static void cleanup(void)
-{
-    tj_place_done(&place);
-}
-
 static void use_place(int kind, const char *tag)
 {
-    tj_place(&place, kind, tag, 3);
-    atexit(cleanup);
+    tj_use_place(&place, kind, tag, 3);
 }
 
 static struct shmkit_table_config table_cfg(unsigned role, int64_t timeout_ns)

@@ -87,6 +87,23 @@ static inline void tj_place_done(struct tj_place *p)
         tu_tmpdir_rm(p->dir);
 }
 
+/* The place a test case works in, removed at exit (each case runs in a
+ * process of its own, see tu_case.h). */
+static struct tj_place *tj_used;
+
+static inline void tj_place_cleanup(void)
+{
+    if (tj_used)
+        tj_place_done(tj_used);
+}
+
+static inline void tj_use_place(struct tj_place *p, int kind, const char *tag, unsigned n)
+{
+    tj_place(p, kind, tag, n);
+    tj_used = p;
+    atexit(tj_place_cleanup);
+}
+
 static inline void tj_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
