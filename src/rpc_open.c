@@ -502,6 +502,7 @@ int shmkit_rpc_stats(const shmkit_seg *seg, struct shmkit_rpc_stats *st)
         st->pending += ph == RPC_REQ;
         st->serving += ph == RPC_TAKEN;
         st->calls += rpc_seq(sw);
+        shmkit__rpc_lat_add(sl, st);
     }
     return 0;
 }

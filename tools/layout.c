@@ -144,6 +144,38 @@ static int table_stats(const struct target *t, struct emit *e, struct layout_sta
     return rc;
 }
 
+/* "12.3 us" into BUF. */
+static const char *fmt_ns(double ns, char *buf, size_t len)
+{
+    if (ns < 1e3)
+        snprintf(buf, len, "%.0f ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, len, "%.1f us", ns / 1e3);
+    else
+        snprintf(buf, len, "%.2f ms", ns / 1e6);
+    return buf;
+}
+
+/* The clients' sampled call latency (shmkit_rpc_stats, CALL LATENCY): info
+ * its average since the endpoint was made, watch the average over the last
+ * interval ("-" when no call was timed in it, or a counter stepped back). */
+static void emit_latency(struct emit *e, const struct shmkit_rpc_stats *rs, struct layout_state *st)
+{
+    char buf[32];
+    emit_num(e, "lat_samples", rs->lat_samples > INT64_MAX ? INT64_MAX : (long long)rs->lat_samples);
+    if (!st) {
+        emit_str(e, "latency", rs->lat_samples ? fmt_ns((double)rs->lat_sum_ns /
+                                                             (double)rs->lat_samples, buf, sizeof buf)
+                                               : NULL);
+        return;
+    }
+    uint64_t n = rs->lat_samples - st->v[1], sum = rs->lat_sum_ns - st->v[2];
+    int fresh = st->have && rs->lat_samples > st->v[1] && rs->lat_sum_ns >= st->v[2];
+    emit_str(e, "latency", fresh ? fmt_ns((double)sum / (double)n, buf, sizeof buf) : NULL);
+    st->v[1] = rs->lat_samples;
+    st->v[2] = rs->lat_sum_ns;
+}
+
 static int rpc_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, double now)
 {
     struct shmkit_rpc_stats rs;
@@ -162,6 +194,7 @@ static int rpc_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, d
     emit_num(e, "server_waits", (long long)rs.server_waits);
     emit_num(e, "takeovers", (long long)rs.takeovers);
     emit_rate(e, "call_rate", rate(st, 0, rs.replies, now), " calls/s");
+    emit_latency(e, &rs, st);
     return 0;
 }
 

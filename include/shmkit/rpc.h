@@ -376,10 +376,30 @@ struct shmkit_rpc_stats {
     uint64_t replies;      /* responses written                                    */
     uint64_t takeovers;    /* servers that replaced a dead one                     */
     uint64_t server_waits; /* times the server went to sleep                       */
-    uint64_t reserved[8];  /* 0 */
+    uint64_t lat_samples;  /* calls timed by their clients (see CALL LATENCY)      */
+    uint64_t lat_sum_ns;   /* their round trips, summed, in nanoseconds            */
+    uint64_t reserved[6];  /* 0 */
 };
 
-/* Reads the statistics of the endpoint in SEG (which may be read-only)
+/* CALL LATENCY: one call in 64 of each client (by its slot's call count)
+ * is timed by the client, the only side that knows when it sent and when
+ * the answer came: CLOCK_MONOTONIC read before the request is published
+ * and when shmkit_rpc_response_wait (or shmkit_rpc_call) first sees the
+ * response, so an event loop's delay before it looks is included. The
+ * other 63 calls read no clock: the cost on the call path is a mask and a
+ * branch. A call that ends without a response (timeout, server death) adds
+ * no sample. The round trip is added to two counters in the client's slot,
+ * never reset (a later client of the slot adds to them, so they only grow
+ * while the endpoint exists); shmkit_rpc_stats sums them over the slots.
+ * Average latency over an interval: the difference of lat_sum_ns divided by
+ * the difference of lat_samples (`shmkit watch` shows it). Each slot counts
+ * its samples in 32 bits: the sum steps back when one slot passes 2^32
+ * samples (2^38 calls of its clients); a reader seeing it step back starts
+ * over. The counters come from shared memory: the sums saturate at
+ * UINT64_MAX rather than wrap, and a pair read while a client updates it
+ * may be off by one sample.
+ *
+ * Reads the statistics of the endpoint in SEG (which may be read-only)
  * after validating its control block; never writes. Errors: -EINVAL (NULL),
  * SHMKIT_ELAYOUT (not an endpoint, or RAW), SHMKIT_ECORRUPT, SHMKIT_EVERSION,
  * the errors of a header read. */
