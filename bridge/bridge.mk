@@ -11,7 +11,7 @@ BRIDGE_A       := $(BUILD)/libshmkit-bridge.a
 BRIDGE_BIN     := $(BUILD)/bin/shmkit-bridge
 BRIDGE_TOOL    := $(BUILD)/bridge/bridge-tool
 BRIDGE_BENCH   := $(BUILD)/bench/bench_bridge
-BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h
+BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h bridge/stats_table.h
 ZMQ_LIBS       := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
 HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
 
