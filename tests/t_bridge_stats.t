@@ -4,7 +4,7 @@
 # (--stats-name); `shmkit info` prints them by name and agrees with the
 # stats file, its links and peers; `shmkit watch` prints the traffic each
 # way with its rates and the drop counters; `ls` shows the table as a
-# bridge; a bridge without --stats-name uses /shmkit-bridge-PID and removes
+# bridge; `info` of a bus names the bridge carrying it; a bridge without --stats-name uses /shmkit-bridge-PID and removes
 # it on SIGTERM; after a kill -9 the table names a dead creator and `shmkit
 # gc` removes it; a record scribbled from outside (bad counts, a hostile
 # counter name, garbage) is reported as corrupted by info, watch and ls,
@@ -76,6 +76,11 @@ ok $? "watch --once: bridge a's out_msgs and drop_hwm"
 
 got=$("$S" ls --posix -o NAME,LAYOUT,DETAIL | grep -F "$SA" | tr -s ' ')
 is "$got" "$SA table bridge $(bpid a) (alive), 1 link, peers 1 out 0 in" "ls: the table shows as a bridge (DETAIL)"
+
+is "$(info_val "${P}a" bridged_by)" "$SA (bridge $(bpid a), alive) bus-out tcp://127.0.0.1:$A" \
+    "info of the bus: which bridge carries it, how"
+is "$(info_val "${P}b" bridged_by)" "$SB (bridge $(bpid b), alive) bus-in tcp://127.0.0.1:$A" \
+    "... on the importing side too"
 
 # --- the default name, removed on SIGTERM
 "$BR" --bus "${P}d" --bind "tcp://127.0.0.1:$(port 1)" 2>"$tmp/d.err" &

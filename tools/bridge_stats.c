@@ -148,3 +148,51 @@ int bridge_detail(const shmkit_table *tab, char *buf, size_t len)
                  (long long)bst_get(&r, "peers_out"), (long long)bst_get(&r, "peers_in"));
     return 0;
 }
+
+/* Whether link L carries the local channel NAME ("NAME" or "NAME=/TOPIC"). */
+static int link_is(const struct bst_link *l, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(l->name, name, n) && (l->name[n] == '\0' || l->name[n] == '=');
+}
+
+/* The links of the bridge whose statistics table is row R that carry
+ * NAME, as "bridged_by" members. */
+static void carriers_of(struct emit *e, const struct seg_row *r, const char *name, int *found)
+{
+    struct target t;
+    struct shmkit_opts o;
+    shmkit_table *tab = NULL;
+    struct bst_record rec;
+    int alive = 0;
+    target_of_row(&t, r);
+    if (target_opts(&t, SHMKIT_RDONLY, &o) < 0 || shmkit_table_open(&tab, &o, BRIDGE_STATS_TYPE) < 0)
+        return;
+    if (bst_read(tab, &rec, &alive) == 0)
+        for (uint32_t i = 0; i < rec.nlinks; i++) {
+            if (!link_is(&rec.links[i], name))
+                continue;
+            char key[32];
+            int k = ++*found;
+            if (k == 1)
+                snprintf(key, sizeof key, "bridged_by");
+            else
+                snprintf(key, sizeof key, "bridged_by_%d", k);
+            emit_fmt(e, key, "%s (bridge %d, %s) %s %s", r->name, rec.pid, alive ? "alive" : "dead",
+                     rec.links[i].kind, rec.links[i].endpoint);
+        }
+    shmkit_table_close(tab);
+}
+
+void bridge_carriers(struct emit *e, const char *name)
+{
+    struct scan_opts so = {.posix = 1, .header = 1};
+    struct seg_list l;
+    int found = 0;
+    if (scan(&so, &l) < 0)
+        return;
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i].hdr_rc == 0 && l.v[i].hdr.layout == SHMKIT_LAYOUT_TABLE)
+            carriers_of(e, &l.v[i], name, &found);
+    seg_list_free(&l);
+}

@@ -377,8 +377,12 @@ void layout_detail(struct seg_row *r);
  * statistics table is TAB. 0 or a negative code (SHMKIT_ECORRUPT: the
  * record fails its checks; SHMKIT_EVERSION). */
 int bridge_stats(const shmkit_table *tab, struct emit *e, struct layout_state *st, double now);
-/* ls DETAIL of it: "bridge ID pid PID (alive), N links, peers out/in". */
+/* ls DETAIL of it: "bridge PID (alive), N links, peers N out N in". */
 int bridge_detail(const shmkit_table *tab, char *buf, size_t len);
+/* info of a POSIX bus, ring or RPC endpoint NAME: which running (or
+ * killed) bridges carry it, one "bridged_by" member per link, found by
+ * reading every bridge statistics table in /dev/shm. */
+void bridge_carriers(struct emit *e, const char *name);
 
 /* ---- commands -------------------------------------------------------- */
 

@@ -221,6 +221,9 @@ int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struc
     default:
         rc = SHMKIT_ELAYOUT;
     }
+    if (!st && rc == 0 && t->type == T_NAME &&
+        (layout == SHMKIT_LAYOUT_RING || layout == SHMKIT_LAYOUT_BUS || layout == SHMKIT_LAYOUT_RPC))
+        bridge_carriers(e, t->name); /* info only: it reads every bridge's table */
     if (st && rc == 0) {
         st->t = now;
         st->layout = layout;
