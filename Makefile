@@ -80,6 +80,9 @@ $(LIB_SO): $(LIB_OBJ) src/shmkit.map
 	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so.$(SOVERSION)
 	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so
 
+# The CLI's own headers (cli.h, and the bridge's statistics record it reads).
+$(TOOL_OBJ): $(wildcard tools/*.h) bridge/stats_table.h
+
 $(CLI): $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJ) $(LIB_A) $(LDLIBS_ALL)
