@@ -106,4 +106,6 @@ rc=$?
 [ $rc -ne 0 ] && grep -q 'stopped; removing what it started' "$tmp/term/err"
 t $? "SIGTERM: the demo stops (status $rc)"
 left term "$dpid_was"
+grep -l 'Sanitizer\|runtime error' "$tmp"/*/* >/dev/null 2>&1
+t $((! $?)) "no sanitizer report from race control, the mirror or the board"
 echo "1..$n"

@@ -108,7 +108,7 @@ PY
 gen() { EXPECT="$tmp/expect" python3 "$tmp/gen.py" "$1"; }
 # the counts the mirror printed, in the generator's "reason count" form
 counts() {
-    sed -n 's/^f1: mirror: messages=[0-9]* \(.*\)$/\1/p' "$1" | tr -d '()' | tr ' ' '\n' |
+    sed -n 's/^f1: mirror: messages=[0-9]* bytes=[0-9]* \(.*\)$/\1/p' "$1" | tr -d '()' | tr ' ' '\n' |
         grep -v '^bad=\|^lost=' | grep -v '=0$' | tr '=' ' ' | sort
 }
 expected() { awk '{s[$1] += $2} END {for (k in s) print k, s[k]}' "$tmp/expect" | sort; }
@@ -160,7 +160,7 @@ rm -f "$tmp/expect"
 "$f1" --mirror=$P-feed --name $P --idle 20 >"$tmp/m.out" 2>"$tmp/m.err" &
 mp=$!; pids="$pids $mp"
 waitfile /dev/shm$P-feed
-gen ctl | "$f1" --inject=$P-feed 2>/dev/null
+gen ctl | "$f1" --inject=$P-feed 2>>"$tmp/inj.err"
 wait $mp
 rc=$?
 [ $rc -eq 0 ] && grep -q 'the feed ended (its publisher closed' "$tmp/m.err"
@@ -180,7 +180,7 @@ t $((! $?)) "... and leaves nothing"
 "$f1" --mirror=$P-feed --name $P --idle 20 >"$tmp/m.out" 2>"$tmp/m.err" &
 mp=$!; pids="$pids $mp"
 waitfile /dev/shm$P-feed
-"$f1" --inject=$P-feed <"$tmp/fifo" 2>/dev/null &
+"$f1" --inject=$P-feed <"$tmp/fifo" 2>>"$tmp/inj.err" &
 ip=$!; pids="$pids $ip"
 exec 3>"$tmp/fifo"
 gen ctl >&3
@@ -193,4 +193,6 @@ exec 3>&-
 wait $ip
 ls /dev/shm | grep -q "${P#/}"
 t $((! $?)) "... its tables removed"
+cat "$tmp"/*.err "$tmp"/*.out 2>/dev/null | grep -q 'Sanitizer\|runtime error'
+t $((! $?)) "no sanitizer report from the mirror, the board or f1 --inject"
 echo "1..$n"

@@ -2,8 +2,10 @@
  * main.c - f1: a race weekend on a shared table, one process per car (`make demo`).
  *
  *   f1 [--cars N] [--laps N] [--speed X] [--seed S] [--sessions LIST] [--plain] [--results DIR]
- *      [--sysv]
+ *      [--sysv] [--feed[=BUS]]
  *   f1 --attach[=NAME]      a second board on a running weekend (read-only)
+ *   f1 --mirror=BUS [--name NAME] [--results DIR] [--idle SECS]
+ *                           the weekend of a feed, rebuilt in this host's tables
  *
  * Race control (this process) creates three tables - the race control record, one record per
  * car, the ticker's events - forks the cars, runs practice, Q1/Q2/Q3 (the slowest cars eliminated after Q1 and
@@ -17,6 +19,12 @@
  * shmget(IPC_PRIVATE, ..., IPC_CREAT | 0600) and shmat() before the fork (through
  * shmkit_table_create with kind SHMKIT_SYSV and sysv_private), and marked for removal
  * (IPC_RMID) as soon as every car holds it: it lives until the last car detaches.
+ * Another host: tables stay in one host's /dev/shm, and `shmkit bridge` carries buses. With
+ * --feed, race control also publishes the boards' records on a lossy bus (NAME-feed, feed.c)
+ * that never makes it wait; a bridge carries it, and on the other host `f1 --mirror=BUS`
+ * (mirror.c) checks every message and writes the records into tables of its own, which the
+ * same board code shows (`f1 --attach=NAME` there). `make demo HOST2=1` runs the whole chain
+ * (examples/f1/demo-bridge.sh).
  */
 #include "f1.h"
 
@@ -108,7 +116,8 @@ static void usage(FILE *f)
             "  -S, --seed S         random seed (1): same seed, same results\n"
             "      --sessions LIST  comma list of practice,q1,q2,q3,race (quali = q1,q2,q3)\n"
             "      --name NAME      segment base name (default /shmkit-f1-PID)\n"
-            "      --results DIR    where session results go (results)\n"
+            "      --results DIR    where session results go (results; --mirror: none\n"
+            "                       unless given)\n"
             "      --plain          plain text even on a terminal\n"
             "      --sysv           cars table in a System V IPC_PRIVATE segment (as the course)\n"
             "      --feed[=BUS]     also publish the boards' records on the lossy bus BUS\n"

@@ -50,7 +50,7 @@ struct mirror {
     int handed[F1_MAX_CARS];            /* record handed to a stand-in that died         */
     struct f1_car prev[F1_MAX_CARS];    /* for the results' view                         */
     int seen_dead[F1_MAX_CARS], written_session;
-    uint64_t msgs, applied, early, toolong, bad[BAD_KINDS];
+    uint64_t msgs, bytes, applied, early, toolong, bad[BAD_KINDS];
     int ended;                          /* END received                                  */
 };
 
@@ -312,8 +312,9 @@ static void summary(const struct mirror *m, uint64_t lost)
     uint64_t bad = 0;
     for (int i = 0; i < BAD_KINDS; i++)
         bad += m->bad[i];
-    fprintf(stderr, "f1: mirror: messages=%llu applied=%llu early=%llu lost=%llu bad=%llu (",
-            (unsigned long long)m->msgs, (unsigned long long)m->applied,
+    fprintf(stderr, "f1: mirror: messages=%llu bytes=%llu applied=%llu early=%llu lost=%llu "
+            "bad=%llu (", (unsigned long long)m->msgs, (unsigned long long)m->bytes,
+            (unsigned long long)m->applied,
             (unsigned long long)m->early, (unsigned long long)lost, (unsigned long long)bad);
     for (int i = 0; i < BAD_KINDS; i++)
         fprintf(stderr, "%s%s=%llu", i ? " " : "", bad_name[i], (unsigned long long)m->bad[i]);
@@ -332,6 +333,7 @@ static int run(struct mirror *m, shmkit_sub *sub)
         if (rc >= 0 || rc == -EMSGSIZE) {
             last = mono_ns();
             m->msgs++;
+            m->bytes += rc > 0 ? (uint64_t)rc : 0;
             int r = rc == -EMSGSIZE ? BAD_LENGTH : apply(m, buf, (size_t)rc);
             if (r < 0)
                 return 2;
