@@ -21,20 +21,18 @@ trap '[ -n "$dpid" ] && kill -TERM $dpid 2>/dev/null && wait $dpid; rm -rf "$tmp
 n=0
 t() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-# the pids whose command line holds $1 (from /proc: no procps needed)
-procs() {
-    for f in /proc/[0-9]*/cmdline; do
-        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -e "$1" && { p=${f#/proc/}; echo "${p%/cmdline}"; }
-    done
-}
-ppid_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null; }
+# from /proc, one process each (no procps needed): the processes whose command line holds
+# the word $1, and the children of process $1
+procs() { grep -l -a -e "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,/proc/\([0-9]*\)/.*,\1,'; }
+children() { awk -v p="$1" '$4 == p {print $1}' /proc/[0-9]*/stat 2>/dev/null; }
 # nothing of run $1 left: segments, namespaces, processes
 left() {
     ls /dev/shm | grep -q "${P#/}-$1"
     t $((! $?)) "$1: no segment left"
     ip netns list 2>/dev/null | grep -q "^shmkit-demo-$2-"
     t $((! $?)) "$1: no namespace left"
-    t "$(procs "$P-$1" | wc -l)" "$1: no process left (race control, cars, bridges, mirror, board)"
+    # "[/]..." matches the name, and not the command line of the grep looking for it
+    t "$(procs "[/]${P#/}-$1" | wc -l)" "$1: no process left (race control, cars, bridges, mirror, board)"
 }
 # run NAME [DEMO OPTIONS] -- [F1 OPTIONS]: the demo in the background, its pid in $dpid
 run() {
@@ -86,13 +84,13 @@ check_run lo "loopback"
 left lo "$dpid_was"
 
 # 3. kill -9 of a car in the middle of the race: OUT on host B too
-run kill -- --cars 4 --laps 6 --speed 250 --seed 3 --sessions race --results "$tmp/kill/r1"
+run kill -- --cars 4 --laps 12 --speed 250 --seed 3 --sessions race --results "$tmp/kill/r1"
 i=0
 until grep -q '^== RACE' "$tmp/kill/a.log" 2>/dev/null; do i=$((i + 1)); [ $i -gt 300 ] && break; sleep 0.05; done
 sleep 0.5
 rcp="" victim=""
-for p in $(procs "--feed --name $P-kill"); do [ "$(ppid_of "$p")" = "$dpid" ] && rcp=$p; done
-for p in $(procs "--feed --name $P-kill"); do [ "$(ppid_of "$p")" = "$rcp" ] && victim=$p && break; done
+for p in $(children "$dpid"); do grep -q -a -e --feed "/proc/$p/cmdline" 2>/dev/null && rcp=$p; done
+[ -n "$rcp" ] && victim=$(children "$rcp" | head -1)
 [ -n "$victim" ] && kill -9 "$victim"
 t $? "kill -9 car process $victim of race control $rcp"
 finish

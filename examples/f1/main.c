@@ -551,10 +551,11 @@ static int weekend(struct config *cf)
         rc = f1_events_create(&g_ev, ctl_name);
     w.ev = g_ev;
     char feed_name[128];
-    snprintf(feed_name, sizeof feed_name, "%s-feed", ctl_name);
-    if (rc == 0 && cf->feed && (rc = f1_feed_open(&g_feed, cf->feed_bus ? cf->feed_bus : feed_name)) < 0) {
-        fprintf(stderr, "f1: the feed bus %s: %s\n", cf->feed_bus ? cf->feed_bus : feed_name,
-                shmkit_strerror(rc));
+    snprintf(feed_name, sizeof feed_name, "%s", cf->feed_bus ? cf->feed_bus : ctl_name);
+    if (!cf->feed_bus)
+        snprintf(feed_name + strlen(feed_name), sizeof feed_name - strlen(feed_name), "-feed");
+    if (rc == 0 && cf->feed && (rc = f1_feed_open(&g_feed, feed_name)) < 0) {
+        fprintf(stderr, "f1: the feed bus %s: %s\n", feed_name, shmkit_strerror(rc));
         return 2;
     }
     if (rc < 0) {
@@ -625,8 +626,7 @@ static int weekend(struct config *cf)
                        "second board: f1 --attach=%s", ctl_name, cars_name, ctl_name, ctl_name);
     if (g_feed)
         f1_screen_line(w.scr, "feed: %s (lossy bus; another host: shmkit bridge carries it, "
-                       "f1 --mirror=%s rebuilds the tables there)",
-                       cf->feed_bus ? cf->feed_bus : feed_name, cf->feed_bus ? cf->feed_bus : feed_name);
+                       "f1 --mirror=%s rebuilds the tables there)", feed_name, feed_name);
 
     int stopped = 0;
     for (int k = 0; k < cf->nkinds && !stopped; k++)
