@@ -2,6 +2,7 @@
  * segment, attaching as server or client, the named create-or-attach, and
  * its statistics. The calls themselves are rpc.c (client) and rpc_srv.c
  * (server). */
+#include "first_contact.h"
 #include "rpc.h"
 #include "segment.h"
 
@@ -352,7 +353,33 @@ static int setup(shmkit_seg *seg, void *arg)
     return 0;
 }
 
-/* Opens (or creates, laid out) the endpoint WHERE names, checked against CFG. */
+/* What a named open asks of each try (shmkit__contact_try). */
+struct endpoint_req {
+    const uint64_t *param; /* the layout parameters, when creating */
+    size_t asked;          /* the caller's where->size */
+};
+
+/* One try: the endpoint, opened or created (laid out by setup) with O. */
+static int open_once(shmkit_seg **out, const struct shmkit_opts *o, void *ctx)
+{
+    const struct endpoint_req *q = ctx;
+    int create = !!(o->flags & SHMKIT_CREATE);
+    int rc = shmkit__open_layout(out, o, create ? q->param : NULL);
+    if (rc == SHMKIT_EBADSIZE && create && o->size > 1 && !q->asked) {
+        /* it exists and is smaller than what we would have made (a
+         * creator with fewer clients): attach to it as it is - with
+         * CREATE still, so the ownership rules of shmkit_open apply;
+         * should it vanish meanwhile, a 1-byte create fails in setup */
+        struct shmkit_opts one = *o;
+        one.size = 1;
+        rc = shmkit__open_layout(out, &one, q->param);
+    }
+    return rc;
+}
+
+/* Opens (or creates, laid out) the endpoint WHERE names, checked against
+ * CFG; waits up to cfg->timeout_ns for another process to make it
+ * (first_contact.c, as the join calls). */
 static int open_endpoint(shmkit_seg **out, const struct shmkit_opts *where,
                          const struct shmkit_rpc_config *cfg)
 {
@@ -377,31 +404,9 @@ static int open_endpoint(shmkit_seg **out, const struct shmkit_opts *where,
         o.init = setup;
         o.init_arg = (void *)cfg;
     }
-    int64_t deadline = shmkit__deadline(cfg->timeout_ns);
+    struct endpoint_req q = {param, where->size};
     shmkit_seg *seg = NULL;
-    int rc;
-    for (;;) {
-        rc = shmkit__open_layout(&seg, &o, (o.flags & SHMKIT_CREATE) ? param : NULL);
-        if (rc == SHMKIT_EBADSIZE && (o.flags & SHMKIT_CREATE) && o.size > 1 && !where->size) {
-            /* it exists and is smaller than what we would have made (a
-             * creator with fewer clients): attach to it as it is - with
-             * CREATE still, so the ownership rules of shmkit_open apply;
-             * should it vanish meanwhile, a 1-byte create fails in setup */
-            o.size = 1;
-            continue;
-        }
-        if (rc != -ENOENT || (o.flags & SHMKIT_CREATE) || cfg->timeout_ns == 0)
-            break;
-        if (shmkit__time_left(deadline) == 0) {
-            rc = -ETIMEDOUT; /* as the join calls (shmkit_ring_join) */
-            break;
-        }
-        struct timespec ts = {0, 2000000}; /* the other side is starting: 2 ms */
-        if (nanosleep(&ts, NULL) < 0 && errno == EINTR) {
-            rc = -EINTR; /* the library's one EINTR policy (SIGNALS, shmkit/sync.h) */
-            break;
-        }
-    }
+    int rc = shmkit__first_contact(&seg, &o, open_once, &q, cfg->timeout_ns);
     if (rc < 0)
         return rc;
     struct rpc_geo g;
