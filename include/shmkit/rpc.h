@@ -40,13 +40,19 @@
  * FAIRNESS. The server takes the set of pending calls in one sweep and
  * serves it in slot order from a rotating start before it looks again: a
  * client calling back to back is served once per round, never ahead of
- * another client that was waiting. No client can starve another.
+ * another client that was waiting. No client can starve another. What the
+ * server cannot give is CPU time: a client that is not running cannot
+ * call, so with more client processes than cores each one's share of the
+ * calls is also the scheduler's doing (bench/README.md, bench_rpc's 64
+ * clients: the share of calls, and the share per time spent queued).
  *
  * TIMEOUTS, SIGNALS: as for the channels (shmkit/channel.h): relative
- * nanoseconds, 0 = try once, negative = no limit; spin (cfg.spin_ns, default
- * 50 us), then sleep on a futex, the other side making the wake-up system
- * call only when someone sleeps; -EINTR when a signal handler ran while
- * asleep (nothing is lost: call again).
+ * nanoseconds, 0 = try once, negative = no limit; spin (cfg.spin_ns,
+ * default 50 us for the server, 5 us for a client: a client spinning
+ * while the server waits for a core takes that core from it), then sleep
+ * on a futex, the other side making the wake-up system call only when
+ * someone sleeps; -EINTR when a signal handler ran while asleep (nothing
+ * is lost: call again).
  *
  * PEER DEATH. The server dies: every call of every client that is waiting
  * for it, and every later call, returns SHMKIT_EPEERDEAD - a waiting
@@ -162,7 +168,8 @@ struct shmkit_rpc_config {
     int64_t timeout_ns;    /* open without SHMKIT_CREATE: how long to wait for    */
                            /* another process to create the endpoint (0: try     */
                            /* once; negative: no limit)                           */
-    int64_t spin_ns;       /* spin before sleeping: 0 = 50 us; negative: never    */
+    int64_t spin_ns;       /* spin before sleeping: 0 = 50 us (server), 5 us      */
+                           /* (client); negative: never                          */
                            /* sleep (busy-poll)                                   */
     uint64_t reserved[4];  /* zero, else -EINVAL                                  */
 };
