@@ -18,6 +18,7 @@
 #include "shmkit.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,30 @@ struct stamp {
     double lat[20000];
 };
 
+/* Pinned runs: sender on CPU 0, receiver on CPU 1 (when there are two),
+ * so every wake-up crosses CPUs; unpinned, the median depends on where
+ * the scheduler put the receiver (the RPC ratio ranged 1.0x-1.9x over
+ * eight unpinned runs on 2026-12-02), so both are printed. */
+static cpu_set_t pin_saved;
+static int pinned;
+static void pin_to(int cpu, int save)
+{
+    if (!pinned)
+        return;
+    if (save)
+        sched_getaffinity(0, sizeof pin_saved, &pin_saved);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (cpu < CPU_COUNT(&pin_saved))
+        sched_setaffinity(0, sizeof set, &set);
+}
+static void unpin(void)
+{
+    if (pinned)
+        sched_setaffinity(0, sizeof pin_saved, &pin_saved);
+}
+
 /* A child waits in epoll_wait on its descriptor (KIND), the parent sends
  * once it is armed; the child stamps when epoll_wait returned. Median ns. */
 static double epoll_latency(enum kind kind, int n)
@@ -119,8 +144,10 @@ static double epoll_latency(enum kind kind, int n)
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int back = eventfd(0, EFD_CLOEXEC); /* "I am armed again" is not timed */
     fflush(stdout);
+    pin_to(0, 1);
     pid_t p = fork();
     if (p == 0) {
+        pin_to(1, 0);
         shmkit_ring *c = NULL;
         shmkit_sub *s = NULL;
         int fd = efd;
@@ -179,6 +206,7 @@ static double epoll_latency(enum kind kind, int n)
             break;
     }
     waitpid(p, NULL, 0);
+    unpin();
     for (int i = 0; i < n; i++)
         samples[i] = st->lat[i];
     double res = median(samples, n);
@@ -306,6 +334,13 @@ int main(int argc, char **argv)
            "bare eventfd write -> epoll_wait");
     report("bus send -> subscriber fd epoll_wait", epoll_latency(BUS, ne),
            "bare eventfd write -> epoll_wait");
+    pinned = 1;
+    report("pinned: eventfd write -> epoll_wait", epoll_latency(EVENTFD, ne), NULL);
+    report("pinned: ring send -> consumer fd", epoll_latency(RING, ne),
+           "pinned: eventfd write -> epoll_wait");
+    report("pinned: bus send -> subscriber fd", epoll_latency(BUS, ne),
+           "pinned: eventfd write -> epoll_wait");
+    pinned = 0;
     printf("sender cost per 64-byte message, no receiver armed (median of chunks of %d)\n", BATCH);
     double plain, fd;
     send_cost(RING, n, &plain, &fd);

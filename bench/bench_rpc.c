@@ -17,9 +17,9 @@
  *     with and without the pollable descriptors made (does pollability
  *     cost a sender anything?), next to a ring round trip in one process.
  *
- *   bench_rpc [--quick] [--many] [--csv FILE]
+ *   bench_rpc [--quick] [--many | --epoll] [--csv FILE]
  *
- * --many runs only the 64-client part (BENCH_RPC_SPINS=1,5000,...: with
+ * --epoll runs only the epoll wake-up latencies, --many only the 64-client part (BENCH_RPC_SPINS=1,5000,...: with
  * these client spins instead; BENCH_RPC_DETAIL=1: one line per client).
  *
  * Prints a table (ns per operation, ratio to the baseline named on the
@@ -29,6 +29,8 @@
 #include "shmkit.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
+#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,11 +39,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static int quick, only_many;
+static int quick, only_many, only_epoll;
 static FILE *csv;
 
 struct fig {
@@ -531,6 +534,30 @@ static void many_clients(double seconds, int64_t spin, const char *prefix)
 }
 
 /* ------------------------------------------------------------ epoll wake-up */
+/* Pinned runs: sender on CPU 0, receiver on CPU 1 (when there are two),
+ * so every wake-up crosses CPUs; unpinned, the median depends on where
+ * the scheduler put the receiver (the RPC ratio ranged 1.0x-1.9x over
+ * eight unpinned runs on 2026-12-02), so both are printed. */
+static cpu_set_t pin_saved;
+static int pinned;
+static void pin_to(int cpu, int save)
+{
+    if (!pinned)
+        return;
+    if (save)
+        sched_getaffinity(0, sizeof pin_saved, &pin_saved);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (cpu < CPU_COUNT(&pin_saved))
+        sched_setaffinity(0, sizeof set, &set);
+}
+static void unpin(void)
+{
+    if (pinned)
+        sched_setaffinity(0, sizeof pin_saved, &pin_saved);
+}
+
 
 struct stamp {
     volatile double sent;
@@ -551,8 +578,10 @@ static double epoll_latency(int rpc, int n)
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int back = eventfd(0, EFD_CLOEXEC); /* "I am parked again" is not timed */
     fflush(stdout);
+    pin_to(0, 1);
     pid_t p = fork();
     if (p == 0) {
+        pin_to(1, 0);
         shmkit_rpc_server *s = NULL;
         int fd = efd;
         if (rpc) {
@@ -604,6 +633,7 @@ static double epoll_latency(int rpc, int n)
         }
     }
     waitpid(p, NULL, 0);
+    unpin();
     for (int i = 0; i < n; i++)
         samples[i] = st->lat[i];
     double r = median(samples, n);
@@ -613,6 +643,49 @@ static double epoll_latency(int rpc, int n)
     shmkit_close(ss);
     shmkit_close(seg);
     return r;
+}
+
+/* What one wake-up costs the sender when nobody waits, by mechanism
+ * (WHICH 0: an eventfd write, 1: a datagram sent by name as shmkit sends
+ * to a receiver it did not wake last, 2: a datagram on a connected
+ * socket, as to the receiver it woke last). Mean ns; the receiver's queue
+ * is read away in the same loop, untimed. */
+static double wake_syscall(int which, long n)
+{
+    int rs = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int ss = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "shmkit-bench-w-%d", (int)getpid());
+    socklen_t al = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+    if (rs < 0 || ss < 0 || efd < 0 || bind(rs, (struct sockaddr *)&a, al) < 0 ||
+        (which == 2 && connect(ss, (struct sockaddr *)&a, al) < 0))
+        die("wake sockets", -errno);
+    double sum = 0;
+    char b[8];
+    uint64_t v = 1;
+    for (long i = 0; i < n; i++) {
+        double t0 = now_ns();
+        if (which == 0) {
+            if (write(efd, &v, 8) != 8)
+                die("eventfd", -errno);
+        } else if (which == 1) {
+            struct sockaddr_un to = {.sun_family = AF_UNIX}; /* the name made per send */
+            int l = snprintf(to.sun_path + 1, sizeof to.sun_path - 1, "shmkit-bench-w-%d",
+                             (int)getpid());
+            sendto(ss, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to,
+                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)l));
+        } else {
+            send(ss, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        sum += now_ns() - t0;
+        if (which == 0 ? read(efd, &v, 8) != 8 : recv(rs, b, sizeof b, MSG_DONTWAIT) != 1)
+            die("drain", -errno);
+    }
+    close(rs);
+    close(ss);
+    close(efd);
+    return sum / (double)n;
 }
 
 /* ------------------------------------------------------------ sender cost */
@@ -688,6 +761,24 @@ static double local_ring(long n)
     return median(samples, nch);
 }
 
+/* The epoll rows: latencies unpinned and pinned, then what the sender's
+ * system call costs by itself. */
+static void epoll_part(int ne, long nw)
+{
+    report("bare eventfd write -> epoll_wait", epoll_latency(0, ne), NULL);
+    report("rpc request -> server fd epoll_wait", epoll_latency(1, ne),
+           "bare eventfd write -> epoll_wait");
+    pinned = 1;
+    report("pinned: eventfd write -> epoll_wait", epoll_latency(0, ne), NULL);
+    report("pinned: rpc request -> server fd", epoll_latency(1, ne),
+           "pinned: eventfd write -> epoll_wait");
+    pinned = 0;
+    printf("the sender's wake-up system call alone, nobody waiting (mean)\n");
+    report("eventfd write", wake_syscall(0, nw), NULL);
+    report("datagram sendto by name", wake_syscall(1, nw), "eventfd write");
+    report("datagram send, connected", wake_syscall(2, nw), "eventfd write");
+}
+
 int main(int argc, char **argv)
 {
     const char *csvpath = NULL;
@@ -696,12 +787,18 @@ int main(int argc, char **argv)
             quick = 1;
         else if (!strcmp(argv[i], "--many"))
             only_many = 1;
+        else if (!strcmp(argv[i], "--epoll"))
+            only_epoll = 1;
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
             csvpath = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick] [--many] [--csv FILE]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--many | --epoll] [--csv FILE]\n", argv[0]);
             return 1;
         }
+    }
+    if (only_epoll) {
+        epoll_part(quick ? 500 : 5000, quick ? 2000 : 40000);
+        return 0;
     }
     if (only_many) {
         /* BENCH_RPC_SPINS=1,5000,...: the client spins to try */
@@ -744,9 +841,7 @@ int main(int argc, char **argv)
     many_clients(quick ? 0.5 : 3, 0, "64 clients, default spin (5 us)");
     printf("epoll wake-up latency: send -> the receiver's epoll_wait returns\n");
     int ne = quick ? 500 : 5000;
-    report("bare eventfd write -> epoll_wait", epoll_latency(0, ne), NULL);
-    report("rpc request -> server fd epoll_wait", epoll_latency(1, ne),
-           "bare eventfd write -> epoll_wait");
+    epoll_part(ne, n / 10);
     printf("cost when nobody is parked (one process, no waiting)\n");
     report("ring round trip (two rings)", local_ring(n), NULL);
     report("rpc call, no descriptors", local_cost(0, n), "ring round trip (two rings)");
