@@ -19,8 +19,9 @@
  *
  *   bench_rpc [--quick] [--many | --epoll] [--csv FILE]
  *
- * --epoll runs only the epoll wake-up latencies, --many only the 64-client part (BENCH_RPC_SPINS=1,5000,...: with
- * these client spins instead; BENCH_RPC_DETAIL=1: one line per client).
+ * --epoll runs only the epoll wake-up latencies, --many only the 64-client
+ * part (BENCH_RPC_SPINS=1,5000,...: with these client spins instead;
+ * BENCH_RPC_DETAIL=1: one line per client).
  *
  * Prints a table (ns per operation, ratio to the baseline named on the
  * line); with --csv, one line per figure: name,ns_per_op,baseline,ratio.
@@ -132,9 +133,8 @@ static double samples[100000];
 static shmkit_seg *endpoint(unsigned clients)
 {
     shmkit_seg *seg;
-    struct shmkit_opts o = {.kind = SHMKIT_ANON,
-                            .size = shmkit_rpc_size_for(64, 64, clients),
-                            .flags = SHMKIT_CREATE};
+    struct shmkit_opts o = {
+        .kind = SHMKIT_ANON, .size = shmkit_rpc_size_for(64, 64, clients), .flags = SHMKIT_CREATE};
     struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = clients};
     int rc = shmkit_open(&seg, &o);
     if (rc < 0 || (rc = shmkit_rpc_init(seg, &cfg)) < 0)
@@ -374,20 +374,20 @@ static double zmq_rtt(long n)
  * (one clock for every process): a call counts if it completed inside it,
  * whenever its process got to run. */
 struct per_client {
-    long calls;     /* completed inside the window */
-    long failed;    /* calls that returned an error (none expected) */
-    double cpu_ns;  /* the process's CPU time over the window */
-    double out_ns;  /* time with a call outstanding, inside the window */
+    long calls;    /* completed inside the window */
+    long failed;   /* calls that returned an error (none expected) */
+    double cpu_ns; /* the process's CPU time over the window */
+    double out_ns; /* time with a call outstanding, inside the window */
 };
-struct per_slot {   /* the server's view, by slot */
-    long served;    /* requests taken inside the window */
+struct per_slot {     /* the server's view, by slot */
+    long served;      /* requests taken inside the window */
     double queued_ns; /* sum of (taken - published) of those requests */
 };
 struct many {
     volatile int ready, go, halt;
     volatile double t_go, t_halt;
     struct per_client c[64];
-    int slot[64];   /* client i's slot */
+    int slot[64]; /* client i's slot */
     struct per_slot s[64];
 };
 
@@ -479,7 +479,8 @@ static void many_clients(double seconds, int64_t spin, const char *prefix)
 {
     enum { N = 64 };
     shmkit_seg *seg = endpoint(N), *ms;
-    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sizeof(struct many), .flags = SHMKIT_CREATE};
+    struct shmkit_opts o = {
+        .kind = SHMKIT_ANON, .size = sizeof(struct many), .flags = SHMKIT_CREATE};
     if (shmkit_open(&ms, &o) < 0)
         die("counts", -ENOMEM);
     struct many *m = shmkit_seg_data(ms);
@@ -558,7 +559,6 @@ static void unpin(void)
         sched_setaffinity(0, sizeof pin_saved, &pin_saved);
 }
 
-
 struct stamp {
     volatile double sent;
     volatile double lat[20000];
@@ -571,7 +571,8 @@ struct stamp {
 static double epoll_latency(int rpc, int n)
 {
     shmkit_seg *seg = endpoint(2), *ss;
-    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = sizeof(struct stamp), .flags = SHMKIT_CREATE};
+    struct shmkit_opts o = {
+        .kind = SHMKIT_ANON, .size = sizeof(struct stamp), .flags = SHMKIT_CREATE};
     if (shmkit_open(&ss, &o) < 0)
         die("stamp", -ENOMEM);
     struct stamp *st = shmkit_seg_data(ss);

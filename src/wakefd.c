@@ -77,8 +77,8 @@ static int send_shared;
 
 /* The receiver the socket is connected to (0: none), the one the last
  * wake-up that was not for it went to, and the lock of both. A send() on
- * the connected socket skips the name lookup of a sendto (bench_rpc: 2.3
- * instead of 3.5 us, bench/README.md): a sender that wakes the same
+ * the connected socket skips the name lookup of a sendto (about 1 us of
+ * 2.8-3.2, bench/README.md): a sender that wakes the same
  * receiver twice in a row connects to it. Only the thread holding
  * send_lock uses or changes the connection; a thread that finds it held
  * sends with the address (sendto also works on a connected datagram

@@ -383,8 +383,8 @@ static void round_robin(int n, int rounds)
         max = count[i] > max ? count[i] : max;
     }
     ok(ok_all, "every request taken");
-    ok(min == rounds && max == rounds, "each of %d clients served exactly %d times (min %d max %d)", n,
-       rounds, min, max);
+    ok(min == rounds && max == rounds, "each of %d clients served exactly %d times (min %d max %d)",
+       n, rounds, min, max);
     ok(repeats == 0, "no client served twice in a row while others waited (%d)", repeats);
     for (int i = 0; i < n; i++)
         shmkit_rpc_client_close(c[i]);

@@ -473,7 +473,8 @@ static void shared_sender(void)
         if (rc != -EAGAIN || poll(&pf, 1, 5000) != 1) /* -EAGAIN: armed */
             break;
     }
-    ok(served == 2, "the child's two calls to server B served, through the socket it shares (%d)", served);
+    ok(served == 2, "the child's two calls to server B served, through the socket it shares (%d)",
+       served);
     ok(tu_wait_exit(kid) == 0, "the child's calls answered, its descriptor count unchanged");
     woke = 0;
     for (int k = 0; k < 3; k++)

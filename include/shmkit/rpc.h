@@ -106,13 +106,15 @@
  * ptrace rights over the receiver, which Yama's ptrace_scope 1 (the
  * Ubuntu and Debian default) refuses to unrelated processes. The cost: a
  * datagram per wake-up where an eventfd costs a write - measured with
- * nobody waiting, 2.3 us on a connected socket (3.5 us by name) against
- * 0.5 us: the socket layer's buffer and queueing, which no choice of
+ * nobody waiting, 1.8-2.1 us on a connected socket (2.8-3.2 us by name)
+ * against 0.5-0.8 us: the socket layer's buffer and queueing, which no choice of
  * call removes - and the receiver's process pays one recv to drain
  * before it arms (not on the wake-up's path). The rest of a wake-up,
  * the sleeper's scheduling, is the same for both: send to epoll_wait
- * returning takes 1.2-1.4x an eventfd's (bench/README.md, bench_rpc
- * and bench_poll). Limits: sender and receiver share a network namespace
+ * returning took 1.16-1.23x an eventfd's with the two processes on
+ * different CPUs (1.5x unpinned, in a loaded run), 1.6-1.8x for ring and
+ * bus descriptors, epoll sets inside the caller's (bench/README.md).
+ * Limits: sender and receiver share a network namespace
  * (as they share a pid namespace, see Liveness in shmkit.h); anyone in it
  * can send to the name, which gives at most a spurious wake-up (the state
  * is in the segment, never in the datagram).
