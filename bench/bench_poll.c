@@ -15,10 +15,10 @@
  * line); with --csv, one line per figure: name,ns_per_op,baseline,ratio.
  * Latencies are the median of single samples, costs the median of chunks.
  * Nothing is asserted. */
+#include "bench_pin.h"
 #include "shmkit.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,30 +98,6 @@ struct stamp {
     double sent;
     double lat[20000];
 };
-
-/* Pinned runs: sender on CPU 0, receiver on CPU 1 (when there are two),
- * so every wake-up crosses CPUs; unpinned, the median depends on where
- * the scheduler put the receiver (the RPC ratio ranged 1.0x-1.9x over
- * eight unpinned runs on 2026-12-02), so both are printed. */
-static cpu_set_t pin_saved;
-static int pinned;
-static void pin_to(int cpu, int save)
-{
-    if (!pinned)
-        return;
-    if (save)
-        sched_getaffinity(0, sizeof pin_saved, &pin_saved);
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (cpu < CPU_COUNT(&pin_saved))
-        sched_setaffinity(0, sizeof set, &set);
-}
-static void unpin(void)
-{
-    if (pinned)
-        sched_setaffinity(0, sizeof pin_saved, &pin_saved);
-}
 
 /* A child waits in epoll_wait on its descriptor (KIND), the parent sends
  * once it is armed; the child stamps when epoll_wait returned. Median ns. */
@@ -329,17 +305,16 @@ int main(int argc, char **argv)
     printf("bench_poll%s: ring and bus descriptors in epoll loops; ratio to the baseline\n",
            quick ? " --quick" : "");
     printf("epoll wake-up latency between two processes: send -> epoll_wait returns (median)\n");
-    report("bare eventfd write -> epoll_wait", epoll_latency(EVENTFD, ne), NULL);
-    report("ring send -> consumer fd epoll_wait", epoll_latency(RING, ne),
-           "bare eventfd write -> epoll_wait");
-    report("bus send -> subscriber fd epoll_wait", epoll_latency(BUS, ne),
-           "bare eventfd write -> epoll_wait");
-    pinned = 1;
-    report("pinned: eventfd write -> epoll_wait", epoll_latency(EVENTFD, ne), NULL);
-    report("pinned: ring send -> consumer fd", epoll_latency(RING, ne),
-           "pinned: eventfd write -> epoll_wait");
-    report("pinned: bus send -> subscriber fd", epoll_latency(BUS, ne),
-           "pinned: eventfd write -> epoll_wait");
+    for (pinned = 0; pinned < 2; pinned++) {
+        const char *base =
+            pinned ? "pinned: eventfd write -> epoll_wait" : "bare eventfd write -> epoll_wait";
+        report(base, epoll_latency(EVENTFD, ne), NULL);
+        report(pinned ? "pinned: ring send -> consumer fd" : "ring send -> consumer fd epoll_wait",
+               epoll_latency(RING, ne), base);
+        report(pinned ? "pinned: bus send -> subscriber fd"
+                      : "bus send -> subscriber fd epoll_wait",
+               epoll_latency(BUS, ne), base);
+    }
     pinned = 0;
     printf("sender cost per 64-byte message, no receiver armed (median of chunks of %d)\n", BATCH);
     double plain, fd;

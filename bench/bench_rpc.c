@@ -27,11 +27,11 @@
  * line); with --csv, one line per figure: name,ns_per_op,baseline,ratio.
  * Round trips are the median of chunks of 100; latencies the median of
  * single samples. Nothing is asserted. */
+#include "bench_pin.h"
 #include "shmkit.h"
 
 #include <dlfcn.h>
 #include <stddef.h>
-#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,8 +142,10 @@ static shmkit_seg *endpoint(unsigned clients)
     return seg;
 }
 
-/* An echo server child: busy-polls with SPIN < 0, else spins SPIN ns. */
-static pid_t echo_server(shmkit_seg *seg, int64_t spin)
+/* An echo server child: busy-polls with SPIN < 0, else spins SPIN ns.
+ * SEEN (if not NULL) is shown each request before it is answered. */
+static pid_t echo_server(shmkit_seg *seg, int64_t spin,
+                         void (*seen)(const struct shmkit_rpc_request *, void *), void *ctx)
 {
     fflush(stdout);
     pid_t p = fork();
@@ -154,8 +156,11 @@ static pid_t echo_server(shmkit_seg *seg, int64_t spin)
         shmkit_rpc_server_set_spin(s, spin);
         for (;;) {
             struct shmkit_rpc_request q;
-            if (shmkit_rpc_recv(s, &q, -1) == 0)
-                shmkit_rpc_reply_send(s, &q, q.data, q.len);
+            if (shmkit_rpc_recv(s, &q, -1) < 0)
+                continue;
+            if (seen)
+                seen(&q, ctx);
+            shmkit_rpc_reply_send(s, &q, q.data, q.len);
         }
     }
     return p;
@@ -172,7 +177,7 @@ static void stop(pid_t p)
 static double rpc_rtt(int64_t spin, long n)
 {
     shmkit_seg *seg = endpoint(4);
-    pid_t srv = echo_server(seg, spin);
+    pid_t srv = echo_server(seg, spin, NULL, NULL);
     shmkit_rpc_client *c;
     int rc = shmkit_rpc_client_attach(&c, seg);
     if (rc < 0)
@@ -398,32 +403,18 @@ static double cpu_now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* The echo server of the 64-client runs: also counts, per slot, the
- * requests it took inside the window and how long each had been queued
- * (the client stamps the publish time into the request). */
-static pid_t counting_server(shmkit_seg *seg, int64_t spin, struct many *m)
+/* The 64-client runs' server counts, per slot, the requests it took
+ * inside the window and how long each had been queued (the client stamps
+ * the publish time into the request). */
+static void count_request(const struct shmkit_rpc_request *q, void *ctx)
 {
-    fflush(stdout);
-    pid_t p = fork();
-    if (p == 0) {
-        shmkit_rpc_server *s;
-        if (shmkit_rpc_server_attach(&s, seg) < 0)
-            _exit(2);
-        shmkit_rpc_server_set_spin(s, spin);
-        for (;;) {
-            struct shmkit_rpc_request q;
-            if (shmkit_rpc_recv(s, &q, -1) < 0)
-                continue;
-            double t = now_ns(), sent;
-            memcpy(&sent, q.data, sizeof sent);
-            if (q.client < 64 && t >= m->t_go && (!m->halt || t <= m->t_halt) && sent >= m->t_go) {
-                m->s[q.client].served++;
-                m->s[q.client].queued_ns += t - sent;
-            }
-            shmkit_rpc_reply_send(s, &q, q.data, q.len);
-        }
+    struct many *m = ctx;
+    double t = now_ns(), sent;
+    memcpy(&sent, q->data, sizeof sent);
+    if (q->client < 64 && t >= m->t_go && (!m->halt || t <= m->t_halt) && sent >= m->t_go) {
+        m->s[q->client].served++;
+        m->s[q->client].queued_ns += t - sent;
     }
-    return p;
 }
 
 static void many_client(shmkit_seg *seg, int64_t spin, struct many *m, int i)
@@ -485,7 +476,7 @@ static void many_clients(double seconds, int64_t spin, const char *prefix)
         die("counts", -ENOMEM);
     struct many *m = shmkit_seg_data(ms);
     m->t_go = 1e300; /* nothing counts before go */
-    pid_t srv = counting_server(seg, 50000, m), kids[N];
+    pid_t srv = echo_server(seg, 50000, count_request, m), kids[N];
     for (int i = 0; i < N; i++) {
         fflush(stdout);
         kids[i] = fork();
@@ -535,30 +526,6 @@ static void many_clients(double seconds, int64_t spin, const char *prefix)
 }
 
 /* ------------------------------------------------------------ epoll wake-up */
-/* Pinned runs: sender on CPU 0, receiver on CPU 1 (when there are two),
- * so every wake-up crosses CPUs; unpinned, the median depends on where
- * the scheduler put the receiver (the RPC ratio ranged 1.0x-1.9x over
- * eight unpinned runs on 2026-12-02), so both are printed. */
-static cpu_set_t pin_saved;
-static int pinned;
-static void pin_to(int cpu, int save)
-{
-    if (!pinned)
-        return;
-    if (save)
-        sched_getaffinity(0, sizeof pin_saved, &pin_saved);
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (cpu < CPU_COUNT(&pin_saved))
-        sched_setaffinity(0, sizeof set, &set);
-}
-static void unpin(void)
-{
-    if (pinned)
-        sched_setaffinity(0, sizeof pin_saved, &pin_saved);
-}
-
 struct stamp {
     volatile double sent;
     volatile double lat[20000];
