@@ -16,12 +16,11 @@
  * statistics; a taker-over walks the committed headers from there.
  *
  * Cut-through: a message of RING_CT_MIN bytes or more sent with
- * shmkit_ring_send is published as a REC_WIP record before its bytes are
- * copied in, and the producer publishes its progress (ring_ctl.wip_pos)
- * every RING_CT_CHUNK bytes, so the consumer's shmkit_ring_recv copies it
- * out on the other core while it is still being copied in: the bytes cross
- * the cores piece by piece, each still in the producer's cache, instead of
- * a whole message that no longer fits it. The message is delivered only
+ * shmkit_ring_send into a ring that holds fewer than RING_CT_RECS of it
+ * is published as a REC_WIP record before its bytes are copied in, and the
+ * producer publishes its progress (ring_ctl.wip_pos) every RING_CT_CHUNK
+ * bytes, so the consumer's shmkit_ring_recv copies it out on the other
+ * core while it is still being copied in. The message is delivered only
  * when its header says REC_MSG; a producer killed in the middle leaves a
  * REC_WIP record that the next producer withdraws (ring_plock.c).
  */
@@ -37,12 +36,23 @@
  * every caller (send/recv and the zero-copy calls). */
 #define RING_INLINE static inline __attribute__((always_inline))
 
-/* Cut-through from 64 KiB messages up, progress every 32 KiB: a piece is
- * then still in the producer's cache when the consumer copies it out, and
- * the progress word crosses the cores once per piece only (what it gained
- * and what else was tried: bench/README.md). */
+/* Cut-through from 64 KiB messages up, progress every 32 KiB, and only in
+ * a ring that holds fewer than three of the message. Where three fit,
+ * whole messages already overlap (the producer copies the next in while
+ * the consumer copies one out) and they win where the two cores share a
+ * cache: a consumer reading each piece right behind the producer takes
+ * lines still in the other core's cache, 0.57x as fast as whole messages
+ * read later; where the cores do not share one the cut-through gains 1.5x
+ * (measured: bench/README.md, issue 17's third pass). */
 #define RING_CT_MIN (64u << 10)
 #define RING_CT_CHUNK (32u << 10)
+#define RING_CT_RECS 3u
+
+/* Whether a send of LEN bytes goes through the cut-through. */
+static inline int ct_wanted(const shmkit_ring *r, uint64_t len)
+{
+    return len >= RING_CT_MIN && RING_CT_RECS * (ring_rec_size(len) + REC_HDR) > r->cap;
+}
 
 size_t shmkit_ring_size_for(size_t capacity)
 {
@@ -658,7 +668,7 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
     int rc = do_reserve(r, len, &p, timeout_ns);
     if (rc < 0)
         return rc;
-    if (len >= RING_CT_MIN)
+    if (ct_wanted(r, len))
         ct_fill(r, p, buf, len);
     else if (len)
         memcpy(p, buf, len);
