@@ -41,9 +41,9 @@
  * whole messages already overlap (the producer copies the next in while
  * the consumer copies one out) and they win where the two cores share a
  * cache: a consumer reading each piece right behind the producer takes
- * lines still in the other core's cache, 0.57x as fast as whole messages
- * read later; where the cores do not share one the cut-through gains 1.5x
- * (measured: bench/README.md, issue 17's third pass). */
+ * lines still in the other core's cache, 0.57-0.82x as fast as whole
+ * messages read later; where the cores do not share one the cut-through
+ * gains 1.4-1.6x (measured: bench/README.md, issue 17's third pass). */
 #define RING_CT_MIN (64u << 10)
 #define RING_CT_CHUNK (32u << 10)
 #define RING_CT_RECS 3u
