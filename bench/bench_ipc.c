@@ -3,6 +3,8 @@
  * measured in one run between two processes.
  *
  *   bench_ipc [--quick] [--ring-only] [--csv FILE] [--plot FILE] [--boost PROGRAM]
+ *   bench_ipc --loop N   (N 64-byte messages sent and received in one process,
+ *                         nothing printed: run it under callgrind, see bench/README.md)
  *
  * For every transport: 64-byte ping-pong round trip (p50/p99/p99.9, the
  * two processes pinned to different cores), 64-byte one-way throughput,
@@ -1389,9 +1391,45 @@ static void write_plot(const char *path)
     fclose(f);
 }
 
+/* --loop N: N 64-byte messages through shmkit_ring_send and
+ * shmkit_ring_recv in one process, one at a time. Timing here would say
+ * little on a shared VM; the instruction count does not move with the
+ * load: run it under callgrind with two values of N, and the difference
+ * over the difference of N is the per-message count (setup excluded). */
+static int one_process_loop(long n)
+{
+    size_t cap = 256u << 10;
+    struct shmkit_opts o = {.kind = SHMKIT_ANON, .size = shmkit_ring_size_for(cap),
+                            .flags = SHMKIT_CREATE};
+    shmkit_seg *s;
+    shmkit_ring *p = NULL, *c = NULL;
+    int rc = shmkit_open(&s, &o);
+    if (rc < 0)
+        return rc;
+    rc = shmkit_ring_create(&p, s, cap, SHMKIT_RING_PRODUCER);
+    if (rc == 0)
+        rc = shmkit_ring_attach(&c, s, SHMKIT_RING_CONSUMER);
+    unsigned char msg[SMALL] = {1}, in[SMALL];
+    for (long i = 0; rc == 0 && i < n; i++) {
+        rc = shmkit_ring_send(p, msg, sizeof msg, -1);
+        if (rc == 0)
+            rc = shmkit_ring_recv(c, in, sizeof in, -1) == SMALL ? 0 : SHMKIT_ECORRUPT;
+    }
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+    shmkit_close(s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *csv = NULL, *plot = NULL, *boost = NULL;
+    if (argc == 3 && !strcmp(argv[1], "--loop")) {
+        int rc = one_process_loop(atol(argv[2]));
+        if (rc < 0)
+            fprintf(stderr, "bench_ipc --loop: %s\n", shmkit_strerror(rc));
+        return rc < 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1, reps = 1;
@@ -1405,7 +1443,7 @@ int main(int argc, char **argv)
             boost = argv[++i];
         else {
             fprintf(stderr, "usage: bench_ipc [--quick] [--ring-only] [--csv FILE] [--plot FILE] "
-                            "[--boost PROG]\n");
+                            "[--boost PROG] | --loop N\n");
             return 1;
         }
     }

@@ -16,12 +16,11 @@
  * statistics; a taker-over walks the committed headers from there.
  *
  * Cut-through: a message of RING_CT_MIN bytes or more sent with
- * shmkit_ring_send is published as a REC_WIP record before its bytes are
- * copied in, and the producer publishes its progress (ring_ctl.wip_pos)
- * every RING_CT_CHUNK bytes, so the consumer's shmkit_ring_recv copies it
- * out on the other core while it is still being copied in: the bytes cross
- * the cores piece by piece, each still in the producer's cache, instead of
- * a whole message that no longer fits it. The message is delivered only
+ * shmkit_ring_send into a ring that holds fewer than RING_CT_RECS of it
+ * is published as a REC_WIP record before its bytes are copied in, and the
+ * producer publishes its progress (ring_ctl.wip_pos) every RING_CT_CHUNK
+ * bytes, so the consumer's shmkit_ring_recv copies it out on the other
+ * core while it is still being copied in. The message is delivered only
  * when its header says REC_MSG; a producer killed in the middle leaves a
  * REC_WIP record that the next producer withdraws (ring_plock.c).
  */
@@ -37,12 +36,23 @@
  * every caller (send/recv and the zero-copy calls). */
 #define RING_INLINE static inline __attribute__((always_inline))
 
-/* Cut-through from 64 KiB messages up, progress every 32 KiB: a piece is
- * then still in the producer's cache when the consumer copies it out, and
- * the progress word crosses the cores once per piece only (what it gained
- * and what else was tried: bench/README.md). */
+/* Cut-through from 64 KiB messages up, progress every 32 KiB, and only in
+ * a ring that holds fewer than three of the message. Where three fit,
+ * whole messages already overlap (the producer copies the next in while
+ * the consumer copies one out) and they win where the two cores share a
+ * cache: a consumer reading each piece right behind the producer takes
+ * lines still in the other core's cache, 0.57-0.82x as fast as whole
+ * messages read later; where the cores do not share one the cut-through
+ * gains 1.4-1.6x (measured: bench/README.md, issue 17's third pass). */
 #define RING_CT_MIN (64u << 10)
 #define RING_CT_CHUNK (32u << 10)
+#define RING_CT_RECS 3u
+
+/* Whether a send of LEN bytes goes through the cut-through. */
+static inline int ct_wanted(const shmkit_ring *r, uint64_t len)
+{
+    return len >= RING_CT_MIN && RING_CT_RECS * (ring_rec_size(len) + REC_HDR) > r->cap;
+}
 
 size_t shmkit_ring_size_for(size_t capacity)
 {
@@ -517,6 +527,23 @@ int shmkit_ring_reserve(shmkit_ring *r, size_t len, void **p, int64_t timeout_ns
     return do_reserve(r, len, p, timeout_ns);
 }
 
+/* After a commit's header store: the tail hint moves to END (past MSGS
+ * messages of BYTES bytes), the consumer is woken if it sleeps. */
+RING_INLINE void publish_tail(shmkit_ring *r, uint64_t end, uint64_t msgs, uint64_t bytes)
+{
+    struct ring_ctl *c = r->c;
+    r->tail = end;
+    /* statistics and the tail hint share a line the consumer never reads
+     * on its fast path (only takers-over and stats readers do) */
+    chan_bump(&c->msgs_in, msgs);
+    chan_bump(&c->bytes_in, bytes);
+    /* release: the consumer (and a producer taking over from this hint)
+     * finds the record complete once it sees the new tail */
+    shmkit__store_release(&c->tail, end);
+    if (wake_peer(&c->cons_parked, &c->cons_nopark, &c->cons_token))
+        chan_bump(&c->prod_wakes, 1);
+}
+
 /* Publishes the reserved record of LEN bytes - and the records a batch
  * stored after it, up to END - with one release store of its header. */
 RING_INLINE void do_commit_to(shmkit_ring *r, size_t len, uint64_t end, uint64_t msgs,
@@ -539,17 +566,8 @@ RING_INLINE void do_commit_to(shmkit_ring *r, size_t len, uint64_t end, uint64_t
          * before the consumer sees this header */
         shmkit__store_release(hdr, REC_MSG | len);
     }
-    r->tail = end;
-    /* statistics and the tail hint share a line the consumer never reads
-     * on its fast path (only takers-over and stats readers do) */
-    chan_bump(&c->msgs_in, msgs);
-    chan_bump(&c->bytes_in, bytes);
-    /* release: the consumer (and a producer taking over from this hint)
-     * finds the record complete once it sees the new tail */
-    shmkit__store_release(&c->tail, r->tail);
     r->reserved = 0;
-    if (wake_peer(&c->cons_parked, &c->cons_nopark, &c->cons_token))
-        chan_bump(&c->prod_wakes, 1);
+    publish_tail(r, end, msgs, bytes);
     if (r->multi) {
         if (shmkit__load_relaxed(&c->last_writer) != r->self.pid)
             shmkit__store_relaxed(&c->last_writer, r->self.pid); /* statistic */
@@ -626,11 +644,31 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
         return -EINVAL;
     if (len > r->max_msg)
         return SHMKIT_ETOOBIG;
+    /* The fast path: one producer, a message below the cut-through's size
+     * that needs no filler, and room by the cached head (room_poll's test
+     * with need = the record and the word after it, which is at most half
+     * the ring) - reserve and commit without their general cases. */
+    uint64_t rec = ring_rec_size(len), idx = r->tail & r->mask;
+    if (!r->multi && len < RING_CT_MIN && idx + rec <= r->cap &&
+        r->tail - r->head_cache <= r->cap - rec - REC_HDR) {
+        unsigned char *d = r->data + idx;
+        if (len)
+            memcpy(d + REC_HDR, buf, len);
+        uint64_t end = r->tail + rec;
+        /* relaxed: the word after the record must read 0 before its header
+         * is visible; the release store below orders it */
+        shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
+        /* release: the message bytes and the zeroed next word are visible
+         * before the consumer sees this header */
+        shmkit__store_release((uint64_t *)d, REC_MSG | len);
+        publish_tail(r, end, 1, len);
+        return 0;
+    }
     void *p = NULL;
     int rc = do_reserve(r, len, &p, timeout_ns);
     if (rc < 0)
         return rc;
-    if (len >= RING_CT_MIN)
+    if (ct_wanted(r, len))
         ct_fill(r, p, buf, len);
     else if (len)
         memcpy(p, buf, len);
@@ -827,10 +865,13 @@ static int ct_copy(shmkit_ring *r, unsigned char *buf, int64_t deadline)
     }
 }
 
-int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
+/* recv when no whole message that fits is at the head: waits, copies out a
+ * message still being copied in, reports -EMSGSIZE and corruption. Kept
+ * out of line so that its set-up (the waiters, the deadline, the
+ * cut-through's state) costs the fast path in shmkit_ring_recv nothing. */
+static __attribute__((noinline)) int recv_slow(shmkit_ring *r, void *buf, size_t cap,
+                                               int64_t timeout_ns)
 {
-    if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
-        return -EINVAL;
     /* a try call takes only whole messages; a waiting one also a message
      * still being copied in (cut-through), within the same deadline */
     r->want_wip = timeout_ns != 0;
@@ -861,6 +902,29 @@ int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
         do_release(r);
         return (int)len;
     }
+}
+
+int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
+{
+    if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
+        return -EINVAL;
+    /* The fast path: a whole message that fits is at the head. One header
+     * load and one compare say so (a filler, a REC_WIP record and an empty
+     * slot all differ from REC_MSG | len); the bounds are msg_poll's. */
+    if (!r->peeked) {
+        uint64_t idx = r->head & r->mask;
+        /* acquire: the record's bytes are visible with its header */
+        uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
+        uint64_t len = w & 0xffffffffu, rec = ring_rec_size(len);
+        if (w == (REC_MSG | len) && len <= cap && len <= r->max_msg && idx + rec <= r->cap) {
+            if (len)
+                memcpy(buf, r->data + idx + REC_HDR, len);
+            r->head += rec;
+            do_release_to(r, 1, len);
+            return (int)len;
+        }
+    }
+    return recv_slow(r, buf, cap, timeout_ns);
 }
 
 /* ---------------------------------------------------------------- batches */

@@ -378,13 +378,15 @@ SHMKIT_API int shmkit_ring_release(shmkit_ring *r);
 SHMKIT_API int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns);
 SHMKIT_API int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns);
 
-/* Large messages: a shmkit_ring_send of 64 KiB or more is copied in
- * piece by piece while a shmkit_ring_recv waiting for it (any timeout but
- * 0) copies it out on its own core ("cut-through"); the message is still
- * delivered whole or not at all - a producer killed in the middle leaves
- * nothing delivered, and recv returns SHMKIT_EPEERDEAD (or keeps waiting
- * for the next producer's messages if others are attached). peek, try
- * calls and recv_many wait for the whole message. */
+/* Large messages: a shmkit_ring_send of 64 KiB or more into a ring that
+ * holds fewer than three such messages is copied in piece by piece while a
+ * shmkit_ring_recv waiting for it (any timeout but 0) copies it out on its
+ * own core ("cut-through"; where three fit, it is copied in whole while
+ * the consumer copies out the one before). The message is still delivered
+ * whole or not at all - a producer killed in the middle leaves nothing
+ * delivered, and recv returns SHMKIT_EPEERDEAD (or keeps waiting for the
+ * next producer's messages if others are attached). peek, try calls and
+ * recv_many wait for the whole message. */
 
 /* Batches: several messages per call, the ring's index published once per
  * batch. MSGS[i] is one message (iov_base, iov_len), like shmkit_ring_send.

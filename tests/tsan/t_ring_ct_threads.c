@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CAP (1u << 20)
-#define BIGMSG (200u << 10) /* above the cut-through threshold */
+#define BIGMSG (400u << 10) /* above the cut-through threshold (a third of the ring) */
 #define N 3000
 
 static shmkit_seg *seg;
@@ -21,7 +21,7 @@ static shmkit_seg *seg;
 /* Message I of producer ID: its length, and its bytes derived from both. */
 static size_t msg_len(uint32_t id, uint32_t i)
 {
-    return i % 50 == 7 ? BIGMSG - (i % 13) * 8 : 8 + (i * 13 + id) % 120;
+    return i % 90 == 7 ? BIGMSG - (i % 13) * 8 : 8 + (i * 13 + id) % 120;
 }
 
 static void msg_fill(unsigned char *b, size_t len, uint32_t id, uint32_t i)
