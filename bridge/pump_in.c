@@ -93,6 +93,7 @@ void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n)
                     bridge_frame_errname(err));
         return;
     }
+    ctr_add(&b->st, C_IN_FRAMES, 1);
     struct bridge_chan *c = find_import(b, f.topic, f.tlen);
     if (!c || f.kind != BRIDGE_KIND_BUS) {
         ctr_add(&b->st, C_DROP_UNKNOWN, f.count);

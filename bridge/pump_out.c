@@ -89,6 +89,7 @@ static void flush(struct bridge *b, struct bridge_chan *c, struct batch *bt)
             zmq_msg_close(&m);
             ctr_add(&b->st, C_DROP_HWM, bt->count);
         } else {
+            ctr_add(&b->st, C_OUT_FRAMES, 1);
             ctr_add(&b->st, C_OUT_MSGS, bt->count);
             ctr_add(&b->st, C_OUT_BYTES, bt->used);
         }
@@ -135,6 +136,7 @@ static void send_alone(struct bridge *b, struct bridge_chan *c, const void *p, s
         ctr_add(&b->st, C_DROP_HWM, 1);
         return;
     }
+    ctr_add(&b->st, C_OUT_FRAMES, 1);
     ctr_add(&b->st, C_OUT_MSGS, 1);
     ctr_add(&b->st, C_OUT_BYTES, len);
 }
