@@ -238,8 +238,35 @@ static void test_version2(void)
     is_int(bridge_frame_open(f, n, &g), BF_VERSION, "version 2: refused (version)");
 }
 
+/* bridge_crc32c takes buffers of 12 KiB and more as three interleaved
+ * chains (crc.c): the same results as libshmkit's shmkit_crc32c around
+ * and beyond that size, at every alignment, from any starting CRC (the
+ * fuzz target's inputs are shorter). */
+static void test_crc(void)
+{
+    enum { MAX = 200000 };
+    unsigned char *b = malloc(MAX + 8);
+    if (!b)
+        tap_bail("malloc");
+    uint32_t x = 12345;
+    for (size_t i = 0; i < MAX + 8; i++)
+        b[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+    static const size_t sizes[] = {0, 1, 7, 8, 4095, 12287, 12288, 12289, 12295, 24576, 36869,
+                                  65536, 65536 + 41, MAX};
+    int bad = 0, n = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t off = 0; off < 8; off++, n++) {
+            uint32_t seed = (uint32_t)(i * 0x9e3779b9u + off);
+            if (bridge_crc32c(seed, b + off, sizes[i]) != shmkit_crc32c(seed, b + off, sizes[i]))
+                bad++;
+        }
+    is_int(bad, 0, "bridge_crc32c = shmkit_crc32c on %d buffers of 0 to %d bytes", n, MAX);
+    free(b);
+}
+
 int main(void)
 {
+    test_crc();
     test_one();
     test_many();
     test_corrupt_middle();
