@@ -148,6 +148,7 @@ struct bridge_cfg {
     int lossy;
     int hwm;                /* messages queued per peer, each way */
     int publish_timeout_ms; /* how long an import waits for room in a full bus */
+    int send_timeout_ms;    /* how long an export waits for a full peer queue (0: drop) */
     const char *curve_secret, *curve_allow, *curve_server;
     int insecure;
     char *ring_out[BRIDGE_MAX_RINGS]; /* "NAME[=/TOPIC]@ENDPOINT" */

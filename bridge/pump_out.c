@@ -67,6 +67,39 @@ static void resubscribe(struct bridge *b, struct bridge_chan *c)
         c->sub = NULL; /* tried again on the next round */
 }
 
+static void service(struct bridge *b);
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sends frame M. XPUB drops a frame for a peer whose queue is full (--hwm)
+ * without telling us: that peer's bridge sees the gap in the sequence
+ * numbers and counts it (net_lost). With --send-timeout the socket refuses
+ * instead (XPUB_NODROP, set in bridge_pump_out) while any peer's queue is
+ * full, and the frame waits for room, a slice (ZMQ_SNDTIMEO) at a time so
+ * that subscriptions are read and a stop is seen; after the timeout it is
+ * dropped for every peer. 0, or -1 when it was not sent. */
+static int xsend(struct bridge *b, zmq_msg_t *m)
+{
+    if (zmq_msg_send(m, b->xpub, ZMQ_DONTWAIT) >= 0)
+        return 0;
+    if (errno != EAGAIN || b->cfg.send_timeout_ms <= 0)
+        return -1;
+    double end = now() + b->cfg.send_timeout_ms / 1e3;
+    while (!*b->stop) {
+        if (zmq_msg_send(m, b->xpub, 0) >= 0)
+            return 0;
+        if ((errno != EAGAIN && errno != EINTR) || now() >= end)
+            return -1;
+        service(b);
+    }
+    return -1;
+}
+
 /* Sends the batch as one frame of C's topic, and empties it. */
 static void flush(struct bridge *b, struct bridge_chan *c, struct batch *bt)
 {
@@ -82,10 +115,7 @@ static void flush(struct bridge *b, struct bridge_chan *c, struct batch *bt)
         struct bridge_frame fr = {.topic = c->topic, .tlen = c->tlen, .kind = BRIDGE_KIND_BUS,
                                   .hops = bt->hops, .origin = bt->origin};
         bridge_frame_seal_many(f + head, &fr, bt->ent, bt->count);
-        /* XPUB drops a message for a peer whose queue is full (--hwm)
-         * without telling us: the peer's bridge sees the gap in the
-         * sequence numbers and counts it (net_lost) */
-        if (zmq_msg_send(&m, b->xpub, ZMQ_DONTWAIT) < 0) {
+        if (xsend(b, &m) < 0) {
             zmq_msg_close(&m);
             ctr_add(&b->st, C_DROP_HWM, bt->count);
         } else {
@@ -131,7 +161,7 @@ static void send_alone(struct bridge *b, struct bridge_chan *c, const void *p, s
         fr.hops = 0;
     }
     bridge_frame_seal(f, &fr);
-    if (zmq_msg_send(&m, b->xpub, ZMQ_DONTWAIT) < 0) {
+    if (xsend(b, &m) < 0) {
         zmq_msg_close(&m);
         ctr_add(&b->st, C_DROP_HWM, 1);
         return;
@@ -228,6 +258,11 @@ void *bridge_pump_out(void *arg)
         fprintf(stderr, "shmkit-bridge: export: out of memory\n");
         ctr_add(&b->st, C_ERRORS, 1);
         return NULL;
+    }
+    if (b->cfg.send_timeout_ms > 0) {
+        int one_ = 1, slice = b->cfg.send_timeout_ms < 20 ? b->cfg.send_timeout_ms : 20;
+        zmq_setsockopt(b->xpub, ZMQ_XPUB_NODROP, &one_, sizeof one_);
+        zmq_setsockopt(b->xpub, ZMQ_SNDTIMEO, &slice, sizeof slice);
     }
     struct bridge_chan *one = NULL;
     if (b->nexport == 1)

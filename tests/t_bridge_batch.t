@@ -6,7 +6,11 @@
 # payload in the middle of a frame costs that message only, a frame of
 # version 2 never reaches the bridge (its SUB subscribes to the version-3
 # prefix) and its messages show as the gap they leave, a message repeated
-# inside a frame is a duplicate.
+# inside a frame is a duplicate. --send-timeout: the exporting bridge waits
+# for a full peer queue instead of dropping (100,000 messages through a
+# 10-frame queue, none lost), and drops for every peer once the wait is
+# over (a peer that never reads: counted in drop_hwm, every message
+# accounted for).
 T=batch
 . "$(dirname "$(readlink -f "$0")")/../bridge/test-lib.sh"
 FR="$SHMKIT_BUILD/bridge/bridge-frames"
@@ -45,6 +49,41 @@ is "$(field "$(cat "$tmp/sub2")" received) $(stat a out_frames)" "1 4" \
     "a lone message goes at once, in a frame of its own"
 stop a
 stop b
+
+# --- --send-timeout: lossless while the peer reads, bounded when it does not
+N=100000
+W=$(port 2)
+bridge w --bus "${P}w" --bind "tcp://127.0.0.1:$W" --send-timeout 60000 --hwm 10
+bridge x --connect "tcp://127.0.0.1:$W" --bus "${P}x=${P}w" --publish-timeout 60000
+wait_stat x peers_in 1
+"$TOOL" sub "${P}x" "$N" 5000 "$tmp/ready3" >"$tmp/sub3" &
+sub=$!; pids="$pids $sub"
+wait_for test -e "$tmp/ready3"
+sleep 0.3
+"$TOOL" pub "${P}w" "$N" 100 >/dev/null
+wait "$sub"
+settle x in_msgs
+r=$(cat "$tmp/sub3")
+diag "subscriber: $r" "w: out_msgs=$(stat w out_msgs) out_frames=$(stat w out_frames) drop_hwm=$(stat w drop_hwm)"
+is "$(field "$r" received) $(field "$r" corrupt) $(stat x net_lost) $(stat w drop_hwm)" "$N 0 0 0" \
+    "--send-timeout, --hwm 10: $N messages as fast as they come, all delivered, none dropped"
+stop w
+stop x
+
+V=$(port 3)
+bridge v --bus "${P}v" --bind "tcp://127.0.0.1:$V" --send-timeout 20 --hwm 2
+"$TOOL" stall "tcp://127.0.0.1:$V" "${P}v" 30 &
+pids="$pids $!"
+wait_stat v peers_out 1
+sleep 0.3
+"$TOOL" pub "${P}v" 200 60000 >/dev/null
+settle v drop_hwm
+diag "v: out_msgs=$(stat v out_msgs) drop_hwm=$(stat v drop_hwm)"
+is "$(($(stat v out_msgs) + $(stat v drop_hwm)))" 200 \
+    "--send-timeout 20, a peer that never reads: every message sent or dropped after the wait (out_msgs + drop_hwm = 200)"
+test "$(stat v drop_hwm)" -gt 0
+ok $? "... and some were dropped ($(stat v drop_hwm)): the wait is bounded"
+stop v
 
 # --- hand-made frames: a corrupt message among good ones, version 2, a repeat
 if [ -x "$FR" ]; then
