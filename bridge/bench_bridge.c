@@ -25,8 +25,8 @@
  *               bridge -> the real server (a thread here) and back, vs a
  *               ZeroMQ REQ -> tcp -> REP round trip (the same bytes)
  *
- * Usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--csv FILE] [--bridge PATH]
- *                     [--msgs N]
+ * Usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--rtt-only] [--csv FILE]
+ *                     [--bridge PATH] [--msgs N]
  * Built as BUILD/bench/bench_bridge, so `make bench` (bench/run) runs it
  * with the other benchmarks; `make bench-bridge` runs it alone. The bridge
  * is BUILD/bin/shmkit-bridge (found from this program's own path) unless
@@ -670,7 +670,7 @@ int main(int argc, char **argv)
     static char self[4096];
     const char *bin = NULL, *csv = NULL;
     uint64_t n64 = 1000000;
-    int k = 2000, rpc_only = 0, tp_only = 0;
+    int k = 2000, rpc_only = 0, tp_only = 0, rtt_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             n64 = 50000;
@@ -679,6 +679,8 @@ int main(int argc, char **argv)
             rpc_only = 1;
         } else if (!strcmp(argv[i], "--throughput-only")) {
             tp_only = 1;
+        } else if (!strcmp(argv[i], "--rtt-only")) {
+            rtt_only = 1;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv = argv[++i];
         } else if (!strcmp(argv[i], "--bridge") && i + 1 < argc) {
@@ -686,8 +688,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--msgs") && i + 1 < argc) {
             n64 = strtoull(argv[++i], NULL, 0);
         } else {
-            fprintf(stderr, "usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--csv FILE] "
-                            "[--bridge PATH] [--msgs N]\n");
+            fprintf(stderr, "usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--rtt-only] "
+                            "[--csv FILE] [--bridge PATH] [--msgs N]\n");
             return 1;
         }
     }
@@ -726,7 +728,7 @@ int main(int argc, char **argv)
         size_t size;
         uint64_t n;
     } cases[] = {{64, n64}, {65536, n64k}};
-    for (int i = 0; i < 2 && !rpc_only; i++) {
+    for (int i = 0; i < 2 && !rpc_only && !rtt_only; i++) {
         double raw, rl, br, bl, bd, bdl;
         size_t sz = cases[i].size;
         raw_throughput(port++, sz, cases[i].n, &raw, &rl);
@@ -767,6 +769,12 @@ int main(int argc, char **argv)
     if (cf) {
         fprintf(cf, "rtt_64_median_us,%.1f,%.1f,%.3f,,\n", rm, bm, rm > 0 ? bm / rm : 0);
         fprintf(cf, "rtt_64_p99_us,%.1f,%.1f,%.3f,,\n", r99, b99, r99 > 0 ? b99 / r99 : 0);
+    }
+    if (rtt_only) {
+        if (cf)
+            fclose(cf);
+        remove_buses();
+        return 0;
     }
 rpc:
     rn = raw_rpc(port++, k, &rm, &r99);
