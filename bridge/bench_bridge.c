@@ -278,14 +278,17 @@ static void bridged_throughput(const char *bin, int port, size_t size, uint64_t 
     while (!r.ready)
         usleep(1000);
     usleep(700000); /* bridge B connected and subscribed */
+    /* the same work per message as the raw sender: the payload copied in */
+    char *buf = calloc(1, size);
     for (uint64_t i = 0; i < n; i++) {
         void *p;
         if ((rc = shmkit_bus_loan(pub, size, &p, -1)) < 0)
             die("loan", rc);
-        memset(p, 0, size < 64 ? size : 64);
+        memcpy(p, buf, size);
         memcpy(p, &i, sizeof i);
         shmkit_bus_publish(pub, size, NULL);
     }
+    free(buf);
     pthread_join(t, NULL);
     shmkit_bus_close(pub);
     shmkit_close(sa);
