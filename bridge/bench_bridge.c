@@ -240,9 +240,30 @@ static void raw_throughput(int port, size_t size, uint64_t n, double *out, doubl
     *loss = 1.0 - (double)r.got / (double)n;
 }
 
+/* Counter KEY of the stats file PATH; -1 if it is not there. */
+static long long stat_of(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    size_t k = strlen(key);
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k) && line[k] == '=')
+            v = atoll(line + k + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Where the bridges of the last bridged_throughput lost what they lost. */
+static long long lost_net, lost_busfull, lost_hwm;
+
 static void bridged_throughput(const char *bin, int port, size_t size, uint64_t n, int lossless,
                                double *out, double *loss)
 {
+    char sta[64], stb[64];
+    snprintf(sta, sizeof sta, "/tmp/bench_bridge-%d-a.stats", (int)getpid());
+    snprintf(stb, sizeof stb, "/tmp/bench_bridge-%d-b.stats", (int)getpid());
     char ep[64], imp[200];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     char tag[16];
@@ -253,9 +274,9 @@ static void bridged_throughput(const char *bin, int port, size_t size, uint64_t 
     snprintf(imp, sizeof imp, "%s=%s", b, a);
     /* lossless: wait (60 s at most) where the defaults drop */
     char *wait = lossless ? "60000" : "0";
-    pid_t pa = spawn(bin, (char *[]){(char *)bin, "--bus", (char *)a, "--bind", ep,
-                                     lossless ? "--send-timeout" : NULL, wait, NULL});
-    pid_t pb = spawn(bin, (char *[]){(char *)bin, "--connect", ep, "--bus", imp,
+    pid_t pa = spawn(bin, (char *[]){(char *)bin, "--bus", (char *)a, "--bind", ep, "--stats-file",
+                                     sta, lossless ? "--send-timeout" : NULL, wait, NULL});
+    pid_t pb = spawn(bin, (char *[]){(char *)bin, "--connect", ep, "--bus", imp, "--stats-file", stb,
                                      "--publish-timeout", lossless ? wait : "100", NULL});
     shmkit_seg *sa, *sb;
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = a};
@@ -293,8 +314,13 @@ static void bridged_throughput(const char *bin, int port, size_t size, uint64_t 
     shmkit_bus_close(pub);
     shmkit_close(sa);
     shmkit_close(sb);
-    reap(pa);
+    reap(pa); /* SIGTERM: each writes its counters a last time */
     reap(pb);
+    lost_net = stat_of(stb, "net_lost");
+    lost_busfull = stat_of(stb, "drop_busfull");
+    lost_hwm = stat_of(sta, "drop_hwm");
+    unlink(sta);
+    unlink(stb);
     *out = rate(&r);
     *loss = 1.0 - (double)r.got / (double)n;
 }
@@ -736,15 +762,21 @@ int main(int argc, char **argv)
         size_t sz = cases[i].size;
         raw_throughput(port++, sz, cases[i].n, &raw, &rl);
         bridged_throughput(bin, port++, sz, cases[i].n, 1, &br, &bl);
+        long long ln = lost_net, lb = lost_busfull, lh = lost_hwm;
         bridged_throughput(bin, port++, sz, cases[i].n, 0, &bd, &bdl);
         printf("throughput %6zu B, %llu sent, delivered msg/s at the final receiver:\n"
                "  both lossless: raw ZeroMQ %10.0f msg/s (%4.1f%% lost), through two bridges "
                "%10.0f msg/s (%4.1f%% lost): ratio %.2f (%.0f vs %.0f MB/s)\n"
+               "    (bridges: net_lost %lld, drop_busfull %lld, drop_hwm %lld)\n"
                "  two bridges with default options (a full peer queue drops): %10.0f msg/s "
-               "(%4.1f%% lost)\n",
+               "(%4.1f%% lost)\n"
+               "    (lost at the exporting bridge's full peer queue: %lld counted as gaps, "
+               "net_lost, and %lld after the last frame that arrived; at the far bus, "
+               "drop_busfull: %lld)\n",
                sz, (unsigned long long)cases[i].n, raw, rl * 100, br, bl * 100,
-               raw > 0 ? br / raw : 0, raw * (double)sz / 1e6, br * (double)sz / 1e6, bd,
-               bdl * 100);
+               raw > 0 ? br / raw : 0, raw * (double)sz / 1e6, br * (double)sz / 1e6, ln, lb, lh,
+               bd, bdl * 100, lost_net,
+               (long long)(bdl * (double)cases[i].n + 0.5) - lost_net - lost_busfull, lost_busfull);
         if (cf) {
             fprintf(cf, "throughput_%zu_msgs_per_s,%.0f,%.0f,%.3f,%.1f,%.1f\n", sz, raw, br,
                     raw > 0 ? br / raw : 0, rl * 100, bl * 100);
