@@ -1,7 +1,8 @@
 # shmkit - build, test, bench, demo, install.
 #
 #   make            libshmkit.a, libshmkit.so, the shmkit CLI, examples
-#   make demo       the F1 timing board (the project's main job)
+#   make demo       the F1 timing board (the project's main job); HOST2=1: watched from a
+#                   second "host" through shmkit bridge
 #   make check      the fast inner loop: plain build, plain tests (BUILD=dir works)
 #   make test       every test: plain build, ASan+UBSan build, TSan, short fuzz runs
 #   make bench      benchmarks against pipes, sockets, message queues, Boost, ZeroMQ; the
@@ -80,6 +81,9 @@ $(LIB_SO): $(LIB_OBJ) src/shmkit.map
 	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so.$(SOVERSION)
 	ln -sf libshmkit.so.$(VERSION) $(BUILD)/libshmkit.so
 
+# The CLI's own headers (cli.h, and the bridge's statistics record it reads).
+$(TOOL_OBJ): $(wildcard tools/*.h) bridge/stats_table.h
+
 $(CLI): $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJ) $(LIB_A) $(LDLIBS_ALL)
@@ -154,8 +158,14 @@ bench: all $(BENCH_BIN)
 	@bench/run $(BUILD)
 	@$(MAKE) -s --no-print-directory bench-python $(if $(filter-out 0,$(BENCH_QUICK)),PYBENCH_ARGS=--quick)
 
+# HOST2=1: the weekend watched from a second "host" through shmkit bridge (needs libzmq, as
+# the bridge does): examples/f1/demo-bridge.sh, in namespaces as root, on loopback otherwise.
 demo: all
+ifneq ($(filter-out 0,$(HOST2)),)
+	@examples/f1/demo-bridge.sh --build $(BUILD) -- $(DEMO_ARGS)
+else
 	@$(BUILD)/examples/f1 $(DEMO_ARGS)
+endif
 
 # The directories shmkit.pc names: rewritten only when they change, so the
 # .pc is made again after `make install PREFIX=...` with another prefix.

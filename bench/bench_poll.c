@@ -15,6 +15,7 @@
  * line); with --csv, one line per figure: name,ns_per_op,baseline,ratio.
  * Latencies are the median of single samples, costs the median of chunks.
  * Nothing is asserted. */
+#include "bench_pin.h"
 #include "shmkit.h"
 
 #include <errno.h>
@@ -119,8 +120,10 @@ static double epoll_latency(enum kind kind, int n)
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int back = eventfd(0, EFD_CLOEXEC); /* "I am armed again" is not timed */
     fflush(stdout);
+    pin_to(0, 1);
     pid_t p = fork();
     if (p == 0) {
+        pin_to(1, 0);
         shmkit_ring *c = NULL;
         shmkit_sub *s = NULL;
         int fd = efd;
@@ -179,6 +182,7 @@ static double epoll_latency(enum kind kind, int n)
             break;
     }
     waitpid(p, NULL, 0);
+    unpin();
     for (int i = 0; i < n; i++)
         samples[i] = st->lat[i];
     double res = median(samples, n);
@@ -301,11 +305,17 @@ int main(int argc, char **argv)
     printf("bench_poll%s: ring and bus descriptors in epoll loops; ratio to the baseline\n",
            quick ? " --quick" : "");
     printf("epoll wake-up latency between two processes: send -> epoll_wait returns (median)\n");
-    report("bare eventfd write -> epoll_wait", epoll_latency(EVENTFD, ne), NULL);
-    report("ring send -> consumer fd epoll_wait", epoll_latency(RING, ne),
-           "bare eventfd write -> epoll_wait");
-    report("bus send -> subscriber fd epoll_wait", epoll_latency(BUS, ne),
-           "bare eventfd write -> epoll_wait");
+    for (pinned = 0; pinned < 2; pinned++) {
+        const char *base =
+            pinned ? "pinned: eventfd write -> epoll_wait" : "bare eventfd write -> epoll_wait";
+        report(base, epoll_latency(EVENTFD, ne), NULL);
+        report(pinned ? "pinned: ring send -> consumer fd" : "ring send -> consumer fd epoll_wait",
+               epoll_latency(RING, ne), base);
+        report(pinned ? "pinned: bus send -> subscriber fd"
+                      : "bus send -> subscriber fd epoll_wait",
+               epoll_latency(BUS, ne), base);
+    }
+    pinned = 0;
     printf("sender cost per 64-byte message, no receiver armed (median of chunks of %d)\n", BATCH);
     double plain, fd;
     send_cost(RING, n, &plain, &fd);

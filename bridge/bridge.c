@@ -159,6 +159,7 @@ static void write_stats(struct bridge *b)
 static void loop(struct bridge *b)
 {
     double next = now() + b->cfg.stats_interval;
+    double next_table = now() + BRIDGE_STATS_TABLE_MS / 1000.0;
     while (!*b->stop) {
         zmq_pollitem_t it[3];
         int n = 0, isub = -1, imon = -1, izap = -1;
@@ -172,7 +173,7 @@ static void loop(struct bridge *b)
             izap = n;
             it[n++] = (zmq_pollitem_t){.socket = b->curve.zap, .events = ZMQ_POLLIN};
         }
-        double left = next - now();
+        double left = (next < next_table ? next : next_table) - now();
         long ms = left <= 0 ? 0 : left > 0.1 ? 100 : (long)(left * 1000) + 1;
         int rc = n ? zmq_poll(it, n, ms) : (nanosleep(&(struct timespec){0, ms * 1000000}, NULL), 0);
         if (rc > 0) {
@@ -186,6 +187,10 @@ static void loop(struct bridge *b)
         if (now() >= next) {
             write_stats(b);
             next = now() + b->cfg.stats_interval;
+        }
+        if (now() >= next_table) { /* the live table: cheap, so more often */
+            bridge_stats_table_update(b);
+            next_table = now() + BRIDGE_STATS_TABLE_MS / 1000.0;
         }
     }
 }
@@ -221,6 +226,8 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
             goto free_curve;
         }
     }
+    if ((status = bridge_stats_table_open(b)))
+        goto free_curve;
     b->ctx = zmq_ctx_new();
     if (!b->ctx) {
         status = fail("zmq_ctx_new", zmq_strerror(errno));
@@ -288,6 +295,7 @@ int bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
         fprintf(stderr, "shmkit-bridge: id %016llx, %d exported, %d imported, %d rings, %d rpc\n",
                 (unsigned long long)b->id, b->nexport, b->nimport, b->nring, b->nrpc);
     write_stats(b);
+    bridge_stats_table_update(b);
     started = 1;
     loop(b);
 stop_threads:
@@ -331,5 +339,6 @@ free_curve:
             shmkit_seg_remove(b->chans[i].seg);
         bridge_local_close(&b->chans[i]);
     }
+    bridge_stats_table_close(b); /* removed: only a killed bridge leaves it (gc) */
     return status;
 }

@@ -10,13 +10,14 @@
  * pump_ring.c a ring carried point to point (PUSH/PULL), one thread each way
  * pump_rpc.c  request/response carried to a remote server (DEALER/ROUTER)
  * curve.c     CURVE keys and the ZAP handler that admits listed peers
- * stats.c     counters and the stats file
+ * stats.c     counters, the stats file and the statistics table (stats_table.h)
  * bridge.c    start, run, stop
  */
 #ifndef SHMKIT_BRIDGE_H
 #define SHMKIT_BRIDGE_H
 
 #include "frame.h"
+#include "stats_table.h"
 
 #include <shmkit.h>
 
@@ -165,6 +166,7 @@ struct bridge_cfg {
     int rpc_inflight;      /* calls in flight per --rpc-out */
     const char *stats_file;
     double stats_interval;
+    const char *stats_name; /* the statistics table; NULL: /shmkit-bridge-PID; "none" */
     uint64_t id; /* origin id; 0 = random */
     int verbose;
 };
@@ -270,6 +272,14 @@ int bridge_keygen(const char *prefix);
 
 /* stats.c: writes the counters to PATH (atomically: PATH.tmp, rename). */
 int bridge_stats_write(const struct bridge *b, const char *path);
+/* stats.c: the live statistics table (stats_table.h): made (or a dead
+ * bridge's taken over) and its record claimed, with the links described;
+ * 0, or an exit status after printing why (1: a live bridge holds that
+ * name). _update rewrites the record; _close removes the table. */
+#define BRIDGE_STATS_TABLE_MS 100 /* how often the main loop rewrites the record */
+int bridge_stats_table_open(struct bridge *b);
+void bridge_stats_table_update(struct bridge *b);
+void bridge_stats_table_close(struct bridge *b);
 
 /* The running bridge. */
 struct bridge {
@@ -287,6 +297,8 @@ struct bridge {
     struct bridge_rpc rpcs[2 * BRIDGE_MAX_RINGS];
     int nrpc;
     volatile sig_atomic_t *stop;
+    shmkit_table *stab;           /* the statistics table, NULL: none */
+    struct bst_record *srec;      /* its record, links filled in at open */
 };
 
 /* pump_out.c: the export thread's body (ARG: struct bridge *). */

@@ -66,6 +66,9 @@ void bridge_usage(FILE *f)
           "Other:\n"
           "      --stats-file FILE    write the counters there (key=value lines)\n"
           "      --stats-interval S   every S seconds (default 1) and at exit\n"
+          "      --stats-name NAME    live counters in the shmkit table NAME, for\n"
+          "                           'shmkit info/watch NAME' (default\n"
+          "                           /shmkit-bridge-PID; 'none': no table)\n"
           "      --id HEX             origin id (default: random at each start)\n"
           "  -v, --verbose            log connections and refused frames to stderr\n"
           "  -h, --help               display this help\n"
@@ -128,7 +131,7 @@ static int uint_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi, ui
 enum {
     O_EXPORT = 0x100, O_IMPORT, O_SLOTS, O_MSGMAX, O_MAXSUBS, O_LOSSY, O_HWM, O_PTO,
     O_STO,
-    O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_ID, O_RING_OUT,
+    O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_SNAME, O_ID, O_RING_OUT,
     O_RING_IN, O_RING_CAP, O_RPC_OUT, O_RPC_IN, O_RPC_TIMEOUT, O_RPC_INFLIGHT, O_RPC_MSGMAX
 };
 
@@ -167,6 +170,7 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         {"insecure", no_argument, 0, O_INSECURE},     {"keygen", required_argument, 0, O_KEYGEN},
         {"stats-file", required_argument, 0, O_SFILE},
         {"stats-interval", required_argument, 0, O_SINT},
+        {"stats-name", required_argument, 0, O_SNAME},
         {"id", required_argument, 0, O_ID},
         {"ring-out", required_argument, 0, O_RING_OUT},
         {"ring-in", required_argument, 0, O_RING_IN},
@@ -296,6 +300,11 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         }
         case O_SFILE:
             cfg->stats_file = optarg;
+            break;
+        case O_SNAME:
+            if (strcmp(optarg, "none") && shmkit_name_check(optarg) < 0)
+                return usage_err("--stats-name", "not a segment name (\"/name\") nor 'none'");
+            cfg->stats_name = optarg;
             break;
         case O_SINT: {
             char *end;

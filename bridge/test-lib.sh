@@ -75,13 +75,16 @@ wait_for() {
 }
 
 # bridge NAME [--ns NETNS] ARGS...: starts a bridge writing its counters to
-# $tmp/NAME.st every 0.1 s; returns once the file exists (it runs then).
+# $tmp/NAME.st every 0.1 s, and its statistics table as ${P}st-NAME (so
+# that one a kill -9 leaves goes with the test's other segments); returns
+# once the file exists (it runs then).
 bridge() {
     name=$1; shift
     pre=""
     if [ "$1" = --ns ]; then pre="ip netns exec $2"; shift 2; fi
     rm -f "$tmp/$name.st"
-    $pre "$BR" --stats-file "$tmp/$name.st" --stats-interval 0.1 "$@" 2>"$tmp/$name.err" &
+    $pre "$BR" --stats-file "$tmp/$name.st" --stats-interval 0.1 --stats-name "${P}st-$name" "$@" \
+        2>"$tmp/$name.err" &
     eval "${name}_pid=$!"
     pids="$pids $!"
     wait_for test -s "$tmp/$name.st"

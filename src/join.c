@@ -1,36 +1,29 @@
 /* join.c - one call for a named ring, bus or table (shmkit_ring_join,
  * shmkit_bus_join, shmkit_sub_join, shmkit_table_join): create-or-attach
  * with a role, the geometry used when creating and checked when attaching,
- * waiting for another process to have made it. The structure is written by
+ * waiting for another process to have made it (first_contact.c). The
+ * structure is written by
  * shmkit_open's initialiser, so nobody ever opens a half-made one. Uses
  * the segment, ring, bus and table layers; nothing below calls it. */
 #include "chan.h"
+#include "first_contact.h"
 #include "ring.h"
 #include "segment.h"
 #include "table.h"
-#include "wait.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #define BUS_DEFAULT_SLOTS 256
 #define BUS_DEFAULT_SUBS 64
 #define CHAN_DEFAULT_SPIN_NS 50000
-/* Polling for a segment another process has not made yet: 100 us, doubled
- * up to 10 ms - a peer starting at the same moment is found within about
- * its creation time, a late one costs a few wake-ups a second. */
-#define BACKOFF_FIRST_NS 100000
-#define BACKOFF_MAX_NS 10000000
 
 /* What a join asks of the segment layer. */
 struct join_req {
-    const struct shmkit_opts *where;
     uint32_t layout;
     size_t size;                             /* payload, when this call creates */
     int (*init)(shmkit_seg *seg, void *arg); /* writes the structure in it */
     void *arg;
-    int64_t timeout_ns;
 };
 
 /* The fields of WHERE that join sets itself must be zero. */
@@ -41,38 +34,17 @@ static int where_check(const struct shmkit_opts *w)
     return 0;
 }
 
-/* How long shmkit_open may wait for a creator still in its initialiser
- * (System V, the O_EXCL fallback) when this call does not create: what is
- * left of the deadline, at least 1 ms; no deadline: shmkit_open's default,
- * and the loop in join_seg tries again. */
-static uint32_t init_wait_for(int64_t deadline)
+/* One try (shmkit__contact_try): the segment, opened or created with W,
+ * whose header says Q->layout. */
+static int open_once(shmkit_seg **out, const struct shmkit_opts *w, void *ctx)
 {
-    if (deadline < 0)
-        return 0;
-    int64_t ms = shmkit__time_left(deadline) / 1000000;
-    return ms < 1 ? 1 : ms > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-}
-
-/* Sleeps NS; -EINTR if a signal handler ran meanwhile (nanosleep is never
- * restarted: the library's one EINTR policy, SIGNALS in shmkit/sync.h). */
-static int nap(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    return nanosleep(&ts, NULL) < 0 && errno == EINTR ? -EINTR : 0;
-}
-
-/* One try: the segment, opened or created, whose header says Q->layout. */
-static int open_once(shmkit_seg **out, const struct join_req *q, int64_t deadline)
-{
-    const struct shmkit_opts *w = q->where;
+    const struct join_req *q = ctx;
     int create = !!(w->flags & SHMKIT_CREATE);
     struct shmkit_opts o = *w;
     if (create) {
         o.size = q->size;
         o.init = q->init;
         o.init_arg = q->arg;
-    } else if (!w->init_wait_ms) {
-        o.init_wait_ms = init_wait_for(deadline);
     }
     shmkit_seg *seg = NULL;
     int rc = shmkit_open(&seg, &o);
@@ -101,29 +73,13 @@ static int open_once(shmkit_seg **out, const struct join_req *q, int64_t deadlin
     return 0;
 }
 
-/* The segment for Q, waiting up to Q->timeout_ns while it does not exist
+/* The segment for Q, waiting up to TIMEOUT_NS while it does not exist
  * (attach only), still holds "bytes", or (attach only) its creator is
- * still in its initialiser. A MEMFD descriptor is consumed by the first
- * try: no waiting. */
-static int join_seg(shmkit_seg **out, const struct join_req *q)
+ * still in its initialiser (first_contact.c). */
+static int join_seg(shmkit_seg **out, const struct shmkit_opts *where, const struct join_req *q,
+                    int64_t timeout_ns)
 {
-    const struct shmkit_opts *w = q->where;
-    int create = !!(w->flags & SHMKIT_CREATE);
-    int64_t deadline = shmkit__deadline(q->timeout_ns);
-    int64_t backoff = BACKOFF_FIRST_NS;
-    for (;;) {
-        int rc = open_once(out, q, deadline);
-        int later = rc == -EAGAIN || (!create && (rc == -ENOENT || rc == -ETIMEDOUT));
-        if (rc == 0 || !later || w->kind == SHMKIT_MEMFD || q->timeout_ns == 0)
-            return rc == -EAGAIN ? SHMKIT_ELAYOUT : rc; /* try once: the code found */
-        int64_t left = shmkit__time_left(deadline);
-        if (left == 0)
-            return -ETIMEDOUT;
-        if ((rc = nap(left > 0 && left < backoff ? left : backoff)) < 0)
-            return rc;
-        if (backoff < BACKOFF_MAX_NS)
-            backoff *= 2;
-    }
+    return shmkit__first_contact(out, where, open_once, (void *)q, timeout_ns);
 }
 
 /* A segment this call created is removed again if what follows fails. */
@@ -200,10 +156,9 @@ int shmkit_ring_join(shmkit_ring **out, const struct shmkit_opts *where,
     struct ring_make m = {0, cfg->flags & SHMKIT_RING_MULTI};
     if ((where->flags & SHMKIT_CREATE) && (rc = ring_capacity(cfg, &m.cap)) < 0)
         return rc;
-    struct join_req q = {where, SHMKIT_LAYOUT_RING, shmkit_ring_size_for(m.cap), ring_init, &m,
-                         cfg->timeout_ns};
+    struct join_req q = {SHMKIT_LAYOUT_RING, shmkit_ring_size_for(m.cap), ring_init, &m};
     shmkit_seg *seg;
-    if ((rc = join_seg(&seg, &q)) < 0)
+    if ((rc = join_seg(&seg, where, &q, cfg->timeout_ns)) < 0)
         return rc;
     shmkit_ring *r = NULL;
     if (!shmkit_seg_created(seg))
@@ -267,8 +222,8 @@ static int bus_seg(shmkit_seg **seg, const struct shmkit_opts *where,
             !(size = shmkit_bus_size_for((size_t)m.slots, (size_t)m.msg_max, m.max_subs)))
             return -EINVAL;
     }
-    struct join_req q = {where, SHMKIT_LAYOUT_BUS, size, bus_init, &m, cfg->timeout_ns};
-    if ((rc = join_seg(seg, &q)) < 0)
+    struct join_req q = {SHMKIT_LAYOUT_BUS, size, bus_init, &m};
+    if ((rc = join_seg(seg, where, &q, cfg->timeout_ns)) < 0)
         return rc;
     if (!shmkit_seg_created(*seg) && (rc = bus_geometry(*seg, cfg)) < 0) {
         shmkit_close(*seg);
@@ -351,10 +306,9 @@ int shmkit_table_join(shmkit_table **out, const struct shmkit_opts *where,
     uint64_t size = 0;
     if ((where->flags & SHMKIT_CREATE) && !(size = shmkit__table_size_for(m.rec_size, m.count)))
         return SHMKIT_EBADSIZE;
-    struct join_req q = {where, SHMKIT_LAYOUT_TABLE, (size_t)size, table_init, &m,
-                         cfg->timeout_ns};
+    struct join_req q = {SHMKIT_LAYOUT_TABLE, (size_t)size, table_init, &m};
     shmkit_seg *seg;
-    if ((rc = join_seg(&seg, &q)) < 0)
+    if ((rc = join_seg(&seg, where, &q, cfg->timeout_ns)) < 0)
         return rc;
     shmkit_table *t;
     int writable = cfg->role != SHMKIT_ROLE_READER && !(where->flags & SHMKIT_RDONLY);

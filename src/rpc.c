@@ -132,6 +132,9 @@ int shmkit_rpc_request_send(shmkit_rpc_client *cl, size_t len)
     struct rpc_ctl *c = cl->c;
     cl->loaned = 0;
     cl->seq++;
+    /* one call in RPC_LAT_EVERY is timed: a mask and a rarely taken branch */
+    if (__builtin_expect(!(cl->seq & (RPC_LAT_EVERY - 1)), 0))
+        cl->lat_t0 = shmkit__now_ns();
     shmkit__store_relaxed(&sl->req_len, (uint64_t)len);
     cl->srv_seen = claim_load(&c->srv_claim);
     /* release: the request bytes and length are complete before the
@@ -149,6 +152,32 @@ int shmkit_rpc_request_send(shmkit_rpc_client *cl, size_t len)
 }
 
 /* ---------------------------------------------------------------- response */
+
+/* The timed call's round trip, into the slot's two counters. */
+static void lat_record(shmkit_rpc_client *cl)
+{
+    struct rpc_slot *sl = cl->s;
+    int64_t ns = shmkit__now_ns() - cl->lat_t0;
+    if (ns < 0)
+        return;
+    /* relaxed: statistics with a single writer (this client); readers
+     * (shmkit_rpc_stats) may see one updated before the other */
+    shmkit__store_relaxed(&sl->lat_sum_ns, shmkit__load_relaxed(&sl->lat_sum_ns) + (uint64_t)ns);
+    shmkit__store_relaxed(&sl->lat_samples, shmkit__load_relaxed(&sl->lat_samples) + 1);
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+void shmkit__rpc_lat_add(const struct rpc_slot *sl, struct shmkit_rpc_stats *st)
+{
+    /* relaxed: statistics (see lat_record) */
+    st->lat_samples = add_sat(st->lat_samples, shmkit__load_relaxed(&sl->lat_samples));
+    st->lat_sum_ns = add_sat(st->lat_sum_ns, shmkit__load_relaxed(&sl->lat_sum_ns));
+}
 
 /* The response to request cl->seq? > 0 yes (cl->cur_len set), 0 not yet,
  * < 0 the call ended otherwise. */
@@ -210,6 +239,8 @@ int shmkit_rpc_response_wait(shmkit_rpc_client *cl, const void **p, size_t *len,
         }
         cl->lent = 1;
         cl->sent = 0;
+        if (__builtin_expect(!(cl->seq & (RPC_LAT_EVERY - 1)), 0))
+            lat_record(cl);
     }
     *p = cl->resp_area;
     *len = (size_t)cl->cur_len;

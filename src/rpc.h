@@ -72,7 +72,10 @@ struct rpc_ctl {
  * two processes besides the bytes: state, lengths, sleep flag - then the
  * request area, then the response area (each rounded up to 64 bytes). The
  * line changes hands twice per call anyway (the state word), so the
- * lengths and the flag travel with it for free. */
+ * lengths and the flag travel with it for free. lat_samples and lat_sum_ns
+ * (the padding of format 1, zero in a new endpoint) are the sampled call
+ * latency: written only by the slot's client, relaxed, never reset (a new
+ * client of the slot adds to them); statistics, never used to index. */
 struct rpc_slot {
     uint64_t claim;    /* CLAIM_* | owner */
     uint64_t state;    /* rpc_state(seq, phase); seq counts the slot's requests */
@@ -82,9 +85,14 @@ struct rpc_slot {
     uint32_t gen;      /* bumped by every client that claims the slot */
     uint32_t cli_parked; /* as srv_parked */
     uint32_t cli_nopark;
-    uint32_t pad;
-    uint64_t pad2;
+    uint32_t lat_samples; /* calls timed (wraps at 2^32) */
+    uint64_t lat_sum_ns;  /* their round trips, summed */
 };
+
+/* One call in RPC_LAT_EVERY (by the slot's sequence number) is timed: the
+ * client reads CLOCK_MONOTONIC before it publishes the request and once it
+ * sees the response; the other calls read no clock. A power of two. */
+#define RPC_LAT_EVERY 64u
 
 #define RPC_CTL_SIZE 256u
 #define RPC_SLOT_HDR 64u
@@ -145,6 +153,7 @@ struct shmkit_rpc_client {
     uint64_t cur_len;  /* the response being looked at */
     int64_t spin_ns, last_check;
     uint64_t loaned;   /* a request loan is open: its length + 1 */
+    int64_t lat_t0;    /* when the timed request (seq % RPC_LAT_EVERY == 0) was sent */
     int sent;          /* a request is out and its response not yet seen */
     int lent;          /* the response is lent (response_wait .. release) */
     int wfd, efd, pidfd; /* wake socket, the epoll set handed out, the */
@@ -165,6 +174,11 @@ void shmkit__rpc_client_arm(shmkit_rpc_client *cl);
 void shmkit__rpc_server_fd_close(shmkit_rpc_server *s);
 void shmkit__rpc_client_fd_close(shmkit_rpc_client *cl);
 void shmkit__rpc_client_unwatch(shmkit_rpc_client *cl);
+
+/* rpc.c: adds slot SL's latency samples to *ST (saturating: the counters
+ * are read from shared memory). */
+struct shmkit_rpc_stats;
+void shmkit__rpc_lat_add(const struct rpc_slot *sl, struct shmkit_rpc_stats *st);
 
 /* The owner id of the calling process as a claim word, or a negative code. */
 int shmkit__rpc_self_claim(uint64_t *claim);

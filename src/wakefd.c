@@ -1,8 +1,9 @@
 /* wakefd.c - wake-ups an event loop can wait for: a receiver's datagram
  * socket in the abstract unix namespace, named by a 64-bit token that the
  * receiver publishes in shared memory next to its sleep flag. Senders
- * share one unbound socket per process and send it one byte - only when
- * the flag says a receiver is armed, exactly like a futex wake-up (the
+ * share one socket per process (connected to the receiver it woke twice in
+ * a row, else unconnected) and send it one byte - only when the flag says
+ * a receiver is armed, exactly like a futex wake-up (the
  * flag's protocol is the channels': announce, fence, re-check; see
  * chan_wait.c). Why this mechanism (and not a FIFO, an eventfd passed
  * over a socket, or pidfd_getfd) is written in include/shmkit/rpc.h,
@@ -12,6 +13,8 @@
 #include "sync_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -65,23 +68,114 @@ void shmkit__wakefd_drain(int fd)
 }
 
 /* The process's sending socket: made once, shared by every thread, kept
- * for the life of the process (one descriptor, close-on-exec). */
+ * for the life of the process (one descriptor, close-on-exec). A child
+ * after fork shares its parent's: it sends on it by name only, and
+ * replaces it with its own (same descriptor number, dup3) before it
+ * connects one. */
+static int send_fd = -1;
+static int send_shared;
+
+/* The receiver the socket is connected to (0: none), the one the last
+ * wake-up that was not for it went to, and the lock of both. A send() on
+ * the connected socket skips the name lookup of a sendto (about 1 us of
+ * 2.8-3.2, bench/README.md): a sender that wakes the same
+ * receiver twice in a row connects to it. Only the thread holding
+ * send_lock uses or changes the connection; a thread that finds it held
+ * sends with the address (sendto also works on a connected datagram
+ * socket), so a wake-up never waits for a lock. */
+static uint64_t conn_token, last_token;
+static uint32_t send_lock;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void sender_forget(void)
+{
+    /* the child is single-threaded right after fork */
+    send_shared = 1;
+    conn_token = last_token = 0;
+    send_lock = 0;
+}
+
+static void sender_register(void)
+{
+    pthread_atfork(NULL, NULL, sender_forget);
+}
+
 static int sender_fd(void)
 {
-    static int fd = -1;
-    int f = shmkit__load_acquire(&fd);
+    int f = shmkit__load_acquire(&send_fd);
     if (f >= 0)
         return f;
+    pthread_once(&fork_once, sender_register);
     f = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (f < 0)
         return -errno;
     int none = -1;
     /* acq_rel: of two threads making one at once, one socket is kept */
-    if (!shmkit__cas_acq_rel(&fd, &none, f)) {
+    if (!shmkit__cas_acq_rel(&send_fd, &none, f)) {
         close(f);
         return none;
     }
     return f;
+}
+
+/* With send_lock held: one datagram to TOKEN through the connection, made
+ * when TOKEN was also the last one missed. 1 done (sent, the receiver's
+ * queue is full - it is readable already - or nobody is bound to the
+ * name), 0 the caller sends with the address. */
+static int send_connected(int fd, uint64_t token)
+{
+    if (token != conn_token) {
+        if (token != last_token) {
+            last_token = token;
+            return 0;
+        }
+        if (send_shared) {
+            /* the parent's socket: connecting it would redirect the
+             * parent's sends; ours takes its number, atomically */
+            int f = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (f < 0)
+                return 0;
+            int rc = dup3(f, fd, O_CLOEXEC);
+            close(f);
+            if (rc < 0)
+                return 0;
+            send_shared = 0;
+        }
+        struct sockaddr_un a;
+        socklen_t len = token_addr(token, &a);
+        if (connect(fd, (struct sockaddr *)&a, len) < 0) {
+            conn_token = 0;
+            return errno == ECONNREFUSED; /* nobody to wake */
+        }
+        conn_token = token;
+    }
+    if (send(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 || errno == EAGAIN)
+        return 1;
+    /* the receiver closed, or a new socket holds its name (a recycled
+     * pid): the caller sends by name, and the next wake-up reconnects */
+    conn_token = last_token = 0;
+    return 0;
+}
+
+/* One datagram to the socket named TOKEN; errors mean nobody to wake. */
+static void send_wake(uint64_t token)
+{
+    int fd = sender_fd();
+    if (fd < 0)
+        return;
+    uint32_t free_now = 0;
+    /* acquire/release: the connection state goes from holder to holder */
+    if (shmkit__cas_acquire(&send_lock, &free_now, 1)) {
+        int done = send_connected(fd, token);
+        shmkit__store_release(&send_lock, 0);
+        if (done)
+            return;
+    }
+    struct sockaddr_un a;
+    socklen_t len = token_addr(token, &a);
+    /* a full queue (EAGAIN) means the receiver is readable already; a gone
+     * receiver (ECONNREFUSED) has nobody to wake */
+    sendto(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
 }
 
 int shmkit__wake(uint32_t *flag, const uint64_t *token)
@@ -100,14 +194,7 @@ int shmkit__wake(uint32_t *flag, const uint64_t *token)
     }
     if (old != SHMKIT__WAKE_FD || !token)
         return 0;
-    int fd = sender_fd();
-    if (fd < 0)
-        return 0;
-    struct sockaddr_un a;
-    socklen_t len = token_addr(shmkit__load_relaxed(token), &a);
-    /* a full queue (EAGAIN) means the receiver is readable already; a gone
-     * receiver (ECONNREFUSED) has nobody to wake */
-    sendto(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
+    send_wake(shmkit__load_relaxed(token));
     return 1;
 }
 

@@ -75,8 +75,30 @@ done
 "$S" watch --once "${P}bus" | golden watch-bus
 hold "${P}ring2" --ring 1K
 "$S" info "${P}ring2" | grep -e '^producer:' -e '^consumer:' | golden info-ring-live
-"$S" rm "${P}ring" "${P}bus" "${P}table"
-ok $? "rm the ring, bus and table"
+
+# an RPC endpoint: ls shows its clients and pending calls (DETAIL, CLIENTS,
+# PENDING), and so do the others' details
+"$S" create "${P}rpc" --rpc 1K:2K:8
+ok $? "create --rpc"
+"$S" ls --posix -o NAME,LAYOUT,CLIENTS,PENDING,DETAIL |
+    grep -e '^NAME' -e "${P}ring" -e "${P}bus" -e "${P}table" -e "${P}rpc" | tr -s ' ' | golden ls-detail
+"$S" info "${P}rpc" | sed -n '/ stats:$/,$p' | golden info-rpc
+printf 'ping' | "$S" call "${P}rpc" --timeout 60 >/dev/null 2>&1 &
+caller=$!
+held="$held $caller"
+# no server: the call stays pending until it is killed
+wait_for sh -c "'$S' ls --posix -r -n -o NAME,PENDING | grep -qx '${P}rpc 1'"
+got=$("$S" ls --posix -r -n -o NAME,CLIENTS,PENDING | grep -F "${P}rpc")
+is "$got" "${P}rpc 1 1" "ls: one client, one call pending (no server)"
+got=$("$S" ls --posix -J -o name,clients,pending | grep -F "${P}rpc\"" | sed 's/,$//')
+is "$got" "    {\"name\": \"${P}rpc\", \"clients\": 1, \"pending\": 1}" "ls -J: clients and pending as numbers"
+got=$("$S" info "${P}rpc" | grep -e '^clients:' -e '^pending:' | tr -s ' ')
+is "$got" "clients: 1 of 8
+pending: 1" "info: clients and pending"
+kill "$caller" 2>/dev/null
+wait "$caller" 2>/dev/null
+"$S" rm "${P}ring" "${P}bus" "${P}table" "${P}rpc"
+ok $? "rm the ring, bus, table and RPC endpoint"
 
 "$S" gc --dry-run -v "${P}a" "${P}raw" "${P}held" 2>&1 | golden gc-dry-run
 "$S" rm -v "${P}a" --key "$K1" 2>&1 | golden rm

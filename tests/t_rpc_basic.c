@@ -337,31 +337,30 @@ static void named(void)
     shmkit_close(rs);
 }
 
-/* Eight clients in this process, each calling again as soon as it is
+/* N clients in this process, each calling again as soon as it is
  * answered: the server's order is strict round-robin. */
-static void fairness(void)
+static void round_robin(int n, int rounds)
 {
-    enum { N = 8, ROUNDS = 50 };
-    setup(16, 16, N);
+    setup(16, 16, (unsigned)n);
     shmkit_rpc_server *s;
     shmkit_rpc_server_attach(&s, seg);
-    shmkit_rpc_client *c[N];
-    int count[N] = {0};
-    for (int i = 0; i < N; i++) {
+    shmkit_rpc_client *c[130];
+    int count[130] = {0};
+    for (int i = 0; i < n; i++) {
         shmkit_rpc_client_attach(&c[i], seg);
         void *p;
         shmkit_rpc_request_loan(c[i], 1, &p, 0);
         shmkit_rpc_request_send(c[i], 1); /* sent, left pending */
     }
     int ok_all = 1, last = -1, repeats = 0;
-    for (int k = 0; k < N * ROUNDS; k++) {
+    for (int k = 0; k < n * rounds; k++) {
         struct shmkit_rpc_request q;
         if (shmkit_rpc_recv(s, &q, 0) < 0) {
             ok_all = 0;
             break;
         }
         int who = -1;
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < n; i++)
             if ((uint32_t)shmkit_rpc_client_slot(c[i]) == q.client)
                 who = i;
         if (who < 0) {
@@ -379,17 +378,28 @@ static void fairness(void)
         shmkit_rpc_request_send(c[who], 1);
     }
     int min = count[0], max = count[0];
-    for (int i = 1; i < N; i++) {
+    for (int i = 1; i < n; i++) {
         min = count[i] < min ? count[i] : min;
         max = count[i] > max ? count[i] : max;
     }
     ok(ok_all, "every request taken");
-    ok(min == ROUNDS && max == ROUNDS, "each of %d clients served exactly %d times (min %d max %d)", N,
-       ROUNDS, min, max);
+    ok(min == rounds && max == rounds, "each of %d clients served exactly %d times (min %d max %d)",
+       n, rounds, min, max);
     ok(repeats == 0, "no client served twice in a row while others waited (%d)", repeats);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < n; i++)
         shmkit_rpc_client_close(c[i]);
     shmkit_rpc_server_close(s);
+}
+
+static void fairness(void)
+{
+    round_robin(8, 50);
+}
+
+/* 130 slots: three bitmap words, the sweep wrapping across them */
+static void fairness_words(void)
+{
+    round_robin(130, 10);
 }
 
 static void misuse(void)
@@ -545,6 +555,7 @@ static const struct tu_case cases[] = {
     {"fork_close", fork_close, 0}, {"calls_sizes", calls_sizes, 0}, {"small_response", small_response, 0},
     {"timeouts", timeouts, 0},       {"server_close", server_close, 0},
     {"named", named, 0},             {"fairness", fairness, 0},
+    {"fairness_words", fairness_words, 0},
     {"misuse", misuse, 0},           {"hostile", hostile, 0},
     {NULL, NULL, 0}};
 

@@ -5,7 +5,8 @@
  * response that is there while its receiver sleeps in epoll_wait for a
  * whole second); a client in epoll_wait told of its server's SIGKILL (the
  * pidfd in its set); descriptor counts flat over open/close cycles and
- * kill -9 cycles, in both processes. SHMKIT_RPC_WAKE_PAIRS sets the pairs
+ * kill -9 cycles, in both processes; a child's wake-ups through the
+ * sending socket it shares with its parent. SHMKIT_RPC_WAKE_PAIRS sets the pairs
  * of the hunt (default 20,000; millions for the long form). Named cases
  * (tu_case.h): --list. */
 #include "tu_case.h"
@@ -395,9 +396,100 @@ static void fd_leaks(void)
     shmkit_rpc_server_close(s);
 }
 
+/* One request from C to S, S armed before: 1 if S's descriptor turned
+ * readable and S took and answered it. */
+static int wake_once(shmkit_rpc_server *s, shmkit_rpc_client *c)
+{
+    struct shmkit_rpc_request q;
+    if (shmkit_rpc_recv(s, &q, 0) != -EAGAIN) /* arms */
+        return 0;
+    void *p;
+    if (shmkit_rpc_request_loan(c, 1, &p, 0) < 0 || shmkit_rpc_request_send(c, 1) < 0)
+        return 0;
+    struct pollfd pf = {.fd = shmkit_rpc_server_fd(s), .events = POLLIN};
+    if (poll(&pf, 1, 2000) != 1 || shmkit_rpc_recv(s, &q, 0) < 0 ||
+        shmkit_rpc_reply_send(s, &q, "r", 1) < 0)
+        return 0;
+    const void *rp;
+    size_t rl;
+    return shmkit_rpc_response_wait(c, &rp, &rl, 2000 * MS) == 0 &&
+           shmkit_rpc_response_release(c) == 0;
+}
+
+/* The child's side of shared_sender: two calls to the parent's second
+ * server (armed by the parent in between), its descriptor count the same
+ * after them. */
+static int sender_child(void *arg, int n)
+{
+    shmkit_seg *other = arg;
+    (void)n;
+    shmkit_rpc_client *c;
+    if (shmkit_rpc_client_attach(&c, other) < 0)
+        return 2;
+    int before = nfds();
+    char b[8];
+    for (int k = 0; k < 2; k++)
+        if (shmkit_rpc_call(c, "x", 1, b, sizeof b, 5000 * MS) != 1)
+            return 3;
+    int after = nfds();
+    shmkit_rpc_client_close(c);
+    return after == before ? 0 : 4;
+}
+
+/* A process's sending socket is connected to the receiver it woke twice
+ * in a row (wakefd.c). A child after fork shares that socket: when it
+ * wakes another receiver twice, it must not reconnect the shared one -
+ * the parent's next wake-up would go to the child's receiver and its own
+ * would sleep through it. */
+static void shared_sender(void)
+{
+    setup(4);
+    shmkit_seg *other = tu_seg_anon(shmkit_rpc_size_for(64, 64, 4));
+    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = 4};
+    if (shmkit_rpc_init(other, &cfg) < 0)
+        tap_bail("rpc init");
+    shmkit_rpc_server *a, *b;
+    shmkit_rpc_client *c;
+    if (shmkit_rpc_server_attach(&a, seg) < 0 || shmkit_rpc_server_attach(&b, other) < 0 ||
+        shmkit_rpc_client_attach(&c, seg) < 0 || shmkit_rpc_server_fd(a) < 0 ||
+        shmkit_rpc_server_fd(b) < 0)
+        tap_bail("handles");
+    shmkit_rpc_client_set_spin(c, 1);
+    int woke = 0;
+    for (int k = 0; k < 3; k++) /* by name, then connected */
+        woke += wake_once(a, c);
+    ok(woke == 3, "server A woken 3 times in a row (%d)", woke);
+    pid_t kid = tu_spawn_fn(sender_child, other, 0);
+    int served = 0;
+    struct shmkit_rpc_request q;
+    for (int k = 0; served < 2 && k < 100; k++) {
+        int rc = shmkit_rpc_recv(b, &q, 0);
+        if (rc == 0) {
+            shmkit_rpc_reply_send(b, &q, "y", 1);
+            served++;
+            continue;
+        }
+        struct pollfd pf = {.fd = shmkit_rpc_server_fd(b), .events = POLLIN};
+        if (rc != -EAGAIN || poll(&pf, 1, 5000) != 1) /* -EAGAIN: armed */
+            break;
+    }
+    ok(served == 2, "the child's two calls to server B served, through the socket it shares (%d)",
+       served);
+    ok(tu_wait_exit(kid) == 0, "the child's calls answered, its descriptor count unchanged");
+    woke = 0;
+    for (int k = 0; k < 3; k++)
+        woke += wake_once(a, c);
+    ok(woke == 3, "server A still woken after the child's wake-ups (%d)", woke);
+    shmkit_rpc_client_close(c);
+    shmkit_rpc_server_close(a);
+    shmkit_rpc_server_close(b);
+    shmkit_close(other);
+}
+
 static const struct tu_case cases[] = {{"lost_wakeup_hunt", lost_wakeup_hunt, 0},
                                        {"server_death_in_epoll", server_death_in_epoll, 0},
                                        {"fd_leaks", fd_leaks, 0},
+                                       {"shared_sender", shared_sender, 0},
                                        {NULL, NULL, 0}};
 
 int main(int argc, char **argv)

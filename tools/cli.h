@@ -14,6 +14,8 @@
 
 #include <shmkit.h>
 
+#include "../bridge/stats_table.h" /* a bridge's statistics table (no libzmq) */
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -77,6 +79,10 @@ int target_name(struct target *t, const char *name);
 void target_id(struct target *t, int id);
 void target_key(struct target *t, int32_t key);
 int target_memfd(struct target *t, const char *opt, const char *arg);
+struct seg_row;
+/* The target that reaches the segment of a scanned row (name, shmid, or
+ * the memfd's PID:FD). */
+void target_of_row(struct target *t, const struct seg_row *r);
 
 /* The segments a command names: positional NAMEs plus --id/--key/--memfd. */
 struct targets {
@@ -198,6 +204,9 @@ struct seg_row {
     int status;             /* enum seg_status */
     struct pid_use *users;  /* with want_pids: who maps/holds it */
     size_t n_users;
+    /* ls DETAIL, CLIENTS, PENDING (layout.c: layout_detail) */
+    char detail[96];         /* what the structure says of itself; "" unknown */
+    int64_t clients, pending; /* RPC endpoint; -1 otherwise */
 };
 
 struct scan_opts {
@@ -295,9 +304,11 @@ struct out_opts {
  * EXIT_USAGE after printing the error. */
 int out_columns(struct out_opts *o, const char *list);
 void out_default_columns(struct out_opts *o);
-/* Which columns need the header / the /proc scan. */
+/* Which columns need the header / the /proc scan / the structure's
+ * statistics (layout_detail). */
 int out_needs_header(const struct out_opts *o, int sysv_only);
 int out_needs_procs(const struct out_opts *o);
+int out_needs_detail(const struct out_opts *o);
 void out_print(const struct out_opts *o, const struct seg_list *l, FILE *f);
 void out_help_columns(FILE *f);
 
@@ -352,6 +363,26 @@ struct layout_state {
  * code (the segment is corrupt). */
 int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struct emit *e,
                  struct layout_state *st, double now);
+/* ls: fills R->detail (a one-line summary: ring fill, bus subscribers,
+ * table records, RPC clients and pending calls, a bridge's links and
+ * peers) and R->clients / R->pending for an RPC endpoint, reading the
+ * segment of row R read-only. Leaves them unknown when it cannot be read
+ * (R->detail then says why, e.g. "corrupt"). */
+void layout_detail(struct seg_row *r);
+
+/* ---- bridge_stats.c: a bridge's statistics table (BRIDGE_STATS_TYPE) -- */
+
+/* What info (ST NULL: every counter by name) and watch (ST: peers, traffic
+ * and its rates, drops; counters in ST->v[1..]) show of the bridge whose
+ * statistics table is TAB. 0 or a negative code (SHMKIT_ECORRUPT: the
+ * record fails its checks; SHMKIT_EVERSION). */
+int bridge_stats(const shmkit_table *tab, struct emit *e, struct layout_state *st, double now);
+/* ls DETAIL of it: "bridge PID (alive), N links, peers N out N in". */
+int bridge_detail(const shmkit_table *tab, char *buf, size_t len);
+/* info of a POSIX bus, ring or RPC endpoint NAME: which running (or
+ * killed) bridges carry it, one "bridged_by" member per link, found by
+ * reading every bridge statistics table in /dev/shm. */
+void bridge_carriers(struct emit *e, const char *name);
 
 /* ---- commands -------------------------------------------------------- */
 

@@ -44,7 +44,8 @@ static void create_help(void)
           " shmkit create NAME --size SIZE [options]\n"
           " shmkit create --sysv (--key KEY | --ftok PATH:PROJ | --private) --size SIZE [options]\n"
           "\n"
-          "Create a segment (plain bytes, or a ring, bus or table) and print what\n"
+          "Create a segment (plain bytes, or a ring, bus, table or RPC endpoint) and\n"
+          "print what\n"
           "was made: the POSIX name, or\n"
           "'key=0x... id=N' for System V. Without --excl an existing segment of\n"
           "at least SIZE is reused.\n"
@@ -65,7 +66,10 @@ static void create_help(void)
           "      --bus SLOTS[:MSGMAX[:SUBS]]  a bus (defaults 256 bytes, 64 subscribers)\n"
           "      --lossy            with --bus: the publisher never waits\n"
           "      --table COUNT:RECSIZE        a table of COUNT records of RECSIZE bytes\n"
-          "                         (these three size the segment themselves, imply\n"
+          "      --rpc REQ[:RESP[:CLIENTS]]  an RPC endpoint: largest request and\n"
+          "                         response (RESP defaults to REQ), client slots\n"
+          "                         (default 64); no server is attached\n"
+          "                         (these four size the segment themselves, imply\n"
           "                         --excl, and leave the structure empty)\n"
           "      --keep             persistent: meant to outlive its creator; plain\n"
           "                         'shmkit gc' keeps it (gc --older-than or rm remove it)\n"
@@ -75,10 +79,11 @@ static void create_help(void)
           stdout);
 }
 
-/* --ring / --bus / --table */
+/* --ring / --bus / --table / --rpc */
 struct layout_args {
     uint32_t layout;
-    uint64_t a, b, c; /* ring: capacity; bus: slots, msg_max, subs; table: count, rec_size */
+    uint64_t a, b, c; /* ring: capacity; bus: slots, msg_max, subs; table: count, rec_size;
+                         rpc: max request, max response, clients */
     int lossy;
     uint64_t size; /* payload bytes the structure needs */
 };
@@ -113,12 +118,14 @@ static int parse_parts(const char *opt, const char *arg, uint64_t *v, int min, i
 
 static int parse_layout(const char *opt, const char *arg, uint32_t layout, struct layout_args *l)
 {
-    uint64_t v[3] = {0, 256, 64};
+    uint64_t v[3] = {0, layout == SHMKIT_LAYOUT_RPC ? 0 : 256, 64};
     if (parse_parts(opt, arg, v, layout == SHMKIT_LAYOUT_TABLE ? 2 : 1,
-                    layout == SHMKIT_LAYOUT_RING  ? 1
-                    : layout == SHMKIT_LAYOUT_BUS ? 3
-                                                  : 2))
+                    layout == SHMKIT_LAYOUT_RING    ? 1
+                    : layout == SHMKIT_LAYOUT_TABLE ? 2
+                                                    : 3))
         return EXIT_USAGE;
+    if (layout == SHMKIT_LAYOUT_RPC && !v[1])
+        v[1] = v[0];
     l->layout = layout;
     l->a = v[0];
     l->b = v[1];
@@ -128,6 +135,9 @@ static int parse_layout(const char *opt, const char *arg, uint32_t layout, struc
     else if (layout == SHMKIT_LAYOUT_BUS)
         l->size =
             l->c > UINT32_MAX ? 0 : shmkit_bus_size_for((size_t)l->a, (size_t)l->b, (unsigned)l->c);
+    else if (layout == SHMKIT_LAYOUT_RPC)
+        l->size = l->c > UINT32_MAX ? 0
+                                    : shmkit_rpc_size_for((size_t)l->a, (size_t)l->b, (unsigned)l->c);
     else
         l->size = (l->a && l->a <= UINT32_MAX && l->b && l->b <= UINT32_MAX) ? 1 : 0;
     if (!l->size)
@@ -135,6 +145,8 @@ static int parse_layout(const char *opt, const char *arg, uint32_t layout, struc
                          layout == SHMKIT_LAYOUT_RING ? "capacity must be a power of two >= 256"
                          : layout == SHMKIT_LAYOUT_BUS
                              ? "slots a power of two, message size and subscribers in range"
+                         : layout == SHMKIT_LAYOUT_RPC
+                             ? "request and response 1..1G, clients 1..4096"
                              : "count and record size must be 1 or more");
     return 0;
 }
@@ -155,6 +167,11 @@ static int make_layout(const struct layout_args *l, const struct shmkit_opts *o,
         return shmkit_bus_create(&h->bus, *seg, (size_t)l->a, (size_t)l->b, (unsigned)l->c,
                                  (l->lossy ? SHMKIT_BUS_LOSSY : 0) |
                                      (hold ? 0 : SHMKIT_BUS_NOROLE));
+    case SHMKIT_LAYOUT_RPC: {
+        struct shmkit_rpc_config cfg = {.max_request = l->a, .max_response = l->b,
+                                        .max_clients = (uint32_t)l->c};
+        return shmkit_rpc_init(*seg, &cfg);
+    }
     default:
         rc = shmkit_table_create(&h->table, o, (uint32_t)l->b, (uint32_t)l->a, 0);
         if (rc == 0)
@@ -185,6 +202,7 @@ enum {
     O_BUS,
     O_LOSSY,
     O_TABLE,
+    O_RPC,
     O_NORESERVE,
     O_KEEP
 };
@@ -204,17 +222,20 @@ static const struct option create_opts[] = {
     {"bus", required_argument, NULL, O_BUS},
     {"lossy", no_argument, NULL, O_LOSSY},
     {"table", required_argument, NULL, O_TABLE},
+    {"rpc", required_argument, NULL, O_RPC},
     {"noreserve", no_argument, NULL, O_NORESERVE},
     {"keep", no_argument, NULL, O_KEEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* --ring, --bus or --table ARG (option C). */
+/* --ring, --bus, --table or --rpc ARG (option C). */
 static int create_layout_opt(struct create_args *a, int c, const char *arg)
 {
     if (a->lay.layout)
-        return cli_usage("--ring, --bus, --table", "give only one");
+        return cli_usage("--ring, --bus, --table, --rpc", "give only one");
+    if (c == O_RPC)
+        return parse_layout("--rpc", arg, SHMKIT_LAYOUT_RPC, &a->lay);
     if (c == O_RING)
         return parse_layout("--ring", arg, SHMKIT_LAYOUT_RING, &a->lay);
     if (c == O_BUS)
@@ -269,6 +290,7 @@ static int create_opt(struct create_args *a, int c, char **argv)
     case O_RING:
     case O_BUS:
     case O_TABLE:
+    case O_RPC:
         return create_layout_opt(a, c, optarg);
     case 'h':
         create_help();
@@ -297,11 +319,12 @@ static int create_check_flags(const struct create_args *a)
     if (a->lay.lossy && a->lay.layout != SHMKIT_LAYOUT_BUS)
         return cli_usage("--lossy", "only with --bus");
     if (a->lay.layout && (o->flags & SHMKIT_RAW))
-        return cli_usage("--raw", "a ring, bus or table needs the shmkit header");
+        return cli_usage("--raw", "a ring, bus, table or RPC endpoint needs the shmkit header");
     if (a->lay.layout && a->seal)
-        return cli_usage("--seal", "only for plain bytes (a ring, bus or table changes)");
+        return cli_usage("--seal", "only for plain bytes (a ring, bus, table or endpoint changes)");
     if (a->lay.layout && a->have_size)
-        return cli_usage("--size", "not with --ring, --bus or --table (they size the segment)");
+        return cli_usage("--size",
+                         "not with --ring, --bus, --table or --rpc (they size the segment)");
     if ((o->flags & SHMKIT_PERSIST) && (o->flags & SHMKIT_RAW))
         return cli_usage("--keep, --raw", "mutually exclusive (a raw segment has no header)");
     if (a->seal && (o->flags & SHMKIT_RAW))

@@ -49,17 +49,7 @@ static void check_seals(struct seg_list *l, int no_attach)
             (r->kind == SHMKIT_SYSV && no_attach))
             continue;
         struct target t;
-        memset(&t, 0, sizeof t);
-        if (r->kind == SHMKIT_SYSV) {
-            target_id(&t, r->shmid);
-        } else if (r->kind == SHMKIT_MEMFD) {
-            t.type = T_MEMFD;
-            t.pid = r->memfd_pid;
-            t.fd = r->memfd_fd;
-        } else {
-            t.type = T_NAME;
-            t.name = r->name;
-        }
+        target_of_row(&t, r);
         shmkit_seg *seg = NULL;
         int raw = 0;
         if (open_target(&t, SHMKIT_RDONLY, &seg, &raw) < 0)
@@ -137,7 +127,7 @@ int cmd_ls(int argc, char **argv)
     out.mode = json ? OUT_JSON : raw ? OUT_RAW : OUT_TABLE;
     if (!so.posix && !so.sysv && !so.memfd)
         so.posix = so.sysv = so.memfd = 1;
-    so.header = out_needs_header(&out, !so.posix && !so.memfd) || seals;
+    so.header = out_needs_header(&out, !so.posix && !so.memfd) || seals || out_needs_detail(&out);
     so.procs = out_needs_procs(&out) || so.memfd;
     struct seg_list l;
     int rc = scan(&so, &l);
@@ -145,6 +135,10 @@ int cmd_ls(int argc, char **argv)
         return cli_fail("ls", rc);
     if (seals)
         check_seals(&l, so.no_attach);
+    if (out_needs_detail(&out))
+        for (size_t i = 0; i < l.n; i++)
+            if (l.v[i].kind != SHMKIT_SYSV || !so.no_attach)
+                layout_detail(&l.v[i]);
     out_print(&out, &l, stdout);
     seg_list_free(&l);
     return EXIT_OKAY;

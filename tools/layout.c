@@ -2,7 +2,7 @@
  * layout.c - what `info` and `watch` show about the structure a segment
  * holds. One small handler per layout, chosen by the header's layout tag;
  * each reads the segment only through the library's read-only statistics
- * (shmkit_chan_stats, shmkit_table_stats), which validate the control
+ * (shmkit_chan_stats, shmkit_table_stats, shmkit_rpc_stats), which validate the control
  * blocks before reading them, or (plain bytes) through payload.c.
  */
 #include "cli.h"
@@ -110,6 +110,20 @@ static int chan_stats(shmkit_seg *seg, uint32_t layout, struct emit *e, struct l
     return 0;
 }
 
+static void emit_table(struct emit *e, const struct shmkit_table_stats *ts_, struct layout_state *st, double now)
+{
+    const struct shmkit_table_stats ts = *ts_;
+    emit_num(e, "records", ts.count);
+    emit_num(e, "record_size", ts.rec_size);
+    emit_fmt(e, "type_id", "0x%llx", (unsigned long long)ts.type_id);
+    emit_num(e, "owned", ts.owned);
+    emit_num(e, "dead_owners", ts.dead);
+    emit_num(e, "writing", ts.writing);
+    emit_num(e, "writes", (long long)ts.writes);
+    emit_num(e, "read_retries", (long long)ts.read_retries);
+    emit_rate(e, "write_rate", rate(st, 0, ts.writes, now), " writes/s");
+}
+
 static int table_stats(const struct target *t, struct emit *e, struct layout_state *st, double now)
 {
     struct shmkit_opts o;
@@ -122,19 +136,44 @@ static int table_stats(const struct target *t, struct emit *e, struct layout_sta
     if (rc < 0)
         return rc;
     rc = shmkit_table_stats(tab, &ts);
+    if (rc == 0)
+        emit_table(e, &ts, st, now);
+    if (rc == 0 && ts.type_id == BRIDGE_STATS_TYPE)
+        rc = bridge_stats(tab, e, st, now); /* a running shmkit-bridge's counters */
     shmkit_table_close(tab);
-    if (rc < 0)
-        return rc;
-    emit_num(e, "records", ts.count);
-    emit_num(e, "record_size", ts.rec_size);
-    emit_fmt(e, "type_id", "0x%llx", (unsigned long long)ts.type_id);
-    emit_num(e, "owned", ts.owned);
-    emit_num(e, "dead_owners", ts.dead);
-    emit_num(e, "writing", ts.writing);
-    emit_num(e, "writes", (long long)ts.writes);
-    emit_num(e, "read_retries", (long long)ts.read_retries);
-    emit_rate(e, "write_rate", rate(st, 0, ts.writes, now), " writes/s");
-    return 0;
+    return rc;
+}
+
+/* "12.3 us" into BUF. */
+static const char *fmt_ns(double ns, char *buf, size_t len)
+{
+    if (ns < 1e3)
+        snprintf(buf, len, "%.0f ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, len, "%.1f us", ns / 1e3);
+    else
+        snprintf(buf, len, "%.2f ms", ns / 1e6);
+    return buf;
+}
+
+/* The clients' sampled call latency (shmkit_rpc_stats, CALL LATENCY): info
+ * its average since the endpoint was made, watch the average over the last
+ * interval ("-" when no call was timed in it, or a counter stepped back). */
+static void emit_latency(struct emit *e, const struct shmkit_rpc_stats *rs, struct layout_state *st)
+{
+    char buf[32];
+    emit_num(e, "lat_samples", rs->lat_samples > INT64_MAX ? INT64_MAX : (long long)rs->lat_samples);
+    if (!st) {
+        emit_str(e, "latency", rs->lat_samples ? fmt_ns((double)rs->lat_sum_ns /
+                                                             (double)rs->lat_samples, buf, sizeof buf)
+                                               : NULL);
+        return;
+    }
+    uint64_t n = rs->lat_samples - st->v[1], sum = rs->lat_sum_ns - st->v[2];
+    int fresh = st->have && rs->lat_samples > st->v[1] && rs->lat_sum_ns >= st->v[2];
+    emit_str(e, "latency", fresh ? fmt_ns((double)sum / (double)n, buf, sizeof buf) : NULL);
+    st->v[1] = rs->lat_samples;
+    st->v[2] = rs->lat_sum_ns;
 }
 
 static int rpc_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, double now)
@@ -155,6 +194,7 @@ static int rpc_stats(shmkit_seg *seg, struct emit *e, struct layout_state *st, d
     emit_num(e, "server_waits", (long long)rs.server_waits);
     emit_num(e, "takeovers", (long long)rs.takeovers);
     emit_rate(e, "call_rate", rate(st, 0, rs.replies, now), " calls/s");
+    emit_latency(e, &rs, st);
     return 0;
 }
 
@@ -181,10 +221,91 @@ int layout_stats(const struct target *t, shmkit_seg *seg, uint32_t layout, struc
     default:
         rc = SHMKIT_ELAYOUT;
     }
+    if (!st && rc == 0 && t->type == T_NAME &&
+        (layout == SHMKIT_LAYOUT_RING || layout == SHMKIT_LAYOUT_BUS || layout == SHMKIT_LAYOUT_RPC))
+        bridge_carriers(e, t->name); /* info only: it reads every bridge's table */
     if (st && rc == 0) {
         st->t = now;
         st->layout = layout;
         st->have = 1;
     }
     return rc;
+}
+
+/* ---- ls: one line per segment ---- */
+
+static void detail_chan(shmkit_seg *seg, uint32_t layout, struct seg_row *r)
+{
+    struct shmkit_chan_stats cs;
+    char h1[16];
+    int rc = shmkit_chan_stats(seg, &cs);
+    if (rc < 0) {
+        snprintf(r->detail, sizeof r->detail, "%s", shmkit_strerror(rc));
+        return;
+    }
+    if (layout == SHMKIT_LAYOUT_RING)
+        snprintf(r->detail, sizeof r->detail, "fill %.1f%% of %s, producer %s",
+                 cs.capacity ? 100.0 * (double)cs.used / (double)cs.capacity : 0.0,
+                 fmt_human(cs.capacity, h1, sizeof h1), alive_word(cs.writer_pid, cs.writer_alive));
+    else
+        snprintf(r->detail, sizeof r->detail, "subscribers %u/%u, lag %llu, publisher %s",
+                 cs.readers, cs.max_readers, (unsigned long long)cs.used,
+                 alive_word(cs.writer_pid, cs.writer_alive));
+}
+
+static void detail_table(const struct target *t, struct seg_row *r)
+{
+    struct shmkit_opts o;
+    shmkit_table *tab = NULL;
+    struct shmkit_table_stats ts;
+    int rc = target_opts(t, SHMKIT_RDONLY, &o);
+    if (rc == 0 && (rc = shmkit_table_open(&tab, &o, 0)) == 0) {
+        rc = shmkit_table_stats(tab, &ts);
+        if (rc == 0 && ts.type_id == BRIDGE_STATS_TYPE)
+            rc = bridge_detail(tab, r->detail, sizeof r->detail);
+        else if (rc == 0)
+            snprintf(r->detail, sizeof r->detail, "records %u, owned %u%s", ts.count, ts.owned,
+                     ts.dead ? ", dead owners" : "");
+        shmkit_table_close(tab);
+    }
+    if (rc < 0)
+        snprintf(r->detail, sizeof r->detail, "%s", shmkit_strerror(rc));
+}
+
+static void detail_rpc(shmkit_seg *seg, struct seg_row *r)
+{
+    struct shmkit_rpc_stats rs;
+    int rc = shmkit_rpc_stats(seg, &rs);
+    if (rc < 0) {
+        snprintf(r->detail, sizeof r->detail, "%s", shmkit_strerror(rc));
+        return;
+    }
+    r->clients = rs.clients;
+    r->pending = rs.pending;
+    snprintf(r->detail, sizeof r->detail, "clients %u/%u, pending %u, server %s", rs.clients,
+             rs.max_clients, rs.pending, alive_word(rs.server_pid, rs.server_alive));
+}
+
+void layout_detail(struct seg_row *r)
+{
+    uint32_t layout = r->hdr.layout;
+    if (r->hdr_rc != 0 || r->status == ST_DEST ||
+        (layout != SHMKIT_LAYOUT_RING && layout != SHMKIT_LAYOUT_BUS &&
+         layout != SHMKIT_LAYOUT_TABLE && layout != SHMKIT_LAYOUT_RPC))
+        return;
+    struct target t;
+    target_of_row(&t, r);
+    if (layout == SHMKIT_LAYOUT_TABLE) {
+        detail_table(&t, r); /* the table opens its own segment */
+        return;
+    }
+    shmkit_seg *seg = NULL;
+    int raw = 0;
+    if (open_target(&t, SHMKIT_RDONLY, &seg, &raw) < 0)
+        return; /* gone, or not ours to read: unknown */
+    if (layout == SHMKIT_LAYOUT_RPC)
+        detail_rpc(seg, r);
+    else
+        detail_chan(seg, layout, r);
+    shmkit_close(seg);
 }

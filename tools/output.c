@@ -31,11 +31,14 @@ enum col_id {
     C_SEALED,
     C_PERSIST,
     C_GEN,
+    C_CLIENTS,
+    C_PENDING,
+    C_DETAIL,
     C_COUNT
 };
 
 enum { J_STR, J_NUM, J_NULL };
-enum { NEED_HEADER = 1, NEED_PROCS = 2 };
+enum { NEED_HEADER = 1, NEED_PROCS = 2, NEED_DETAIL = 4 };
 
 static const struct column {
     const char *name;
@@ -57,17 +60,22 @@ static const struct column {
     [C_CPID] = {"CPID", 1, NEED_HEADER, "creator pid (System V: kernel; else shmkit header)"},
     [C_LPID] = {"LPID", 1, 0, "last pid to attach or detach (System V)"},
     [C_CTIME] = {"CTIME", 0, 0, "time of last change"},
-    [C_LAYOUT] = {"LAYOUT", 0, NEED_HEADER, "raw, bytes, ring, bus or table"},
+    [C_LAYOUT] = {"LAYOUT", 0, NEED_HEADER, "raw, bytes, ring, bus, table or rpc"},
     [C_STATUS] = {"STATUS", 0, NEED_HEADER | NEED_PROCS,
                   "ok, stale, persistent, corrupt, foreign, unknown, dest; tampered"},
     [C_CREATED] = {"CREATED", 0, NEED_HEADER, "creation time from the shmkit header"},
     [C_SEALED] = {"SEALED", 0, NEED_HEADER, "yes when a payload checksum is recorded"},
     [C_PERSIST] = {"PERSIST", 0, NEED_HEADER, "yes when created persistent (create --keep)"},
     [C_GEN] = {"GEN", 1, NEED_HEADER, "header generation counter"},
+    [C_CLIENTS] = {"CLIENTS", 1, NEED_DETAIL, "RPC endpoint: client slots held"},
+    [C_PENDING] = {"PENDING", 1, NEED_DETAIL, "RPC endpoint: calls sent, not yet taken"},
+    [C_DETAIL] = {"DETAIL", 0, NEED_DETAIL,
+                  "ring fill, bus subscribers, table records, RPC clients and calls, bridge"},
 };
 
-static const int default_cols[] = {C_KIND,   C_NAME, C_ID,   C_PERMS, C_OWNER,  C_SIZE,
-                                   C_NATTCH, C_CPID, C_LPID, C_CTIME, C_LAYOUT, C_STATUS};
+static const int default_cols[] = {C_KIND,  C_NAME,  C_ID,     C_PERMS,  C_OWNER,
+                                   C_SIZE,  C_NATTCH, C_CPID, C_LPID,   C_CTIME,
+                                   C_LAYOUT, C_STATUS, C_DETAIL};
 
 void out_default_columns(struct out_opts *o)
 {
@@ -114,6 +122,14 @@ int out_needs_header(const struct out_opts *o, int sysv_only)
         if (columns[o->cols[i]].needs & NEED_HEADER)
             return 1;
     }
+    return 0;
+}
+
+int out_needs_detail(const struct out_opts *o)
+{
+    for (int i = 0; i < o->ncols; i++)
+        if (columns[o->cols[i]].needs & NEED_DETAIL)
+            return 1;
     return 0;
 }
 
@@ -256,6 +272,19 @@ static const char *cell(const struct out_opts *o, const struct seg_row *r, int c
     }
     case C_STATUS:
         return status_name(r->status);
+    case C_CLIENTS:
+    case C_PENDING: {
+        int64_t v = c == C_CLIENTS ? r->clients : r->pending;
+        if (v < 0)
+            break;
+        *jt = J_NUM;
+        snprintf(buf, len, "%lld", (long long)v);
+        return buf;
+    }
+    case C_DETAIL:
+        if (!r->detail[0])
+            break;
+        return r->detail;
     default:
         return cell_header(o, r, c, buf, len, jt);
     }

@@ -65,6 +65,7 @@ struct seg_row *seg_list_add(struct seg_list *l)
     r->hdr_rc = 1;
     r->creator_alive = -1;
     r->status = ST_UNKNOWN;
+    r->clients = r->pending = -1;
     return r;
 }
 

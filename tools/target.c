@@ -45,6 +45,25 @@ void target_key(struct target *t, int32_t key)
     snprintf(t->label, sizeof t->label, "key 0x%08x", (unsigned)key);
 }
 
+void target_of_row(struct target *t, const struct seg_row *r)
+{
+    if (r->kind == SHMKIT_SYSV) {
+        target_id(t, r->shmid);
+        return;
+    }
+    memset(t, 0, sizeof *t);
+    if (r->kind == SHMKIT_MEMFD) {
+        t->type = T_MEMFD;
+        t->pid = r->memfd_pid;
+        t->fd = r->memfd_fd;
+        snprintf(t->label, sizeof t->label, "memfd %d:%d", t->pid, t->fd);
+    } else {
+        t->type = T_NAME;
+        t->name = r->name;
+        snprintf(t->label, sizeof t->label, "%s", r->name);
+    }
+}
+
 int target_memfd(struct target *t, const char *opt, const char *arg)
 {
     int pid = 0, fd = 0;

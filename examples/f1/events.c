@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EV_SLOTS 64
+#define EV_SLOTS F1_EV_SLOTS
 
 struct f1_events {
     shmkit_table *t;
@@ -92,6 +92,11 @@ int f1_events_publish(struct f1_events *e, shmkit_table *ctl, struct f1_ctl *c,
         return rc;
     c->events = copy.seq; /* the event is in its record before the count says so */
     return shmkit_table_write(ctl, 0, c, sizeof *c);
+}
+
+int f1_events_put(struct f1_events *e, const struct f1_event *ev)
+{
+    return shmkit_table_write(e->t, (uint32_t)(ev->seq % EV_SLOTS), ev, sizeof *ev);
 }
 
 int f1_events_poll(struct f1_events *e, shmkit_table *ctl, struct f1_event *ev)

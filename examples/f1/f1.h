@@ -150,6 +150,7 @@ int f1_results_write(const char *dir, const struct f1_view *v);
 
 /* events.c: the ticker in a table (segment BASE-events). Race control publishes, boards
  * poll read-only. */
+#define F1_EV_SLOTS 64 /* event N is in record N % F1_EV_SLOTS */
 struct f1_events;
 int f1_events_create(struct f1_events **out, const char *base);
 int f1_events_attach(struct f1_events **out, const char *base, shmkit_table *ctl);
@@ -158,5 +159,67 @@ int f1_events_publish(struct f1_events *e, shmkit_table *ctl, struct f1_ctl *c,
                       const struct f1_event *ev);
 /* The next event not yet seen: 1 and *EV, 0 if none. */
 int f1_events_poll(struct f1_events *e, shmkit_table *ctl, struct f1_event *ev);
+
+/* events.c, for a mirror: writes event EV->seq into its record as it is, without counting it
+ * in the race control record (the mirror keeps its own count). Returns 0 or an error of
+ * shmkit_table_write. */
+int f1_events_put(struct f1_events *e, const struct f1_event *ev);
+
+/* feed.c: the weekend as messages on a lossy bus (f1 --feed), for f1 --mirror on another
+ * host (through shmkit bridge). Each message is a header and one record's bytes. */
+#define F1_FEED_MAGIC 0x44463146u /* "F1FD" */
+#define F1_FEED_VERSION 1
+#define F1_FEED_RESEND 8    /* events repeated in every keyframe                     */
+#define F1_FEED_MSG_MAX 4096 /* the feed bus's largest message                       */
+
+enum f1_feed_type {
+    F1_FEED_CTL = 1,   /* struct f1_ctl: the race control record (20 Hz: also the heartbeat) */
+    F1_FEED_CAR = 2,   /* struct f1_car of car INDEX; flag F1_FEED_DEAD: its process died  */
+    F1_FEED_EVENT = 3, /* struct f1_event                                               */
+    F1_FEED_END = 4    /* no record: the weekend is over, the feed ends                  */
+};
+#define F1_FEED_DEAD 1
+
+struct f1_feed_hdr {
+    uint32_t magic;   /* F1_FEED_MAGIC                                          */
+    uint8_t version;  /* F1_FEED_VERSION                                        */
+    uint8_t type;     /* enum f1_feed_type                                      */
+    uint8_t flags;    /* F1_FEED_DEAD                                           */
+    uint8_t pad;
+    uint32_t index;   /* F1_FEED_CAR: the car                                   */
+    uint32_t len;     /* record bytes after the header: exactly its type's size */
+    int64_t sent_ns;  /* sender's CLOCK_MONOTONIC (a mirror rebases start_ns)  */
+};
+
+struct f1_feed;
+/* The feed bus's geometry (lossy), for its publisher and its subscribers alike. */
+void f1_feed_bus_config(struct shmkit_bus_config *cfg);
+/* Joins (creating it if missing) the lossy bus BUS as its publisher. 0 or a join error. */
+int f1_feed_open(struct f1_feed **out, const char *bus);
+/* Closes the bus (end of stream for its readers) and removes it if f1_feed_open made it.
+ * Accepts NULL. */
+void f1_feed_close(struct f1_feed *f);
+/* One refresh: the cars whose record changed (all of them in a keyframe: FORCE, a change of
+ * session or state, or a second since the last one), then the race control record. */
+void f1_feed_tick(struct f1_feed *f, const struct f1_ctl *c, const struct f1_car *cars,
+                  const int *dead, int force);
+void f1_feed_event(struct f1_feed *f, const struct f1_event *ev);
+/* A last keyframe, then END. */
+void f1_feed_end(struct f1_feed *f, const struct f1_ctl *c, const struct f1_car *cars,
+                 const int *dead);
+
+/* mirror.c */
+struct f1_mirror_cfg {
+    const char *bus;     /* the feed bus to read                                   */
+    const char *name;    /* base name of the tables to make (NULL: /shmkit-f1-PID) */
+    const char *results; /* write each session's results there too (NULL: no)      */
+    double idle;         /* give up after this many seconds without a message      */
+};
+/* f1 --mirror: rebuilds a fed weekend in local tables until END, the feed's end of stream,
+ * IDLE seconds of silence, or SIGINT/SIGTERM; removes them then. Returns the exit status. */
+int f1_mirror_main(const struct f1_mirror_cfg *cfg);
+/* f1 --inject (for tests): publishes on BUS the messages read from standard input, each a
+ * 4-byte little-endian length and that many bytes, once a subscriber joined. */
+int f1_inject_main(const char *bus);
 
 #endif

@@ -2,8 +2,10 @@
  * main.c - f1: a race weekend on a shared table, one process per car (`make demo`).
  *
  *   f1 [--cars N] [--laps N] [--speed X] [--seed S] [--sessions LIST] [--plain] [--results DIR]
- *      [--sysv]
+ *      [--sysv] [--feed[=BUS]]
  *   f1 --attach[=NAME]      a second board on a running weekend (read-only)
+ *   f1 --mirror=BUS [--name NAME] [--results DIR] [--idle SECS]
+ *                           the weekend of a feed, rebuilt in this host's tables
  *
  * Race control (this process) creates three tables - the race control record, one record per
  * car, the ticker's events - forks the cars, runs practice, Q1/Q2/Q3 (the slowest cars eliminated after Q1 and
@@ -17,6 +19,12 @@
  * shmget(IPC_PRIVATE, ..., IPC_CREAT | 0600) and shmat() before the fork (through
  * shmkit_table_create with kind SHMKIT_SYSV and sysv_private), and marked for removal
  * (IPC_RMID) as soon as every car holds it: it lives until the last car detaches.
+ * Another host: tables stay in one host's /dev/shm, and `shmkit bridge` carries buses. With
+ * --feed, race control also publishes the boards' records on a lossy bus (NAME-feed, feed.c)
+ * that never makes it wait; a bridge carries it, and on the other host `f1 --mirror=BUS`
+ * (mirror.c) checks every message and writes the records into tables of its own, which the
+ * same board code shows (`f1 --attach=NAME` there). `make demo HOST2=1` runs the whole chain
+ * (examples/f1/demo-bridge.sh).
  */
 #include "f1.h"
 
@@ -34,11 +42,11 @@
 #include <unistd.h>
 
 struct config {
-    int cars, laps, plain, tty_forced, attach, sysv;
-    double speed;
+    int cars, laps, plain, tty_forced, attach, sysv, feed, results_set;
+    double speed, idle;
     uint64_t seed;
     int kinds[F1_MAX_SESSIONS], nkinds;
-    const char *name, *results;
+    const char *name, *results, *feed_bus, *mirror, *inject;
 };
 
 static volatile sig_atomic_t stop_sig;
@@ -46,6 +54,7 @@ static pid_t director_pid;
 static char ctl_name[96], cars_name[112];
 static shmkit_table *g_ctl, *g_cars;
 static struct f1_events *g_ev;
+static struct f1_feed *g_feed; /* --feed: the weekend as messages, for another host */
 static pid_t kids[F1_MAX_CARS];
 static int nkids;
 
@@ -79,6 +88,8 @@ static void cleanup(void)
         if (kids[i] > 0)
             waitpid(kids[i], NULL, 0);
     nkids = 0;
+    f1_feed_close(g_feed);
+    g_feed = NULL;
     f1_events_close(g_ev, 1);
     g_ev = NULL;
     if (g_cars)
@@ -95,6 +106,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: f1 [options]            run a race weekend (default: 20 cars, about a minute)\n"
             "       f1 --attach[=NAME]      show a running weekend on a second board\n"
+            "       f1 --mirror=BUS [--name NAME] [--results DIR] [--idle SECS]\n"
+            "                               rebuild a fed weekend (--feed) in tables of this\n"
+            "                               host, for f1 --attach=NAME (make demo HOST2=1)\n"
             "  -c, --cars N         cars, 1..%d (20)\n"
             "  -l, --laps N         race laps, 1..%d (20)\n"
             "  -s, --speed X        session seconds per second, or normal (60), fast (200),\n"
@@ -102,9 +116,14 @@ static void usage(FILE *f)
             "  -S, --seed S         random seed (1): same seed, same results\n"
             "      --sessions LIST  comma list of practice,q1,q2,q3,race (quali = q1,q2,q3)\n"
             "      --name NAME      segment base name (default /shmkit-f1-PID)\n"
-            "      --results DIR    where session results go (results)\n"
+            "      --results DIR    where session results go (results; --mirror: none\n"
+            "                       unless given)\n"
             "      --plain          plain text even on a terminal\n"
             "      --sysv           cars table in a System V IPC_PRIVATE segment (as the course)\n"
+            "      --feed[=BUS]     also publish the boards' records on the lossy bus BUS\n"
+            "                       (NAME-feed), for shmkit bridge and f1 --mirror elsewhere\n"
+            "      --idle SECS      --mirror: give up after SECS without a message (10)\n"
+            "      --inject=BUS     (tests) publish length-prefixed messages from stdin on BUS\n"
             "  -h, --help\n",
             F1_MAX_CARS, F1_MAX_LAPS);
 }
@@ -147,9 +166,12 @@ static int parse_args(struct config *cf, int argc, char **argv)
         {"sessions", required_argument, 0, 1}, {"attach", optional_argument, 0, 2},
         {"name", required_argument, 0, 3},     {"results", required_argument, 0, 4},
         {"plain", no_argument, 0, 5},          {"no-tty", no_argument, 0, 5},
-        {"sysv", no_argument, 0, 6},
+        {"sysv", no_argument, 0, 6},          {"feed", optional_argument, 0, 7},
+        {"mirror", required_argument, 0, 8},   {"idle", required_argument, 0, 9},
+        {"inject", required_argument, 0, 10},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    *cf = (struct config){.cars = 20, .laps = 20, .speed = 60, .seed = 1, .results = "results"};
+    *cf = (struct config){.cars = 20, .laps = 20, .speed = 60, .seed = 1, .results = "results",
+                          .idle = 10};
     parse_sessions(cf, "practice,q1,q2,q3,race");
     int c;
     char *end;
@@ -194,12 +216,28 @@ static int parse_args(struct config *cf, int argc, char **argv)
             break;
         case 4:
             cf->results = optarg;
+            cf->results_set = 1;
             break;
         case 5:
             cf->plain = 1;
             break;
         case 6:
             cf->sysv = 1;
+            break;
+        case 7:
+            cf->feed = 1;
+            cf->feed_bus = optarg;
+            break;
+        case 8:
+            cf->mirror = optarg;
+            break;
+        case 9:
+            cf->idle = strtod(optarg, &end);
+            if (*end || !(cf->idle >= 0.1 && cf->idle <= 86400))
+                goto bad;
+            break;
+        case 10:
+            cf->inject = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -212,10 +250,16 @@ static int parse_args(struct config *cf, int argc, char **argv)
         cf->name = argv[optind++];
     if (optind < argc)
         goto usage;
-    if (cf->name && shmkit_name_check(cf->name) < 0) {
-        fprintf(stderr, "f1: %s: not a valid segment name (like /shmkit-f1-123)\n", cf->name);
-        return -1;
+    if (!!cf->attach + !!cf->mirror + !!cf->inject + !!cf->feed > 1) {
+        fprintf(stderr, "f1: --attach, --mirror, --feed and --inject go one at a time\n");
+        goto usage;
     }
+    const char *names[] = {cf->name, cf->feed_bus, cf->mirror, cf->inject};
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i] && shmkit_name_check(names[i]) < 0) {
+            fprintf(stderr, "f1: %s: not a valid segment name (like /shmkit-f1-123)\n", names[i]);
+            return -1;
+        }
     return 0;
 bad:
     fprintf(stderr, "f1: invalid value '%s'\n", optarg);
@@ -262,6 +306,8 @@ static void publish(struct weekend *w, int car, int lap, const char *fmt, ...)
     vsnprintf(e.text, sizeof e.text, fmt, ap);
     va_end(ap);
     f1_events_publish(w->ev, g_ctl, &w->ctl, &e);
+    e.seq = w->ctl.events; /* the number f1_events_publish gave it */
+    f1_feed_event(g_feed, &e);
     f1_screen_event(w->scr, &e);
 }
 
@@ -378,6 +424,7 @@ static int run_session(struct weekend *w, int kind)
         if (f1_view_build(&v, g_cars, g_ctl, w->prev, w->dead) == 0) {
             v.ctl = *c; /* race control's own record is the truth for itself */
             detect_events(w, &v, before, &session_best);
+            f1_feed_tick(g_feed, c, w->prev, w->dead, 0);
             title(head, sizeof head, &v, ctl_name);
             f1_screen_frame(w->scr, &v, head);
             if (session_over(&v))
@@ -401,6 +448,7 @@ static int run_session(struct weekend *w, int kind)
     for (int p = 0; p < v.n; p++)
         w->order[kind][p] = v.rows[p].idx;
     int rc = f1_results_write(w->cf.results, &v);
+    f1_feed_tick(g_feed, c, w->prev, w->dead, 1); /* the records of these results */
     f1_screen_classification(w->scr, &v);
     if (rc < 0)
         f1_screen_line(w->scr, "results: cannot write %s/%s.csv: %s", w->cf.results,
@@ -411,6 +459,7 @@ static int run_session(struct weekend *w, int kind)
     for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 4) && !stop_sig; i++) {
         sleep_ms(50);
         f1_screen_frame(w->scr, &v, head); /* follows a resize */
+        f1_feed_tick(g_feed, c, w->prev, w->dead, 0);
     }
     return stop_sig != 0;
 }
@@ -436,6 +485,8 @@ static int remove_if_orphaned(const char *base)
     snprintf(n, sizeof n, "%s-cars", base);
     shmkit_posix_remove(n);
     snprintf(n, sizeof n, "%s-events", base);
+    shmkit_posix_remove(n);
+    snprintf(n, sizeof n, "%s-feed", base); /* --feed's bus, if it ran with one */
     shmkit_posix_remove(n);
     fprintf(stderr, "f1: removed %s, %s-cars, %s-events: left by a race control that died\n", base,
             base, base);
@@ -499,6 +550,14 @@ static int weekend(struct config *cf)
     if (rc == 0)
         rc = f1_events_create(&g_ev, ctl_name);
     w.ev = g_ev;
+    char feed_name[128];
+    snprintf(feed_name, sizeof feed_name, "%s", cf->feed_bus ? cf->feed_bus : ctl_name);
+    if (!cf->feed_bus)
+        snprintf(feed_name + strlen(feed_name), sizeof feed_name - strlen(feed_name), "-feed");
+    if (rc == 0 && cf->feed && (rc = f1_feed_open(&g_feed, feed_name)) < 0) {
+        fprintf(stderr, "f1: the feed bus %s: %s\n", feed_name, shmkit_strerror(rc));
+        return 2;
+    }
     if (rc < 0) {
         fprintf(stderr, "f1: creating the tables %s: %s\n", ctl_name, shmkit_strerror(rc));
         return 2;
@@ -545,6 +604,7 @@ static int weekend(struct config *cf)
             ready += shmkit_table_owner(g_cars, (uint32_t)i, NULL) == 1;
         if (ready == cf->cars || stop_sig)
             break;
+        f1_feed_tick(g_feed, c, w.prev, w.dead, 0); /* a mirror can make its tables */
         sleep_ms(10);
     }
 
@@ -564,6 +624,9 @@ static int weekend(struct config *cf)
     else
         f1_screen_line(w.scr, "tables: %s (race control), %s (cars), %s-events (ticker); "
                        "second board: f1 --attach=%s", ctl_name, cars_name, ctl_name, ctl_name);
+    if (g_feed)
+        f1_screen_line(w.scr, "feed: %s (lossy bus; another host: shmkit bridge carries it, "
+                       "f1 --mirror=%s rebuilds the tables there)", feed_name, feed_name);
 
     int stopped = 0;
     for (int k = 0; k < cf->nkinds && !stopped; k++)
@@ -571,6 +634,7 @@ static int weekend(struct config *cf)
 
     c->state = stopped ? F1_ABORT : F1_FINISHED;
     shmkit_table_write(g_ctl, 0, c, sizeof *c);
+    f1_feed_end(g_feed, c, w.prev, w.dead);
     for (int t = 0; t < 100; t++) { /* cars leave on their own within ~20 ms */
         reap();
         int left = 0;
@@ -735,5 +799,12 @@ int main(int argc, char **argv)
     struct config cf;
     if (parse_args(&cf, argc, argv) < 0)
         return 2;
+    if (cf.inject)
+        return f1_inject_main(cf.inject);
+    if (cf.mirror) {
+        struct f1_mirror_cfg mc = {.bus = cf.mirror, .name = cf.name,
+                                   .results = cf.results_set ? cf.results : NULL, .idle = cf.idle};
+        return f1_mirror_main(&mc);
+    }
     return cf.attach ? board(&cf) : weekend(&cf);
 }

@@ -40,13 +40,19 @@
  * FAIRNESS. The server takes the set of pending calls in one sweep and
  * serves it in slot order from a rotating start before it looks again: a
  * client calling back to back is served once per round, never ahead of
- * another client that was waiting. No client can starve another.
+ * another client that was waiting. No client can starve another. What the
+ * server cannot give is CPU time: a client that is not running cannot
+ * call, so with more client processes than cores each one's share of the
+ * calls is also the scheduler's doing (bench/README.md, bench_rpc's 64
+ * clients: the share of calls, and the share per time spent queued).
  *
  * TIMEOUTS, SIGNALS: as for the channels (shmkit/channel.h): relative
- * nanoseconds, 0 = try once, negative = no limit; spin (cfg.spin_ns, default
- * 50 us), then sleep on a futex, the other side making the wake-up system
- * call only when someone sleeps; -EINTR when a signal handler ran while
- * asleep (nothing is lost: call again).
+ * nanoseconds, 0 = try once, negative = no limit; spin (cfg.spin_ns,
+ * default 50 us for the server, 5 us for a client: a client spinning
+ * while the server waits for a core takes that core from it), then sleep
+ * on a futex, the other side making the wake-up system call only when
+ * someone sleeps; -EINTR when a signal handler ran while asleep (nothing
+ * is lost: call again).
  *
  * PEER DEATH. The server dies: every call of every client that is waiting
  * for it, and every later call, returns SHMKIT_EPEERDEAD - a waiting
@@ -88,8 +94,9 @@
  *   The mechanism: each receiver binds a datagram socket in the abstract
  * unix namespace (Linux), named by a 64-bit token it publishes in the
  * segment next to its sleep flag; a sender sends one byte to that name
- * from one unbound socket per process (created at the first such wake,
- * kept for the life of the process, close-on-exec). Why: an abstract
+ * from one socket per process (created at the first such wake, kept for
+ * the life of the process, close-on-exec; connected to a receiver it
+ * wakes twice in a row, which spares the name lookup). Why: an abstract
  * socket has no file to leave behind (a FIFO per receiver would leave one
  * in /dev/shm or /tmp at every crash, for `shmkit ls` and the cleaners to
  * trip over), goes away with its process, and needs no rendezvous (an
@@ -98,9 +105,16 @@
  * it ever woke, to be closed when that receiver dies); pidfd_getfd needs
  * ptrace rights over the receiver, which Yama's ptrace_scope 1 (the
  * Ubuntu and Debian default) refuses to unrelated processes. The cost: a
- * sendto per wake-up where an eventfd costs a write (measured in
- * bench/bench_rpc.c), and the receiver's process pays one recv to drain
- * before it arms. Limits: sender and receiver share a network namespace
+ * datagram per wake-up where an eventfd costs a write - measured with
+ * nobody waiting, 1.8-2.1 us on a connected socket (2.8-3.2 us by name)
+ * against 0.5-0.8 us: the socket layer's buffer and queueing, which no choice of
+ * call removes - and the receiver's process pays one recv to drain
+ * before it arms (not on the wake-up's path). The rest of a wake-up,
+ * the sleeper's scheduling, is the same for both: send to epoll_wait
+ * returning took 1.16-1.23x an eventfd's with the two processes on
+ * different CPUs (1.5x unpinned, in a loaded run), 1.6-1.8x for ring and
+ * bus descriptors, epoll sets inside the caller's (bench/README.md).
+ * Limits: sender and receiver share a network namespace
  * (as they share a pid namespace, see Liveness in shmkit.h); anyone in it
  * can send to the name, which gives at most a spurious wake-up (the state
  * is in the segment, never in the datagram).
@@ -162,7 +176,8 @@ struct shmkit_rpc_config {
     int64_t timeout_ns;    /* open without SHMKIT_CREATE: how long to wait for    */
                            /* another process to create the endpoint (0: try     */
                            /* once; negative: no limit)                           */
-    int64_t spin_ns;       /* spin before sleeping: 0 = 50 us; negative: never    */
+    int64_t spin_ns;       /* spin before sleeping: 0 = 50 us (server), 5 us      */
+                           /* (client); negative: never                          */
                            /* sleep (busy-poll)                                   */
     uint64_t reserved[4];  /* zero, else -EINVAL                                  */
 };
@@ -376,10 +391,30 @@ struct shmkit_rpc_stats {
     uint64_t replies;      /* responses written                                    */
     uint64_t takeovers;    /* servers that replaced a dead one                     */
     uint64_t server_waits; /* times the server went to sleep                       */
-    uint64_t reserved[8];  /* 0 */
+    uint64_t lat_samples;  /* calls timed by their clients (see CALL LATENCY)      */
+    uint64_t lat_sum_ns;   /* their round trips, summed, in nanoseconds            */
+    uint64_t reserved[6];  /* 0 */
 };
 
-/* Reads the statistics of the endpoint in SEG (which may be read-only)
+/* CALL LATENCY: one call in 64 of each client (by its slot's call count)
+ * is timed by the client, the only side that knows when it sent and when
+ * the answer came: CLOCK_MONOTONIC read before the request is published
+ * and when shmkit_rpc_response_wait (or shmkit_rpc_call) first sees the
+ * response, so an event loop's delay before it looks is included. The
+ * other 63 calls read no clock: the cost on the call path is a mask and a
+ * branch. A call that ends without a response (timeout, server death) adds
+ * no sample. The round trip is added to two counters in the client's slot,
+ * never reset (a later client of the slot adds to them, so they only grow
+ * while the endpoint exists); shmkit_rpc_stats sums them over the slots.
+ * Average latency over an interval: the difference of lat_sum_ns divided by
+ * the difference of lat_samples (`shmkit watch` shows it). Each slot counts
+ * its samples in 32 bits: the sum steps back when one slot passes 2^32
+ * samples (2^38 calls of its clients); a reader seeing it step back starts
+ * over. The counters come from shared memory: the sums saturate at
+ * UINT64_MAX rather than wrap, and a pair read while a client updates it
+ * may be off by one sample.
+ *
+ * Reads the statistics of the endpoint in SEG (which may be read-only)
  * after validating its control block; never writes. Errors: -EINVAL (NULL),
  * SHMKIT_ELAYOUT (not an endpoint, or RAW), SHMKIT_ECORRUPT, SHMKIT_EVERSION,
  * the errors of a header read. */

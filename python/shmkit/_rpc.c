@@ -180,7 +180,7 @@ static PyObject *stats_of(shmkit_seg *seg)
     int rc = shmkit_rpc_stats(seg, &st);
     if (rc < 0)
         return skp_raise(rc);
-    return Py_BuildValue("{s:K,s:K,s:I,s:I,s:I,s:I,s:i,s:O,s:K,s:K,s:K,s:K}", "max_request",
+    return Py_BuildValue("{s:K,s:K,s:I,s:I,s:I,s:I,s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K}", "max_request",
                          (unsigned long long)st.max_request, "max_response",
                          (unsigned long long)st.max_response, "max_clients", st.max_clients,
                          "clients", st.clients, "pending", st.pending, "serving", st.serving,
@@ -189,7 +189,9 @@ static PyObject *stats_of(shmkit_seg *seg)
                          (unsigned long long)st.calls, "replies",
                          (unsigned long long)st.replies, "takeovers",
                          (unsigned long long)st.takeovers, "server_waits",
-                         (unsigned long long)st.server_waits);
+                         (unsigned long long)st.server_waits, "lat_samples",
+                         (unsigned long long)st.lat_samples, "lat_sum_ns",
+                         (unsigned long long)st.lat_sum_ns);
 }
 
 /* ================================================================== Request */

@@ -34,6 +34,19 @@ def test_call_between_python_processes(name, children):
     assert srv.wait(10) == 0
 
 
+def test_stats_count_calls_and_sampled_latency(name, children):
+    srv = children.python(UPPER_SERVER, name, 128)
+    wait_line(srv, "serving")
+    with shmkit.RpcClient(name, timeout=10) as c:
+        for i in range(128):
+            c.call(b"x", timeout=10)
+        st = c.stats()
+    assert st["calls"] == 128 and st["replies"] == 128
+    assert st["lat_samples"] == 2 and st["lat_sum_ns"] > 0  # one call in 64 is timed
+    assert "served 128" in wait_line(srv, "served")
+    assert srv.wait(10) == 0
+
+
 def test_several_clients_each_get_their_own_answer(name):
     with shmkit.RpcServer(name, max_request=64, max_response=64) as s:
         clients = [shmkit.RpcClient(name) for _ in range(4)]
