@@ -3,12 +3,20 @@
  *
  *   throughput: local bus -> shmkit-bridge -> tcp -> shmkit-bridge -> local
  *               bus, vs an XPUB socket -> tcp -> SUB socket; 64 B and
- *               64 KiB messages; the rate is what the receiver got per
- *               second (first to last message). The raw sender waits at the
- *               high-water mark (1000 messages; XPUB_NODROP), so raw
- *               ZeroMQ loses nothing and runs at its best lossless pace;
- *               the bridges drop at theirs (a bus is lossy across the
- *               network) and the share they lost is printed too
+ *               64 KiB messages. Like with like: both lossless. The raw
+ *               XPUB refuses at its high-water mark (1000, XPUB_NODROP)
+ *               and its sender waits in zmq_msg_send; the exporting bridge
+ *               waits likewise (--send-timeout 60000: XPUB_NODROP, --hwm
+ *               1000), the importing one for room in the far bus
+ *               (--publish-timeout 60000), and the publisher for the
+ *               exporting bridge (a back-pressure bus). The rate compared
+ *               is what the final receiver got per second (first to last
+ *               message); the share lost is printed (0 expected). Then the
+ *               bridges once more with their default options, where a full
+ *               peer queue drops (--send-timeout 0: the lossy bus across
+ *               the network): its delivered rate and loss, for reference,
+ *               not compared (a raw sender that drops finishes at once:
+ *               no steady rate to set against it)
  *   latency:    ping-pong of 64 B messages: a bus round trip through two
  *               bridges (ping out through both, pong back through both),
  *               vs a PUB/SUB round trip on two socket pairs
@@ -17,7 +25,8 @@
  *               bridge -> the real server (a thread here) and back, vs a
  *               ZeroMQ REQ -> tcp -> REP round trip (the same bytes)
  *
- * Usage: bench_bridge [--quick] [--rpc-only] [--csv FILE] [--bridge PATH] [--msgs N]
+ * Usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--rtt-only] [--csv FILE]
+ *                     [--bridge PATH] [--msgs N]
  * Built as BUILD/bench/bench_bridge, so `make bench` (bench/run) runs it
  * with the other benchmarks; `make bench-bridge` runs it alone. The bridge
  * is BUILD/bin/shmkit-bridge (found from this program's own path) unless
@@ -57,7 +66,7 @@ static void die(const char *what, int rc)
     exit(2);
 }
 
-#define MAX_NAMES 16
+#define MAX_NAMES 24
 static char names[MAX_NAMES][64];
 static int nnames;
 
@@ -195,8 +204,9 @@ static void raw_throughput(int port, size_t size, uint64_t n, double *out, doubl
     void *ctx = zmq_ctx_new();
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
-    /* XPUB that refuses instead of dropping at the high-water mark: the
-     * sender goes at the receiver's pace, the best raw ZeroMQ can do */
+    /* an XPUB that refuses instead of dropping at the high-water mark:
+     * the sender goes at the receiver's pace, the best raw ZeroMQ can do
+     * without loss */
     void *pub = zmq_socket(ctx, ZMQ_XPUB);
     int hwm = 1000, one = 1;
     zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -216,14 +226,9 @@ static void raw_throughput(int port, size_t size, uint64_t n, double *out, doubl
         zmq_msg_init_size(&m, size);
         memcpy(zmq_msg_data(&m), buf, size);
         memcpy(zmq_msg_data(&m), &i, sizeof i);
-        while (zmq_msg_send(&m, pub, ZMQ_DONTWAIT) < 0) {
-            if (errno != EAGAIN) {
-                zmq_msg_close(&m);
-                break;
-            }
-            zmq_pollitem_t it = {.socket = pub, .events = ZMQ_POLLOUT};
-            zmq_poll(&it, 1, 10);
-        }
+        /* waits for room (XPUB's POLLOUT is always set: polling spins) */
+        if (zmq_msg_send(&m, pub, 0) < 0)
+            zmq_msg_close(&m);
     }
     pthread_join(t, NULL);
     free(buf);
@@ -235,16 +240,44 @@ static void raw_throughput(int port, size_t size, uint64_t n, double *out, doubl
     *loss = 1.0 - (double)r.got / (double)n;
 }
 
-static void bridged_throughput(const char *bin, int port, size_t size, uint64_t n, double *out,
-                               double *loss)
+/* Counter KEY of the stats file PATH; -1 if it is not there. */
+static long long stat_of(const char *path, const char *key)
 {
+    FILE *f = fopen(path, "r");
+    char line[256];
+    size_t k = strlen(key);
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k) && line[k] == '=')
+            v = atoll(line + k + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Where the bridges of the last bridged_throughput lost what they lost. */
+static long long lost_net, lost_busfull, lost_hwm;
+
+static void bridged_throughput(const char *bin, int port, size_t size, uint64_t n, int lossless,
+                               double *out, double *loss)
+{
+    char sta[64], stb[64];
+    snprintf(sta, sizeof sta, "/tmp/bench_bridge-%d-a.stats", (int)getpid());
+    snprintf(stb, sizeof stb, "/tmp/bench_bridge-%d-b.stats", (int)getpid());
     char ep[64], imp[200];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
-    const char *a = bus(size > 1000 ? "ta64k" : "ta64");
-    const char *b = bus(size > 1000 ? "tb64k" : "tb64");
+    char tag[16];
+    snprintf(tag, sizeof tag, "ta%zu%c", size, lossless ? 'w' : 'd');
+    const char *a = bus(tag);
+    tag[1] = 'b';
+    const char *b = bus(tag);
     snprintf(imp, sizeof imp, "%s=%s", b, a);
-    pid_t pa = spawn(bin, (char *[]){(char *)bin, "--bus", (char *)a, "--bind", ep, NULL});
-    pid_t pb = spawn(bin, (char *[]){(char *)bin, "--connect", ep, "--bus", imp, NULL});
+    /* lossless: wait (60 s at most) where the defaults drop */
+    char *wait = lossless ? "60000" : "0";
+    pid_t pa = spawn(bin, (char *[]){(char *)bin, "--bus", (char *)a, "--bind", ep, "--stats-file",
+                                     sta, lossless ? "--send-timeout" : NULL, wait, NULL});
+    pid_t pb = spawn(bin, (char *[]){(char *)bin, "--connect", ep, "--bus", imp, "--stats-file", stb,
+                                     "--publish-timeout", lossless ? wait : "100", NULL});
     shmkit_seg *sa, *sb;
     struct shmkit_opts o = {.kind = SHMKIT_POSIX, .name = a};
     if (shmkit_open(&sa, &o) < 0)
@@ -266,20 +299,28 @@ static void bridged_throughput(const char *bin, int port, size_t size, uint64_t 
     while (!r.ready)
         usleep(1000);
     usleep(700000); /* bridge B connected and subscribed */
+    /* the same work per message as the raw sender: the payload copied in */
+    char *buf = calloc(1, size);
     for (uint64_t i = 0; i < n; i++) {
         void *p;
         if ((rc = shmkit_bus_loan(pub, size, &p, -1)) < 0)
             die("loan", rc);
-        memset(p, 0, size < 64 ? size : 64);
+        memcpy(p, buf, size);
         memcpy(p, &i, sizeof i);
         shmkit_bus_publish(pub, size, NULL);
     }
+    free(buf);
     pthread_join(t, NULL);
     shmkit_bus_close(pub);
     shmkit_close(sa);
     shmkit_close(sb);
-    reap(pa);
+    reap(pa); /* SIGTERM: each writes its counters a last time */
     reap(pb);
+    lost_net = stat_of(stb, "net_lost");
+    lost_busfull = stat_of(stb, "drop_busfull");
+    lost_hwm = stat_of(sta, "drop_hwm");
+    unlink(sta);
+    unlink(stb);
     *out = rate(&r);
     *loss = 1.0 - (double)r.got / (double)n;
 }
@@ -658,13 +699,17 @@ int main(int argc, char **argv)
     static char self[4096];
     const char *bin = NULL, *csv = NULL;
     uint64_t n64 = 1000000;
-    int k = 2000, rpc_only = 0;
+    int k = 2000, rpc_only = 0, tp_only = 0, rtt_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             n64 = 50000;
             k = 200;
         } else if (!strcmp(argv[i], "--rpc-only")) {
             rpc_only = 1;
+        } else if (!strcmp(argv[i], "--throughput-only")) {
+            tp_only = 1;
+        } else if (!strcmp(argv[i], "--rtt-only")) {
+            rtt_only = 1;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv = argv[++i];
         } else if (!strcmp(argv[i], "--bridge") && i + 1 < argc) {
@@ -672,8 +717,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--msgs") && i + 1 < argc) {
             n64 = strtoull(argv[++i], NULL, 0);
         } else {
-            fprintf(stderr, "usage: bench_bridge [--quick] [--rpc-only] [--csv FILE] [--bridge PATH] "
-                            "[--msgs N]\n");
+            fprintf(stderr, "usage: bench_bridge [--quick] [--rpc-only] [--throughput-only] [--rtt-only] "
+                            "[--csv FILE] [--bridge PATH] [--msgs N]\n");
             return 1;
         }
     }
@@ -712,22 +757,43 @@ int main(int argc, char **argv)
         size_t size;
         uint64_t n;
     } cases[] = {{64, n64}, {65536, n64k}};
-    for (int i = 0; i < 2 && !rpc_only; i++) {
-        double raw, rl, br, bl;
-        raw_throughput(port++, cases[i].size, cases[i].n, &raw, &rl);
-        bridged_throughput(bin, port++, cases[i].size, cases[i].n, &br, &bl);
-        printf("throughput %6zu B: raw ZeroMQ %10.0f msg/s (%5.1f%% lost), bridged %10.0f msg/s "
-               "(%5.1f%% lost): ratio %.2f (%.0f vs %.0f MB/s)\n",
-               cases[i].size, raw, rl * 100, br, bl * 100, raw > 0 ? br / raw : 0,
-               raw * (double)cases[i].size / 1e6, br * (double)cases[i].size / 1e6);
-        if (cf)
-            fprintf(cf, "throughput_%zu_msgs_per_s,%.0f,%.0f,%.3f,%.1f,%.1f\n", cases[i].size, raw,
-                    br, raw > 0 ? br / raw : 0, rl * 100, bl * 100);
+    for (int i = 0; i < 2 && !rpc_only && !rtt_only; i++) {
+        double raw, rl, br, bl, bd, bdl;
+        size_t sz = cases[i].size;
+        raw_throughput(port++, sz, cases[i].n, &raw, &rl);
+        bridged_throughput(bin, port++, sz, cases[i].n, 1, &br, &bl);
+        long long ln = lost_net, lb = lost_busfull, lh = lost_hwm;
+        bridged_throughput(bin, port++, sz, cases[i].n, 0, &bd, &bdl);
+        printf("throughput %6zu B, %llu sent, delivered msg/s at the final receiver:\n"
+               "  both lossless: raw ZeroMQ %10.0f msg/s (%4.1f%% lost), through two bridges "
+               "%10.0f msg/s (%4.1f%% lost): ratio %.2f (%.0f vs %.0f MB/s)\n"
+               "    (bridges: net_lost %lld, drop_busfull %lld, drop_hwm %lld)\n"
+               "  two bridges with default options (a full peer queue drops): %10.0f msg/s "
+               "(%4.1f%% lost)\n"
+               "    (lost at the exporting bridge's full peer queue: %lld counted as gaps, "
+               "net_lost, and %lld after the last frame that arrived; at the far bus, "
+               "drop_busfull: %lld)\n",
+               sz, (unsigned long long)cases[i].n, raw, rl * 100, br, bl * 100,
+               raw > 0 ? br / raw : 0, raw * (double)sz / 1e6, br * (double)sz / 1e6, ln, lb, lh,
+               bd, bdl * 100, lost_net,
+               (long long)(bdl * (double)cases[i].n + 0.5) - lost_net - lost_busfull, lost_busfull);
+        if (cf) {
+            fprintf(cf, "throughput_%zu_msgs_per_s,%.0f,%.0f,%.3f,%.1f,%.1f\n", sz, raw, br,
+                    raw > 0 ? br / raw : 0, rl * 100, bl * 100);
+            fprintf(cf, "throughput_%zu_msgs_per_s_bridges_may_drop,,%.0f,,,%.1f\n", sz, bd,
+                    bdl * 100);
+        }
     }
     double rm, r99, bm, b99;
     int rn, bn;
     if (rpc_only)
         goto rpc;
+    if (tp_only) {
+        if (cf)
+            fclose(cf);
+        remove_buses();
+        return 0;
+    }
     rn = raw_latency(port, k, &rm, &r99);
     port += 2;
     bn = bridged_latency(bin, port, k, &bm, &b99);
@@ -738,6 +804,12 @@ int main(int argc, char **argv)
     if (cf) {
         fprintf(cf, "rtt_64_median_us,%.1f,%.1f,%.3f,,\n", rm, bm, rm > 0 ? bm / rm : 0);
         fprintf(cf, "rtt_64_p99_us,%.1f,%.1f,%.3f,,\n", r99, b99, r99 > 0 ? b99 / r99 : 0);
+    }
+    if (rtt_only) {
+        if (cf)
+            fclose(cf);
+        remove_buses();
+        return 0;
     }
 rpc:
     rn = raw_rpc(port++, k, &rm, &r99);

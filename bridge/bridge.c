@@ -108,8 +108,8 @@ static int make_sub(struct bridge *b)
     for (int i = 0; i < b->nchan; i++)
         if ((b->chans[i].dirs & DIR_IMPORT) && b->chans[i].msg_max > mm)
             mm = b->chans[i].msg_max;
-    /* a peer announcing a bigger message is cut off before it is read */
-    int64_t maxin = (int64_t)bridge_frame_size(BRIDGE_TOPIC_MAX, mm);
+    /* a peer announcing a bigger frame is cut off before it is read */
+    int64_t maxin = (int64_t)bridge_frame_max(mm);
     zmq_setsockopt(b->sub, ZMQ_MAXMSGSIZE, &maxin, sizeof maxin);
     if (bridge_curve_client(&b->curve, b->sub) < 0)
         return fail("CURVE", zmq_strerror(errno));

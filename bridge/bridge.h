@@ -5,7 +5,7 @@
  * frame.c     the wire format and its parser (frame.h)
  * config.c    the command line into a struct bridge_cfg
  * local.c     the local buses: created or attached by name
- * pump_out.c  local buses -> network (XPUB), one thread
+ * pump_out.c  local buses -> network (XPUB), one thread; coalesces messages
  * pump_in.c   network (SUB) -> local buses, the main thread
  * pump_ring.c a ring carried point to point (PUSH/PULL), one thread each way
  * pump_rpc.c  request/response carried to a remote server (DEALER/ROUTER)
@@ -35,11 +35,12 @@ enum bridge_dir { DIR_EXPORT = 1, DIR_IMPORT = 2 };
 
 /* Counters: index into bridge_stats.v. */
 enum bridge_ctr {
-    C_OUT_MSGS,      /* frames handed to the network                        */
+    C_OUT_MSGS,      /* bus messages handed to the network                   */
     C_OUT_BYTES,     /* their payload bytes                                  */
-    C_IN_MSGS,       /* frames published into a local bus                    */
+    C_IN_MSGS,       /* bus messages published into a local bus              */
     C_IN_BYTES,      /* their payload bytes                                  */
-    C_BAD_SHORT,     /* refused frames, by reason (same order as BF_*)       */
+    C_BAD_SHORT,     /* refused frames, by reason (same order as BF_*); crc:  */
+                     /* refused messages (one bad payload in a frame)        */
     C_BAD_LONG,
     C_BAD_MAGIC,
     C_BAD_VERSION,
@@ -76,6 +77,8 @@ enum bridge_ctr {
     C_RPC_SERVED,    /* rpc-in: calls made to the local server                */
     C_RPC_SERVE_ERR, /* rpc-in: of those, failed (the status sent back)       */
     C_RPC_DROPPED,   /* rpc-in: responses the calling bridge was not there for */
+    C_OUT_FRAMES,    /* bus frames handed to the network (out_msgs: messages) */
+    C_IN_FRAMES,     /* bus frames received that passed the frame checks      */
     C_NCTR
 };
 
@@ -146,6 +149,7 @@ struct bridge_cfg {
     int lossy;
     int hwm;                /* messages queued per peer, each way */
     int publish_timeout_ms; /* how long an import waits for room in a full bus */
+    int send_timeout_ms;    /* how long an export waits for a full peer queue (0: drop) */
     const char *curve_secret, *curve_allow, *curve_server;
     int insecure;
     char *ring_out[BRIDGE_MAX_RINGS]; /* "NAME[=/TOPIC]@ENDPOINT" */

@@ -10,6 +10,7 @@ BRIDGE_LIB_OBJ := $(BRIDGE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BRIDGE_A       := $(BUILD)/libshmkit-bridge.a
 BRIDGE_BIN     := $(BUILD)/bin/shmkit-bridge
 BRIDGE_TOOL    := $(BUILD)/bridge/bridge-tool
+BRIDGE_FRAMES  := $(BUILD)/bridge/bridge-frames
 BRIDGE_BENCH   := $(BUILD)/bench/bench_bridge
 BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h bridge/stats_table.h
 ZMQ_LIBS       := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
@@ -17,7 +18,7 @@ HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
 
 .PHONY: bridge bench-bridge install-bridge uninstall-bridge
 
-bridge: $(BRIDGE_BIN) $(BRIDGE_TOOL)
+bridge: $(BRIDGE_BIN) $(BRIDGE_TOOL) $(BRIDGE_FRAMES)
 
 ifneq ($(HAVE_ZMQ),)
 all: $(BRIDGE_BIN)
@@ -45,6 +46,10 @@ $(BRIDGE_BIN): $(BUILD)/obj/bridge/main.o $(BRIDGE_A) $(LIB_A)
 $(BRIDGE_TOOL): bridge/tool.c $(BRIDGE_A) $(LIB_A) $(BRIDGE_HDRS) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ bridge/tool.c $(BRIDGE_A) $(LIB_A) $(ZMQ_LIBS) $(LDLIBS_ALL)
+
+$(BRIDGE_FRAMES): bridge/frames.c $(BRIDGE_A) $(LIB_A) $(BRIDGE_HDRS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ bridge/frames.c $(BRIDGE_A) $(LIB_A) $(ZMQ_LIBS) $(LDLIBS_ALL)
 
 $(BRIDGE_BENCH): bridge/bench_bridge.c $(BRIDGE_A) $(LIB_A) $(BRIDGE_HDRS) $(HEADERS)
 	@mkdir -p $(@D)

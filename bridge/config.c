@@ -51,6 +51,9 @@ void bridge_usage(FILE *f)
           "      --hwm N              messages queued per peer and direction (default 1000)\n"
           "      --publish-timeout MS how long an import waits for room in a full local\n"
           "                           bus before dropping (default 100)\n"
+          "      --send-timeout MS    how long an export waits for room when a peer's\n"
+          "                           queue is full before dropping, for every peer\n"
+          "                           (default 0: drop for that peer only, at once)\n"
           "\n"
           "Security (required unless every endpoint is loopback, ipc:// or inproc://):\n"
           "      --curve-secret FILE  this bridge's CURVE secret key (Z85)\n"
@@ -127,6 +130,7 @@ static int uint_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi, ui
 
 enum {
     O_EXPORT = 0x100, O_IMPORT, O_SLOTS, O_MSGMAX, O_MAXSUBS, O_LOSSY, O_HWM, O_PTO,
+    O_STO,
     O_CSECRET, O_CALLOW, O_CSERVER, O_INSECURE, O_KEYGEN, O_SFILE, O_SINT, O_SNAME, O_ID, O_RING_OUT,
     O_RING_IN, O_RING_CAP, O_RPC_OUT, O_RPC_IN, O_RPC_TIMEOUT, O_RPC_INFLIGHT, O_RPC_MSGMAX
 };
@@ -159,6 +163,7 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         {"msg-max", required_argument, 0, O_MSGMAX},  {"max-subs", required_argument, 0, O_MAXSUBS},
         {"lossy", no_argument, 0, O_LOSSY},           {"hwm", required_argument, 0, O_HWM},
         {"publish-timeout", required_argument, 0, O_PTO},
+        {"send-timeout", required_argument, 0, O_STO},
         {"curve-secret", required_argument, 0, O_CSECRET},
         {"curve-allow", required_argument, 0, O_CALLOW},
         {"curve-server", required_argument, 0, O_CSERVER},
@@ -272,6 +277,10 @@ int bridge_parse_args(struct bridge_cfg *cfg, int argc, char **argv)
         case O_PTO:
             if ((r = uint_arg("--publish-timeout", optarg, 0, 3600000, &v)) < 0)
                 cfg->publish_timeout_ms = (int)v;
+            break;
+        case O_STO:
+            if ((r = uint_arg("--send-timeout", optarg, 0, 3600000, &v)) < 0)
+                cfg->send_timeout_ms = (int)v;
             break;
         case O_CSECRET:
             cfg->curve_secret = optarg;

@@ -42,40 +42,15 @@ static int track(struct bridge *b, struct bridge_chan *c, uint64_t origin, uint6
     return 1;
 }
 
-void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n)
+/* Publishes one checked message of frame F into C's bus. */
+static void publish(struct bridge *b, struct bridge_chan *c, const struct bridge_frame *f)
 {
-    struct bridge_frame f;
-    int err = bridge_frame_parse(buf, n, &f);
-    if (err) {
-        ctr_add(&b->st, C_BAD_SHORT + err - 1, 1);
-        if (b->cfg.verbose)
-            fprintf(stderr, "shmkit-bridge: refused a %zu-byte frame: %s\n", n,
-                    bridge_frame_errname(err));
-        return;
-    }
-    struct bridge_chan *c = find_import(b, f.topic, f.tlen);
-    if (!c || f.kind != BRIDGE_KIND_BUS) {
-        ctr_add(&b->st, C_DROP_UNKNOWN, 1);
-        return;
-    }
-    if (f.origin == b->id) {
-        ctr_add(&b->st, C_DROP_LOOP, 1);
-        return;
-    }
-    if (f.hops >= BRIDGE_HOPS_MAX) {
-        ctr_add(&b->st, C_DROP_HOPS, 1);
-        return;
-    }
-    if (!track(b, c, f.origin, f.seq)) {
-        ctr_add(&b->st, C_DROP_DUP, 1);
-        return;
-    }
-    if (f.len > c->msg_max) {
+    if (f->len > c->msg_max) {
         ctr_add(&b->st, C_DROP_TOOBIG, 1);
         return;
     }
     void *p;
-    int rc = shmkit_bus_loan(c->pub, f.len, &p, (int64_t)b->cfg.publish_timeout_ms * 1000000);
+    int rc = shmkit_bus_loan(c->pub, f->len, &p, (int64_t)b->cfg.publish_timeout_ms * 1000000);
     if (rc == -EAGAIN || rc == -ETIMEDOUT || rc == -EINTR) {
         ctr_add(&b->st, C_DROP_BUSFULL, 1);
         return;
@@ -84,23 +59,69 @@ void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n)
         ctr_add(&b->st, C_ERRORS, 1);
         return;
     }
-    memcpy(p, f.payload, f.len);
+    memcpy(p, f->payload, f->len);
     uint64_t seq;
-    shmkit_bus_publish(c->pub, f.len, &seq);
+    shmkit_bus_publish(c->pub, f->len, &seq);
     if (c->fwd) {
         __typeof__(c->fwd) e = &c->fwd[seq & (c->nfwd - 1)];
         __atomic_store_n(&e->bus_seq, 0, __ATOMIC_RELAXED);
         /* release: a reader that sees the tag 0 above no later than the
          * fields below keeps away from a half-written entry */
         __atomic_thread_fence(__ATOMIC_RELEASE);
-        __atomic_store_n(&e->origin, f.origin, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->seq, f.seq, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->hops, f.hops, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->origin, f->origin, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->seq, f->seq, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->hops, f->hops, __ATOMIC_RELAXED);
         /* release: the fields are visible before the tag that names them */
         __atomic_store_n(&e->bus_seq, seq, __ATOMIC_RELEASE);
     }
     ctr_add(&b->st, C_IN_MSGS, 1);
-    ctr_add(&b->st, C_IN_BYTES, f.len);
+    ctr_add(&b->st, C_IN_BYTES, f->len);
+}
+
+/* Counters: a frame refused as a whole counts once under its reason (its
+ * messages, if it had any, show later as the origin's gap: net_lost); a
+ * frame refused for its topic, kind, origin or hops counts each of its
+ * messages; after that every message is judged on its own. */
+void bridge_pump_in_frame(struct bridge *b, const void *buf, size_t n)
+{
+    struct bridge_frame f;
+    int err = bridge_frame_open(buf, n, &f);
+    if (err) {
+        ctr_add(&b->st, C_BAD_SHORT + err - 1, 1);
+        if (b->cfg.verbose)
+            fprintf(stderr, "shmkit-bridge: refused a %zu-byte frame: %s\n", n,
+                    bridge_frame_errname(err));
+        return;
+    }
+    ctr_add(&b->st, C_IN_FRAMES, 1);
+    struct bridge_chan *c = find_import(b, f.topic, f.tlen);
+    if (!c || f.kind != BRIDGE_KIND_BUS) {
+        ctr_add(&b->st, C_DROP_UNKNOWN, f.count);
+        return;
+    }
+    if (f.origin == b->id) {
+        ctr_add(&b->st, C_DROP_LOOP, f.count);
+        return;
+    }
+    if (f.hops >= BRIDGE_HOPS_MAX) {
+        ctr_add(&b->st, C_DROP_HOPS, f.count);
+        return;
+    }
+    while ((err = bridge_frame_next(&f)) >= 0) {
+        /* a corrupt payload under a good header checksum: its sequence
+         * number is known, so it counts as bad_crc only, not as a gap too */
+        int fresh = track(b, c, f.origin, f.seq);
+        if (err) {
+            ctr_add(&b->st, C_BAD_CRC, 1);
+            if (b->cfg.verbose)
+                fprintf(stderr, "shmkit-bridge: refused message %llu of a %u-message frame: crc\n",
+                        (unsigned long long)f.seq, f.count);
+        } else if (!fresh) {
+            ctr_add(&b->st, C_DROP_DUP, 1);
+        } else {
+            publish(b, c, &f);
+        }
+    }
 }
 
 int bridge_monitor_event(struct bridge *b, void *mon, int c)

@@ -24,7 +24,7 @@ const char *bridge_ctr_name(int c)
         "errors",     "ring_out_msgs", "ring_out_bytes", "ring_in_msgs", "ring_in_bytes",
         "drop_stale", "rpc_calls",   "rpc_replies",  "rpc_failed",   "rpc_timeouts",
         "rpc_link_down", "rpc_late", "rpc_cap",     "rpc_served",   "rpc_serve_err",
-        "rpc_dropped"};
+        "rpc_dropped", "out_frames", "in_frames"};
     return c >= 0 && c < C_NCTR ? names[c] : "?";
 }
 
