@@ -200,6 +200,88 @@ static void zero_copy(void)
     shmkit_ring_close(c);
 }
 
+/* A loan the caller writes in whole and then commits shorter, or cancels,
+ * leaves bytes past what it publishes (0xff here: a header with every bit
+ * set); they are never read as a record, and the word at the tail reads
+ * "empty" whenever the consumer has caught up. Mixed with plain sends and
+ * batches over many laps of a small ring, checked message by message. */
+static void dirty_loans(void)
+{
+    shmkit_ring *c, *p;
+    uint64_t sent = 0, got = 0, sq;
+    uint32_t id;
+    int bad = 0, cancels = 0, shorter = 0;
+    setup();
+    fresh(4096, 0, &c, &p);
+    unsigned char tmp[2][400];
+    for (int round = 0; round < 30000; round++) {
+        uint64_t x = tu_mix((uint64_t)round);
+        size_t l = tu_msg_len(1, sent, 300);
+        void *q;
+        if (x % 4 == 0) {
+            size_t loan = l + (size_t)(x >> 8) % 200;
+            if (shmkit_ring_reserve(p, loan, &q, 0) < 0)
+                goto drain;
+            memset(q, 0xff, loan);
+            if (x % 3 == 0) {
+                shmkit_ring_cancel(p);
+                cancels++;
+                goto drain;
+            }
+            tu_msg_fill(q, l, 1, sent++);
+            shmkit_ring_commit(p, l);
+            shorter += l < loan;
+        } else if (x % 4 == 1) {
+            size_t l2 = tu_msg_len(1, sent + 1, 300);
+            tu_msg_fill(tmp[0], l, 1, sent);
+            tu_msg_fill(tmp[1], l2, 1, sent + 1);
+            struct iovec v[2] = {{tmp[0], l}, {tmp[1], l2}};
+            int n = shmkit_ring_send_many(p, v, 2, 0);
+            if (n > 0)
+                sent += (uint64_t)n;
+        } else {
+            tu_msg_fill(tmp[0], l, 1, sent);
+            if (shmkit_ring_send(p, tmp[0], l, 0) == 0)
+                sent++;
+        }
+    drain:
+        /* a few, or all: the word at the tail must then read "empty" */
+        for (int k = x % 8 == 7 ? -1 : (int)(x >> 20) % 4; k != 0; k--) {
+            const void *m;
+            size_t len;
+            int rc = shmkit_ring_peek(c, &m, &len, 0);
+            if (got == sent) {
+                bad += rc != -EAGAIN;
+                break;
+            }
+            if (rc < 0) {
+                bad++;
+                break;
+            }
+            if (tu_msg_check(m, len, &id, &sq) || sq != got || id != 1)
+                bad++;
+            got++;
+            shmkit_ring_release(c);
+        }
+    }
+    while (got < sent) {
+        const void *m;
+        size_t len;
+        if (shmkit_ring_peek(c, &m, &len, 0) < 0 || tu_msg_check(m, len, &id, &sq) || sq != got)
+            bad++;
+        got++;
+        shmkit_ring_release(c);
+    }
+    const void *m;
+    size_t len;
+    is_rc(shmkit_ring_peek(c, &m, &len, 0), -EAGAIN, "nothing more than what was committed");
+    ok(bad == 0 && sent > 10000 && cancels > 1000 && shorter > 1000,
+       "%llu messages over %d shortened loans and %d cancelled ones: %d bad", (unsigned long long)sent,
+       shorter, cancels, bad);
+    shmkit_ring_close(p);
+    shmkit_ring_close(c);
+}
+
 /* Random-size messages, written and read a few at a time over many laps.
  * Returns how many were sent; *BAD counts those out of order or damaged. */
 static uint64_t laps(shmkit_ring *c, shmkit_ring *p, int *bad)
@@ -476,6 +558,7 @@ static const struct tu_case cases[] = {
     {"roles_and_timeout", roles_and_timeout, 0},
     {"send_recv", send_recv, 0},
     {"zero_copy", zero_copy, 0},
+    {"dirty_loans", dirty_loans, 0},
     {"full_laps_stats", full_laps_stats, 0},
     {"peer_closed", peer_closed, 0},
     {"producer_killed", producer_killed, 0},
