@@ -12,7 +12,7 @@ BRIDGE_BIN     := $(BUILD)/bin/shmkit-bridge
 BRIDGE_TOOL    := $(BUILD)/bridge/bridge-tool
 BRIDGE_FRAMES  := $(BUILD)/bridge/bridge-frames
 BRIDGE_BENCH   := $(BUILD)/bench/bench_bridge
-BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h bridge/stats_table.h
+BRIDGE_HDRS    := bridge/bridge.h bridge/frame.h bridge/stats_table.h bridge/testmsg.h
 ZMQ_LIBS       := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
 HAVE_ZMQ       := $(wildcard /usr/include/zmq.h /usr/local/include/zmq.h)
 

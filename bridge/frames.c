@@ -20,6 +20,7 @@
  * frame left).
  */
 #include "frame.h"
+#include "testmsg.h"
 
 #include <shmkit.h>
 
@@ -35,16 +36,6 @@ enum { LEN = 40 };
 static unsigned char buf[1 << 16];
 static struct bridge_frame_entry ent[BRIDGE_BATCH_MAX];
 
-/* bridge-tool's message format (tool.c: fill) */
-static void fill(unsigned char *p, size_t len, uint64_t seq)
-{
-    memcpy(p, &seq, 8);
-    for (size_t i = 12; i < len; i++)
-        p[i] = (unsigned char)(seq * 31 + i);
-    uint32_t crc = shmkit_crc32c(0, p + 12, len - 12);
-    memcpy(p + 8, &crc, 4);
-}
-
 /* Builds a frame of the messages SEQ[0..N) on TOPIC; CORRUPT: the index of
  * a message whose payload is changed after its CRC was taken (-1: none).
  * Sends it on S. */
@@ -56,7 +47,7 @@ static void send_frame(void *s, const char *topic, const uint64_t *seq, unsigned
     unsigned char *pl = buf + bridge_frame_head_size(BRIDGE_TOPIC_MAX, BRIDGE_BATCH_MAX);
     for (unsigned i = 0; i < n; i++) {
         unsigned char *p = pl + (size_t)LEN * i;
-        fill(p, LEN, seq[i]);
+        bridge_testmsg_fill(p, LEN, seq[i]);
         ent[i] = (struct bridge_frame_entry){seq[i], LEN, bridge_crc32c(0, p, LEN)};
         if ((int)i == corrupt)
             p[LEN - 1] ^= 0x20;

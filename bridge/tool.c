@@ -34,6 +34,7 @@
  *                              answer's status and bytes
  */
 #include "frame.h"
+#include "testmsg.h"
 
 #include <shmkit.h>
 
@@ -86,16 +87,6 @@ static shmkit_seg *open_bus(const char *name)
     if (rc < 0)
         die(name, rc);
     return seg;
-}
-
-/* A message: seq (8 bytes), CRC-32C of the rest (4), bytes derived from seq. */
-static void fill(unsigned char *p, size_t len, uint64_t seq)
-{
-    memcpy(p, &seq, 8);
-    for (size_t i = 12; i < len; i++)
-        p[i] = (unsigned char)(seq * 31 + i);
-    uint32_t crc = shmkit_crc32c(0, p + 12, len - 12);
-    memcpy(p + 8, &crc, 4);
 }
 
 static int check(const unsigned char *p, size_t len, uint64_t *seq)
@@ -160,7 +151,7 @@ static int cmd_rpub(int argc, char **argv)
                 usleep(1000);
         if (rc < 0)
             die("reserve", rc);
-        fill(p, size, s);
+        bridge_testmsg_fill(p, size, s);
         shmkit_ring_commit(r, size);
     }
     printf("sent=%llu seconds=%.3f\n", (unsigned long long)n, now() - t0);
@@ -245,7 +236,7 @@ static int cmd_pub(int argc, char **argv)
         }
         if (rc < 0)
             die("loan", rc);
-        fill(p, size, s);
+        bridge_testmsg_fill(p, size, s);
         shmkit_bus_publish(b, size, NULL);
         if (rate > 0) {
             double due = t0 + (double)s / rate;
@@ -337,7 +328,7 @@ static size_t frame(unsigned char *buf, const char *topic, unsigned kind, unsign
     struct bridge_frame f = {.topic = topic, .tlen = (unsigned)strlen(topic), .kind = kind,
                              .hops = hops, .origin = origin, .seq = seq, .len = (uint32_t)len};
     size_t h = bridge_frame_size(f.tlen, 0);
-    fill(buf + h, len < 12 ? 12 : len, seq);
+    bridge_testmsg_fill(buf + h, len < 12 ? 12 : len, seq);
     bridge_frame_seal(buf, &f);
     return h + len;
 }

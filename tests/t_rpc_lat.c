@@ -6,6 +6,7 @@
  * of wrapping. No timing is asserted but a lower bound the server forces
  * (it sleeps before it answers). Named cases (tu_case.h): --list. */
 #include "tu_case.h"
+#include "tu_rpc.h"
 #include "tu_ring.h"
 #include "tu_seg.h"
 #include "tu_sync.h"
@@ -28,10 +29,7 @@ static void cleanup(void)
 static void setup(unsigned clients)
 {
     atexit(cleanup);
-    seg = tu_seg_anon(shmkit_rpc_size_for(64, 64, clients));
-    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = clients};
-    if (shmkit_rpc_init(seg, &cfg) < 0)
-        tap_bail("rpc init");
+    seg = tu_rpc_anon(clients);
 }
 
 /* Answers N requests (echo), each after SLEEP_NS (ARG non-NULL) or at once. */

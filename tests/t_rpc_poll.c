@@ -10,6 +10,7 @@
  * of the hunt (default 20,000; millions for the long form). Named cases
  * (tu_case.h): --list. */
 #include "tu_case.h"
+#include "tu_rpc.h"
 #include "tu_ring.h"
 #include "tu_seg.h"
 #include "tu_sync.h"
@@ -34,10 +35,7 @@ static void cleanup(void)
 static void setup(unsigned clients)
 {
     atexit(cleanup);
-    seg = tu_seg_anon(shmkit_rpc_size_for(64, 64, clients));
-    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = clients};
-    if (shmkit_rpc_init(seg, &cfg) < 0)
-        tap_bail("rpc init");
+    seg = tu_rpc_anon(clients);
 }
 
 static int nfds(void)
@@ -444,10 +442,7 @@ static int sender_child(void *arg, int n)
 static void shared_sender(void)
 {
     setup(4);
-    shmkit_seg *other = tu_seg_anon(shmkit_rpc_size_for(64, 64, 4));
-    struct shmkit_rpc_config cfg = {.max_request = 64, .max_response = 64, .max_clients = 4};
-    if (shmkit_rpc_init(other, &cfg) < 0)
-        tap_bail("rpc init");
+    shmkit_seg *other = tu_rpc_anon(4);
     shmkit_rpc_server *a, *b;
     shmkit_rpc_client *c;
     if (shmkit_rpc_server_attach(&a, seg) < 0 || shmkit_rpc_server_attach(&b, other) < 0 ||

@@ -65,13 +65,6 @@ static double pace_factor(uint64_t seed, int index)
     return 1.0 + (index / 2) * 0.0011 + runif(&r) * 0.006;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int read_ctl(shmkit_table *ctl, struct f1_ctl *c)
 {
     int rc;
@@ -85,7 +78,7 @@ static int wait_until(shmkit_table *ctl, const struct f1_ctl *c, int64_t sim_ms)
 {
     int64_t due = c->start_ns + (int64_t)((double)sim_ms * 1e6 / c->speed);
     for (;;) {
-        int64_t left = due - now_ns();
+        int64_t left = due - f1_now_ns();
         if (left <= 0)
             return 0;
         if (left > 20000000)

@@ -36,13 +36,6 @@ struct f1_feed {
     int made;                        /* this process created the bus: it removes it        */
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void f1_feed_bus_config(struct shmkit_bus_config *cfg)
 {
     /* 1024 slots: a mirror may fall ~2 s of a 20-car weekend behind before it loses any */
@@ -88,7 +81,7 @@ static void send_msg(struct f1_feed *f, int type, uint32_t index, int flags, con
     unsigned char buf[F1_FEED_MSG_MAX];
     struct f1_feed_hdr h = {.magic = F1_FEED_MAGIC, .version = F1_FEED_VERSION,
                             .type = (uint8_t)type, .flags = (uint8_t)flags, .index = index,
-                            .len = (uint32_t)len, .sent_ns = mono_ns()};
+                            .len = (uint32_t)len, .sent_ns = f1_now_ns()};
     memcpy(buf, &h, sizeof h);
     if (len)
         memcpy(buf + sizeof h, rec, len);
@@ -112,7 +105,7 @@ void f1_feed_tick(struct f1_feed *f, const struct f1_ctl *c, const struct f1_car
 {
     if (!f)
         return;
-    int64_t now = mono_ns();
+    int64_t now = f1_now_ns();
     int key = force || !f->last_key || now - f->last_key >= KEYFRAME_NS ||
               c->state != f->last_state || c->session != f->last_session;
     /* the cars before the race control record: a mirror that sees a session end has its

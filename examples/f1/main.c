@@ -63,19 +63,6 @@ static void on_signal(int sig)
     stop_sig = sig;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs at exit of race control only: no car outlives it, no segment stays behind. */
 static void cleanup(void)
 {
@@ -274,7 +261,7 @@ static void title(char *buf, size_t len, const struct f1_view *v, const char *na
     int lap = v->n ? v->rows[0].c.lap + (v->ctl.state == F1_RUN) : 0;
     if (lap > c->laps)
         lap = c->laps;
-    int64_t t = c->state == F1_RUN ? (int64_t)((double)(now_ns() - c->start_ns) / 1e6 * c->speed) : 0;
+    int64_t t = c->state == F1_RUN ? (int64_t)((double)(f1_now_ns() - c->start_ns) / 1e6 * c->speed) : 0;
     if (t < 0)
         t = 0;
     snprintf(buf, len, "shmkit F1  %s %s %d/%d  time %d:%02d  x%g  seed %llu  %s%s",
@@ -403,7 +390,7 @@ static int run_session(struct weekend *w, int kind)
     c->session++;
     c->kind = kind;
     c->laps = f1_session_laps(kind, w->cf.laps);
-    c->start_ns = now_ns() + 100 * 1000000LL; /* every car sees the start before it happens */
+    c->start_ns = f1_now_ns() + 100 * 1000000LL; /* every car sees the start before it happens */
     c->state = F1_RUN;
     shmkit_table_write(g_ctl, 0, c, sizeof *c);
     int n = 0;
@@ -432,12 +419,12 @@ static int run_session(struct weekend *w, int kind)
         }
         if (stop_sig || ferror(stdout))
             return 1;
-        if (now_ns() > deadline) {
+        if (f1_now_ns() > deadline) {
             f1_screen_line(w->scr, "%s: session stopped, some cars did not finish in time",
                            f1_kind_name[kind]);
             break;
         }
-        sleep_ms(50); /* 20 snapshots of every record per second */
+        f1_sleep_ms(50); /* 20 snapshots of every record per second */
     }
     c->state = F1_BETWEEN;
     shmkit_table_write(g_ctl, 0, c, sizeof *c);
@@ -457,7 +444,7 @@ static int run_session(struct weekend *w, int kind)
     f1_screen_frame(w->scr, &v, head);
     /* let a late board see the final classification; longer on a terminal, to read it */
     for (int i = 0; i < (isatty(STDOUT_FILENO) && !w->cf.plain ? 40 : 4) && !stop_sig; i++) {
-        sleep_ms(50);
+        f1_sleep_ms(50);
         f1_screen_frame(w->scr, &v, head); /* follows a resize */
         f1_feed_tick(g_feed, c, w->prev, w->dead, 0);
     }
@@ -605,7 +592,7 @@ static int weekend(struct config *cf)
         if (ready == cf->cars || stop_sig)
             break;
         f1_feed_tick(g_feed, c, w.prev, w.dead, 0); /* a mirror can make its tables */
-        sleep_ms(10);
+        f1_sleep_ms(10);
     }
 
     int tty = isatty(STDOUT_FILENO) && !cf->plain;
@@ -642,7 +629,7 @@ static int weekend(struct config *cf)
             left += kids[i] > 0;
         if (!left)
             break;
-        sleep_ms(10);
+        f1_sleep_ms(10);
     }
     f1_screen_close(w.scr);
     if (stopped) {
@@ -748,7 +735,7 @@ static int board(struct config *cf)
     f1_screen_line(scr, "board attached to %s (read-only)", name);
     for (;;) {
         if (f1_view_build(&v, cars, ctl, prev, dead) < 0) {
-            sleep_ms(50);
+            f1_sleep_ms(50);
             continue;
         }
         struct f1_event e;
@@ -777,7 +764,7 @@ static int board(struct config *cf)
         }
         if (stop_sig || ferror(stdout))
             break;
-        sleep_ms(50);
+        f1_sleep_ms(50);
     }
     f1_screen_close(scr);
     if (status == 0 && !stop_sig && tty) {

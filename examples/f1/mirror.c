@@ -61,19 +61,6 @@ static void on_mirror_signal(int sig)
     mirror_sig = sig;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int in(int64_t v, int64_t lo, int64_t hi)
 {
     return v >= lo && v <= hi;
@@ -223,7 +210,7 @@ static int apply_ctl(struct mirror *m, const struct f1_feed_hdr *h, const struct
         return -1;
     int64_t feed_events = c.events;
     /* CLOCK_MONOTONIC differs between hosts: keep how long ago the session started */
-    c.start_ns = c.state == F1_RUN ? mono_ns() - (h->sent_ns - c.start_ns) : 0;
+    c.start_ns = c.state == F1_RUN ? f1_now_ns() - (h->sent_ns - c.start_ns) : 0;
     c.sysv = 0;                       /* the cars table here is POSIX: boards can attach */
     c.director_pid = (int32_t)getpid();
     m->mc = c;
@@ -325,13 +312,13 @@ static void summary(const struct mirror *m, uint64_t lost)
 static int run(struct mirror *m, shmkit_sub *sub)
 {
     static unsigned char buf[F1_FEED_MSG_MAX];
-    int64_t last = mono_ns();
+    int64_t last = f1_now_ns();
     for (;;) {
         if (mirror_sig)
             return 128 + mirror_sig;
         int rc = shmkit_bus_recv(sub, buf, sizeof buf, NULL, NULL, 100 * 1000000LL);
         if (rc >= 0 || rc == -EMSGSIZE) {
-            last = mono_ns();
+            last = f1_now_ns();
             m->msgs++;
             m->bytes += rc > 0 ? (uint64_t)rc : 0;
             int r = rc == -EMSGSIZE ? BAD_LENGTH : apply(m, buf, (size_t)rc);
@@ -357,12 +344,12 @@ static int run(struct mirror *m, shmkit_sub *sub)
             return 0;
         }
         if (rc == SHMKIT_EPEERDEAD)
-            sleep_ms(50); /* a restarted bridge takes the publisher's place: wait for it */
+            f1_sleep_ms(50); /* a restarted bridge takes the publisher's place: wait for it */
         else if (rc != -ETIMEDOUT && rc != -EINTR && rc != -EAGAIN) {
             fprintf(stderr, "f1: mirror: reading %s: %s\n", m->cfg->bus, shmkit_strerror(rc));
             return 2;
         }
-        if (mono_ns() - last > (int64_t)(m->cfg->idle * 1e9)) {
+        if (f1_now_ns() - last > (int64_t)(m->cfg->idle * 1e9)) {
             fprintf(stderr, "f1: mirror: nothing from %s for %g s: giving up\n", m->cfg->bus,
                     m->cfg->idle);
             return 1;
@@ -410,7 +397,7 @@ int f1_mirror_main(const struct f1_mirror_cfg *cfg)
             m.mc.state = F1_ABORT;
             write_ctl(&m);
         }
-        sleep_ms(200); /* boards look every 50 ms: let them see the last record */
+        f1_sleep_ms(200); /* boards look every 50 ms: let them see the last record */
         remove_tables(&m);
     }
     summary(&m, shmkit_sub_lost(sub) - m.toolong);
