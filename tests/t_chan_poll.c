@@ -9,6 +9,7 @@
  * SHMKIT_CHAN_WAKE_PAIRS sets the pairs of each hunt (default 20,000;
  * millions for the long form). Named cases (tu_case.h): --list. */
 #include "tu_case.h"
+#include "tu_poll.h"
 #include "tu_ring.h"
 #include "tu_seg.h"
 #include "tu_sync.h"
@@ -76,41 +77,10 @@ static shmkit_ring *ring(int i, unsigned role)
     return NULL;
 }
 
-static int nfds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 static int readable(int fd, int ms)
 {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     return poll(&pf, 1, ms) == 1;
-}
-
-/* A random pause of up to ~50 us: none, a spin, a yield or a sleep. */
-static void jitter(uint64_t *rng)
-{
-    uint64_t r = tu_mix((*rng)++);
-    switch (r % 4) {
-    case 0:
-        break;
-    case 1:
-        for (volatile unsigned i = 0; i < (r >> 8) % 2000; i++)
-            ;
-        break;
-    case 2:
-        sched_yield();
-        break;
-    default:
-        usleep((useconds_t)((r >> 8) % 50));
-    }
 }
 
 /* ---------------------------------------------------------------- basics */
@@ -257,7 +227,7 @@ static long await_msg(void *in, int is_sub, int ep, uint64_t *rng)
             return v;
         if (rc != -EAGAIN)
             return -1;
-        jitter(rng); /* between "checked empty" and epoll_wait */
+        tu_jitter(rng); /* between "checked empty" and epoll_wait */
         struct epoll_event ev;
         int n;
         do
@@ -308,7 +278,7 @@ static int echo(void *arg, int in_out)
             return 4;
         if (v != i)
             __atomic_fetch_add(&hunt->errors, 1, __ATOMIC_RELAXED);
-        jitter(&rng);
+        tu_jitter(&rng);
         if (shmkit_ring_send(o, &v, sizeof v, 5000 * MS) < 0)
             return 5;
         __atomic_fetch_add(&hunt->handled, 1, __ATOMIC_RELAXED);
@@ -337,7 +307,7 @@ static void hunt_ring(void)
     uint64_t rng = 5, t0 = tu_now_ns();
     long bad = 0;
     for (long i = 0; i < pairs && bad < 10; i++) {
-        jitter(&rng);
+        tu_jitter(&rng);
         if (shmkit_ring_send(out, &i, sizeof i, 5000 * MS) < 0 ||
             await_msg(in, 0, ep, &rng) != i)
             bad++;
@@ -371,7 +341,7 @@ static void hunt_bus(void)
     uint64_t rng = 9, t0 = tu_now_ns();
     long bad = 0;
     for (long i = 0; i < pairs && bad < 10; i++) {
-        jitter(&rng);
+        tu_jitter(&rng);
         if (shmkit_bus_send(b, &i, sizeof i, 5000 * MS) < 0)
             bad++;
         for (int j = 0; j < 2; j++)
@@ -520,9 +490,9 @@ static int fd_user(void *arg, int what)
             shmkit_bus_unsubscribe(s);
         shmkit_ring_close(r);
         if (round == 0)
-            before = nfds(); /* after the first: the process's sender socket */
+            before = tu_nfds(); /* after the first: the process's sender socket */
     }
-    return nfds() == before ? 0 : 10;
+    return tu_nfds() == before ? 0 : 10;
 }
 
 static void fd_leaks(void)
@@ -531,7 +501,7 @@ static void fd_leaks(void)
     setup_bus();
     shmkit_bus *b;
     shmkit_bus_attach(&b, segs[3]);
-    int base = nfds(), after1 = -1;
+    int base = tu_nfds(), after1 = -1;
     for (int round = 0; round < 200; round++) {
         shmkit_ring *c = ring(0, SHMKIT_RING_CONSUMER), *p = ring(0, SHMKIT_RING_PRODUCER);
         shmkit_sub *s;
@@ -549,9 +519,9 @@ static void fd_leaks(void)
         shmkit_ring_close(p);
         shmkit_bus_unsubscribe(s);
         if (round == 0)
-            after1 = nfds();
+            after1 = tu_nfds();
     }
-    int end = nfds();
+    int end = tu_nfds();
     ok(end == after1 && end <= base + 1,
        "200 open/close cycles of a consumer, producer and subscriber with descriptors: flat "
        "(start %d, after the first %d, end %d: the one sender socket)",
@@ -567,7 +537,7 @@ static void fd_leaks(void)
     shmkit_bus_subscribe(&s, segs[3]);
     shmkit_ring_fd(c);
     shmkit_sub_fd(s);
-    int before = nfds(), rounds = 0;
+    int before = tu_nfds(), rounds = 0;
     for (int round = 0; round < 20; round++) {
         char m[8];
         shmkit_ring_recv(c, m, sizeof m, 0); /* armed, watching the producer */
@@ -586,12 +556,12 @@ static void fd_leaks(void)
     }
     char m[8];
     shmkit_ring_recv(c, m, sizeof m, 0);
-    ok(nfds() <= before + 2, "%d kill -9 cycles of armed peers: this process's count flat "
+    ok(tu_nfds() <= before + 2, "%d kill -9 cycles of armed peers: this process's count flat "
                              "(%d -> %d: at most the pidfds of the latest peers)",
-       rounds, before, nfds());
+       rounds, before, tu_nfds());
     shmkit_ring_close(c);
     shmkit_bus_unsubscribe(s);
-    ok(nfds() <= before - 4, "closing the handles closes their descriptors (%d)", nfds());
+    ok(tu_nfds() <= before - 4, "closing the handles closes their descriptors (%d)", tu_nfds());
     shmkit_bus_close(b);
 }
 

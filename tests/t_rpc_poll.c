@@ -10,6 +10,7 @@
  * of the hunt (default 20,000; millions for the long form). Named cases
  * (tu_case.h): --list. */
 #include "tu_case.h"
+#include "tu_poll.h"
 #include "tu_rpc.h"
 #include "tu_ring.h"
 #include "tu_seg.h"
@@ -36,37 +37,6 @@ static void setup(unsigned clients)
 {
     atexit(cleanup);
     seg = tu_rpc_anon(clients);
-}
-
-static int nfds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* A random pause of up to ~50 us: none, a spin, a yield or a sleep. */
-static void jitter(uint64_t *rng)
-{
-    uint64_t r = tu_mix((*rng)++);
-    switch (r % 4) {
-    case 0:
-        break;
-    case 1:
-        for (volatile unsigned i = 0; i < (r >> 8) % 2000; i++)
-            ;
-        break;
-    case 2:
-        sched_yield();
-        break;
-    default:
-        usleep((useconds_t)((r >> 8) % 50));
-    }
 }
 
 /* epoll_wait for FD's readiness up to 1 s: 1 ready, 0 timed out. */
@@ -104,7 +74,7 @@ static int hunt_client(void *arg, int id)
         if (shmkit_rpc_request_loan(c, 8, &p, 5000 * MS) < 0)
             return 4;
         memcpy(p, &i, 8);
-        jitter(&rng);
+        tu_jitter(&rng);
         shmkit_rpc_request_send(c, 8);
         for (;;) {
             const void *rp;
@@ -120,7 +90,7 @@ static int hunt_client(void *arg, int id)
             }
             if (rc != -EAGAIN)
                 return 5;
-            jitter(&rng); /* between "checked empty" and epoll_wait */
+            tu_jitter(&rng); /* between "checked empty" and epoll_wait */
             if (!wait_fd(ep)) {
                 /* asleep a whole second: is the response there? */
                 if (shmkit_rpc_response_wait(c, &rp, &rl, 0) == 0) {
@@ -163,7 +133,7 @@ static int hunt_server(void *arg, int total)
         struct shmkit_rpc_request q;
         int rc = shmkit_rpc_recv(s, &q, 0);
         if (rc == 0) {
-            jitter(&rng);
+            tu_jitter(&rng);
             shmkit_rpc_reply_send(s, &q, q.data, q.len);
             served++;
             last_progress = (int64_t)tu_now_ns();
@@ -171,7 +141,7 @@ static int hunt_server(void *arg, int total)
         }
         if (rc != -EAGAIN)
             return 3;
-        jitter(&rng);
+        tu_jitter(&rng);
         struct epoll_event out[2];
         int n = epoll_wait(ep, out, 2, 1000);
         for (int k = 0; k < n; k++)
@@ -291,9 +261,9 @@ static int fd_cycler(void *arg, int rounds)
         shmkit_rpc_call(c, "x", 1, b, sizeof b, 5000 * MS); /* wakes the server's socket */
         shmkit_rpc_client_close(c);
         if (r == 0)
-            before = nfds(); /* after the first: the process's sender socket exists */
+            before = tu_nfds(); /* after the first: the process's sender socket exists */
     }
-    return nfds() == before ? 0 : 10;
+    return tu_nfds() == before ? 0 : 10;
 }
 
 static int echo_fd_server(void *arg, int n)
@@ -321,7 +291,7 @@ static int echo_fd_server(void *arg, int n)
 static void fd_leaks(void)
 {
     setup(4);
-    int base = nfds();
+    int base = tu_nfds();
     /* this process: open/close cycles of both kinds of handles */
     int after1 = -1;
     for (int r = 0; r < 200; r++) {
@@ -343,9 +313,9 @@ static void fd_leaks(void)
         shmkit_rpc_server_close(s);
         shmkit_rpc_client_close(c);
         if (r == 0)
-            after1 = nfds();
+            after1 = tu_nfds();
     }
-    int end = nfds();
+    int end = tu_nfds();
     ok(end == after1 && end <= base + 1,
        "200 open/close cycles: descriptors flat (start %d, after the first %d, end %d: the one "
        "sender socket)",
@@ -353,7 +323,7 @@ static void fd_leaks(void)
     /* kill -9 cycles: servers with descriptors killed while clients in
      * another process call through theirs, and the other way round */
     int cyc = 0, good = 0;
-    int parent_before = nfds();
+    int parent_before = tu_nfds();
     for (int r = 0; r < 20; r++) {
         pid_t srv = tu_spawn_fn(echo_fd_server, NULL, 5);
         pid_t cli = tu_spawn_fn(fd_cycler, NULL, 5);
@@ -363,13 +333,13 @@ static void fd_leaks(void)
         cyc++;
     }
     ok(good == cyc, "%d kill -9 cycles: each client process's descriptor count flat (%d)", cyc, good);
-    ok(nfds() == parent_before, "the parent's count flat across the cycles (%d -> %d)", parent_before,
-       nfds());
+    ok(tu_nfds() == parent_before, "the parent's count flat across the cycles (%d -> %d)", parent_before,
+       tu_nfds());
     /* and a client killed while armed leaves the server's count flat */
     shmkit_rpc_server *s;
     shmkit_rpc_server_attach(&s, seg);
     shmkit_rpc_server_fd(s);
-    int srv_before = nfds();
+    int srv_before = tu_nfds();
     for (int r = 0; r < 20; r++) {
         pid_t v = fork();
         if (v == 0) {
@@ -390,7 +360,7 @@ static void fd_leaks(void)
         if (rc == 0)
             shmkit_rpc_reply_send(s, &q, "z", 1);
     }
-    ok(nfds() == srv_before, "20 armed clients killed: the server's descriptors flat");
+    ok(tu_nfds() == srv_before, "20 armed clients killed: the server's descriptors flat");
     shmkit_rpc_server_close(s);
 }
 
@@ -424,12 +394,12 @@ static int sender_child(void *arg, int n)
     shmkit_rpc_client *c;
     if (shmkit_rpc_client_attach(&c, other) < 0)
         return 2;
-    int before = nfds();
+    int before = tu_nfds();
     char b[8];
     for (int k = 0; k < 2; k++)
         if (shmkit_rpc_call(c, "x", 1, b, sizeof b, 5000 * MS) != 1)
             return 3;
-    int after = nfds();
+    int after = tu_nfds();
     shmkit_rpc_client_close(c);
     return after == before ? 0 : 4;
 }
