@@ -48,6 +48,30 @@
 #define RING_CT_CHUNK (32u << 10)
 #define RING_CT_RECS 3u
 
+/* Messages below this size are copied by small_copy, not memcpy. */
+#define RING_SMALL 256u
+
+/* Copies LEN (< RING_SMALL) bytes in 16-byte moves, the last one ending
+ * at LEN (it may overlap the one before). Its instruction count for 64
+ * bytes is about libc memcpy's, but it is not a call: the send and recv
+ * fast paths around it then save no registers and make no indirect
+ * jump, which moved 1.2-1.4x as many 64-byte messages a second
+ * (bench/README.md, issue 17's fourth pass). */
+RING_INLINE void small_copy(unsigned char *d, const unsigned char *s, size_t len)
+{
+    if (len >= 16) {
+        for (size_t i = 0; i + 16 < len; i += 16)
+            __builtin_memcpy(d + i, s + i, 16);
+        __builtin_memcpy(d + len - 16, s + len - 16, 16);
+    } else if (len >= 8) {
+        __builtin_memcpy(d, s, 8);
+        __builtin_memcpy(d + len - 8, s + len - 8, 8);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            d[i] = s[i];
+    }
+}
+
 /* Whether a send of LEN bytes goes through the cut-through. */
 static inline int ct_wanted(const shmkit_ring *r, uint64_t len)
 {
@@ -638,6 +662,47 @@ static void ct_fill(shmkit_ring *r, void *p, const void *buf, size_t len)
     }
 }
 
+/* The end of send's fast path, after the copy into the record at D. */
+RING_INLINE void send_publish(shmkit_ring *r, unsigned char *d, uint64_t rec, size_t len)
+{
+    uint64_t end = r->tail + rec;
+    /* relaxed: the word after the record must read 0 before its header
+     * is visible; the release store below orders it */
+    shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
+    /* release: the message bytes and the zeroed next word are visible
+     * before the consumer sees this header */
+    shmkit__store_release((uint64_t *)d, REC_MSG | len);
+    publish_tail(r, end, 1, len);
+}
+
+/* send's fast path for a message of RING_SMALL bytes or more, whose copy
+ * is a call: kept out of shmkit_ring_send, which then saves fewer
+ * registers */
+static __attribute__((noinline)) int send_big(shmkit_ring *r, unsigned char *d, const void *buf,
+                                              size_t len, uint64_t rec)
+{
+    memcpy(d + REC_HDR, buf, len);
+    send_publish(r, d, rec, len);
+    return 0;
+}
+
+/* send's general case: the multi-producer lock, a filler, a wait for
+ * room, the cut-through */
+static __attribute__((noinline)) int send_slow(shmkit_ring *r, const void *buf, size_t len,
+                                               int64_t timeout_ns)
+{
+    void *p = NULL;
+    int rc = do_reserve(r, len, &p, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (ct_wanted(r, len))
+        ct_fill(r, p, buf, len);
+    else if (len)
+        memcpy(p, buf, len);
+    do_commit(r, len);
+    return 0;
+}
+
 int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeout_ns)
 {
     if (!r || (!buf && len) || r->role != SHMKIT_RING_PRODUCER || r->reserved)
@@ -652,28 +717,13 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
     if (!r->multi && len < RING_CT_MIN && idx + rec <= r->cap &&
         r->tail - r->head_cache <= r->cap - rec - REC_HDR) {
         unsigned char *d = r->data + idx;
-        if (len)
-            memcpy(d + REC_HDR, buf, len);
-        uint64_t end = r->tail + rec;
-        /* relaxed: the word after the record must read 0 before its header
-         * is visible; the release store below orders it */
-        shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
-        /* release: the message bytes and the zeroed next word are visible
-         * before the consumer sees this header */
-        shmkit__store_release((uint64_t *)d, REC_MSG | len);
-        publish_tail(r, end, 1, len);
+        if (len >= RING_SMALL)
+            return send_big(r, d, buf, len, rec);
+        small_copy(d + REC_HDR, buf, len);
+        send_publish(r, d, rec, len);
         return 0;
     }
-    void *p = NULL;
-    int rc = do_reserve(r, len, &p, timeout_ns);
-    if (rc < 0)
-        return rc;
-    if (ct_wanted(r, len))
-        ct_fill(r, p, buf, len);
-    else if (len)
-        memcpy(p, buf, len);
-    do_commit(r, len);
-    return 0;
+    return send_slow(r, buf, len, timeout_ns);
 }
 
 /* ---------------------------------------------------------------- consumer */
@@ -904,6 +954,17 @@ static __attribute__((noinline)) int recv_slow(shmkit_ring *r, void *buf, size_t
     }
 }
 
+/* recv's fast path for a message of RING_SMALL bytes or more (as
+ * send_big): copies the record at IDX out and releases it. */
+static __attribute__((noinline)) int recv_big(shmkit_ring *r, void *buf, uint64_t idx,
+                                              uint64_t len, uint64_t rec)
+{
+    memcpy(buf, r->data + idx + REC_HDR, len);
+    r->head += rec;
+    do_release_to(r, 1, len);
+    return (int)len;
+}
+
 int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
     if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
@@ -917,8 +978,9 @@ int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
         uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
         uint64_t len = w & 0xffffffffu, rec = ring_rec_size(len);
         if (w == (REC_MSG | len) && len <= cap && len <= r->max_msg && idx + rec <= r->cap) {
-            if (len)
-                memcpy(buf, r->data + idx + REC_HDR, len);
+            if (len >= RING_SMALL)
+                return recv_big(r, buf, idx, len, rec);
+            small_copy(buf, r->data + idx + REC_HDR, len);
             r->head += rec;
             do_release_to(r, 1, len);
             return (int)len;
