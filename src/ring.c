@@ -72,6 +72,15 @@ RING_INLINE void small_copy(unsigned char *d, const unsigned char *s, size_t len
     }
 }
 
+/* A message's copy in the batch calls: inline below RING_SMALL. */
+RING_INLINE void copy_msg(void *d, const void *s, size_t len)
+{
+    if (len < RING_SMALL)
+        small_copy(d, s, len);
+    else
+        memcpy(d, s, len);
+}
+
 /* Whether a send of LEN bytes goes through the cut-through. */
 static inline int ct_wanted(const shmkit_ring *r, uint64_t len)
 {
@@ -1035,8 +1044,7 @@ int shmkit_ring_send_many(shmkit_ring *r, const struct iovec *msgs, size_t n, in
             t += pad;
             idx = 0;
         }
-        if (l)
-            memcpy(r->data + idx + REC_HDR, msgs[i].iov_base, l);
+        copy_msg(r->data + idx + REC_HDR, msgs[i].iov_base, l);
         shmkit__store_relaxed((uint64_t *)(r->data + idx), REC_MSG | l);
         t += rec;
         bytes += l;
@@ -1070,8 +1078,7 @@ int shmkit_ring_recv_many(shmkit_ring *r, const struct iovec *bufs, size_t *lens
                 return -EMSGSIZE; /* stays peeked, as with recv */
             break;                /* stays queued; the next call reports it */
         }
-        if (len)
-            memcpy(bufs[i].iov_base, r->cur_ptr, len);
+        copy_msg(bufs[i].iov_base, r->cur_ptr, len);
         lens[i++] = len;
         bytes += len;
         /* released locally; the head is published once, below */
