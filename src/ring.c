@@ -49,7 +49,7 @@
 #define RING_CT_RECS 3u
 
 /* Messages below this size are copied by small_copy, not memcpy. */
-#define RING_SMALL 256u
+#define RING_SMALL 128u
 
 /* Copies LEN (< RING_SMALL) bytes in 16-byte moves, the last one ending
  * at LEN (it may overlap the one before). Its instruction count for 64
