@@ -52,11 +52,11 @@
 #define RING_SMALL 128u
 
 /* Copies LEN (< RING_SMALL) bytes in 16-byte moves, the last one ending
- * at LEN (it may overlap the one before). Its instruction count for 64
- * bytes is about libc memcpy's, but it is not a call: the send and recv
- * fast paths around it then save no registers and make no indirect
- * jump, which moved 1.2-1.4x as many 64-byte messages a second
- * (bench/README.md, issue 17's fourth pass). */
+ * at LEN (it may overlap the one before). For 64 bytes it runs about as
+ * many instructions as libc's memcpy, but it is no call through the PLT,
+ * and two processes moved 1.1-1.3x as many 64-byte messages a second with
+ * it; from 128 bytes up memcpy's wider moves win (bench/README.md, issue
+ * 17's fourth pass). */
 RING_INLINE void small_copy(unsigned char *d, const unsigned char *s, size_t len)
 {
     if (len >= 16) {
@@ -72,7 +72,7 @@ RING_INLINE void small_copy(unsigned char *d, const unsigned char *s, size_t len
     }
 }
 
-/* A message's copy in the batch calls: inline below RING_SMALL. */
+/* A message's copy: inline below RING_SMALL. */
 RING_INLINE void copy_msg(void *d, const void *s, size_t len)
 {
     if (len < RING_SMALL)
@@ -671,30 +671,6 @@ static void ct_fill(shmkit_ring *r, void *p, const void *buf, size_t len)
     }
 }
 
-/* The end of send's fast path, after the copy into the record at D. */
-RING_INLINE void send_publish(shmkit_ring *r, unsigned char *d, uint64_t rec, size_t len)
-{
-    uint64_t end = r->tail + rec;
-    /* relaxed: the word after the record must read 0 before its header
-     * is visible; the release store below orders it */
-    shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
-    /* release: the message bytes and the zeroed next word are visible
-     * before the consumer sees this header */
-    shmkit__store_release((uint64_t *)d, REC_MSG | len);
-    publish_tail(r, end, 1, len);
-}
-
-/* send's fast path for a message of RING_SMALL bytes or more, whose copy
- * is a call: kept out of shmkit_ring_send, which then saves fewer
- * registers */
-static __attribute__((noinline)) int send_big(shmkit_ring *r, unsigned char *d, const void *buf,
-                                              size_t len, uint64_t rec)
-{
-    memcpy(d + REC_HDR, buf, len);
-    send_publish(r, d, rec, len);
-    return 0;
-}
-
 /* send's general case: the multi-producer lock, a filler, a wait for
  * room, the cut-through */
 static __attribute__((noinline)) int send_slow(shmkit_ring *r, const void *buf, size_t len,
@@ -726,10 +702,15 @@ int shmkit_ring_send(shmkit_ring *r, const void *buf, size_t len, int64_t timeou
     if (!r->multi && len < RING_CT_MIN && idx + rec <= r->cap &&
         r->tail - r->head_cache <= r->cap - rec - REC_HDR) {
         unsigned char *d = r->data + idx;
-        if (len >= RING_SMALL)
-            return send_big(r, d, buf, len, rec);
-        small_copy(d + REC_HDR, buf, len);
-        send_publish(r, d, rec, len);
+        copy_msg(d + REC_HDR, buf, len);
+        uint64_t end = r->tail + rec;
+        /* relaxed: the word after the record must read 0 before its header
+         * is visible; the release store below orders it */
+        shmkit__store_relaxed((uint64_t *)(r->data + (end & r->mask)), 0);
+        /* release: the message bytes and the zeroed next word are visible
+         * before the consumer sees this header */
+        shmkit__store_release((uint64_t *)d, REC_MSG | len);
+        publish_tail(r, end, 1, len);
         return 0;
     }
     return send_slow(r, buf, len, timeout_ns);
@@ -963,17 +944,6 @@ static __attribute__((noinline)) int recv_slow(shmkit_ring *r, void *buf, size_t
     }
 }
 
-/* recv's fast path for a message of RING_SMALL bytes or more (as
- * send_big): copies the record at IDX out and releases it. */
-static __attribute__((noinline)) int recv_big(shmkit_ring *r, void *buf, uint64_t idx,
-                                              uint64_t len, uint64_t rec)
-{
-    memcpy(buf, r->data + idx + REC_HDR, len);
-    r->head += rec;
-    do_release_to(r, 1, len);
-    return (int)len;
-}
-
 int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
     if (!r || (!buf && cap) || r->role != SHMKIT_RING_CONSUMER)
@@ -987,9 +957,7 @@ int shmkit_ring_recv(shmkit_ring *r, void *buf, size_t cap, int64_t timeout_ns)
         uint64_t w = shmkit__load_acquire((uint64_t *)(r->data + idx));
         uint64_t len = w & 0xffffffffu, rec = ring_rec_size(len);
         if (w == (REC_MSG | len) && len <= cap && len <= r->max_msg && idx + rec <= r->cap) {
-            if (len >= RING_SMALL)
-                return recv_big(r, buf, idx, len, rec);
-            small_copy(buf, r->data + idx + REC_HDR, len);
+            copy_msg(buf, r->data + idx + REC_HDR, len);
             r->head += rec;
             do_release_to(r, 1, len);
             return (int)len;
