@@ -362,27 +362,6 @@ static int line2_recv(int side, void *buf, size_t cap)
     return SMALL;
 }
 
-/* a line each way: only the flag, no message - what any transport with
- * one channel per direction pays at least (the floor shares one line) */
-static int flag_send(int side, const void *buf, size_t len)
-{
-    (void)buf, (void)len;
-    struct line2 *q = line2[side];
-    atomic_store_explicit(&q->seq, atomic_load_explicit(&q->seq, memory_order_relaxed) + 1,
-                          memory_order_release);
-    return 0;
-}
-
-static int flag_recv(int side, void *buf, size_t cap)
-{
-    (void)buf, (void)cap;
-    struct line2 *q = line2[!side];
-    while (atomic_load_explicit(&q->seq, memory_order_acquire) == line2_seen[side])
-        relax();
-    line2_seen[side]++;
-    return 0;
-}
-
 static void line2_teardown(void)
 {
     munmap(line2[0], sizeof(struct line2));
@@ -1316,8 +1295,7 @@ static const char *const names[] = {
     "shmkit ring zero-copy",  "naive spin ring",       "pipe",
     "unix stream",            "unix seqpacket",        "posix mq",
     "sysv msg",               "boost message_queue",   "zeromq ipc",
-    "2 lines: 64 B + flag",   "shmkit ring 56 B (1 line)", "a line each way (flag)",
-    "shmkit ring 8 B",
+    "2 lines: 64 B + flag",   "shmkit ring 56 B (1 line)", "shmkit ring 8 B",
 };
 
 static void fmt(char *out, size_t n, double v, const char *unit)
@@ -1416,15 +1394,13 @@ static void table(void)
            find("shmkit ring busy-poll", "cross-core", "floor_ratio_p99"), <=, 1.5, rmoved);
     double l2f = find("2 lines: 64 B + flag", "cross-core", "floor_ratio_p50");
     double r56f = find("shmkit ring 56 B (1 line)", "cross-core", "floor_ratio_p50");
-    double flf = find("a line each way (flag)", "cross-core", "floor_ratio_p50");
     double r8f = find("shmkit ring 8 B", "cross-core", "floor_ratio_p50");
-    if (l2f && r56f && flf && r8f)
-        printf("  (where the p50 distance comes from, each to its own adjacent floors: a flag in a\n"
-               "   line of its own each way %.2fx; the ring's 8 B message %.2fx, its 56 B message\n"
-               "   with its header in one line %.2fx; a bare 64 B message and its flag in two\n"
-               "   lines %.2fx; the 64 B ring over the two bare lines %.2fx)\n",
-               flf, r8f, r56f, l2f,
-               find("shmkit ring busy-poll", "cross-core", "floor_ratio_p50") / l2f);
+    if (l2f && r56f && r8f)
+        printf("  (where the p50 distance comes from, each to its own adjacent floors: the ring's\n"
+               "   8 B message %.2fx, its 56 B message with its header in one line %.2fx; a bare\n"
+               "   64 B message and its flag in two lines %.2fx; the 64 B ring over the two bare\n"
+               "   lines %.2fx)\n",
+               r8f, r56f, l2f, find("shmkit ring busy-poll", "cross-core", "floor_ratio_p50") / l2f);
     TARGET("1 MiB copying (4 MiB ring) / unix stream", rus, >=, 2.0, bmoved);
     TARGET("1 MiB copying (4 MiB ring) / memcpy", rmc, >=, 0.5, bmoved);
     TARGET("1 MiB copying (16 MiB ring) / memcpy", r16, >=, 0.5, bmoved);
@@ -1546,8 +1522,6 @@ int main(int argc, char **argv)
                          ring_teardown};
     struct xport nv = {"naive spin ring", 0, naive_setup, naive_open, naive_send, naive_recv,
                        naive_teardown};
-    struct xport fl = {"a line each way (flag)", 0, line2_setup, naive_open, flag_send, flag_recv,
-                       line2_teardown};
     struct xport l2 = {"2 lines: 64 B + flag", 0, line2_setup, naive_open, line2_send, line2_recv,
                        line2_teardown};
     struct xport kern[] = {
@@ -1576,9 +1550,7 @@ int main(int argc, char **argv)
     ring_spin = -1;
     pp_len = SMALL - 8;
     pingpong(&ring, "shmkit ring 56 B (1 line)", pp);
-    /* and where it does not come from: a channel per direction costs the
-     * floor (a flag each way); the ring's own path, an 8-byte message */
-    pingpong(&fl, "a line each way (flag)", pp);
+    /* the ring's own path: an 8-byte message and its header in one line */
     pp_len = 8;
     pingpong(&ring, "shmkit ring 8 B", pp);
     pp_len = SMALL;
