@@ -3,25 +3,13 @@
  * seal against writes while it is mapped there, then check that every way
  * the writer could still write is refused. Also: seal refused (-EBUSY) while
  * someone maps it writable, descriptor ownership, hostile fd messages. */
+#include "tu_poll.h" /* tu_nfds */
 #include "tu_seg.h"
 
-#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
 #define SEALS_WANTED (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 static int send_byte(int sock, char c)
 {
@@ -213,7 +201,7 @@ static void test_hostile_messages(void)
     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
     if (pipe(p) < 0)
         tap_bail("pipe");
-    int before = count_fds();
+    int before = tu_nfds();
 
     /* two descriptors in one message */
     char byte = 'S';
@@ -233,7 +221,7 @@ static void test_hostile_messages(void)
     ok(sendmsg(sv[0], &msg, 0) == 1, "a peer sends two descriptors at once");
     is_rc(shmkit_fd_recv(sv[1], &fd), -EBADMSG, "fd_recv: -EBADMSG");
     is_int(fd, -1, "... *fd is -1");
-    is_int(count_fds(), before, "... and neither descriptor is left open here");
+    is_int(tu_nfds(), before, "... and neither descriptor is left open here");
 
     ok(write(sv[0], "x", 1) == 1, "a peer sends a byte without a descriptor");
     is_rc(shmkit_fd_recv(sv[1], &fd), -EBADMSG, "fd_recv: -EBADMSG");

@@ -1,6 +1,6 @@
 /* tu_poll.h - what the wake-up tests (t_chan_poll, t_rpc_poll) share:
- * the process's descriptor count (leak checks) and a random pause for the
- * lost-wake-up hunts. Header only. */
+ * the process's descriptor count (leak checks, also t_seg_memfd's) and a
+ * random pause for the lost-wake-up hunts. Header only. */
 #ifndef TU_POLL_H
 #define TU_POLL_H
 
