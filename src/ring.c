@@ -53,10 +53,10 @@
 
 /* Copies LEN (< RING_SMALL) bytes in 16-byte moves, the last one ending
  * at LEN (it may overlap the one before). For 64 bytes it runs about as
- * many instructions as libc's memcpy, but it is no call through the PLT,
- * and two processes moved 1.1-1.3x as many 64-byte messages a second with
- * it; from 128 bytes up memcpy's wider moves win (bench/README.md, issue
- * 17's fourth pass). */
+ * many instructions as libc's memcpy, but it is no call through the PLT:
+ * a two-process test moved 1.12-1.19x as many 64-byte messages a second
+ * with it (bench_ipc's own row 1.02x); from 128 bytes up memcpy's wider
+ * moves win (bench/README.md, issue 17's fourth pass). */
 RING_INLINE void small_copy(unsigned char *d, const unsigned char *s, size_t len)
 {
     if (len >= 16) {
