@@ -439,7 +439,7 @@ struct shmkit_info {
     int sealed;            /* a payload checksum is recorded                    */
     uint32_t seals;        /* MEMFD: F_GET_SEALS bits; 0 otherwise              */
     int persistent;        /* created with SHMKIT_PERSIST: gc leaves it alone   */
-    uint32_t pad0;
+    uint32_t initialising; /* its creator's opts.init has not returned yet     */
     uint64_t reserved[7];  /* zero; room for fields later versions report      */
 };
 

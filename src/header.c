@@ -123,6 +123,7 @@ void shmkit__hdr_to_info(const struct shmkit__hdr *h, struct shmkit_info *info)
     info->generation = h->generation;
     info->sealed = !!(h->flags & SHMKIT__HF_SEALED);
     info->persistent = !!(h->flags & SHMKIT__HF_PERSIST);
+    info->initialising = !!(h->flags & SHMKIT__HF_INITIALISING);
     info->payload_size = h->payload_size;
 }
 

@@ -7,7 +7,9 @@
  * fallback (SHMKIT_NO_TMPFILE=1). A creator killed inside its initialiser
  * leaves nothing named (POSIX, FILE), or a segment that openers give up on
  * (SHMKIT_EPEERDEAD; -ETIMEDOUT while the creator lives) and that
- * `shmkit gc` removes (SYSV, fallback). A failing initialiser fails the
+ * `shmkit gc` removes (SYSV, fallback); meanwhile `shmkit info` shows it
+ * initialising at once and `shmkit dump` gives up after a second with a
+ * clear reason (exit 2), then says it was never initialised (exit 3). A failing initialiser fails the
  * open with its code and leaves nothing behind. Also: System V sizes and
  * SHMKIT_PAYLOAD_FOR_PAGES. */
 #include "tu_seg.h"
@@ -113,11 +115,44 @@ static void race(const struct shmkit_opts *o, const char *what)
     is_int(failed, 0, "%s: no racer failed", what);
 }
 
+/* `shmkit ARGS` (the built CLI): its exit status, and what it printed
+ * (standard output and error, its lines joined by spaces) in OUT. */
+static int cli(const char *args, char *out, size_t len)
+{
+    char bin[PATH_MAX], cmd[PATH_MAX + 256];
+    tu_built(bin, sizeof bin, "bin/shmkit");
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    fflush(stdout);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = 0;
+    for (char *c = out; *c; c++) /* one line, for a test's description */
+        if (*c == '\n')
+            *c = ' ';
+    while (fgetc(f) != EOF) /* the rest, unread */
+        ;
+    int st = pclose(f);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `shmkit gc ARGS`; its exit status. */
+static int gc(const char *args)
+{
+    char cmd[256], out[4096];
+    snprintf(cmd, sizeof cmd, "gc %s", args);
+    return cli(cmd, out, sizeof out);
+}
+
 /* Kills a creator inside its initialiser. LEAVES_SEGMENT: whether the kind
  * names the segment before initialising it (SYSV, fallback) - openers then
- * time out, and see the creator's death - or not (nothing to open). */
-static void kill_in_init(struct shmkit_opts o, const char *what, int leaves_segment)
+ * time out, and see the creator's death - or not (nothing to open). TARGET:
+ * how the CLI names it (NULL: not checked through the CLI). */
+static void kill_in_init(struct shmkit_opts o, const char *what, int leaves_segment,
+                         const char *target)
 {
+    char cmd[256], out[4096];
     int p[2];
     char c;
     if (pipe(p) < 0)
@@ -150,6 +185,22 @@ static void kill_in_init(struct shmkit_opts o, const char *what, int leaves_segm
               what);
     shmkit_close(t); /* NULL unless the open wrongly succeeded */
     t = NULL;
+    if (target) {
+        /* the CLI: info shows the state at once; dump waits a second for
+         * the initialiser (not the library's 10 s), then says why */
+        uint64_t t0 = tu_now_ns();
+        snprintf(cmd, sizeof cmd, "info %s", target);
+        int st = cli(cmd, out, sizeof out);
+        ok(st == 0 && strstr(out, "initialising:   yes"),
+           "%s: shmkit info shows 'initialising: yes' (exit %d)", what, st);
+        snprintf(cmd, sizeof cmd, "dump %s", target);
+        st = cli(cmd, out, sizeof out);
+        ok(st == 2 && strstr(out, "still initialising it"),
+           "%s: shmkit dump gives up with exit 2: still initialising (exit %d: %.200s)", what, st,
+           out);
+        ok(tu_now_ns() - t0 < 5000000000ull, "%s: ... both within 5 s, not the library's 10 s",
+           what);
+    }
     kill(pid, SIGKILL);
     is_int(tu_wait_exit(pid), 128 + SIGKILL, "%s: creator killed", what);
     if (!leaves_segment) {
@@ -161,17 +212,12 @@ static void kill_in_init(struct shmkit_opts o, const char *what, int leaves_segm
     is_rc(shmkit_open(&t, &q), SHMKIT_EPEERDEAD,
           "%s: an opener sees the creator died in its initialiser", what);
     ok(tu_now_ns() - t0 < 1000000000ull, "%s: ... at once, not at the timeout", what);
-}
-
-/* `shmkit gc ARGS` (the built CLI); its exit status. */
-static int gc(const char *args)
-{
-    char cli[PATH_MAX], cmd[PATH_MAX + 256];
-    tu_built(cli, sizeof cli, "bin/shmkit");
-    snprintf(cmd, sizeof cmd, "'%s' gc %s >/dev/null 2>&1", cli, args);
-    fflush(stdout);
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (target) {
+        snprintf(cmd, sizeof cmd, "dump %s", target);
+        int st = cli(cmd, out, sizeof out);
+        ok(st == 3 && strstr(out, "never initialised"),
+           "%s: shmkit dump: exit 3, never initialised (exit %d: %.200s)", what, st, out);
+    }
 }
 
 static void test_posix(int fallback)
@@ -189,9 +235,9 @@ static void test_posix(int fallback)
         shmkit_seg_remove(s);
         shmkit_close(s);
     }
-    kill_in_init(o, what, fallback);
+    snprintf(arg, sizeof arg, "'%s'", name);
+    kill_in_init(o, what, fallback, fallback ? arg : NULL);
     if (fallback) {
-        snprintf(arg, sizeof arg, "'%s'", name);
         is_int(gc(arg), 0, "%s: shmkit gc NAME exits 0", what);
         ok(!tu_shm_exists(name), "%s: ... and removed the half-made segment", what);
     }
@@ -212,7 +258,7 @@ static void test_file(int fallback)
         shmkit_seg_remove(s);
         shmkit_close(s);
     }
-    kill_in_init(o, what, fallback);
+    kill_in_init(o, what, fallback, NULL); /* the CLI has no FILE targets */
     tu_tmpdir_rm(dir);
 }
 
@@ -229,7 +275,8 @@ static void test_sysv(void)
         shmkit_seg_remove(s);
         shmkit_close(s);
     }
-    kill_in_init(o, "SYSV", 1);
+    snprintf(arg, sizeof arg, "--key %d", (int)key);
+    kill_in_init(o, "SYSV", 1, arg);
     snprintf(arg, sizeof arg, "--key %d", (int)key);
     is_int(gc(arg), 0, "SYSV: shmkit gc --key exits 0");
     ok(shmget(key, 0, 0) < 0 && errno == ENOENT, "SYSV: ... and removed the half-made segment");

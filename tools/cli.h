@@ -42,6 +42,10 @@ int cli_usage(const char *what, const char *fmt, ...) __attribute__((format(prin
 /* What is at a segment's name (or behind /proc/PID/fd/N) is not a regular
  * file: a FIFO, socket, device, directory or symlink. Exit status 1. */
 #define E_NOTSEG (-EMEDIUMTYPE)
+/* open_target: the segment's creator is still in its initialiser after
+ * cli_init_wait_ms (EXIT_SYSTEM), or died there (EXIT_INTEGRITY) */
+#define E_INITIALISING (-EINPROGRESS)
+#define E_INITDIED (-EOWNERDEAD)
 
 /* Exit status for a shmkit/-errno code: input errors 1, integrity 3, others 2. */
 int cli_status(int code);
@@ -281,7 +285,11 @@ int sysv_id_of_key(int32_t key, int *id);
 
 /* Opens a target with the library. FLAGS: SHMKIT_RDONLY and/or SHMKIT_RAW.
  * Without RAW a segment that has no shmkit magic is reopened RAW and *RAW_OUT
- * set to 1 (foreign segments are all payload). */
+ * set to 1 (foreign segments are all payload). A segment whose creator is
+ * still in its initialiser is waited for up to cli_init_wait_ms (1000; the
+ * commands that only look set 1), then E_INITIALISING; E_INITDIED if the
+ * creator died there. */
+extern int cli_init_wait_ms;
 int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out);
 /* The shmkit_open() options that reach target T (System V keys resolved
  * to an id; a memfd reopened through /proc, its descriptor then owned by

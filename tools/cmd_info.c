@@ -129,6 +129,8 @@ static void emit_row(struct emit *e, const struct seg_row *r)
     emit_time(e, "created", r->hdr.created);
     /* yes: created with --keep / SHMKIT_PERSIST, plain gc keeps it */
     emit_str(e, "persistent", r->hdr.persistent ? "yes" : "no");
+    if (r->hdr.initialising) /* only then: its creator's initialiser runs (or it died there) */
+        emit_str(e, "initialising", "yes");
     emit_num(e, "generation", (long long)r->hdr.generation);
 }
 
@@ -208,6 +210,7 @@ static void emit_stats(const struct emit *e, const struct target *t, const struc
 
 int cmd_info(int argc, char **argv)
 {
+    cli_init_wait_ms = 1; /* looking: a creator still initialising is shown, not waited for */
     static const struct option opts[] = {
         {"id", required_argument, NULL, 'i'},
         {"key", required_argument, NULL, 'k'},

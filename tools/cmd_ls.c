@@ -65,6 +65,7 @@ static void check_seals(struct seg_list *l, int no_attach)
 
 int cmd_ls(int argc, char **argv)
 {
+    cli_init_wait_ms = 1; /* looking: a creator still initialising is shown, not waited for */
     static const struct option opts[] = {
         {"posix", no_argument, NULL, 'P'},       {"sysv", no_argument, NULL, 'S'},
         {"memfd", no_argument, NULL, 'M'},       {"output", required_argument, NULL, 'o'},

@@ -115,6 +115,7 @@ static int sample(const struct target *t, int tty, double interval, struct layou
 
 int cmd_watch(int argc, char **argv)
 {
+    cli_init_wait_ms = 1; /* looking: a creator still initialising is shown, not waited for */
     static const struct option opts[] = {
         {"id", required_argument, NULL, 'i'},
         {"key", required_argument, NULL, 'k'},

@@ -139,6 +139,8 @@ int target_opts(const struct target *t, unsigned flags, struct shmkit_opts *o)
     }
 }
 
+int cli_init_wait_ms = 1000;
+
 int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *raw_out)
 {
     struct shmkit_opts o;
@@ -159,8 +161,15 @@ int open_target(const struct target *t, unsigned flags, shmkit_seg **seg, int *r
     rc = target_opts(t, flags, &o);
     if (rc < 0)
         return rc;
+    /* a creator in its initialiser: waited for briefly, never the
+     * library's 10 s (a header can say so falsely, with a live pid) */
+    o.init_wait_ms = (uint32_t)cli_init_wait_ms;
     rc = shmkit_open(seg, &o);
     if ((rc == -EINVAL || rc == -EIDRM) && o.kind == SHMKIT_SYSV)
         rc = -ENOENT;
+    else if (rc == -ETIMEDOUT)
+        rc = E_INITIALISING;
+    else if (rc == SHMKIT_EPEERDEAD)
+        rc = E_INITDIED;
     return rc;
 }

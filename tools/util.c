@@ -72,6 +72,7 @@ int cli_status(int code)
     case SHMKIT_ETAMPERED:
     case SHMKIT_ETRUNCATED:
     case SHMKIT_ECORRUPT:
+    case E_INITDIED:
         return EXIT_INTEGRITY;
     default:
         return EXIT_SYSTEM;
@@ -87,6 +88,10 @@ int cli_fail(const char *what, int code)
         why = "already exists";
     else if (code == E_NOTSEG)
         why = "not a segment (a FIFO, socket, device, directory or symlink is there)";
+    else if (code == E_INITIALISING)
+        why = "not ready: its creator is still initialising it ('shmkit info' names the creator)";
+    else if (code == E_INITDIED)
+        why = "never initialised: its creator died while initialising it ('shmkit gc' removes it)";
     cli_err(what, "%s", why);
     return cli_status(code);
 }

@@ -16,10 +16,8 @@
  *  - an opened segment verifies as intact, not sealed or tampered, and its
  *    payload size fits in the file.
  */
-#include "internal.h" /* struct shmkit__hdr, SHMKIT__HF_INITIALISING */
 #include "shmkit.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -83,16 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(fd);
         return 0;
     }
-    int want = shmkit_header_check(img, len, len, NULL);
+    struct shmkit_info whole;
+    int want = shmkit_header_check(img, len, len, &whole);
     shmkit_seg *s = NULL;
     /* ALLOW_UNSEALED: a header naming a ring, bus or table would otherwise
      * be refused for the memfd's missing F_SEAL_SHRINK, not for its bytes */
     struct shmkit_opts o = {.kind = SHMKIT_MEMFD, .fd = fd,
                             .flags = SHMKIT_RDONLY | SHMKIT_ALLOW_UNSEALED,
                             .init_wait_ms = 1};
-    uint32_t hflags;
-    memcpy(&hflags, img + offsetof(struct shmkit__hdr, flags), sizeof hflags);
-    int initialising = want == 0 && (hflags & SHMKIT__HF_INITIALISING);
+    int initialising = want == 0 && whole.initialising;
     rc = shmkit_open(&s, &o); /* takes the descriptor */
     if (initialising ? rc != -ETIMEDOUT && rc != SHMKIT_EPEERDEAD : rc != want)
         abort();
